@@ -1,0 +1,94 @@
+#include "index/file_writer.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "tsdb/error.h"
+
+namespace promblock::index {
+
+FileWriter::FileWriter(std::string path, size_t buffer_size)
+    : path_(std::move(path)), buf_cap_(buffer_size) {
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd_ < 0) fail_errno("cannot create", errno);
+  buf_.reserve(buf_cap_);
+}
+
+FileWriter::~FileWriter() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void FileWriter::fail_errno(const std::string& what, int err) const {
+  fail(path_, what + ": " + std::strerror(err));
+}
+
+void FileWriter::write(std::span<const uint8_t> bytes) {
+  if (fd_ < 0) fail(path_, "write after close");
+  pos_ += bytes.size();
+  if (buf_.size() + bytes.size() > buf_cap_) {
+    flush();
+    if (bytes.size() >= buf_cap_) {  // too big to be worth copying
+      write_all(bytes.data(), bytes.size());
+      return;
+    }
+  }
+  buf_.insert(buf_.end(), bytes.begin(), bytes.end());
+}
+
+void FileWriter::pad_to(uint64_t alignment) {
+  static constexpr uint8_t kZeros[16] = {};
+  uint64_t rem = pos_ % alignment;
+  if (rem == 0) return;
+  uint64_t n = alignment - rem;
+  while (n > 0) {
+    uint64_t take = n < sizeof(kZeros) ? n : sizeof(kZeros);
+    write(std::span<const uint8_t>(kZeros, take));
+    n -= take;
+  }
+}
+
+void FileWriter::flush() {
+  write_all(buf_.data(), buf_.size());
+  buf_.clear();
+}
+
+void FileWriter::write_all(const uint8_t* p, size_t left) {
+  while (left > 0) {
+    ssize_t n = ::write(fd_, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail_errno("write failed", errno);
+    }
+    p += n;
+    left -= size_t(n);
+  }
+}
+
+void FileWriter::write_at(uint64_t pos, std::span<const uint8_t> bytes) {
+  if (fd_ < 0) fail(path_, "write after close");
+  flush();
+  const uint8_t* p = bytes.data();
+  size_t left = bytes.size();
+  while (left > 0) {
+    ssize_t n = ::pwrite(fd_, p, left, off_t(pos));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail_errno("write failed", errno);
+    }
+    p += n, pos += uint64_t(n), left -= size_t(n);
+  }
+}
+
+void FileWriter::close() {
+  if (fd_ < 0) return;
+  flush();
+  if (::fsync(fd_) != 0) fail_errno("fsync failed", errno);
+  int fd = fd_;
+  fd_ = -1;
+  if (::close(fd) != 0) fail_errno("close failed", errno);
+}
+
+}  // namespace promblock::index

@@ -1,0 +1,100 @@
+#pragma once
+// Reads an index file of Prometheus's format v2 from a memory map.
+//
+// Opening checks the header and the TOC, then parses and verifies (bounds and
+// CRC32-C) the symbol table, the postings offset table, the label offset
+// table and the label indices. Postings lists and series entries are
+// verified when read. Every read is bounds-checked, so a corrupt file gives a
+// promblock::Error ("PATH: what is wrong"), never a crash.
+//
+// All methods are const and touch no mutable state: one reader may be shared
+// by threads. Returned string_views point into the map and live as long as
+// the reader.
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "index/format.h"
+#include "index/roaring_compat.h"
+#include "tsdb/labels.h"
+#include "tsdb/mapped_file.h"
+
+namespace promblock::index {
+
+class IndexReader {
+ public:
+  explicit IndexReader(const std::string& path);
+
+  std::string_view path() const { return file_.path(); }
+  uint64_t size() const { return file_.size(); }
+  const Toc& toc() const { return toc_; }
+
+  // Symbols in their sorted order; a v2 symbol ref is its position.
+  uint32_t symbol_count() const { return uint32_t(symbol_offsets_.size()); }
+  std::string_view symbol(uint32_t ref) const;
+
+  // Sorted label names, without the empty name of the all-postings list.
+  std::vector<std::string_view> label_names() const;
+  // Sorted values of `name`; empty when the name is unknown.
+  std::vector<std::string_view> label_values(std::string_view name) const;
+
+  // Series refs of the series having label name="value" (empty if none).
+  roaring::Roaring postings(std::string_view name, std::string_view value) const;
+  // Every series ref in the index.
+  roaring::Roaring all_postings() const;
+  // Calls fn for every value of `name` in sorted order with its postings.
+  void for_each_postings(
+      std::string_view name,
+      const std::function<void(std::string_view value, const roaring::Roaring& refs)>& fn) const;
+  // Union of the postings of the values of `name` for which match() holds;
+  // only matching lists are read.
+  roaring::Roaring postings_matching(
+      std::string_view name, const std::function<bool(std::string_view value)>& match) const;
+
+  // Decodes the series entry at offset ref * 16 into labels and chunks.
+  void series(uint32_t ref, Labels& labels, std::vector<ChunkMeta>& chunks) const;
+
+ private:
+  struct ValueEntry {
+    std::string_view value;
+    uint64_t postings_offset;
+  };
+  struct NameEntry {
+    std::string_view name;
+    size_t first_value;  // range in values_
+    size_t end_value;
+  };
+
+  [[noreturn]] void fail_here(const std::string& what) const;
+  void read_header_and_toc();
+  // The body of a "len <4b> | body | CRC <4b>" section, after checking that
+  // it lies before the TOC and its CRC matches.
+  // `what` names the section in errors; it is called only on failure.
+  std::span<const uint8_t> section(uint64_t offset, const std::function<std::string()>& what) const;
+  std::span<const uint8_t> section(uint64_t offset, std::string_view what) const {
+    return section(offset, [what] { return std::string(what); });
+  }
+  void read_symbols();
+  void read_postings_offset_table();
+  void read_label_indices();
+  const NameEntry* find_name(std::string_view name) const;
+  std::span<const ValueEntry> values_of(const NameEntry& e) const;
+  roaring::Roaring read_postings(const ValueEntry& v, std::string_view name) const;
+
+  MappedFile file_;
+  std::span<const uint8_t> bytes_;
+  uint64_t toc_start_ = 0;  // sections must end before it
+  Toc toc_;
+  uint64_t series_end_ = 0;  // end of the series section
+
+  std::span<const uint8_t> symbols_body_;
+  std::vector<uint32_t> symbol_offsets_;  // into symbols_body_
+
+  std::vector<NameEntry> names_;  // sorted by name
+  std::vector<ValueEntry> values_;
+};
+
+}  // namespace promblock::index

@@ -1,0 +1,112 @@
+#include <gtest/gtest.h>
+
+#include "tsdb/block/meta.h"
+#include "tsdb/error.h"
+#include "tsdb/labels.h"
+#include "tsdb/openmetrics.h"
+#include "tsdb/ulid.h"
+
+namespace promblock {
+namespace {
+
+TEST(Ulid, NewUlidIsValidAndCarriesTime) {
+  std::string u = new_ulid(1700000000123);
+  EXPECT_TRUE(is_ulid(u)) << u;
+  EXPECT_EQ(ulid_time_ms(u), 1700000000123);
+  EXPECT_NE(new_ulid(1700000000123), u);  // randomness
+  // The ULID spec's example: ulid(1469918176385) starts "01ARYZ6S41".
+  EXPECT_EQ(ulid_time_ms("01ARYZ6S41TSV4RRFFQ69G5FAV"), 1469918176385);
+}
+
+TEST(Ulid, RejectsNonUlids) {
+  EXPECT_FALSE(is_ulid("wal"));
+  EXPECT_FALSE(is_ulid("01ARZ3NDEKTSV4RRFFQ69G5FAV.tmp-for-creation"));
+  EXPECT_FALSE(is_ulid("81ARZ3NDEKTSV4RRFFQ69G5FAV"));  // overflows 128 bits
+  EXPECT_FALSE(is_ulid("01ARZ3NDEKTSV4RRFFQ69G5FAU"));  // U is not Crockford
+  EXPECT_FALSE(is_ulid("01arz3ndektsv4rrffq69g5fav"));
+}
+
+const char* kMeta = R"({
+	"ulid": "01ARZ3NDEKTSV4RRFFQ69G5FAV",
+	"minTime": 1700000000000,
+	"maxTime": 1700007200000,
+	"stats": {"numSamples": 480, "numSeries": 2, "numChunks": 4},
+	"compaction": {"level": 2, "sources": ["01ARZ3NDEKTSV4RRFFQ69G5FAV"],
+	               "parents": [{"ulid": "01ARZ3NDEKTSV4RRFFQ69G5FAV", "minTime": 1, "maxTime": 2}]},
+	"version": 1,
+	"thanos": {"labels": {"replica": "a", "dc": "x"}, "downsample": {"resolution": 0},
+	           "source": "sidecar", "futureField": [1, 2]}
+})";
+
+TEST(Meta, ParsesPrometheusAndThanosFields) {
+  BlockMeta m = parse_meta(kMeta, "meta.json");
+  EXPECT_EQ(m.ulid, "01ARZ3NDEKTSV4RRFFQ69G5FAV");
+  EXPECT_EQ(m.min_time, 1700000000000);
+  EXPECT_EQ(m.max_time, 1700007200000);
+  EXPECT_EQ(m.stats.num_samples, 480u);
+  EXPECT_EQ(m.stats.num_series, 2u);
+  EXPECT_EQ(m.stats.num_chunks, 4u);
+  EXPECT_EQ(m.level, 2);
+  ASSERT_EQ(m.parents.size(), 1u);
+  EXPECT_EQ(m.parents[0].max_time, 2);
+  auto ext = m.external_labels();
+  EXPECT_EQ(ext.size(), 2u);
+  EXPECT_EQ(ext["replica"], "a");
+}
+
+TEST(Meta, RoundTripKeepsThanosSectionVerbatim) {
+  BlockMeta m = parse_meta(kMeta, "meta.json");
+  std::string out = meta_to_json(m);
+  BlockMeta again = parse_meta(out, "again");
+  EXPECT_EQ(again.thanos, m.thanos);
+  EXPECT_NE(out.find("\"futureField\""), std::string::npos);
+  EXPECT_NE(out.find("\n\t\"ulid\": "), std::string::npos) << "tab-indented like Prometheus";
+  EXPECT_EQ(out.find("numTombstones"), std::string::npos) << "zero stats are omitted";
+}
+
+TEST(Meta, RejectsBadInputNamingTheFile) {
+  for (const char* bad :
+       {"", "{", "[]", R"({"ulid":"x","minTime":1,"maxTime":2,"version":1})",
+        R"({"ulid":"01ARZ3NDEKTSV4RRFFQ69G5FAV","minTime":1,"version":1})",
+        R"({"ulid":"01ARZ3NDEKTSV4RRFFQ69G5FAV","minTime":1,"maxTime":2,"version":2})",
+        R"({"ulid":"01ARZ3NDEKTSV4RRFFQ69G5FAV","minTime":"1","maxTime":2,"version":1})"}) {
+    try {
+      parse_meta(bad, "blk/meta.json");
+      ADD_FAILURE() << "accepted: " << bad;
+    } catch (const Error& e) {
+      EXPECT_EQ(std::string(e.what()).rfind("blk/meta.json: ", 0), 0u) << e.what();
+    }
+  }
+}
+
+TEST(Labels, CompareAndString) {
+  Labels a{{"__name__", "up"}, {"job", "a"}};
+  Labels b{{"__name__", "up"}, {"job", "b"}};
+  Labels c{{"__name__", "up"}};
+  EXPECT_LT(compare_labels(a, b), 0);
+  EXPECT_GT(compare_labels(a, c), 0);
+  EXPECT_EQ(compare_labels(a, a), 0);
+  EXPECT_EQ(labels_to_string(a), "{__name__=\"up\", job=\"a\"}");
+  EXPECT_EQ(label_value(a, "job"), "a");
+  EXPECT_EQ(label_value(a, "nope"), "");
+}
+
+TEST(OpenMetrics, TimestampsParseBackExactly) {
+  for (int64_t ms :
+       {int64_t(0), int64_t(1), int64_t(-1), int64_t(999), int64_t(-500), int64_t(1700000000123),
+        int64_t(1700000000000), int64_t(-1700000000001), int64_t(1234567890999)}) {
+    std::string s = openmetrics_timestamp(ms);
+    EXPECT_EQ(static_cast<int64_t>(std::strtod(s.c_str(), nullptr) * 1000), ms) << s;
+  }
+  EXPECT_EQ(openmetrics_timestamp(1700000000000), "1700000000");
+  EXPECT_EQ(openmetrics_timestamp(1500), "1.5");
+}
+
+TEST(OpenMetrics, SeriesEscapesValues) {
+  Labels l{{"__name__", "m"}, {"a", "x\"y\\z\nw"}, {"b", ""}};
+  EXPECT_EQ(openmetrics_series(l), "m{a=\"x\\\"y\\\\z\\nw\",b=\"\"}");
+  EXPECT_EQ(openmetrics_series(Labels{{"__name__", "m"}}), "m");
+}
+
+}  // namespace
+}  // namespace promblock

@@ -1,0 +1,273 @@
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "tsdb/chunkenc/xor.h"
+#include "tsdb/chunks/segment_format.h"
+#include "tsdb/chunks/segment_reader.h"
+#include "tsdb/chunks/segment_writer.h"
+#include "tsdb/error.h"
+
+namespace promblock::chunks {
+namespace {
+
+namespace fs = std::filesystem;
+
+class ChunkSegments : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("promblock_chunks_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string chunks_dir() const { return (dir_ / "chunks").string(); }
+  std::string segment_path(int i) const {
+    return (dir_ / "chunks" / segment_file_name(i)).string();
+  }
+
+  // Flips one byte of a file in place.
+  static void corrupt(const std::string& path, uint64_t offset) {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(std::streamoff(offset));
+    char c;
+    f.get(c);
+    f.seekp(std::streamoff(offset));
+    f.put(char(c ^ 0x5a));
+  }
+
+  static std::string error_of(const ChunkReader& r, uint64_t ref) {
+    try {
+      r.chunk(ref);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  }
+
+  fs::path dir_;
+};
+
+std::vector<uint8_t> xor_chunk(int seed, int n) {
+  chunkenc::XorEncoder e;
+  std::mt19937 rng(seed);
+  int64_t t = 1700000000000 + seed;
+  for (int i = 0; i < n; ++i) e.append(t += 15000 + int(rng() % 30), double(rng() % 1000) / 8);
+  return {e.bytes().begin(), e.bytes().end()};
+}
+
+TEST_F(ChunkSegments, RoundTripOneSegment) {
+  std::vector<std::vector<uint8_t>> datas;
+  std::vector<uint64_t> refs;
+  {
+    ChunkWriter w(chunks_dir());
+    for (int i = 0; i < 300; ++i) {
+      datas.push_back(xor_chunk(i, 1 + i % 120));
+      refs.push_back(w.write(1, datas.back()));
+    }
+    w.close();
+    EXPECT_EQ(w.segment_count(), 1u);
+  }
+  EXPECT_EQ(refs[0], kSegmentHeaderSize);  // segment index 0, right after the header
+  ChunkReader r(chunks_dir());
+  EXPECT_EQ(r.segment_count(), 1u);
+  EXPECT_EQ(r.total_size(), fs::file_size(segment_path(0)));
+  for (size_t i = 0; i < refs.size(); ++i) {
+    auto c = r.chunk(refs[i]);
+    EXPECT_EQ(c.encoding, 1);
+    ASSERT_EQ(std::vector<uint8_t>(c.data.begin(), c.data.end()), datas[i]);
+  }
+  // Header bytes: magic, version, three bytes of padding.
+  std::ifstream f(segment_path(0), std::ios::binary);
+  std::vector<uint8_t> head(8);
+  f.read(reinterpret_cast<char*>(head.data()), 8);
+  EXPECT_EQ(head, (std::vector<uint8_t>{0x85, 0xBD, 0x40, 0xDD, 1, 0, 0, 0}));
+}
+
+TEST_F(ChunkSegments, SmallCapMakesSeveralSegments) {
+  const uint64_t cap = 1000;
+  std::vector<std::vector<uint8_t>> datas;
+  std::vector<uint64_t> refs;
+  {
+    ChunkWriter w(chunks_dir(), cap);
+    for (int i = 0; i < 200; ++i) {
+      datas.push_back(xor_chunk(i, 1 + i % 40));
+      refs.push_back(w.write(uint8_t(1 + i % 3), datas.back()));
+    }
+    // A chunk larger than the cap still gets written, alone in a segment.
+    datas.push_back(std::vector<uint8_t>(3000, 0xab));
+    refs.push_back(w.write(1, datas.back()));
+    datas.push_back(xor_chunk(1, 2));
+    refs.push_back(w.write(1, datas.back()));
+    w.close();
+  }
+  ChunkReader r(chunks_dir());
+  ASSERT_GT(r.segment_count(), 5u);
+  for (size_t s = 0; s < r.segment_count(); ++s) {
+    uint64_t size = fs::file_size(segment_path(int(s)));
+    if (s != r.segment_count() - 2) {
+      EXPECT_LE(size, cap) << "segment " << s;
+    }
+  }
+  EXPECT_EQ(refs.back() >> 32, r.segment_count() - 1);
+  EXPECT_EQ(refs.back() & 0xffffffff, kSegmentHeaderSize);
+  for (size_t i = 0; i < refs.size(); ++i) {
+    auto c = r.chunk(refs[i]);
+    EXPECT_EQ(c.encoding, i < 200 ? 1 + i % 3 : 1);
+    ASSERT_EQ(std::vector<uint8_t>(c.data.begin(), c.data.end()), datas[i]);
+  }
+  // Cut rule: a segment is cut as soon as the next chunk, counted with a
+  // 5-byte length field, would not fit.
+  for (size_t i = 1; i < 200; ++i) {
+    if ((refs[i] >> 32) == (refs[i - 1] >> 32)) continue;
+    uint64_t prev_end = fs::file_size(segment_path(int(refs[i - 1] >> 32)));
+    EXPECT_GT(prev_end + 5 + 1 + datas[i].size() + 4, cap);
+  }
+}
+
+TEST_F(ChunkSegments, NoChunksNoSegments) {
+  ChunkWriter w(chunks_dir());
+  w.close();
+  ChunkReader r(chunks_dir());
+  EXPECT_EQ(r.segment_count(), 0u);
+  EXPECT_EQ(r.total_size(), 0u);
+  EXPECT_THROW(r.chunk(8), Error);
+}
+
+TEST_F(ChunkSegments, CorruptedChecksum) {
+  uint64_t ref;
+  {
+    ChunkWriter w(chunks_dir());
+    w.write(1, xor_chunk(1, 10));
+    ref = w.write(1, xor_chunk(2, 10));
+    w.close();
+  }
+  corrupt(segment_path(0), (ref & 0xffffffff) + 5);
+  ChunkReader r(chunks_dir());
+  EXPECT_NO_THROW(r.chunk(8));
+  std::string err = error_of(r, ref);
+  EXPECT_NE(err.find(segment_path(0) + ": chunk ref 0x"), std::string::npos) << err;
+  EXPECT_NE(err.find("checksum mismatch"), std::string::npos) << err;
+  EXPECT_EQ(err.find('\n'), std::string::npos);
+}
+
+TEST_F(ChunkSegments, BadMagicAndVersion) {
+  {
+    ChunkWriter w(chunks_dir());
+    w.write(1, xor_chunk(1, 10));
+    w.close();
+  }
+  corrupt(segment_path(0), 4);
+  try {
+    ChunkReader r(chunks_dir());
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("unsupported chunk segment version"), std::string::npos)
+        << e.what();
+  }
+  corrupt(segment_path(0), 4);
+  corrupt(segment_path(0), 0);
+  try {
+    ChunkReader r(chunks_dir());
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(segment_path(0) + ": wrong magic"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST_F(ChunkSegments, RefsOutOfRange) {
+  uint64_t ref;
+  {
+    ChunkWriter w(chunks_dir());
+    ref = w.write(1, xor_chunk(1, 10));
+    w.close();
+  }
+  ChunkReader r(chunks_dir());
+  uint64_t size = r.total_size();
+  EXPECT_NE(error_of(r, uint64_t(1) << 32 | 8).find("does not exist"), std::string::npos);
+  EXPECT_NE(error_of(r, size).find("outside the segment"), std::string::npos);
+  EXPECT_NE(error_of(r, 0xffffffff).find("outside the segment"), std::string::npos);
+  EXPECT_NE(error_of(r, 3).find("outside the segment"), std::string::npos);
+  // Offsets inside the segment but not at a chunk: any error, never a crash.
+  for (uint64_t off = 8; off < size; ++off) {
+    if (off == ref) continue;
+    EXPECT_NE(error_of(r, off), "") << off;
+  }
+}
+
+TEST_F(ChunkSegments, TruncatedSegment) {
+  uint64_t ref;
+  {
+    ChunkWriter w(chunks_dir());
+    w.write(1, xor_chunk(1, 10));
+    ref = w.write(1, xor_chunk(2, 100));
+    w.close();
+  }
+  uint64_t size = fs::file_size(segment_path(0));
+  for (uint64_t keep : {size - 1, size - 4, ref + 3}) {
+    fs::resize_file(segment_path(0), keep);
+    ChunkReader r(chunks_dir());
+    EXPECT_NE(error_of(r, ref).find("past the end"), std::string::npos) << keep << error_of(r, ref);
+  }
+  fs::resize_file(segment_path(0), ref + 1);  // inside the 2-byte length field
+  EXPECT_NE(error_of(ChunkReader(chunks_dir()), ref).find("bad chunk length"), std::string::npos);
+  fs::resize_file(segment_path(0), 5);
+  EXPECT_THROW(ChunkReader r(chunks_dir()), Error);
+}
+
+TEST_F(ChunkSegments, GapInSegmentNumbers) {
+  {
+    ChunkWriter w(chunks_dir(), 100);
+    for (int i = 0; i < 5; ++i) w.write(1, xor_chunk(i, 20));
+    w.close();
+    ASSERT_GE(w.segment_count(), 3u);
+  }
+  fs::remove(segment_path(1));
+  try {
+    ChunkReader r(chunks_dir());
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("000002 is missing"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(ChunkSegments, UnknownEncodingIsAnError) {
+  uint64_t ref;
+  {
+    ChunkWriter w(chunks_dir());
+    ref = w.write(0xff, xor_chunk(1, 3));
+    w.close();
+  }
+  ChunkReader r(chunks_dir());
+  EXPECT_NE(error_of(r, ref).find("unsupported chunk encoding 255"), std::string::npos);
+}
+
+TEST_F(ChunkSegments, MissingDirectory) { EXPECT_THROW(ChunkReader r(chunks_dir()), Error); }
+
+TEST_F(ChunkSegments, WriteErrorNamesTheFile) {
+  if (!fs::exists("/dev/full")) GTEST_SKIP() << "no /dev/full";
+  // A segment file that is a symlink to /dev/full fails with ENOSPC.
+  fs::create_directories(chunks_dir());
+  fs::create_symlink("/dev/full", segment_path(0));
+  try {
+    ChunkWriter w(chunks_dir());
+    w.write(1, xor_chunk(1, 3));
+    w.close();
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    std::string what = e.what();
+    EXPECT_NE(what.find(segment_path(0)), std::string::npos) << what;
+    EXPECT_NE(what.find("No space left on device"), std::string::npos) << what;
+  }
+}
+
+}  // namespace
+}  // namespace promblock::chunks

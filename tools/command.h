@@ -1,0 +1,19 @@
+#pragma once
+// Each subcommand registers itself on the CLI app and returns the exit code
+// of its run (see ../shared/cli.md "Output and exit codes").
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace promblock::tools {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitLocked = 75;
+
+// Registers a subcommand; `run` is set to its action when it is chosen.
+using Runner = std::function<int()>;
+void register_ls(CLI::App& app, Runner& run);
+void register_dump(CLI::App& app, Runner& run);
+
+}  // namespace promblock::tools

@@ -1,0 +1,60 @@
+#include "tsdb/block/block_writer.h"
+
+#include <filesystem>
+
+#include "tsdb/error.h"
+#include "tsdb/fsutil.h"
+#include "tsdb/tombstones.h"
+#include "tsdb/ulid.h"
+
+namespace promblock {
+
+BlockWriter::BlockWriter(const std::string& parent_dir, BlockMeta meta)
+    : parent_(parent_dir), meta_(std::move(meta)) {
+  if (meta_.ulid.empty()) meta_.ulid = new_ulid();
+  meta_.stats = {};
+  tmp_dir_ = parent_ + "/" + meta_.ulid + std::string(kTmpSuffix);
+  std::error_code ec;
+  std::filesystem::remove_all(tmp_dir_, ec);
+  fsutil::make_dirs(tmp_dir_);
+  chunk_writer_ = std::make_unique<chunks::ChunkWriter>(tmp_dir_ + "/chunks");
+  index_writer_ = std::make_unique<index::IndexWriter>(tmp_dir_ + "/index");
+}
+
+BlockWriter::~BlockWriter() {
+  if (committed_) return;
+  // Close writers before removing their files; errors here are moot.
+  chunk_writer_.reset();
+  index_writer_.reset();
+  std::error_code ec;
+  std::filesystem::remove_all(tmp_dir_, ec);
+}
+
+void BlockWriter::add_symbol(std::string_view symbol) { index_writer_->add_symbol(symbol); }
+
+void BlockWriter::add_series(const Labels& labels, std::span<const ChunkData> chunks) {
+  metas_scratch_.clear();
+  for (const auto& c : chunks) {
+    uint64_t ref = chunk_writer_->write(c.encoding, c.data);
+    metas_scratch_.push_back({c.min_time, c.max_time, ref});
+    meta_.stats.num_samples += c.num_samples;
+  }
+  meta_.stats.num_chunks += chunks.size();
+  meta_.stats.num_series += 1;
+  index_writer_->add_series(labels, metas_scratch_);
+}
+
+std::string BlockWriter::commit() {
+  chunk_writer_->close();
+  index_writer_->close();
+  write_tombstones(tmp_dir_ + "/tombstones", Tombstones{});
+  fsutil::write_file_synced(tmp_dir_ + "/meta.json", meta_to_json(meta_));
+  fsutil::fsync_path(tmp_dir_);
+  std::string final_dir = parent_ + "/" + meta_.ulid;
+  if (std::filesystem::exists(final_dir)) fail(final_dir, "block already exists");
+  fsutil::rename_synced(tmp_dir_, final_dir);
+  committed_ = true;
+  return final_dir;
+}
+
+}  // namespace promblock

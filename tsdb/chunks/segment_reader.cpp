@@ -1,0 +1,131 @@
+#include "tsdb/chunks/segment_reader.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <filesystem>
+#include <system_error>
+
+#include "tsdb/chunkenc/xor.h"
+#include "tsdb/chunks/segment_format.h"
+#include "tsdb/encoding.h"
+#include "tsdb/error.h"
+
+namespace promblock::chunks {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Segment files are named by a decimal sequence number; anything else in the
+// directory is not ours to judge (Prometheus skips it too).
+bool parse_sequence(const std::string& name, uint64_t& seq) {
+  if (name.empty() || name.size() > 18) return false;
+  seq = 0;
+  for (char c : name) {
+    if (c < '0' || c > '9') return false;
+    seq = seq * 10 + uint64_t(c - '0');
+  }
+  return true;
+}
+
+std::string hex_ref(uint64_t ref) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "0x%" PRIx64, ref);
+  return buf;
+}
+
+void check_header(const MappedFile& f) {
+  auto b = f.bytes();
+  if (b.size() < kSegmentHeaderSize) {
+    fail(f.path(), "chunk segment of " + std::to_string(b.size()) +
+                       " bytes is shorter than its 8-byte header");
+  }
+  uint32_t magic = enc::load_be32(b.data());
+  if (magic != kSegmentMagic) {
+    char buf[80];
+    std::snprintf(buf, sizeof buf, "wrong magic 0x%08" PRIX32 " (want 0x%08" PRIX32 ")", magic,
+                  kSegmentMagic);
+    fail(f.path(), buf);
+  }
+  if (b[4] != kSegmentVersion) {
+    fail(f.path(), "unsupported chunk segment version " + std::to_string(b[4]));
+  }
+}
+
+[[noreturn]] void fail_chunk(const MappedFile& seg, uint64_t ref, const std::string& what) {
+  fail(seg.path(), "chunk ref " + hex_ref(ref) + ": " + what);
+}
+
+}  // namespace
+
+ChunkReader::ChunkReader(const std::string& chunks_dir) : dir_(chunks_dir) {
+  std::error_code ec;
+  std::vector<uint64_t> seqs;
+  for (fs::directory_iterator it(chunks_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    uint64_t seq;
+    if (parse_sequence(it->path().filename().string(), seq)) seqs.push_back(seq);
+  }
+  if (ec) fail(chunks_dir, "cannot list chunk segments: " + ec.message());
+  std::sort(seqs.begin(), seqs.end());
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    if (seqs[i] != i + 1) {
+      fail(chunks_dir, "chunk segments are not numbered 000001, 000002, ... without gaps: " +
+                           segment_file_name(i) + " is missing");
+    }
+  }
+  segments_.reserve(seqs.size());
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    segments_.emplace_back((fs::path(chunks_dir) / segment_file_name(i)).string());
+    check_header(segments_.back());
+  }
+}
+
+uint64_t ChunkReader::total_size() const {
+  uint64_t total = 0;
+  for (const auto& s : segments_) total += s.size();
+  return total;
+}
+
+ChunkReader::Chunk ChunkReader::chunk(uint64_t ref) const {
+  uint64_t index = ref_segment_index(ref);
+  uint64_t offset = ref_offset(ref);
+  if (index >= segments_.size()) {
+    // Name the missing file itself: that is what a user goes looking for.
+    fail(dir_ + "/" + segment_file_name(index),
+         "chunk ref " + hex_ref(ref) + ": segment file does not exist (" +
+             std::to_string(segments_.size()) + " segments)");
+  }
+  const MappedFile& seg = segments_[index];
+  auto bytes = seg.bytes();
+  if (offset < kSegmentHeaderSize || offset >= bytes.size()) {
+    fail_chunk(seg, ref,
+               "offset " + std::to_string(offset) + " is outside the segment's chunks (file size " +
+                   std::to_string(bytes.size()) + ")");
+  }
+  enc::Decbuf d(bytes.subspan(offset));
+  uint64_t len = d.uvarint();
+  if (!d.ok()) fail_chunk(seg, ref, "bad chunk length: " + d.err());
+  if (len > d.remaining() || d.remaining() - len < 1 + kChunkCrcSize) {
+    fail_chunk(seg, ref,
+               "chunk of " + std::to_string(len) + " bytes runs past the end of the segment");
+  }
+  const uint8_t* start = d.pos();  // encoding byte, then data
+  uint8_t encoding = d.byte();
+  auto data = d.bytes(len);
+  uint32_t want = d.be32();
+  uint32_t got = enc::crc32c(start, 1 + len);
+  if (got != want) {
+    char buf[80];
+    std::snprintf(buf, sizeof buf,
+                  "checksum mismatch (stored %08" PRIx32 ", computed %08" PRIx32 ")", want, got);
+    fail_chunk(seg, ref, buf);
+  }
+  if (encoding < uint8_t(chunkenc::Encoding::kXOR) ||
+      encoding > uint8_t(chunkenc::Encoding::kFloatHistogram)) {
+    fail_chunk(seg, ref, "unsupported chunk encoding " + std::to_string(encoding));
+  }
+  return Chunk{encoding, data};
+}
+
+}  // namespace promblock::chunks

@@ -1,0 +1,40 @@
+#pragma once
+// Random access to the chunks of a block's chunks/ directory. All segment
+// files are memory-mapped once; chunk() is const and allocation-free, so
+// one reader can serve many threads.
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "tsdb/mapped_file.h"
+
+namespace promblock::chunks {
+
+class ChunkReader {
+ public:
+  struct Chunk {
+    uint8_t encoding;
+    std::span<const uint8_t> data;  // points into the mapped segment
+  };
+
+  // Maps every segment file (000001, 000002, ... without gaps) and checks
+  // their headers. Throws promblock::Error naming the file at fault.
+  explicit ChunkReader(const std::string& chunks_dir);
+
+  // The chunk at `ref` after checking bounds and its CRC. Throws
+  // promblock::Error "SEGMENT: chunk ref 0x...: what" on any corruption,
+  // including encodings other than XOR, histogram and float histogram.
+  Chunk chunk(uint64_t ref) const;
+
+  size_t segment_count() const { return segments_.size(); }
+  uint64_t total_size() const;
+  // The mapped segment with 0-based index i (for tools that walk a segment).
+  const MappedFile& segment(size_t i) const { return segments_.at(i); }
+
+ private:
+  std::string dir_;
+  std::vector<MappedFile> segments_;
+};
+
+}  // namespace promblock::chunks

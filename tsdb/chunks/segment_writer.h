@@ -1,0 +1,52 @@
+#pragma once
+// Writes chunks into numbered segment files (000001, 000002, ...) the way
+// Prometheus's chunks.Writer does, starting a new segment when the next
+// chunk would push the current one past the size cap.
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "tsdb/chunks/segment_format.h"
+
+namespace promblock::chunks {
+
+class ChunkWriter {
+ public:
+  // Creates `chunks_dir` (and parents) if needed. Segments are never made
+  // larger than max_segment_size unless a single chunk alone is larger;
+  // the cap must leave chunk offsets within 32 bits.
+  explicit ChunkWriter(const std::string& chunks_dir,
+                       uint64_t max_segment_size = kDefaultMaxSegmentSize);
+  ~ChunkWriter();
+  ChunkWriter(const ChunkWriter&) = delete;
+  ChunkWriter& operator=(const ChunkWriter&) = delete;
+
+  // Appends one chunk (`data` as the chunk encoder produced it) and returns
+  // its ref. Writes are buffered. Throws promblock::Error naming the file.
+  uint64_t write(uint8_t encoding, std::span<const uint8_t> data);
+
+  // Flushes and fsyncs the last segment (earlier ones were fsynced when
+  // they were finished) and the directory. Must be called for the data to
+  // count as written; without it the destructor just closes the files.
+  void close();
+
+  size_t segment_count() const { return segments_; }
+
+ private:
+  void start_segment();
+  void finish_segment();
+  void flush();
+  void write_all(const uint8_t* p, size_t n);
+
+  std::string dir_;
+  uint64_t max_segment_size_;
+  std::string path_;  // current segment
+  int fd_ = -1;
+  uint64_t segments_ = 0;  // started so far; the current one is the last
+  uint64_t size_ = 0;      // bytes of the current segment, buffered included
+  std::vector<uint8_t> buf_;
+  bool closed_ = false;
+};
+
+}  // namespace promblock::chunks

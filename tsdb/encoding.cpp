@@ -1,0 +1,202 @@
+#include "tsdb/encoding.h"
+
+#include <array>
+#include <cstring>
+
+namespace promblock::enc {
+
+namespace {
+
+constexpr uint32_t kCastagnoliPoly = 0x82F63B78;  // reversed polynomial
+
+struct Crc32cTables {
+  std::array<std::array<uint32_t, 256>, 8> t{};
+  constexpr Crc32cTables() {
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ kCastagnoliPoly : c >> 1;
+      t[0][i] = c;
+    }
+    for (uint32_t i = 0; i < 256; ++i)
+      for (int s = 1; s < 8; ++s) t[s][i] = (t[s - 1][i] >> 8) ^ t[0][t[s - 1][i] & 0xff];
+  }
+};
+constexpr Crc32cTables kTables;
+
+uint32_t crc32c_soft(const uint8_t* p, size_t n, uint32_t crc) {
+  const auto& t = kTables.t;
+  while (n >= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);  // little-endian hosts only, as the hardware path
+    w ^= crc;
+    crc = t[7][w & 0xff] ^ t[6][(w >> 8) & 0xff] ^ t[5][(w >> 16) & 0xff] ^ t[4][(w >> 24) & 0xff] ^
+          t[3][(w >> 32) & 0xff] ^ t[2][(w >> 40) & 0xff] ^ t[1][(w >> 48) & 0xff] ^ t[0][w >> 56];
+    p += 8, n -= 8;
+  }
+  while (n--) crc = t[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
+  return crc;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("sse4.2"))) uint32_t crc32c_hw(const uint8_t* p, size_t n, uint32_t crc) {
+  uint64_t c = crc;
+  while (n >= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    c = __builtin_ia32_crc32di(c, w);
+    p += 8, n -= 8;
+  }
+  uint32_t c32 = uint32_t(c);
+  while (n--) c32 = __builtin_ia32_crc32qi(c32, *p++);
+  return c32;
+}
+const bool kHaveSse42 = __builtin_cpu_supports("sse4.2");
+#endif
+
+}  // namespace
+
+uint32_t crc32c(std::span<const uint8_t> data, uint32_t crc) {
+  crc = ~crc;
+#if defined(__x86_64__)
+  if (kHaveSse42) return ~crc32c_hw(data.data(), data.size(), crc);
+#endif
+  return ~crc32c_soft(data.data(), data.size(), crc);
+}
+
+// ---- Encbuf ----
+void Encbuf::put_be16(uint16_t v) {
+  buf_.push_back(uint8_t(v >> 8));
+  buf_.push_back(uint8_t(v));
+}
+void Encbuf::put_be32(uint32_t v) {
+  uint8_t b[4];
+  store_be32(b, v);
+  buf_.insert(buf_.end(), b, b + 4);
+}
+void Encbuf::put_be64(uint64_t v) {
+  put_be32(uint32_t(v >> 32));
+  put_be32(uint32_t(v));
+}
+void Encbuf::put_uvarint(uint64_t v) {
+  while (v >= 0x80) {
+    buf_.push_back(uint8_t(v) | 0x80);
+    v >>= 7;
+  }
+  buf_.push_back(uint8_t(v));
+}
+void Encbuf::put_varint(int64_t v) {
+  uint64_t u = uint64_t(v) << 1;
+  if (v < 0) u = ~u;
+  put_uvarint(u);
+}
+
+// ---- Decbuf ----
+uint8_t Decbuf::byte() {
+  if (p_ >= end_) return set_err("unexpected end of data"), 0;
+  return *p_++;
+}
+uint16_t Decbuf::be16() {
+  if (remaining() < 2) return set_err("unexpected end of data"), 0;
+  uint16_t v = load_be16(p_);
+  p_ += 2;
+  return v;
+}
+uint32_t Decbuf::be32() {
+  if (remaining() < 4) return set_err("unexpected end of data"), 0;
+  uint32_t v = load_be32(p_);
+  p_ += 4;
+  return v;
+}
+uint64_t Decbuf::be64() {
+  if (remaining() < 8) return set_err("unexpected end of data"), 0;
+  uint64_t v = load_be64(p_);
+  p_ += 8;
+  return v;
+}
+uint64_t Decbuf::uvarint() {
+  uint64_t x = 0;
+  for (int shift = 0; shift < 70; shift += 7) {
+    if (p_ >= end_) return set_err("unexpected end of data in varint"), 0;
+    uint8_t b = *p_++;
+    if (shift == 63 && b > 1) return set_err("varint overflows 64 bits"), 0;
+    x |= uint64_t(b & 0x7f) << shift;
+    if (b < 0x80) return x;
+  }
+  return set_err("varint overflows 64 bits"), 0;
+}
+int64_t Decbuf::varint() {
+  uint64_t u = uvarint();
+  int64_t x = int64_t(u >> 1);
+  if (u & 1) x = ~x;
+  return x;
+}
+uint32_t Decbuf::uvarint32() {
+  uint64_t v = uvarint();
+  if (v > 0xffffffffu) return set_err("value does not fit in 32 bits"), 0;
+  return uint32_t(v);
+}
+std::span<const uint8_t> Decbuf::bytes(size_t n) {
+  if (remaining() < n) return set_err("unexpected end of data"), std::span<const uint8_t>();
+  std::span<const uint8_t> s(p_, n);
+  p_ += n;
+  return s;
+}
+std::string_view Decbuf::uvarint_str() {
+  uint64_t n = uvarint();
+  auto b = bytes(size_t(n));
+  return std::string_view(reinterpret_cast<const char*>(b.data()), b.size());
+}
+
+// ---- BitWriter ----
+void BitWriter::write_bit(bool bit) {
+  if (free_ == 0) {
+    stream_.push_back(0);
+    free_ = 8;
+  }
+  if (bit) stream_.back() |= uint8_t(1u << (free_ - 1));
+  --free_;
+}
+void BitWriter::write_bits(uint64_t v, int nbits) {
+  if (nbits <= 0) return;
+  if (nbits < 64) v &= (uint64_t(1) << nbits) - 1;
+  if (free_ == 0) {
+    stream_.push_back(0);
+    free_ = 8;
+  }
+  if (nbits <= free_) {
+    stream_.back() |= uint8_t(v << (free_ - nbits));
+    free_ -= nbits;
+    return;
+  }
+  // Fill the open byte, then whole bytes, then start a new partial byte.
+  nbits -= free_;
+  stream_.back() |= uint8_t(v >> nbits);
+  while (nbits >= 8) {
+    nbits -= 8;
+    stream_.push_back(uint8_t(v >> nbits));
+  }
+  if (nbits > 0) {
+    stream_.push_back(uint8_t(v << (8 - nbits)));
+    free_ = 8 - nbits;
+  } else {
+    free_ = 0;
+  }
+}
+
+// ---- BitReader ----
+void BitReader::refill_tail() {
+  while (valid_ <= 56 && p_ < end_) {
+    window_ |= uint64_t(*p_++) << (56 - valid_);
+    valid_ += 8;
+  }
+}
+bool BitReader::read_bits_split(int nbits, uint64_t& out) {
+  if (size_t(nbits) > bits_left()) return false;
+  uint64_t hi = 0, lo = 0;
+  read_bits(nbits - 32, hi);
+  read_bits(32, lo);
+  out = hi << 32 | lo;
+  return true;
+}
+
+}  // namespace promblock::enc

@@ -1,0 +1,24 @@
+#pragma once
+// File-system steps that make a block appear atomically and durably:
+// write into a temporary directory, fsync files and directories, rename.
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace promblock::fsutil {
+
+// Writes `data` to `path` (created or truncated) and fsyncs it.
+void write_file_synced(const std::string& path, std::span<const uint8_t> data);
+void write_file_synced(const std::string& path, const std::string& text);
+// fsyncs a file or directory by path.
+void fsync_path(const std::string& path);
+// Renames `from` to `to` (same file system) and fsyncs the parent of `to`.
+void rename_synced(const std::string& from, const std::string& to);
+// Creates a directory (and parents) or fails naming it.
+void make_dirs(const std::string& path);
+// Parent directory of a path ("." when none).
+std::string parent_of(const std::string& path);
+// Last path component, ignoring trailing slashes.
+std::string base_name(const std::string& path);
+
+}  // namespace promblock::fsutil

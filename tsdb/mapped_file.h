@@ -1,0 +1,27 @@
+#pragma once
+// A read-only memory-mapped file. Empty files map to an empty span (Boost
+// refuses to map zero bytes). Errors name the path.
+#include <boost/iostreams/device/mapped_file.hpp>
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace promblock {
+
+class MappedFile {
+ public:
+  explicit MappedFile(const std::string& path);
+  MappedFile(MappedFile&&) = default;
+  MappedFile& operator=(MappedFile&&) = default;
+
+  std::span<const uint8_t> bytes() const { return bytes_; }
+  size_t size() const { return bytes_.size(); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  boost::iostreams::mapped_file_source file_;
+  std::span<const uint8_t> bytes_;
+};
+
+}  // namespace promblock

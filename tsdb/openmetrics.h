@@ -1,0 +1,18 @@
+#pragma once
+// Writes samples as OpenMetrics text that `promtool tsdb create-blocks-from
+// openmetrics` reads back into the same samples.
+#include <cstdint>
+#include <string>
+
+#include "tsdb/labels.h"
+
+namespace promblock {
+
+// "name{a=\"b\"}" for a series; its __name__ becomes the metric name.
+std::string openmetrics_series(const Labels& labels);
+
+// Seconds with millisecond digits, chosen so that Prometheus's parser
+// (which truncates seconds*1000 toward zero) gets exactly `ms` back.
+std::string openmetrics_timestamp(int64_t ms);
+
+}  // namespace promblock

@@ -1,0 +1,25 @@
+#include "tsdb/query/sample_iterator.h"
+
+namespace promblock {
+
+ChainSampleIterator::ChainSampleIterator(std::vector<std::unique_ptr<SampleIterator>> children)
+    : children_(std::move(children)), has_(children_.size(), false) {}
+
+bool ChainSampleIterator::next() {
+  if (!started_) {
+    for (size_t i = 0; i < children_.size(); ++i) has_[i] = children_[i]->next();
+    started_ = true;
+  }
+  // Few children (one per overlapping block): a linear scan beats a heap.
+  int best = -1;
+  for (size_t i = 0; i < children_.size(); ++i)
+    if (has_[i] && (best < 0 || children_[i]->t() < children_[best]->t())) best = int(i);
+  if (best < 0) return false;
+  t_ = children_[best]->t();
+  v_ = children_[best]->v();
+  for (size_t i = 0; i < children_.size(); ++i)
+    while (has_[i] && children_[i]->t() == t_) has_[i] = children_[i]->next();
+  return true;
+}
+
+}  // namespace promblock

@@ -1,0 +1,37 @@
+#pragma once
+// Iterators over the samples of one series, composable: a block's chunks
+// yield one; several are merged by ChainSampleIterator.
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace promblock {
+
+class SampleIterator {
+ public:
+  virtual ~SampleIterator() = default;
+  // Advances to the next sample; false at the end. Corrupt data throws Error.
+  virtual bool next() = 0;
+  virtual int64_t t() const = 0;
+  virtual double v() const = 0;
+};
+
+// Merges time-ordered children into one time-ordered stream with one
+// sample per timestamp. On equal timestamps the earliest child wins, so the
+// result is deterministic (Prometheus keeps an arbitrary one).
+class ChainSampleIterator final : public SampleIterator {
+ public:
+  explicit ChainSampleIterator(std::vector<std::unique_ptr<SampleIterator>> children);
+  bool next() override;
+  int64_t t() const override { return t_; }
+  double v() const override { return v_; }
+
+ private:
+  std::vector<std::unique_ptr<SampleIterator>> children_;
+  std::vector<bool> has_;  // child i is positioned on a sample not yet taken
+  bool started_ = false;
+  int64_t t_ = 0;
+  double v_ = 0;
+};
+
+}  // namespace promblock

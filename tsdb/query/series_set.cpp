@@ -1,0 +1,134 @@
+#include "tsdb/query/series_set.h"
+
+#include <limits>
+#include <sstream>
+
+#include "tsdb/chunkenc/xor.h"
+#include "tsdb/error.h"
+#include "tsdb/query/postings_match.h"
+
+namespace promblock {
+
+namespace {
+
+// Samples of one series in one block: decodes its chunks in order and drops
+// samples inside deleted intervals.
+class BlockSampleIterator final : public SampleIterator {
+ public:
+  BlockSampleIterator(const BlockReader& block, const Labels& labels,
+                      std::vector<index::ChunkMeta> chunks, std::vector<Interval> deleted)
+      : block_(block), labels_(labels), chunks_(std::move(chunks)), deleted_(std::move(deleted)) {}
+
+  bool next() override {
+    for (;;) {
+      if (in_chunk_) {
+        if (xor_.next()) {
+          if (!deleted_.empty() && is_deleted(deleted_, xor_.t())) continue;
+          return true;
+        }
+        if (!xor_.err().empty()) fail_chunk(xor_.err());
+        in_chunk_ = false;
+      }
+      if (next_chunk_ >= chunks_.size()) return false;
+      open_chunk(chunks_[next_chunk_++]);
+    }
+  }
+  int64_t t() const override { return xor_.t(); }
+  double v() const override { return xor_.v(); }
+
+ private:
+  void open_chunk(const index::ChunkMeta& meta) {
+    current_ref_ = meta.ref;
+    auto chunk = block_.chunks().chunk(meta.ref);
+    if (chunk.encoding != uint8_t(chunkenc::Encoding::kXOR))
+      fail_chunk("unsupported chunk encoding " + chunkenc::encoding_name(chunk.encoding));
+    xor_ = chunkenc::XorIterator(chunk.data);
+    in_chunk_ = true;
+  }
+  [[noreturn]] void fail_chunk(const std::string& what) const {
+    std::ostringstream ref;
+    ref << std::hex << current_ref_;
+    fail(block_.dir() + "/chunks",
+         "chunk 0x" + ref.str() + " of series " + labels_to_string(labels_) + ": " + what);
+  }
+
+  const BlockReader& block_;
+  Labels labels_;
+  std::vector<index::ChunkMeta> chunks_;
+  std::vector<Interval> deleted_;
+  size_t next_chunk_ = 0;
+  uint64_t current_ref_ = 0;
+  bool in_chunk_ = false;
+  chunkenc::XorIterator xor_{std::span<const uint8_t>()};
+};
+
+}  // namespace
+
+BlockSeriesSet::BlockSeriesSet(const BlockReader& block, const std::vector<Matcher>& matchers,
+                               int64_t min_time, int64_t max_time)
+    : block_(block),
+      min_time_(min_time),
+      max_time_(max_time),
+      postings_(postings_for_matchers(block.index(), matchers)),
+      it_(postings_.begin()),
+      end_(postings_.end()) {}
+
+bool BlockSeriesSet::next() {
+  for (;;) {
+    if (started_) ++it_;
+    started_ = true;
+    if (it_ == end_) return false;
+    ref_ = *it_;
+    block_.index().series(ref_, labels_, chunks_);
+    // Keep chunks that overlap the queried range.
+    std::erase_if(chunks_, [&](const index::ChunkMeta& c) {
+      return c.max_time < min_time_ || c.min_time > max_time_;
+    });
+    if (chunks_.empty()) continue;
+    deleted_.clear();
+    if (auto it = block_.tombstones().find(ref_); it != block_.tombstones().end())
+      deleted_ = it->second;
+    // Samples outside the range are trimmed as if deleted, like Prometheus.
+    if (chunks_.front().min_time < min_time_)
+      deleted_.push_back({std::numeric_limits<int64_t>::min(), min_time_ - 1});
+    if (chunks_.back().max_time > max_time_)
+      deleted_.push_back({max_time_ + 1, std::numeric_limits<int64_t>::max()});
+    return true;
+  }
+}
+
+std::unique_ptr<SampleIterator> BlockSeriesSet::samples() const {
+  return std::make_unique<BlockSampleIterator>(block_, labels_, chunks_, deleted_);
+}
+
+MergedSeriesSet::MergedSeriesSet(std::vector<std::unique_ptr<SeriesSet>> sets)
+    : sets_(std::move(sets)), has_(sets_.size(), false) {}
+
+bool MergedSeriesSet::next() {
+  if (!started_) {
+    for (size_t i = 0; i < sets_.size(); ++i) has_[i] = sets_[i]->next();
+    started_ = true;
+  } else {
+    for (size_t i : current_) has_[i] = sets_[i]->next();
+  }
+  current_.clear();
+  for (size_t i = 0; i < sets_.size(); ++i) {
+    if (!has_[i]) continue;
+    int c =
+        current_.empty() ? -1 : compare_labels(sets_[i]->labels(), sets_[current_[0]]->labels());
+    if (c < 0) current_.clear();
+    if (c <= 0) current_.push_back(i);
+  }
+  if (current_.empty()) return false;
+  labels_ = sets_[current_[0]]->labels();
+  return true;
+}
+
+std::unique_ptr<SampleIterator> MergedSeriesSet::samples() const {
+  if (current_.size() == 1) return sets_[current_[0]]->samples();
+  std::vector<std::unique_ptr<SampleIterator>> children;
+  for (size_t i : current_) children.push_back(sets_[i]->samples());
+  return std::make_unique<ChainSampleIterator>(std::move(children));
+}
+
+}  // namespace promblock

@@ -1,0 +1,170 @@
+#include "tsdb/tombstones.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <system_error>
+
+#include "tsdb/encoding.h"
+#include "tsdb/error.h"
+#include "tsdb/mapped_file.h"
+
+namespace promblock {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr uint32_t kTombstonesMagic = 0x0130BA30;
+constexpr uint8_t kTombstonesVersion = 1;
+constexpr size_t kHeaderSize = 5;  // magic + version
+constexpr size_t kCrcSize = 4;
+
+[[noreturn]] void fail_errno(const std::string& path, const std::string& what) {
+  fail(path, what + ": " + std::strerror(errno));
+}
+
+void write_file_synced(const std::string& path, std::span<const uint8_t> bytes) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0) fail_errno(path, "cannot create");
+  const uint8_t* p = bytes.data();
+  size_t n = bytes.size();
+  while (n > 0) {
+    ssize_t w = ::write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) {
+      int e = errno;
+      ::close(fd);
+      errno = e;
+      fail_errno(path, "write failed");
+    }
+    p += w;
+    n -= size_t(w);
+  }
+  if (::fsync(fd) != 0) {
+    int e = errno;
+    ::close(fd);
+    errno = e;
+    fail_errno(path, "fsync failed");
+  }
+  if (::close(fd) != 0) fail_errno(path, "close failed");
+}
+
+void fsync_dir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) fail_errno(dir, "cannot open directory to fsync it");
+  int rc = ::fsync(fd);
+  int e = errno;
+  ::close(fd);
+  errno = e;
+  if (rc != 0) fail_errno(dir, "fsync of directory failed");
+}
+
+}  // namespace
+
+void add_interval(std::vector<Interval>& ivs, Interval n) {
+  // First interval that ends at or after n.min_time - 1 (touching counts).
+  auto first = ivs.begin();
+  if (n.min_time != std::numeric_limits<int64_t>::min()) {
+    first = std::partition_point(ivs.begin(), ivs.end(),
+                                 [&](const Interval& iv) { return iv.max_time < n.min_time - 1; });
+  }
+  // One past the last interval that starts at or before n.max_time + 1.
+  auto last = ivs.end();
+  if (n.max_time != std::numeric_limits<int64_t>::max()) {
+    last = std::partition_point(first, ivs.end(),
+                                [&](const Interval& iv) { return iv.min_time <= n.max_time + 1; });
+  }
+  if (first == last) {
+    ivs.insert(first, n);
+    return;
+  }
+  first->min_time = std::min(first->min_time, n.min_time);
+  first->max_time = std::max((last - 1)->max_time, n.max_time);
+  ivs.erase(first + 1, last);
+}
+
+bool is_deleted(const std::vector<Interval>& ivs, int64_t t) {
+  auto it = std::partition_point(ivs.begin(), ivs.end(),
+                                 [&](const Interval& iv) { return iv.max_time < t; });
+  return it != ivs.end() && it->min_time <= t;
+}
+
+Tombstones read_tombstones(const std::string& path) {
+  std::error_code ec;
+  if (fs::status(path, ec).type() == fs::file_type::not_found) return {};
+  MappedFile file(path);
+  auto b = file.bytes();
+  if (b.size() < kHeaderSize + kCrcSize) {
+    fail(path, "tombstones file of " + std::to_string(b.size()) + " bytes is too short");
+  }
+  uint32_t magic = enc::load_be32(b.data());
+  if (magic != kTombstonesMagic) {
+    char buf[80];
+    std::snprintf(buf, sizeof buf, "wrong magic 0x%08" PRIX32 " (want 0x%08" PRIX32 ")", magic,
+                  kTombstonesMagic);
+    fail(path, buf);
+  }
+  if (b[4] != kTombstonesVersion) {
+    fail(path, "unsupported tombstones version " + std::to_string(b[4]));
+  }
+  auto entries = b.subspan(kHeaderSize, b.size() - kHeaderSize - kCrcSize);
+  uint32_t want = enc::load_be32(b.data() + b.size() - kCrcSize);
+  uint32_t got = enc::crc32c(entries);
+  if (got != want) {
+    char buf[80];
+    std::snprintf(buf, sizeof buf,
+                  "checksum mismatch (stored %08" PRIx32 ", computed %08" PRIx32 ")", want, got);
+    fail(path, buf);
+  }
+  Tombstones out;
+  enc::Decbuf d(entries);
+  while (d.remaining() > 0) {
+    uint64_t ref = d.uvarint();
+    Interval iv{d.varint(), d.varint()};
+    if (!d.ok()) {
+      fail(path, "bad tombstone entry at byte " +
+                     std::to_string(kHeaderSize + entries.size() - d.remaining()) + ": " + d.err());
+    }
+    if (iv.min_time > iv.max_time) {
+      fail(path, "tombstone for series " + std::to_string(ref) + " has min time " +
+                     std::to_string(iv.min_time) + " after max time " +
+                     std::to_string(iv.max_time));
+    }
+    add_interval(out, ref, iv);
+  }
+  return out;
+}
+
+void write_tombstones(const std::string& path, const Tombstones& tombstones) {
+  enc::Encbuf buf;
+  buf.put_be32(kTombstonesMagic);
+  buf.put_byte(kTombstonesVersion);
+  for (const auto& [ref, intervals] : tombstones) {
+    for (const Interval& iv : intervals) {
+      buf.put_uvarint(ref);
+      buf.put_varint(iv.min_time);
+      buf.put_varint(iv.max_time);
+    }
+  }
+  buf.put_crc32c_of(kHeaderSize);
+  std::string tmp = path + ".tmp";
+  write_file_synced(tmp, buf.bytes());
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    int e = errno;
+    ::unlink(tmp.c_str());
+    errno = e;
+    fail_errno(path, "cannot rename " + tmp + " into place");
+  }
+  fs::path parent = fs::path(path).parent_path();
+  fsync_dir(parent.empty() ? "." : parent.string());
+}
+
+}  // namespace promblock

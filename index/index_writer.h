@@ -18,10 +18,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "index/file_writer.h"
 #include "index/format.h"
 #include "index/series_codec.h"
 #include "tsdb/encoding.h"
+#include "tsdb/file_writer.h"
 #include "tsdb/labels.h"
 
 namespace promblock::index {

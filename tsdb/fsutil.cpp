@@ -5,41 +5,36 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 
 #include "tsdb/error.h"
+#include "tsdb/file_writer.h"
 
 namespace promblock::fsutil {
 
 namespace {
-[[noreturn]] void fail_errno(const std::string& path, const std::string& what) {
-  fail(path, what + ": " + std::strerror(errno));
-}
-}  // namespace
 
-void write_file_synced(const std::string& path, std::span<const uint8_t> data) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail_errno(path, "cannot create");
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      ::close(fd);
-      errno = e;
-      fail_errno(path, "write failed");
-    }
-    done += size_t(n);
-  }
+// Opens `path` with `flags`, fsyncs and closes it; the messages name the step
+// that failed.
+void fsync_opened(const std::string& path, int flags, const char* open_failed,
+                  const char* fsync_failed) {
+  int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+  if (fd < 0) fail_errno(path, open_failed);
   if (::fsync(fd) != 0) {
     int e = errno;
     ::close(fd);
     errno = e;
-    fail_errno(path, "fsync failed");
+    fail_errno(path, fsync_failed);
   }
-  if (::close(fd) != 0) fail_errno(path, "close failed");
+  ::close(fd);
+}
+
+}  // namespace
+
+void write_file_synced(const std::string& path, std::span<const uint8_t> data, mode_t mode) {
+  FileWriter file(path, /*buffer_size=*/0, mode);
+  file.write(data);
+  file.close();
 }
 
 void write_file_synced(const std::string& path, const std::string& text) {
@@ -48,15 +43,12 @@ void write_file_synced(const std::string& path, const std::string& text) {
 }
 
 void fsync_path(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail_errno(path, "cannot open for fsync");
-  if (::fsync(fd) != 0) {
-    int e = errno;
-    ::close(fd);
-    errno = e;
-    fail_errno(path, "fsync failed");
-  }
-  ::close(fd);
+  fsync_opened(path, O_RDONLY, "cannot open for fsync", "fsync failed");
+}
+
+void fsync_dir(const std::string& dir) {
+  fsync_opened(dir, O_RDONLY | O_DIRECTORY, "cannot open directory to fsync it",
+               "fsync of directory failed");
 }
 
 void rename_synced(const std::string& from, const std::string& to) {

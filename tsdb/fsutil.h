@@ -1,17 +1,22 @@
 #pragma once
 // File-system steps that make a block appear atomically and durably:
 // write into a temporary directory, fsync files and directories, rename.
+#include <sys/types.h>
+
 #include <cstdint>
 #include <span>
 #include <string>
 
 namespace promblock::fsutil {
 
-// Writes `data` to `path` (created or truncated) and fsyncs it.
-void write_file_synced(const std::string& path, std::span<const uint8_t> data);
+// Writes `data` to `path` (created or truncated with permission bits `mode`,
+// before the umask) and fsyncs it.
+void write_file_synced(const std::string& path, std::span<const uint8_t> data, mode_t mode = 0644);
 void write_file_synced(const std::string& path, const std::string& text);
 // fsyncs a file or directory by path.
 void fsync_path(const std::string& path);
+// fsyncs a directory; fails if `dir` is not one.
+void fsync_dir(const std::string& dir);
 // Renames `from` to `to` (same file system) and fsyncs the parent of `to`.
 void rename_synced(const std::string& from, const std::string& to);
 // Creates a directory (and parents) or fails naming it.

@@ -1,19 +1,18 @@
 #include "tsdb/tombstones.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <limits>
 #include <system_error>
 
 #include "tsdb/encoding.h"
 #include "tsdb/error.h"
+#include "tsdb/fsutil.h"
 #include "tsdb/mapped_file.h"
 
 namespace promblock {
@@ -26,46 +25,6 @@ constexpr uint32_t kTombstonesMagic = 0x0130BA30;
 constexpr uint8_t kTombstonesVersion = 1;
 constexpr size_t kHeaderSize = 5;  // magic + version
 constexpr size_t kCrcSize = 4;
-
-[[noreturn]] void fail_errno(const std::string& path, const std::string& what) {
-  fail(path, what + ": " + std::strerror(errno));
-}
-
-void write_file_synced(const std::string& path, std::span<const uint8_t> bytes) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  if (fd < 0) fail_errno(path, "cannot create");
-  const uint8_t* p = bytes.data();
-  size_t n = bytes.size();
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) {
-      int e = errno;
-      ::close(fd);
-      errno = e;
-      fail_errno(path, "write failed");
-    }
-    p += w;
-    n -= size_t(w);
-  }
-  if (::fsync(fd) != 0) {
-    int e = errno;
-    ::close(fd);
-    errno = e;
-    fail_errno(path, "fsync failed");
-  }
-  if (::close(fd) != 0) fail_errno(path, "close failed");
-}
-
-void fsync_dir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) fail_errno(dir, "cannot open directory to fsync it");
-  int rc = ::fsync(fd);
-  int e = errno;
-  ::close(fd);
-  errno = e;
-  if (rc != 0) fail_errno(dir, "fsync of directory failed");
-}
 
 }  // namespace
 
@@ -156,15 +115,14 @@ void write_tombstones(const std::string& path, const Tombstones& tombstones) {
   }
   buf.put_crc32c_of(kHeaderSize);
   std::string tmp = path + ".tmp";
-  write_file_synced(tmp, buf.bytes());
+  fsutil::write_file_synced(tmp, buf.bytes(), /*mode=*/0666);
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     int e = errno;
     ::unlink(tmp.c_str());
     errno = e;
     fail_errno(path, "cannot rename " + tmp + " into place");
   }
-  fs::path parent = fs::path(path).parent_path();
-  fsync_dir(parent.empty() ? "." : parent.string());
+  fsutil::fsync_dir(fsutil::parent_of(path));
 }
 
 }  // namespace promblock

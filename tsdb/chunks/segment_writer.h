@@ -3,11 +3,12 @@
 // Prometheus's chunks.Writer does, starting a new segment when the next
 // chunk would push the current one past the size cap.
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
-#include <vector>
 
 #include "tsdb/chunks/segment_format.h"
+#include "tsdb/file_writer.h"
 
 namespace promblock::chunks {
 
@@ -18,7 +19,6 @@ class ChunkWriter {
   // the cap must leave chunk offsets within 32 bits.
   explicit ChunkWriter(const std::string& chunks_dir,
                        uint64_t max_segment_size = kDefaultMaxSegmentSize);
-  ~ChunkWriter();
   ChunkWriter(const ChunkWriter&) = delete;
   ChunkWriter& operator=(const ChunkWriter&) = delete;
 
@@ -36,16 +36,11 @@ class ChunkWriter {
  private:
   void start_segment();
   void finish_segment();
-  void flush();
-  void write_all(const uint8_t* p, size_t n);
 
   std::string dir_;
   uint64_t max_segment_size_;
-  std::string path_;  // current segment
-  int fd_ = -1;
-  uint64_t segments_ = 0;  // started so far; the current one is the last
-  uint64_t size_ = 0;      // bytes of the current segment, buffered included
-  std::vector<uint8_t> buf_;
+  std::optional<FileWriter> segment_;  // the current segment, while open
+  uint64_t segments_ = 0;              // started so far; the current one is the last
   bool closed_ = false;
 };
 

@@ -1,28 +1,25 @@
-#include "index/file_writer.h"
+#include "tsdb/file_writer.h"
 
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 
 #include "tsdb/error.h"
 
-namespace promblock::index {
+namespace promblock {
 
-FileWriter::FileWriter(std::string path, size_t buffer_size)
+FileWriter::FileWriter(std::string path, size_t buffer_size, mode_t mode, std::string_view kind)
     : path_(std::move(path)), buf_cap_(buffer_size) {
-  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  if (fd_ < 0) fail_errno("cannot create", errno);
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd_ < 0) {
+    fail_errno(path_, kind.empty() ? "cannot create" : "cannot create " + std::string(kind));
+  }
   buf_.reserve(buf_cap_);
 }
 
 FileWriter::~FileWriter() {
   if (fd_ >= 0) ::close(fd_);
-}
-
-void FileWriter::fail_errno(const std::string& what, int err) const {
-  fail(path_, what + ": " + std::strerror(err));
 }
 
 void FileWriter::write(std::span<const uint8_t> bytes) {
@@ -60,7 +57,7 @@ void FileWriter::write_all(const uint8_t* p, size_t left) {
     ssize_t n = ::write(fd_, p, left);
     if (n < 0) {
       if (errno == EINTR) continue;
-      fail_errno("write failed", errno);
+      fail_errno(path_, "write failed");
     }
     p += n;
     left -= size_t(n);
@@ -76,7 +73,7 @@ void FileWriter::write_at(uint64_t pos, std::span<const uint8_t> bytes) {
     ssize_t n = ::pwrite(fd_, p, left, off_t(pos));
     if (n < 0) {
       if (errno == EINTR) continue;
-      fail_errno("write failed", errno);
+      fail_errno(path_, "write failed");
     }
     p += n, pos += uint64_t(n), left -= size_t(n);
   }
@@ -85,10 +82,10 @@ void FileWriter::write_at(uint64_t pos, std::span<const uint8_t> bytes) {
 void FileWriter::close() {
   if (fd_ < 0) return;
   flush();
-  if (::fsync(fd_) != 0) fail_errno("fsync failed", errno);
+  if (::fsync(fd_) != 0) fail_errno(path_, "fsync failed");
   int fd = fd_;
   fd_ = -1;
-  if (::close(fd) != 0) fail_errno("close failed", errno);
+  if (::close(fd) != 0) fail_errno(path_, "close failed");
 }
 
-}  // namespace promblock::index
+}  // namespace promblock

@@ -1,18 +1,29 @@
 #pragma once
 // An append-only file with a large user-space buffer, a running position,
 // alignment padding and in-place patching of already written bytes. Every
-// failure throws promblock::Error naming the path and the OS error.
+// failure throws promblock::Error naming the path and the OS error. Used for
+// index files, chunk segments and small files written in one go.
+#include <sys/types.h>
+
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
-namespace promblock::index {
+namespace promblock {
 
 class FileWriter {
  public:
-  // Creates or truncates `path`.
-  explicit FileWriter(std::string path, size_t buffer_size = size_t(4) << 20);
+  static constexpr size_t kDefaultBufferSize = size_t(4) << 20;
+
+  // Creates or truncates `path` with permission bits `mode` (before the
+  // umask). A `buffer_size` of 0 writes straight through. `kind`, if given,
+  // names the file in the error when it cannot be created ("cannot create
+  // chunk segment: ...").
+  explicit FileWriter(std::string path, size_t buffer_size = kDefaultBufferSize, mode_t mode = 0666,
+                      std::string_view kind = {});
   ~FileWriter();  // closes without syncing if close() was not called
   FileWriter(const FileWriter&) = delete;
   FileWriter& operator=(const FileWriter&) = delete;
@@ -31,7 +42,6 @@ class FileWriter {
  private:
   void flush();
   void write_all(const uint8_t* p, size_t n);
-  [[noreturn]] void fail_errno(const std::string& what, int err) const;
 
   std::string path_;
   int fd_ = -1;
@@ -40,4 +50,4 @@ class FileWriter {
   uint64_t pos_ = 0;
 };
 
-}  // namespace promblock::index
+}  // namespace promblock

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "tools/command.h"
+#include "tsdb/dir_lock.h"
 #include "tsdb/error.h"
 #include "tsdb/timeparse.h"
 
@@ -15,6 +16,7 @@ int main(int argc, char** argv) {
   t::Runner run;
   t::register_ls(app, run);
   t::register_dump(app, run);
+  t::register_merge(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -34,6 +36,9 @@ int main(int argc, char** argv) {
       return t::kExitFailed;
     }
     return rc;
+  } catch (const promblock::LockedError& e) {
+    std::cerr << "promblock: " << e.what() << "\n";
+    return t::kExitLocked;
   } catch (const promblock::UsageError& e) {
     std::cerr << "promblock: " << e.what() << "\n";
     return t::kExitUsage;

@@ -1,5 +1,6 @@
 #include "tsdb/block/block_writer.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "tsdb/error.h"
@@ -44,10 +45,27 @@ void BlockWriter::add_series(const Labels& labels, std::span<const ChunkData> ch
   index_writer_->add_series(labels, metas_scratch_);
 }
 
+// Thanos lists the block's files with their sizes; meta.json itself
+// without one, as Thanos writes it.
+nlohmann::ordered_json BlockWriter::thanos_files() const {
+  std::vector<std::string> rel;
+  for (const auto& e : std::filesystem::directory_iterator(tmp_dir_ + "/chunks"))
+    rel.push_back("chunks/" + e.path().filename().string());
+  std::sort(rel.begin(), rel.end());
+  rel.push_back("index");
+  auto files = nlohmann::ordered_json::array();
+  for (const auto& r : rel)
+    files.push_back(
+        {{"rel_path", r}, {"size_bytes", std::filesystem::file_size(tmp_dir_ + "/" + r)}});
+  files.push_back({{"rel_path", "meta.json"}});
+  return files;
+}
+
 std::string BlockWriter::commit() {
   chunk_writer_->close();
   index_writer_->close();
   write_tombstones(tmp_dir_ + "/tombstones", Tombstones{});
+  if (meta_.thanos.is_object()) meta_.thanos["files"] = thanos_files();
   fsutil::write_file_synced(tmp_dir_ + "/meta.json", meta_to_json(meta_));
   fsutil::fsync_path(tmp_dir_);
   std::string final_dir = parent_ + "/" + meta_.ulid;

@@ -47,6 +47,8 @@ class BlockWriter {
   static constexpr std::string_view kTmpSuffix = ".tmp-for-creation";
 
  private:
+  nlohmann::ordered_json thanos_files() const;
+
   std::string parent_;
   std::string tmp_dir_;
   BlockMeta meta_;

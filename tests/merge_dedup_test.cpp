@@ -1,0 +1,115 @@
+#include <gtest/gtest.h>
+
+#include "tsdb/merge/dedup.h"
+#include "tsdb/merge/rechunk.h"
+
+namespace promblock::merge {
+namespace {
+
+SampleRun run(std::initializer_list<int64_t> times, uint32_t chunk = 0, uint64_t value = 0) {
+  SampleRun r;
+  uint32_t pos = 0;
+  for (int64_t t : times) r.push_back({t, value, chunk, pos++});
+  return r;
+}
+
+std::vector<int64_t> times(const SampleRun& r) {
+  std::vector<int64_t> out;
+  for (const auto& s : r) out.push_back(s.t);
+  return out;
+}
+
+TEST(ChainMerge, UnionOneSamplePerTimestampFirstRunWins) {
+  std::vector<SampleRun> runs{run({1, 3, 5}, 0, 10), run({2, 3, 6}, 1, 20)};
+  SampleRun out = chain_merge(runs);
+  EXPECT_EQ(times(out), (std::vector<int64_t>{1, 2, 3, 5, 6}));
+  EXPECT_EQ(out[2].v_bits, 10u) << "equal timestamps: the run listed first wins";
+}
+
+TEST(PenaltyMerge, FollowsFirstReplicaWhileItHasData) {
+  // a scrapes at 0,15,30,...; b at 7,22,... : once a is followed, b's
+  // samples fall inside the penalty window and are skipped.
+  SampleRun a = run({0, 15000, 30000, 45000, 60000}, 0);
+  SampleRun b = run({7000, 22000, 37000, 52000, 67000}, 1);
+  SampleRun out = penalty_merge(a, b);
+  // 0 (a) -> b penalized 5000: b's 7000 >= 5001 and earlier than a's 15000:
+  // taken; then a penalized 2*7000: skips 15000 (< 21001) -> b followed.
+  EXPECT_EQ(times(out), (std::vector<int64_t>{0, 7000, 22000, 37000, 52000, 67000}));
+}
+
+TEST(PenaltyMerge, SwitchesOnGapAndNeverSamplesFasterThanReplica) {
+  SampleRun a = run({0, 10000, 20000, 30000, 80000, 90000}, 0);  // gap 30s..80s
+  SampleRun b = run({12000, 22000, 32000, 42000, 52000, 62000, 72000, 82000}, 1);
+  SampleRun out = penalty_merge(a, b);
+  auto t = times(out);
+  ASSERT_FALSE(t.empty());
+  for (size_t i = 1; i < t.size(); ++i) EXPECT_GE(t[i] - t[i - 1], 8000) << "at " << t[i];
+  // The gap in a is filled by b.
+  EXPECT_NE(std::find(t.begin(), t.end(), 52000), t.end());
+}
+
+TEST(PenaltyMerge, ExhaustedReplicaLetsTheOtherContinue) {
+  SampleRun a = run({0, 10000}, 0);
+  SampleRun b = run({30000, 40000, 50000}, 1);
+  // As in Thanos, b is advanced past its pending penalty (10000 + 1 +
+  // 2 * 10000) before a is found exhausted; its penalty is dropped after.
+  EXPECT_EQ(times(penalty_merge(a, b)), (std::vector<int64_t>{0, 10000, 40000, 50000}));
+  EXPECT_EQ(times(penalty_merge(a, SampleRun{})), (std::vector<int64_t>{0, 10000}));
+  EXPECT_EQ(times(penalty_merge(SampleRun{}, b)), (std::vector<int64_t>{30000, 40000, 50000}));
+}
+
+TEST(PenaltyMerge, TiesGoToTheFirstReplica) {
+  SampleRun a = run({1000, 2000}, 0, 1);
+  SampleRun b = run({1000, 2000}, 1, 2);
+  SampleRun out = penalty_merge(a, b);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].v_bits, 1u);
+  EXPECT_EQ(out[1].v_bits, 1u);
+}
+
+TEST(PenaltyMerge, FoldsThreeReplicasPairwise) {
+  // Inner (r1 ⊕ r2): r2 waits 2 × 20000 after 40000, so 100000 is taken.
+  // Outer: r3 waits 2 × (100000 − 40000) after 100000, so 300000 is taken
+  // but 200000 would not be.
+  std::vector<SampleRun> r{run({0, 20000, 40000}, 0), run({100000}, 1), run({300000}, 2)};
+  EXPECT_EQ(times(penalty_merge_all(r)), (std::vector<int64_t>{0, 20000, 40000, 100000, 300000}));
+  std::vector<SampleRun> r2{run({0, 20000, 40000}, 0), run({100000}, 1), run({200000}, 2)};
+  EXPECT_EQ(times(penalty_merge_all(r2)), (std::vector<int64_t>{0, 20000, 40000, 100000}));
+}
+
+TEST(Rechunker, CopiesWholeChunksAndReencodesTheRest) {
+  // Source chunk 0 has 3 samples and survives whole; chunk 1 loses one.
+  std::vector<SourceChunk> sources(2);
+  std::vector<uint8_t> fake0{0, 3, 0xAA}, fake1{0, 2, 0xBB};
+  sources[0] = {1, 3, 1, fake0, 3};
+  sources[1] = {4, 5, 1, fake1, 2};
+  SampleRun merged = run({1, 2, 3}, 0);
+  merged.push_back({5, 0, 1, 1});  // only the second sample of chunk 1
+  Rechunker r;
+  std::vector<ChunkData> out;
+  r.add(merged, sources, out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].data.data(), fake0.data()) << "whole chunk copied as bytes";
+  EXPECT_EQ(out[1].num_samples, 1u);
+  EXPECT_EQ(out[1].min_time, 5);
+  EXPECT_EQ(r.chunks_copied(), 1u);
+  EXPECT_EQ(r.chunks_reencoded(), 1u);
+}
+
+TEST(Rechunker, CutsReencodedChunksAt120Samples) {
+  SampleRun merged;
+  for (uint32_t i = 0; i < 250; ++i) merged.push_back({int64_t(i) * 1000, 0, 0, i + 1});
+  std::vector<SourceChunk> sources(1);
+  sources[0].num_samples = 1000;  // never whole
+  Rechunker r;
+  std::vector<ChunkData> out;
+  r.add(merged, sources, out);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0].num_samples, 120u);
+  EXPECT_EQ(out[1].num_samples, 120u);
+  EXPECT_EQ(out[2].num_samples, 10u);
+  EXPECT_EQ(out[2].max_time, 249000);
+}
+
+}  // namespace
+}  // namespace promblock::merge

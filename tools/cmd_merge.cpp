@@ -1,0 +1,99 @@
+// promblock merge: exactly the given blocks (or all blocks of the given
+// sources) into one new block, replicas deduplicated.
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "tools/command.h"
+#include "tsdb/block/discover.h"
+#include "tsdb/dir_lock.h"
+#include "tsdb/merge/block_merger.h"
+
+namespace promblock::tools {
+
+namespace {
+
+struct MergeArgs {
+  std::string out;
+  std::vector<std::string> replica_labels;
+  std::string dedup = "penalty";
+  bool json = false;
+  std::vector<std::string> inputs;
+};
+
+merge::DedupMode parse_mode(const std::string& s) {
+  if (s == "chain") return merge::DedupMode::kChain;
+  if (s == "none") return merge::DedupMode::kNone;
+  return merge::DedupMode::kPenalty;
+}
+
+int run_merge(const MergeArgs& args) {
+  auto start = std::chrono::steady_clock::now();
+  std::vector<merge::MergeInput> inputs;
+  for (size_t i = 0; i < args.inputs.size(); ++i)
+    for (auto& b : discover_blocks(args.inputs[i])) inputs.push_back({std::move(b), uint32_t(i)});
+  if (inputs.empty()) {
+    std::fprintf(stderr, "promblock: no blocks in the given inputs; nothing to do\n");
+    return kExitOk;
+  }
+  DirLock lock(args.out);
+  remove_leftover_tmp_dirs(args.out);
+  merge::MergeOptions opts{args.out, args.replica_labels, parse_mode(args.dedup)};
+  auto r = merge::merge_blocks(inputs, opts);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::string line;
+  if (args.json) {
+    nlohmann::ordered_json j;
+    j["ulid"] = r.ulid;
+    j["path"] = r.path;
+    j["dedup"] = args.dedup;
+    j["inputs"] = r.inputs;
+    j["series_in"] = r.series_in;
+    j["series_out"] = r.series_out;
+    j["samples_in"] = r.samples_in;
+    j["samples_out"] = r.samples_out;
+    j["chunks_in"] = r.chunks_in;
+    j["chunks_out"] = r.chunks_out;
+    j["chunks_copied"] = r.chunks_copied;
+    j["chunks_reencoded"] = r.chunks_reencoded;
+    j["seconds"] = seconds;
+    line = j.dump() + "\n";
+  } else {
+    char buf[512];
+    std::snprintf(buf, sizeof buf,
+                  "merged %zu blocks into %s (dedup %s): series %llu -> %llu, samples %llu -> "
+                  "%llu, chunks %llu -> %llu (%llu copied, %llu re-encoded), %.2fs\n",
+                  r.inputs.size(), r.path.c_str(), args.dedup.c_str(),
+                  (unsigned long long)r.series_in, (unsigned long long)r.series_out,
+                  (unsigned long long)r.samples_in, (unsigned long long)r.samples_out,
+                  (unsigned long long)r.chunks_in, (unsigned long long)r.chunks_out,
+                  (unsigned long long)r.chunks_copied, (unsigned long long)r.chunks_reencoded,
+                  seconds);
+    line = buf;
+  }
+  std::fwrite(line.data(), 1, line.size(), stdout);
+  return kExitOk;
+}
+
+}  // namespace
+
+void register_merge(CLI::App& app, Runner& run) {
+  auto args = std::make_shared<MergeArgs>();
+  auto* cmd = app.add_subcommand(
+      "merge", "Merge the given blocks into one new block, deduplicating HA replicas");
+  cmd->add_option("INPUT", args->inputs, "Block dir, or a source dir whose blocks are all taken")
+      ->required();
+  cmd->add_option("--out", args->out, "Output directory (shared storage); created if missing")
+      ->required();
+  cmd->add_option("--replica-label", args->replica_labels,
+                  "Label naming the replica (series or external label); repeatable");
+  cmd->add_option("--dedup", args->dedup,
+                  "penalty (Thanos HA dedup, default), chain (Prometheus vertical merge), none")
+      ->check(CLI::IsMember({"penalty", "chain", "none"}));
+  cmd->add_flag("--json", args->json, "Print the summary as one JSON line");
+  cmd->callback([args, &run] { run = [args] { return run_merge(*args); }; });
+}
+
+}  // namespace promblock::tools

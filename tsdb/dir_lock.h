@@ -1,0 +1,36 @@
+#pragma once
+// An exclusive lock on an output directory, so that two promblock runs
+// (say, overlapping cron jobs) never write into it at once. It is an
+// flock(2) on DIR/.promblock.lock: released by the kernel when the process
+// dies, so a crashed run never leaves a stale lock behind.
+#include <string>
+
+#include "tsdb/error.h"
+
+namespace promblock {
+
+// Thrown when another process holds the lock (the CLI exits 75).
+class LockedError : public Error {
+ public:
+  using Error::Error;
+};
+
+class DirLock {
+ public:
+  // Creates DIR if needed and takes the lock, or throws LockedError.
+  explicit DirLock(const std::string& dir);
+  ~DirLock();
+  DirLock(const DirLock&) = delete;
+  DirLock& operator=(const DirLock&) = delete;
+
+  static constexpr const char* kFileName = ".promblock.lock";
+
+ private:
+  int fd_ = -1;
+};
+
+// Removes "<ULID>.tmp-for-creation" directories that a failed run left in
+// `dir`. Call only while holding the DirLock.
+void remove_leftover_tmp_dirs(const std::string& dir);
+
+}  // namespace promblock

@@ -1,0 +1,151 @@
+#include "tsdb/merge/block_merger.h"
+
+#include <algorithm>
+#include <memory>
+#include <set>
+
+#include "tsdb/block/block_writer.h"
+#include "tsdb/error.h"
+#include "tsdb/merge/replicas.h"
+#include "tsdb/merge/series_stream.h"
+
+namespace promblock::merge {
+
+namespace {
+
+std::string labels_text(const std::map<std::string, std::string>& m) {
+  std::string s = "{";
+  for (const auto& [k, v] : m) s += (s.size() > 1 ? "," : "") + k + "=\"" + v + "\"";
+  return s + "}";
+}
+
+// The output's meta.json: lineage of the inputs and, when any input is a
+// Thanos block, a Thanos section for the deduplicated group.
+BlockMeta output_meta(const std::vector<MergeInput>& inputs, const ReplicaRules& rules,
+                      const std::map<std::string, std::string>& group) {
+  BlockMeta m;
+  m.min_time = inputs[0].block.meta.min_time;
+  m.max_time = inputs[0].block.meta.max_time;
+  int level = 0;
+  std::set<std::string> sources;
+  bool thanos = false;
+  for (const auto& in : inputs) {
+    const auto& im = in.block.meta;
+    m.min_time = std::min(m.min_time, im.min_time);
+    m.max_time = std::max(m.max_time, im.max_time);
+    level = std::max(level, im.level);
+    if (im.sources.empty()) sources.insert(im.ulid);
+    sources.insert(im.sources.begin(), im.sources.end());
+    m.parents.push_back({im.ulid, im.min_time, im.max_time});
+    thanos |= !im.thanos.is_null();
+  }
+  m.level = level + 1;
+  m.sources.assign(sources.begin(), sources.end());
+  if (thanos) {
+    nlohmann::ordered_json labels = nlohmann::ordered_json::object();
+    for (const auto& [k, v] : group) labels[k] = v;
+    // Thanos needs non-empty external labels to group blocks.
+    if (labels.empty() && !rules.labels().empty()) labels[rules.labels()[0]] = "deduped";
+    m.thanos = {{"labels", labels}, {"downsample", {{"resolution", 0}}}, {"source", "promblock"}};
+  }
+  return m;
+}
+
+// Union of the inputs' symbol tables (plus labels added in mode none).
+std::vector<std::string_view> symbol_union(const std::vector<std::unique_ptr<BlockReader>>& blocks,
+                                           const std::vector<std::string>& extra) {
+  std::vector<std::string_view> all;
+  for (const auto& b : blocks)
+    for (uint32_t i = 0; i < b->index().symbol_count(); ++i) all.push_back(b->index().symbol(i));
+  for (const auto& s : extra) all.push_back(s);
+  std::sort(all.begin(), all.end());
+  all.erase(std::unique(all.begin(), all.end()), all.end());
+  return all;
+}
+
+}  // namespace
+
+MergeResult merge_blocks(const std::vector<MergeInput>& inputs, const MergeOptions& opts) {
+  if (inputs.empty()) throw Error("merge: no input blocks");
+  ReplicaRules rules(opts.replica_labels);
+
+  // Blocks of different groups must never be merged.
+  auto group = rules.group_labels(inputs[0].block.meta);
+  for (const auto& in : inputs) {
+    auto g = rules.group_labels(in.block.meta);
+    if (g != group)
+      fail(in.block.dir + "/meta.json", "external labels " + labels_text(g) + " differ from " +
+                                            labels_text(group) + " of " + inputs[0].block.dir +
+                                            " beyond replica labels: they are different groups");
+  }
+
+  MergeResult result;
+  std::vector<std::unique_ptr<BlockReader>> blocks;
+  std::vector<std::string> extra_symbols;
+  for (const auto& in : inputs) {
+    blocks.push_back(std::make_unique<BlockReader>(in.block.dir));
+    rules.register_block(*blocks.back(), in.source_index);
+    result.inputs.push_back(in.block.meta.ulid);
+    if (opts.mode == DedupMode::kNone)
+      for (const auto& [k, v] : in.block.meta.external_labels())
+        if (rules.is_replica_label(k)) extra_symbols.push_back(k), extra_symbols.push_back(v);
+  }
+  rules.assign_ranks();
+
+  std::vector<std::unique_ptr<SeriesStream>> streams;
+  std::vector<bool> has;
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    streams.push_back(
+        std::make_unique<SeriesStream>(*blocks[i], inputs[i].source_index, rules, opts.mode));
+    result.series_in += streams.back()->series_count();
+    has.push_back(streams.back()->next());
+  }
+
+  BlockWriter writer(opts.out_dir, output_meta(inputs, rules, group));
+  for (auto s : symbol_union(blocks, extra_symbols)) writer.add_symbol(s);
+
+  SeriesMerger merger(opts.mode);
+  std::vector<SeriesCopy> copies;
+  std::vector<ChunkData> chunks;
+  Labels current, scratch;
+  for (;;) {
+    // The smallest output labels among the streams: that series' copies.
+    int min = -1;
+    for (size_t i = 0; i < streams.size(); ++i)
+      if (has[i] &&
+          (min < 0 || compare_labels(streams[i]->labels(), streams[size_t(min)]->labels()) < 0))
+        min = int(i);
+    if (min < 0) break;
+    current = streams[size_t(min)]->labels();
+    copies.clear();
+    for (size_t i = 0; i < streams.size(); ++i) {
+      // A stream may hold several copies of one output series (replica
+      // labels removed within one block).
+      while (has[i] && compare_labels(streams[i]->labels(), current) == 0) {
+        auto& s = *streams[i];
+        SeriesCopy& c = copies.emplace_back();
+        c.block = &s.block();
+        c.replica_rank = s.replica_rank();
+        s.block().index().series(s.ref(), scratch, c.chunks);
+        if (auto t = s.block().tombstones().find(s.ref()); t != s.block().tombstones().end())
+          c.deleted = &t->second;
+        result.chunks_in += c.chunks.size();
+        has[i] = s.next();
+      }
+    }
+    merger.merge(current, copies, chunks);
+    if (chunks.empty()) continue;  // every sample deleted
+    writer.add_series(current, chunks);
+  }
+  result.path = writer.commit();
+  result.ulid = writer.ulid();
+  result.series_out = writer.stats().num_series;
+  result.samples_out = writer.stats().num_samples;
+  result.chunks_out = writer.stats().num_chunks;
+  result.chunks_copied = merger.chunks_copied();
+  result.chunks_reencoded = merger.chunks_reencoded();
+  result.samples_in = merger.samples_in();
+  return result;
+}
+
+}  // namespace promblock::merge

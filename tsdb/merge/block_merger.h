@@ -1,0 +1,39 @@
+#pragma once
+// Merges input blocks into one new block in an output directory: the
+// vertical merge with replica deduplication behind `promblock merge`.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tsdb/block/discover.h"
+#include "tsdb/merge/series_merger.h"
+
+namespace promblock::merge {
+
+struct MergeOptions {
+  std::string out_dir;
+  std::vector<std::string> replica_labels;
+  DedupMode mode = DedupMode::kPenalty;
+};
+
+struct MergeInput {
+  FoundBlock block;
+  uint32_t source_index = 0;  // position of the source argument it came from
+};
+
+struct MergeResult {
+  std::string ulid;
+  std::string path;
+  std::vector<std::string> inputs;
+  uint64_t series_in = 0, series_out = 0;
+  uint64_t samples_in = 0, samples_out = 0;
+  uint64_t chunks_in = 0, chunks_out = 0;
+  uint64_t chunks_copied = 0, chunks_reencoded = 0;
+};
+
+// Writes the merged block into opts.out_dir (atomically: tmp dir, fsync,
+// rename). Throws Error when inputs belong to different groups (external
+// labels differ beyond replica labels) or any input is unreadable.
+MergeResult merge_blocks(const std::vector<MergeInput>& inputs, const MergeOptions& opts);
+
+}  // namespace promblock::merge

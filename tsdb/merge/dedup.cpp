@@ -1,0 +1,71 @@
+#include "tsdb/merge/dedup.h"
+
+#include <limits>
+
+namespace promblock::merge {
+
+SampleRun chain_merge(std::span<const SampleRun> runs) {
+  if (runs.size() == 1) return runs[0];
+  size_t total = 0;
+  for (const auto& r : runs) total += r.size();
+  SampleRun out;
+  out.reserve(total);
+  std::vector<size_t> pos(runs.size(), 0);
+  // Few runs per series (one per overlapping input chunk group): a linear
+  // scan for the minimum beats a heap here.
+  for (;;) {
+    int best = -1;
+    for (size_t i = 0; i < runs.size(); ++i)
+      if (pos[i] < runs[i].size() &&
+          (best < 0 || runs[i][pos[i]].t < runs[size_t(best)][pos[size_t(best)]].t))
+        best = int(i);
+    if (best < 0) break;
+    const TaggedSample& s = runs[size_t(best)][pos[size_t(best)]];
+    out.push_back(s);
+    for (size_t i = 0; i < runs.size(); ++i)
+      while (pos[i] < runs[i].size() && runs[i][pos[i]].t == s.t) ++pos[i];
+  }
+  return out;
+}
+
+SampleRun penalty_merge(const SampleRun& a, const SampleRun& b) {
+  constexpr int64_t kInitialPenalty = 5000;  // ms; scrape intervals are seconds
+  constexpr int64_t kNone = std::numeric_limits<int64_t>::min();
+  SampleRun out;
+  out.reserve(std::max(a.size(), b.size()));
+  size_t ia = 0, ib = 0;
+  int64_t last_t = kNone, pen_a = 0, pen_b = 0;
+  // Skips samples of a replica that come too soon after the last taken one.
+  auto advance = [&](const SampleRun& r, size_t& i, int64_t pen) {
+    if (last_t == kNone) return;
+    int64_t min_t = last_t + 1 + pen;
+    while (i < r.size() && r[i].t < min_t) ++i;
+  };
+  for (;;) {
+    advance(a, ia, pen_a);
+    advance(b, ib, pen_b);
+    bool a_left = ia < a.size(), b_left = ib < b.size();
+    if (!a_left && !b_left) break;
+    bool take_a = a_left && (!b_left || a[ia].t <= b[ib].t);
+    const TaggedSample& s = take_a ? a[ia] : b[ib];
+    if (a_left && b_left) {
+      // The replica not taken must wait twice the current spacing.
+      int64_t pen = last_t == kNone ? kInitialPenalty : 2 * (s.t - last_t);
+      (take_a ? pen_b : pen_a) = pen;
+    }
+    (take_a ? pen_a : pen_b) = 0;
+    last_t = s.t;
+    out.push_back(s);
+    ++(take_a ? ia : ib);
+  }
+  return out;
+}
+
+SampleRun penalty_merge_all(std::span<const SampleRun> replicas) {
+  if (replicas.empty()) return {};
+  SampleRun acc = replicas[0];
+  for (size_t i = 1; i < replicas.size(); ++i) acc = penalty_merge(acc, replicas[i]);
+  return acc;
+}
+
+}  // namespace promblock::merge

@@ -1,0 +1,27 @@
+#pragma once
+// The dedup modes, each a merge of time-ordered sample runs of one series
+// (see ../shared/DESIGN.md "Deduplication semantics").
+//
+// Runs are merged per series rather than sample by sample through virtual
+// iterators: one series' samples are few (a block's worth), and having them
+// together lets the rechunker see which input chunks survived whole.
+#include <span>
+
+#include "tsdb/merge/sample.h"
+
+namespace promblock::merge {
+
+// Union of the runs in time order, one sample per timestamp; on equal
+// timestamps the run listed first wins. Each run must be time-ordered and
+// free of duplicate timestamps.
+SampleRun chain_merge(std::span<const SampleRun> runs);
+
+// Thanos's penalty deduplication of two replicas, `a` ordered first:
+// follows one replica and switches to the other on gaps, never taking
+// samples closer together than the replica's own spacing. See DESIGN.md.
+SampleRun penalty_merge(const SampleRun& a, const SampleRun& b);
+
+// Folds replicas pairwise in the given order: ((r1 ⊕ r2) ⊕ r3) ...
+SampleRun penalty_merge_all(std::span<const SampleRun> replicas);
+
+}  // namespace promblock::merge

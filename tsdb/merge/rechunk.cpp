@@ -1,0 +1,54 @@
+#include "tsdb/merge/rechunk.h"
+
+namespace promblock::merge {
+
+namespace {
+
+// True when samples[i..] starts with every sample of source chunk c, in
+// order, and nothing else in between.
+bool is_whole_chunk(std::span<const TaggedSample> samples, size_t i, uint32_t c, uint32_t count) {
+  if (count == 0 || i + count > samples.size()) return false;
+  for (uint32_t k = 0; k < count; ++k)
+    if (samples[i + k].chunk != c || samples[i + k].position != k) return false;
+  return true;
+}
+
+}  // namespace
+
+void Rechunker::add_verbatim(const SourceChunk& s, std::vector<ChunkData>& out) {
+  out.push_back({s.min_time, s.max_time, s.encoding, s.data, s.num_samples});
+  ++copied_;
+}
+
+void Rechunker::add(const SampleRun& samples, std::span<const SourceChunk> sources,
+                    std::vector<ChunkData>& out) {
+  size_t pending_from = 0;
+  size_t i = 0;
+  while (i < samples.size()) {
+    const TaggedSample& s = samples[i];
+    uint32_t count = sources[s.chunk].num_samples;
+    if (s.position == 0 && is_whole_chunk(samples, i, s.chunk, count)) {
+      encode(std::span(samples).subspan(pending_from, i - pending_from), out);
+      add_verbatim(sources[s.chunk], out);
+      i += count;
+      pending_from = i;
+      continue;
+    }
+    ++i;
+  }
+  encode(std::span(samples).subspan(pending_from), out);
+}
+
+void Rechunker::encode(std::span<const TaggedSample> samples, std::vector<ChunkData>& out) {
+  while (!samples.empty()) {
+    size_t n = std::min(samples.size(), kMaxSamplesPerChunk);
+    auto& enc = encoded_.emplace_back();
+    for (size_t k = 0; k < n; ++k) enc.append_bits(samples[k].t, samples[k].v_bits);
+    out.push_back({samples[0].t, samples[n - 1].t, uint8_t(chunkenc::Encoding::kXOR), enc.bytes(),
+                   uint32_t(n)});
+    ++reencoded_;
+    samples = samples.subspan(n);
+  }
+}
+
+}  // namespace promblock::merge

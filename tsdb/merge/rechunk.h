@@ -1,0 +1,50 @@
+#pragma once
+// Turns the merged samples of one series back into chunks: runs that are
+// exactly one whole input chunk are copied byte for byte; everything else
+// is re-encoded with our XOR encoder into chunks of at most 120 samples
+// (Prometheus's target size).
+#include <cstdint>
+#include <deque>
+#include <span>
+#include <vector>
+
+#include "tsdb/block/block_writer.h"
+#include "tsdb/chunkenc/xor.h"
+#include "tsdb/merge/sample.h"
+
+namespace promblock::merge {
+
+inline constexpr size_t kMaxSamplesPerChunk = 120;
+
+// An input chunk of the series being merged, as the rechunker sees it.
+struct SourceChunk {
+  int64_t min_time = 0;
+  int64_t max_time = 0;
+  uint8_t encoding = 0;
+  std::span<const uint8_t> data;  // chunk bytes in the mapped input segment
+  uint32_t num_samples = 0;       // from the chunk header
+};
+
+class Rechunker {
+ public:
+  // Appends the chunks for `samples` (time-ordered) to `out`. Spans in
+  // `out` stay valid until clear() (encoded bytes are owned here).
+  void add(const SampleRun& samples, std::span<const SourceChunk> sources,
+           std::vector<ChunkData>& out);
+  // Copies one source chunk through unchanged.
+  void add_verbatim(const SourceChunk& source, std::vector<ChunkData>& out);
+  void clear() { encoded_.clear(); }
+
+  uint64_t chunks_copied() const { return copied_; }
+  uint64_t chunks_reencoded() const { return reencoded_; }
+
+ private:
+  void encode(std::span<const TaggedSample> samples, std::vector<ChunkData>& out);
+
+  // deque: growing it never moves earlier encoders, whose bytes `out` spans.
+  std::deque<chunkenc::XorEncoder> encoded_;
+  uint64_t copied_ = 0;
+  uint64_t reencoded_ = 0;
+};
+
+}  // namespace promblock::merge

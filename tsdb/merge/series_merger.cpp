@@ -1,0 +1,128 @@
+#include "tsdb/merge/series_merger.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "tsdb/chunkenc/xor.h"
+#include "tsdb/error.h"
+#include "tsdb/merge/dedup.h"
+
+namespace promblock::merge {
+
+namespace {
+
+std::string hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+}  // namespace
+
+void SeriesMerger::collect_sources(const Labels& labels, std::span<const SeriesCopy> copies) {
+  sources_.clear();
+  for (const auto& c : copies)
+    for (const auto& m : c.chunks) {
+      auto chunk = c.block->chunks().chunk(m.ref);
+      uint32_t n = chunk.data.size() >= 2 ? uint32_t(chunk.data[0]) << 8 | chunk.data[1] : 0;
+      sources_.push_back({&c, m, {m.min_time, m.max_time, chunk.encoding, chunk.data, n}});
+      samples_in_ += n;
+    }
+  std::stable_sort(sources_.begin(), sources_.end(), [](const Source& a, const Source& b) {
+    if (a.meta.min_time != b.meta.min_time) return a.meta.min_time < b.meta.min_time;
+    return a.copy->replica_rank < b.copy->replica_rank;
+  });
+  source_chunks_.clear();
+  for (const auto& s : sources_) source_chunks_.push_back(s.chunk);
+}
+
+bool SeriesMerger::touched_by_tombstones(const Source& s) const {
+  if (!s.copy->deleted) return false;
+  for (const auto& iv : *s.copy->deleted)
+    if (iv.min_time <= s.meta.max_time && iv.max_time >= s.meta.min_time) return true;
+  return false;
+}
+
+void SeriesMerger::decode(const Labels& labels, uint32_t i, SampleRun& run) const {
+  const Source& s = sources_[i];
+  auto fail_chunk = [&](const std::string& what) {
+    fail(s.copy->block->dir() + "/chunks",
+         "chunk " + hex(s.meta.ref) + " of series " + labels_to_string(labels) + ": " + what);
+  };
+  if (s.chunk.encoding != uint8_t(chunkenc::Encoding::kXOR))
+    fail_chunk("cannot merge overlapping chunks of encoding " +
+               chunkenc::encoding_name(s.chunk.encoding));
+  chunkenc::XorIterator it(s.chunk.data);
+  const std::vector<Interval>* deleted = s.copy->deleted;
+  uint32_t position = 0;
+  while (it.next()) {
+    if (!deleted || !is_deleted(*deleted, it.t()))
+      run.push_back({it.t(), it.v_bits(), i, position});
+    ++position;
+  }
+  if (!it.err().empty()) fail_chunk(it.err());
+}
+
+void SeriesMerger::merge(const Labels& labels, std::span<const SeriesCopy> copies,
+                         std::vector<ChunkData>& out) {
+  out.clear();
+  rechunker_.clear();
+  collect_sources(labels, copies);
+  bool several_replicas = false;
+  for (const auto& c : copies)
+    if (c.replica_rank != copies[0].replica_rank) several_replicas = true;
+  if (mode_ == DedupMode::kPenalty && several_replicas)
+    merge_penalty(labels, out);
+  else
+    merge_chain(labels, out);
+}
+
+void SeriesMerger::merge_penalty(const Labels& labels, std::vector<ChunkData>& out) {
+  // Penalty dedup follows one replica across the whole series, so every
+  // chunk is decoded; chunks that survive whole are still copied as bytes.
+  std::vector<uint32_t> ranks;
+  for (const auto& s : sources_) ranks.push_back(s.copy->replica_rank);
+  std::sort(ranks.begin(), ranks.end());
+  ranks.erase(std::unique(ranks.begin(), ranks.end()), ranks.end());
+  std::vector<SampleRun> replicas;
+  for (uint32_t rank : ranks) {
+    std::vector<SampleRun> runs;
+    for (uint32_t i = 0; i < sources_.size(); ++i) {
+      if (sources_[i].copy->replica_rank != rank) continue;
+      decode(labels, i, runs.emplace_back());
+    }
+    replicas.push_back(chain_merge(runs));
+  }
+  rechunker_.add(penalty_merge_all(replicas), source_chunks_, out);
+}
+
+void SeriesMerger::merge_chain(const Labels& labels, std::vector<ChunkData>& out) {
+  // Walk regions of chunks whose time ranges overlap (transitively).
+  std::vector<SampleRun> runs;
+  size_t i = 0;
+  while (i < sources_.size()) {
+    size_t end = i + 1;
+    int64_t region_max = sources_[i].meta.max_time;
+    while (end < sources_.size() && sources_[end].meta.min_time <= region_max) {
+      region_max = std::max(region_max, sources_[end].meta.max_time);
+      ++end;
+    }
+    if (end == i + 1 && !touched_by_tombstones(sources_[i])) {
+      rechunker_.add_verbatim(sources_[i].chunk, out);
+    } else {
+      // Runs ordered by replica rank so that on equal timestamps the
+      // replica ordered first wins.
+      std::vector<uint32_t> order;
+      for (size_t k = i; k < end; ++k) order.push_back(uint32_t(k));
+      std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+        return sources_[a].copy->replica_rank < sources_[b].copy->replica_rank;
+      });
+      runs.clear();
+      for (uint32_t k : order) decode(labels, k, runs.emplace_back());
+      rechunker_.add(chain_merge(runs), source_chunks_, out);
+    }
+    i = end;
+  }
+}
+
+}  // namespace promblock::merge

@@ -1,0 +1,59 @@
+#pragma once
+// Merges the copies of one output series (from several blocks and
+// replicas) into the chunks of the output block, following the dedup mode.
+// Chunks that overlap nothing are copied without decoding; overlapping
+// ones are decoded, merged and re-encoded.
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "index/format.h"
+#include "tsdb/block/block_reader.h"
+#include "tsdb/labels.h"
+#include "tsdb/merge/rechunk.h"
+
+namespace promblock::merge {
+
+enum class DedupMode { kPenalty, kChain, kNone };
+
+// One input block's copy of the series.
+struct SeriesCopy {
+  const BlockReader* block = nullptr;
+  std::vector<index::ChunkMeta> chunks;
+  uint32_t replica_rank = 0;                       // 0 = the replica ordered first
+  const std::vector<Interval>* deleted = nullptr;  // tombstones; may be null
+};
+
+class SeriesMerger {
+ public:
+  explicit SeriesMerger(DedupMode mode) : mode_(mode) {}
+
+  // Replaces `out` with the output chunks of the series. The spans in `out`
+  // stay valid until the next call.
+  void merge(const Labels& labels, std::span<const SeriesCopy> copies, std::vector<ChunkData>& out);
+
+  uint64_t chunks_copied() const { return rechunker_.chunks_copied(); }
+  uint64_t chunks_reencoded() const { return rechunker_.chunks_reencoded(); }
+  uint64_t samples_in() const { return samples_in_; }
+
+ private:
+  struct Source {
+    const SeriesCopy* copy;
+    index::ChunkMeta meta;
+    SourceChunk chunk;
+  };
+  void collect_sources(const Labels& labels, std::span<const SeriesCopy> copies);
+  bool touched_by_tombstones(const Source& s) const;
+  // Decodes source i into a tagged run, dropping deleted samples.
+  void decode(const Labels& labels, uint32_t i, SampleRun& run) const;
+  void merge_penalty(const Labels& labels, std::vector<ChunkData>& out);
+  void merge_chain(const Labels& labels, std::vector<ChunkData>& out);
+
+  DedupMode mode_;
+  Rechunker rechunker_;
+  std::vector<Source> sources_;  // sorted by min time, then replica rank
+  std::vector<SourceChunk> source_chunks_;
+  uint64_t samples_in_ = 0;
+};
+
+}  // namespace promblock::merge

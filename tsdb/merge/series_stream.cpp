@@ -1,0 +1,77 @@
+#include "tsdb/merge/series_stream.h"
+
+#include <algorithm>
+
+namespace promblock::merge {
+
+SeriesStream::SeriesStream(const BlockReader& block, uint32_t source_index,
+                           const ReplicaRules& rules, DedupMode mode)
+    : block_(block),
+      source_index_(source_index),
+      rules_(rules),
+      mode_(mode),
+      external_key_(rules.external_key(block.meta())),
+      postings_(block.index().all_postings()),
+      it_(postings_.begin()),
+      end_(postings_.end()) {
+  series_count_ = postings_.cardinality();
+  if (mode_ == DedupMode::kNone) {
+    // Keeping replicas apart: a replica named only by an external label
+    // gets that label on its series.
+    auto ext = block.meta().external_labels();
+    for (const auto& l : rules_.labels())
+      if (auto e = ext.find(l); e != ext.end()) added_.push_back({l, e->second});
+    std::sort(added_.begin(), added_.end(),
+              [](const Label& a, const Label& b) { return a.name < b.name; });
+    relabel_ = !added_.empty();
+  } else {
+    for (const auto& l : rules_.labels())
+      if (!block.index().label_values(l).empty()) relabel_ = true;
+  }
+  if (!relabel_) return;
+  Labels stored;
+  for (uint32_t ref : postings_) {
+    block_.index().series(ref, stored, scratch_);
+    Entry e{output_labels(stored), ref,
+            rules_.rank(rules_.series_key(external_key_, stored, source_index_))};
+    sorted_.push_back(std::move(e));
+  }
+  std::stable_sort(sorted_.begin(), sorted_.end(), [](const Entry& a, const Entry& b) {
+    return compare_labels(a.labels, b.labels) < 0;
+  });
+}
+
+Labels SeriesStream::output_labels(const Labels& stored) const {
+  Labels out;
+  if (mode_ == DedupMode::kNone) {
+    // Merge the added labels in; a series' own value wins.
+    size_t j = 0;
+    for (const auto& l : stored) {
+      while (j < added_.size() && added_[j].name < l.name) out.push_back(added_[j++]);
+      if (j < added_.size() && added_[j].name == l.name) ++j;
+      out.push_back(l);
+    }
+    while (j < added_.size()) out.push_back(added_[j++]);
+    return out;
+  }
+  for (const auto& l : stored)
+    if (!rules_.is_replica_label(l.name)) out.push_back(l);
+  return out;
+}
+
+bool SeriesStream::next() {
+  if (relabel_) {
+    if (next_sorted_ >= sorted_.size()) return false;
+    current_ = std::move(sorted_[next_sorted_++]);
+    return true;
+  }
+  if (started_) ++it_;
+  started_ = true;
+  if (it_ == end_) return false;
+  current_.ref = *it_;
+  block_.index().series(current_.ref, current_.labels, scratch_);
+  current_.rank = rules_.rank(rules_.series_key(external_key_, current_.labels, source_index_));
+  return true;
+}
+
+}  // namespace promblock::merge

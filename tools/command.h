@@ -16,5 +16,6 @@ using Runner = std::function<int()>;
 void register_ls(CLI::App& app, Runner& run);
 void register_dump(CLI::App& app, Runner& run);
 void register_merge(CLI::App& app, Runner& run);
+void register_compact(CLI::App& app, Runner& run);
 
 }  // namespace promblock::tools

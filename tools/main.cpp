@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   t::register_ls(app, run);
   t::register_dump(app, run);
   t::register_merge(app, run);
+  t::register_compact(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

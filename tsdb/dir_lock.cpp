@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <filesystem>
+#include <string>
 
 #include "tsdb/block/block_writer.h"
 #include "tsdb/fsutil.h"

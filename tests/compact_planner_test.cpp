@@ -1,0 +1,78 @@
+#include <gtest/gtest.h>
+
+#include "tsdb/compact/planner.h"
+
+namespace promblock::compact {
+namespace {
+
+constexpr int64_t kHour = 3600 * 1000;
+const std::vector<int64_t> kRanges{2 * kHour, 8 * kHour, 48 * kHour};
+
+PlanBlock block(const std::string& id, int64_t min_h, int64_t max_h, bool in_out,
+                const std::string& group = "{}") {
+  return {id, min_h * kHour, max_h * kHour, in_out, group};
+}
+
+TEST(Planner, MergesOverlappingReplicasThenLevels) {
+  std::vector<PlanBlock> blocks;
+  // Two replicas, 6 consecutive 2h windows each.
+  for (int w = 0; w < 6; ++w) {
+    blocks.push_back(block("a" + std::to_string(w), 2 * w, 2 * w + 2, false));
+    blocks.push_back(block("b" + std::to_string(w), 2 * w, 2 * w + 2, false));
+  }
+  auto jobs = plan_compaction(blocks, kRanges);
+  // 6 vertical jobs, then one 8h job over windows 0-3; then, as in
+  // Prometheus, the 8h block and window 4 (older than the newest block,
+  // window 5) share a 2d window and are merged.
+  ASSERT_EQ(jobs.size(), 8u);
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_EQ(jobs[i].reason, "vertical");
+    EXPECT_EQ(jobs[i].inputs.size(), 2u);
+  }
+  EXPECT_EQ(jobs[6].reason, "compact 8h");
+  ASSERT_EQ(jobs[6].inputs.size(), 4u);
+  for (size_t k = 0; k < 4; ++k) EXPECT_EQ(jobs[6].inputs[k], (JobInput{true, k}));
+  EXPECT_EQ(jobs[6].min_time, 0);
+  EXPECT_EQ(jobs[6].max_time, 8 * kHour);
+  EXPECT_EQ(jobs[7].reason, "compact 2d");
+  EXPECT_EQ(jobs[7].inputs, (std::vector<JobInput>{{true, 6}, {true, 4}}));  // time order
+  EXPECT_EQ(jobs[7].max_time, 10 * kHour);
+}
+
+TEST(Planner, LoneSourceBlockIsCopiedAndOutputBlocksAloneAreLeftAlone) {
+  auto jobs = plan_compaction({block("s", 0, 2, false), block("o", 4, 6, true)}, kRanges);
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].reason, "copy");
+  EXPECT_TRUE(plan_compaction({block("o1", 0, 2, true), block("o2", 2, 4, true)}, kRanges).empty());
+}
+
+TEST(Planner, GroupsNeverMix) {
+  auto jobs = plan_compaction(
+      {block("x", 0, 2, false, "{c=\"x\"}"), block("y", 0, 2, false, "{c=\"y\"}")}, kRanges);
+  ASSERT_EQ(jobs.size(), 2u);
+  EXPECT_EQ(jobs[0].inputs.size(), 1u);
+  EXPECT_EQ(jobs[1].inputs.size(), 1u);
+}
+
+TEST(Planner, BlockAlreadyCoveringARangeStays) {
+  // Alone in its window, a block is never recompacted.
+  auto jobs = plan_compaction(
+      {block("big", 0, 8, true), block("n1", 48, 50, true), block("n2", 50, 52, true)}, kRanges);
+  EXPECT_TRUE(jobs.empty());
+}
+
+TEST(Planner, LevelsRepeatedlyInto2d) {
+  std::vector<PlanBlock> blocks;
+  for (int w = 0; w < 25; ++w)  // 50h of 2h blocks already in --out
+    blocks.push_back(block("o" + std::to_string(w), 2 * w, 2 * w + 2, true));
+  auto jobs = plan_compaction(blocks, kRanges);
+  ASSERT_FALSE(jobs.empty());
+  EXPECT_EQ(jobs.back().reason, "compact 2d");
+  EXPECT_EQ(jobs.back().min_time, 0);
+  EXPECT_EQ(jobs.back().max_time, 48 * kHour);
+  for (size_t i = 0; i + 1 < jobs.size(); ++i) EXPECT_EQ(jobs[i].reason, "compact 8h");
+  EXPECT_EQ(jobs.size(), 7u);  // six 8h windows, then the 2d one
+}
+
+}  // namespace
+}  // namespace promblock::compact

@@ -1,0 +1,154 @@
+// promblock compact: plans and runs leveled compaction of all sources into
+// an output directory (or of one source in place).
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tools/command.h"
+#include "tsdb/compact/compactor.h"
+#include "tsdb/timeparse.h"
+#include "tsdb/usage_error.h"
+
+namespace promblock::tools {
+
+namespace {
+
+struct CompactArgs {
+  std::vector<std::string> sources;
+  std::string out;
+  std::vector<std::string> replica_labels;
+  std::string dedup = "penalty";
+  std::string ranges = "2h,8h,2d,14d";
+  std::string consistency_delay = "30m";
+  std::string delete_delay = "48h";
+  std::string retention;
+  int concurrency = 1;
+  bool dry_run = false;
+  bool json = false;
+};
+
+std::vector<int64_t> parse_ranges(const std::string& text) {
+  std::vector<int64_t> ranges;
+  std::stringstream ss(text);
+  std::string part;
+  while (std::getline(ss, part, ',')) {
+    int64_t r = parse_duration_ms(part);
+    if (r <= 0) throw UsageError("--ranges: durations must be positive: " + text);
+    if (!ranges.empty() && r <= ranges.back())
+      throw UsageError("--ranges must be ascending: " + text);
+    ranges.push_back(r);
+  }
+  if (ranges.empty()) throw UsageError("--ranges: no range given");
+  return ranges;
+}
+
+void print_line(const std::string& s) {
+  std::fwrite(s.data(), 1, s.size(), stdout), std::fflush(stdout);
+}
+
+void print_job(const compact::JobReport& r, bool json) {
+  if (json) {
+    nlohmann::ordered_json j;
+    j["job"] = r.number;
+    j["group"] = r.group;
+    j["inputs"] = r.inputs;
+    j["min_time"] = r.min_time;
+    j["max_time"] = r.max_time;
+    j["reason"] = r.reason;
+    if (!r.output.empty()) j["output"] = r.output;
+    if (!r.error.empty()) j["error"] = r.error;
+    print_line(j.dump() + "\n");
+    return;
+  }
+  std::string line = "job " + std::to_string(r.number) + ": " + r.reason + " [" +
+                     format_rfc3339_ms(r.min_time) + ", " + format_rfc3339_ms(r.max_time) + ")";
+  line += " inputs";
+  for (const auto& in : r.inputs) line += " " + in;
+  if (!r.output.empty()) line += " -> " + r.output;
+  if (!r.error.empty()) line += " FAILED: " + r.error;
+  print_line(line + "\n");
+}
+
+int run_compact(const CompactArgs& a) {
+  auto start = std::chrono::steady_clock::now();
+  compact::CompactOptions o;
+  if (a.out.empty()) {
+    if (a.sources.size() != 1)
+      throw UsageError("without --out, compact takes exactly one SOURCE (compacted in place)");
+    o.out_dir = a.sources[0];
+  } else {
+    o.out_dir = a.out;
+    o.sources = a.sources;
+  }
+  o.replica_labels = a.replica_labels;
+  o.mode = a.dedup == "chain"  ? merge::DedupMode::kChain
+           : a.dedup == "none" ? merge::DedupMode::kNone
+                               : merge::DedupMode::kPenalty;
+  o.ranges = parse_ranges(a.ranges);
+  o.consistency_delay_ms = parse_duration_ms(a.consistency_delay);
+  o.delete_delay_ms = parse_duration_ms(a.delete_delay);
+  if (!a.retention.empty()) o.retention_ms = parse_duration_ms(a.retention);
+  if (a.concurrency < 1) throw UsageError("--concurrency must be at least 1");
+  o.concurrency = a.concurrency;
+  o.dry_run = a.dry_run;
+
+  auto s = compact::run_compaction(o, [&](const compact::JobReport& r) { print_job(r, a.json); });
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (a.json) {
+    nlohmann::ordered_json j;
+    j["jobs_planned"] = s.jobs_planned;
+    j["jobs_done"] = s.jobs_done;
+    j["jobs_failed"] = s.jobs_failed;
+    j["blocks_written"] = s.blocks_written;
+    j["blocks_marked"] = s.blocks_marked;
+    j["blocks_deleted"] = s.blocks_deleted;
+    j["seconds"] = seconds;
+    if (a.dry_run) j["dry_run"] = true;
+    print_line(j.dump() + "\n");
+  } else if (s.jobs_planned == 0 && s.blocks_marked == 0 && s.blocks_deleted == 0) {
+    print_line("nothing to do\n");
+  } else {
+    char buf[256];
+    std::snprintf(buf, sizeof buf,
+                  "%s%llu jobs planned, %llu done, %llu failed; blocks written %llu, marked %llu, "
+                  "deleted %llu; %.2fs\n",
+                  a.dry_run ? "dry run: " : "", (unsigned long long)s.jobs_planned,
+                  (unsigned long long)s.jobs_done, (unsigned long long)s.jobs_failed,
+                  (unsigned long long)s.blocks_written, (unsigned long long)s.blocks_marked,
+                  (unsigned long long)s.blocks_deleted, seconds);
+    print_line(buf);
+  }
+  return s.jobs_failed ? kExitFailed : kExitOk;
+}
+
+}  // namespace
+
+void register_compact(CLI::App& app, Runner& run) {
+  auto a = std::make_shared<CompactArgs>();
+  auto* cmd = app.add_subcommand(
+      "compact", "Plan and run leveled compaction of the sources into --out (or in place)");
+  cmd->add_option("SOURCE", a->sources, "Prometheus data dirs, Thanos bucket dirs, block dirs")
+      ->required();
+  cmd->add_option("--out", a->out,
+                  "Output directory (shared storage); without it, compact one SOURCE in place");
+  cmd->add_option("--replica-label", a->replica_labels,
+                  "Label naming the replica (series or external label); repeatable");
+  cmd->add_option("--dedup", a->dedup, "penalty (default), chain or none, for overlapping blocks")
+      ->check(CLI::IsMember({"penalty", "chain", "none"}));
+  cmd->add_option("--ranges", a->ranges, "Compaction ranges, ascending (default 2h,8h,2d,14d)");
+  cmd->add_option("--consistency-delay", a->consistency_delay,
+                  "Leave source blocks younger than this (by ULID time) for later (default 30m)");
+  cmd->add_option("--delete-delay", a->delete_delay,
+                  "Delete replaced blocks in --out this long after marking them (default 48h)");
+  cmd->add_option("--retention", a->retention,
+                  "Mark blocks in --out that ended longer ago than this for deletion");
+  cmd->add_option("--concurrency", a->concurrency, "Jobs run at once (default 1)");
+  cmd->add_flag("--dry-run", a->dry_run, "Print the plan; change nothing");
+  cmd->add_flag("--json", a->json, "One JSON object per line: jobs, then the summary");
+  cmd->callback([a, &run] { run = [a] { return run_compact(*a); }; });
+}
+
+}  // namespace promblock::tools

@@ -1,0 +1,53 @@
+#pragma once
+// `promblock compact`: catalog the sources and the output directory, plan,
+// run the jobs through the merge engine, mark and delete what they
+// replaced. Safe to run from cron: one run at a time per output directory,
+// and a run killed at any instant leaves only complete blocks; the next
+// run finishes the work.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tsdb/compact/planner.h"
+#include "tsdb/merge/series_merger.h"
+
+namespace promblock::compact {
+
+struct CompactOptions {
+  std::vector<std::string> sources;  // empty: compact out_dir in place
+  std::string out_dir;
+  std::vector<std::string> replica_labels;
+  merge::DedupMode mode = merge::DedupMode::kPenalty;
+  std::vector<int64_t> ranges;  // ms, ascending
+  int64_t consistency_delay_ms = 30 * 60 * 1000;
+  int64_t delete_delay_ms = 48 * 3600 * 1000;
+  std::optional<int64_t> retention_ms;
+  int concurrency = 1;
+  bool dry_run = false;
+};
+
+// One job as reported to the caller, planned or finished.
+struct JobReport {
+  size_t number = 0;  // 1-based
+  std::map<std::string, std::string> group;
+  std::vector<std::string> inputs;  // ULIDs, or "job:N"
+  int64_t min_time = 0, max_time = 0;
+  std::string reason;
+  std::string output;  // ULID, once done
+  std::string error;   // set when the job failed
+};
+
+struct CompactSummary {
+  uint64_t jobs_planned = 0, jobs_done = 0, jobs_failed = 0;
+  uint64_t blocks_written = 0, blocks_marked = 0, blocks_deleted = 0;
+};
+
+// Runs (or with dry_run only plans) the compaction; `on_job` is called for
+// each job as planned (dry run) or as finished.
+CompactSummary run_compaction(const CompactOptions& opts,
+                              const std::function<void(const JobReport&)>& on_job);
+
+}  // namespace promblock::compact

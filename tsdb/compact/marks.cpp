@@ -1,0 +1,49 @@
+#include "tsdb/compact/marks.h"
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "tsdb/error.h"
+#include "tsdb/fsutil.h"
+
+namespace promblock::compact {
+
+void write_deletion_mark(const std::string& block_dir, const std::string& ulid,
+                         const std::string& details, int64_t now_unix_s) {
+  nlohmann::ordered_json j;
+  j["id"] = ulid;
+  j["version"] = 1;
+  j["details"] = details;
+  j["deletion_time"] = now_unix_s;
+  std::string path = block_dir + "/" + kDeletionMark;
+  fsutil::write_file_synced(path + ".tmp", j.dump(1, '\t') + "\n");
+  fsutil::rename_synced(path + ".tmp", path);
+}
+
+std::optional<int64_t> deletion_time(const std::string& block_dir, int64_t now_unix_s) {
+  std::string path = block_dir + "/" + kDeletionMark;
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  try {
+    auto j = nlohmann::json::parse(ss.str());
+    if (j.contains("deletion_time") && j["deletion_time"].is_number_integer())
+      return j["deletion_time"].get<int64_t>();
+  } catch (const std::exception&) {
+  }
+  return now_unix_s;
+}
+
+void delete_block(const std::string& block_dir) {
+  std::string doomed = block_dir + ".tmp-for-deletion";
+  std::error_code ec;
+  std::filesystem::remove_all(doomed, ec);
+  fsutil::rename_synced(block_dir, doomed);
+  std::filesystem::remove_all(doomed, ec);
+  if (ec) fail(doomed, "cannot remove: " + ec.message());
+}
+
+}  // namespace promblock::compact

@@ -1,0 +1,45 @@
+#pragma once
+// Plans compaction from meta.json facts only (no block data is read), so
+// `--dry-run` is cheap and exact. Per group of blocks:
+//  1. vertical: every cluster of time-overlapping blocks that holds a
+//     source block (or several output blocks) becomes one block;
+//  2. leveled, as Prometheus's planner: excluding the newest block, the
+//     first epoch-aligned window of a range (smallest range first, the
+//     first range being the block size) holding several blocks that span
+//     it, or end before the newest block starts, is merged; repeated.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace promblock::compact {
+
+struct PlanBlock {
+  std::string ulid;
+  int64_t min_time = 0;
+  int64_t max_time = 0;
+  bool in_out = false;  // already in the output directory
+  std::string group;    // external labels without replica labels, as text
+};
+
+// An input of a job: a catalog block, or the output of an earlier job.
+struct JobInput {
+  bool is_job = false;
+  size_t index = 0;
+  bool operator==(const JobInput&) const = default;
+};
+
+struct Job {
+  std::string group;
+  std::vector<JobInput> inputs;
+  int64_t min_time = 0;
+  int64_t max_time = 0;
+  std::string reason;  // "copy", "vertical", or "compact <range>"
+  bool vertical = false;
+};
+
+// `ranges` in ms, ascending; blocks may be in any order.
+std::vector<Job> plan_compaction(const std::vector<PlanBlock>& blocks,
+                                 const std::vector<int64_t>& ranges);
+
+}  // namespace promblock::compact

@@ -15,6 +15,9 @@ SeriesStream::SeriesStream(const BlockReader& block, uint32_t source_index,
       it_(postings_.begin()),
       end_(postings_.end()) {
   series_count_ = postings_.cardinality();
+  bool labels_in_series = false;
+  for (const auto& l : rules_.labels())
+    if (!block.index().label_values(l).empty()) labels_in_series = true;
   if (mode_ == DedupMode::kNone) {
     // Keeping replicas apart: a replica named only by an external label
     // gets that label on its series.
@@ -25,9 +28,12 @@ SeriesStream::SeriesStream(const BlockReader& block, uint32_t source_index,
               [](const Label& a, const Label& b) { return a.name < b.name; });
     relabel_ = !added_.empty();
   } else {
-    for (const auto& l : rules_.labels())
-      if (!block.index().label_values(l).empty()) relabel_ = true;
+    relabel_ = labels_in_series;  // removing them may change the order
   }
+  // Without replica labels in its series, every series of the block has
+  // the block's replica: rank it once.
+  if (!external_key_.empty() || !labels_in_series)
+    fixed_rank_ = rules_.rank(rules_.series_key(external_key_, Labels{}, source_index_));
   if (!relabel_) return;
   Labels stored;
   for (uint32_t ref : postings_) {
@@ -70,7 +76,9 @@ bool SeriesStream::next() {
   if (it_ == end_) return false;
   current_.ref = *it_;
   block_.index().series(current_.ref, current_.labels, scratch_);
-  current_.rank = rules_.rank(rules_.series_key(external_key_, current_.labels, source_index_));
+  current_.rank =
+      fixed_rank_ ? *fixed_rank_
+                  : rules_.rank(rules_.series_key(external_key_, current_.labels, source_index_));
   return true;
 }
 

@@ -4,6 +4,7 @@
 // it is; where replica labels are removed or added, the series refs are
 // re-sorted by their new labels (refs only, no chunk data).
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,7 @@ class SeriesStream {
   std::string external_key_;
   Labels added_;  // external replica labels added to series (mode none)
   bool relabel_ = false;
+  std::optional<uint32_t> fixed_rank_;
 
   roaring::Roaring postings_;
   roaring::RoaringSetBitForwardIterator it_, end_;

@@ -20,13 +20,25 @@ DirLock::DirLock(const std::string& dir) {
   if (fd_ < 0) fail_errno(path, "cannot open lock file");
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
     int e = errno;
+    if (e == EWOULDBLOCK) {
+      // The holder wrote its pid into the file; name it so users can look.
+      char buf[32] = {};
+      ssize_t n = ::pread(fd_, buf, sizeof buf - 1, 0);
+      std::string holder = n > 0 ? std::string(buf, size_t(n)) : "unknown";
+      while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+      ::close(fd_);
+      fd_ = -1;
+      throw LockedError(path + ": locked by another promblock (pid " + holder +
+                        "); try again later");
+    }
     ::close(fd_);
     fd_ = -1;
-    if (e == EWOULDBLOCK)
-      throw LockedError(path + ": locked by another promblock; try again later");
     errno = e;
     fail_errno(path, "cannot lock");
   }
+  std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, pid.data(), pid.size(), 0) < 0)
+    fail_errno(path, "cannot write lock file");
 }
 
 DirLock::~DirLock() {
@@ -37,7 +49,10 @@ void remove_leftover_tmp_dirs(const std::string& dir) {
   std::error_code ec;
   for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     std::string name = it->path().filename().string();
-    if (name.ends_with(BlockWriter::kTmpSuffix)) std::filesystem::remove_all(it->path(), ec);
+    // Creation leftovers are partial blocks; deletion leftovers are blocks
+    // a killed run was removing.
+    if (name.ends_with(BlockWriter::kTmpSuffix) || name.ends_with(kTmpForDeletionSuffix))
+      std::filesystem::remove_all(it->path(), ec);
   }
 }
 

@@ -101,11 +101,14 @@ class Run {
     std::error_code ec;
     std::vector<FoundBlock> out_blocks;
     if (std::filesystem::exists(opts_.out_dir, ec)) out_blocks = discover_blocks(opts_.out_dir);
-    // Every source any output block holds, marked ones included: their
-    // data lives on in the block that replaced them (or is past retention).
+    // Sources held by live output blocks. A deletion-marked block's data
+    // lives on in the block that replaced it, which lists the same sources;
+    // where nothing replaced it (retention), its old sources are skipped
+    // below by the same retention rule.
     std::set<std::string> represented;
     for (const auto& b : out_blocks)
-      for (const auto& s : sources_of(b.meta)) represented.insert(s);
+      if (!b.deletion_marked)
+        for (const auto& s : sources_of(b.meta)) represented.insert(s);
 
     std::vector<const FoundBlock*> live;
     for (const auto& b : out_blocks) {

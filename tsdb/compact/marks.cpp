@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "tsdb/dir_lock.h"
 #include "tsdb/error.h"
 #include "tsdb/fsutil.h"
 
@@ -38,7 +39,7 @@ std::optional<int64_t> deletion_time(const std::string& block_dir, int64_t now_u
 }
 
 void delete_block(const std::string& block_dir) {
-  std::string doomed = block_dir + ".tmp-for-deletion";
+  std::string doomed = block_dir + std::string(kTmpForDeletionSuffix);
   std::error_code ec;
   std::filesystem::remove_all(doomed, ec);
   fsutil::rename_synced(block_dir, doomed);

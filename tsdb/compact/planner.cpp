@@ -83,15 +83,18 @@ void plan_group(const std::string& group, std::vector<Node> nodes,
   for (;;) {
     sort_by_min_time(out);
     if (out.size() < 3) break;  // the newest never takes part: one more is no work
+    // As Prometheus: the newest block is left out, and a window that does
+    // not span its whole range is taken only when it ends before the
+    // newest remaining block starts.
     std::vector<Node> candidates(out.begin(), out.end() - 1);
-    int64_t newest_min = out.back().min_time;
+    int64_t high_time = candidates.back().min_time;
     std::vector<size_t> selected;
     int64_t selected_range = 0;
     for (size_t r = 1; r < ranges.size() && selected.empty(); ++r)
       for (const auto& part : split_by_range(candidates, ranges[r])) {
         int64_t mint = candidates[part.front()].min_time;
         int64_t maxt = candidates[part.back()].max_time;
-        if (part.size() > 1 && (maxt - mint == ranges[r] || maxt <= newest_min)) {
+        if (part.size() > 1 && (maxt - mint == ranges[r] || maxt <= high_time)) {
           selected = part;
           selected_range = ranges[r];
           break;

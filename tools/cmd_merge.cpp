@@ -38,6 +38,8 @@ int run_merge(const MergeArgs& args) {
     std::fprintf(stderr, "promblock: no blocks in the given inputs; nothing to do\n");
     return kExitOk;
   }
+  // Refuse before touching --out (not even its lock file).
+  merge::check_one_group(inputs, args.replica_labels);
   DirLock lock(args.out);
   remove_leftover_tmp_dirs(args.out);
   merge::MergeOptions opts{args.out, args.replica_labels, parse_mode(args.dedup)};

@@ -65,10 +65,10 @@ std::vector<std::string_view> symbol_union(const std::vector<std::unique_ptr<Blo
 
 }  // namespace
 
-MergeResult merge_blocks(const std::vector<MergeInput>& inputs, const MergeOptions& opts) {
-  if (inputs.empty()) throw Error("merge: no input blocks");
-  ReplicaRules rules(opts.replica_labels);
-
+void check_one_group(const std::vector<MergeInput>& inputs,
+                     const std::vector<std::string>& replica_labels) {
+  if (inputs.empty()) return;
+  ReplicaRules rules(replica_labels);
   // Blocks of different groups must never be merged.
   auto group = rules.group_labels(inputs[0].block.meta);
   for (const auto& in : inputs) {
@@ -78,6 +78,13 @@ MergeResult merge_blocks(const std::vector<MergeInput>& inputs, const MergeOptio
                                             labels_text(group) + " of " + inputs[0].block.dir +
                                             " beyond replica labels: they are different groups");
   }
+}
+
+MergeResult merge_blocks(const std::vector<MergeInput>& inputs, const MergeOptions& opts) {
+  if (inputs.empty()) throw Error("merge: no input blocks");
+  ReplicaRules rules(opts.replica_labels);
+
+  check_one_group(inputs, opts.replica_labels);
 
   MergeResult result;
   std::vector<std::unique_ptr<BlockReader>> blocks;

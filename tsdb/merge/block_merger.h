@@ -31,6 +31,11 @@ struct MergeResult {
   uint64_t chunks_copied = 0, chunks_reencoded = 0;
 };
 
+// Throws Error when the inputs belong to different groups (external labels
+// differ beyond replica labels). Cheap: meta.json facts only.
+void check_one_group(const std::vector<MergeInput>& inputs,
+                     const std::vector<std::string>& replica_labels);
+
 // Writes the merged block into opts.out_dir (atomically: tmp dir, fsync,
 // rename). Throws Error when inputs belong to different groups (external
 // labels differ beyond replica labels) or any input is unreadable.

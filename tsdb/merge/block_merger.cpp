@@ -85,6 +85,7 @@ MergeResult merge_blocks(const std::vector<MergeInput>& inputs, const MergeOptio
   ReplicaRules rules(opts.replica_labels);
 
   check_one_group(inputs, opts.replica_labels);
+  auto group = rules.group_labels(inputs[0].block.meta);
 
   MergeResult result;
   std::vector<std::unique_ptr<BlockReader>> blocks;

@@ -17,5 +17,6 @@ void register_ls(CLI::App& app, Runner& run);
 void register_dump(CLI::App& app, Runner& run);
 void register_merge(CLI::App& app, Runner& run);
 void register_compact(CLI::App& app, Runner& run);
+void register_verify(CLI::App& app, Runner& run);
 
 }  // namespace promblock::tools

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   t::register_dump(app, run);
   t::register_merge(app, run);
   t::register_compact(app, run);
+  t::register_verify(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,0 +1,206 @@
+// promblock verify: checks every block of the given sources and prints one
+// line (or JSON object) per problem found; the summary goes to stderr.
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "tools/command.h"
+#include "tsdb/block/meta.h"
+#include "tsdb/ulid.h"
+#include "tsdb/verify/verify.h"
+
+namespace promblock::tools {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct VerifyOptions {
+  std::vector<std::string> sources;
+  bool deep = false;
+  bool json = false;
+  bool no_overlaps = false;
+};
+
+struct Candidate {
+  std::string dir;
+  std::string source;
+  bool partial = false;  // a ULID dir without meta.json: reported, not read
+};
+
+class Printer {
+ public:
+  explicit Printer(bool json) : json_(json) {}
+
+  void print(const std::string& dir, const std::string& ulid, const verify::Problem& p) {
+    const bool warn = p.severity == verify::Severity::kWarning;
+    (warn ? warnings_ : errors_)++;
+    std::string line;
+    if (json_) {
+      nlohmann::ordered_json j;
+      j["block"] = ulid;
+      j["path"] = dir;
+      j["file"] = p.file;
+      j["series"] =
+          p.series.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(p.series);
+      j["problem"] = p.what;
+      j["severity"] = warn ? "warning" : "error";
+      line = j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+    } else {
+      line = dir + "/" + p.file + ": " + (warn ? "warning: " : "") +
+             (p.series.empty() ? "" : "series " + p.series + ": ") + p.what + "\n";
+    }
+    std::fwrite(line.data(), 1, line.size(), stdout);
+  }
+
+  uint64_t errors() const { return errors_; }
+  uint64_t warnings() const { return warnings_; }
+
+ private:
+  bool json_;
+  uint64_t errors_ = 0;
+  uint64_t warnings_ = 0;
+};
+
+std::string strip_slashes(std::string s) {
+  while (s.size() > 1 && s.back() == '/') s.pop_back();
+  return s;
+}
+
+// Like discover_blocks, but a block whose meta.json is damaged is still a
+// block to check (and report), not a reason to stop.
+bool find_blocks(const std::string& source, std::vector<Candidate>& out) {
+  std::error_code ec;
+  auto st = fs::status(source, ec);
+  if (ec || !fs::exists(st)) {
+    std::fprintf(stderr, "promblock: %s: no such file or directory\n", source.c_str());
+    return false;
+  }
+  if (!fs::is_directory(st)) {
+    std::fprintf(stderr, "promblock: %s: not a directory\n", source.c_str());
+    return false;
+  }
+  if (fs::exists(source + "/meta.json", ec)) {
+    out.push_back({source, source});
+    return true;
+  }
+  std::vector<Candidate> found;
+  for (fs::directory_iterator it(source, ec), end; !ec && it != end; it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (!is_ulid(name) || !it->is_directory(ec)) continue;
+    found.push_back({source + "/" + name, source, !fs::exists(it->path() / "meta.json", ec)});
+  }
+  if (ec) {
+    std::fprintf(stderr, "promblock: %s: cannot list directory: %s\n", source.c_str(),
+                 ec.message().c_str());
+    return false;
+  }
+  std::sort(found.begin(), found.end(),
+            [](const Candidate& a, const Candidate& b) { return a.dir < b.dir; });
+  out.insert(out.end(), found.begin(), found.end());
+  return true;
+}
+
+std::string group_of(const BlockMeta& meta, const std::string& source) {
+  auto labels = meta.external_labels();
+  // Without external labels, each source is its own group (plain HA
+  // Prometheus data dirs overlap each other by design).
+  if (labels.empty()) return "source " + source;
+  std::string g = "{";
+  for (const auto& [k, v] : labels) g += (g.size() > 1 ? "," : "") + k + "=\"" + v + "\"";
+  return g + "}";
+}
+
+int run_verify(const VerifyOptions& opt) {
+  bool sources_ok = true;
+  std::vector<Candidate> blocks;
+  for (const auto& s : opt.sources) sources_ok &= find_blocks(strip_slashes(s), blocks);
+
+  Printer printer(opt.json);
+  const bool progress = isatty(STDERR_FILENO);
+  verify::Options vopt;
+  vopt.deep = opt.deep;
+  std::vector<verify::BlockRange> ranges;
+  std::vector<size_t> range_block;  // index into blocks
+  std::vector<std::string> ulids(blocks.size());
+  size_t verified = 0;
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    const Candidate& c = blocks[i];
+    ulids[i] = fs::path(c.dir).filename().string();
+    if (c.partial) {
+      printer.print(c.dir, ulids[i],
+                    {"meta.json", "",
+                     "no meta.json: a partial block (write or upload cut short), not checked",
+                     verify::Severity::kWarning});
+      continue;
+    }
+    if (progress)
+      std::fprintf(stderr, "\rverifying block %zu/%zu %s\033[K", i + 1, blocks.size(),
+                   ulids[i].c_str());
+    verify::Report report([&](const verify::Problem& p) { printer.print(c.dir, ulids[i], p); });
+    auto res = verify::verify_block(c.dir, vopt, report);
+    report.finish();
+    ulids[i] = res.ulid;
+    ++verified;
+    if (res.meta && !fs::exists(c.dir + "/deletion-mark.json")) {
+      ranges.push_back(
+          {group_of(*res.meta, c.source), res.ulid, res.meta->min_time, res.meta->max_time});
+      range_block.push_back(i);
+    }
+  }
+  if (progress) std::fprintf(stderr, "\r\033[K");
+
+  for (auto [a, b] : verify::find_overlaps(ranges)) {
+    const auto& ra = ranges[a];
+    const auto& rb = ranges[b];
+    std::string group = rb.group.starts_with("source ") ? "" : " (group " + rb.group + ")";
+    printer.print(
+        blocks[range_block[b]].dir, rb.ulid,
+        {"meta.json", "",
+         "time range [" + std::to_string(rb.min_time) + ", " + std::to_string(rb.max_time) +
+             ") overlaps block " + ra.ulid + " [" + std::to_string(ra.min_time) + ", " +
+             std::to_string(ra.max_time) + ")" + group,
+         opt.no_overlaps ? verify::Severity::kError : verify::Severity::kWarning});
+  }
+
+  uint64_t problems = printer.errors() + printer.warnings();
+  std::fprintf(stderr, "verified %zu block%s: %llu problem%s (%llu errors, %llu warnings)\n",
+               verified, verified == 1 ? "" : "s", static_cast<unsigned long long>(problems),
+               problems == 1 ? "" : "s", static_cast<unsigned long long>(printer.errors()),
+               static_cast<unsigned long long>(printer.warnings()));
+  return printer.errors() > 0 || !sources_ok ? kExitFailed : kExitOk;
+}
+
+}  // namespace
+
+void register_verify(CLI::App& app, Runner& run) {
+  auto opt = std::make_shared<VerifyOptions>();
+  auto* cmd = app.add_subcommand(
+      "verify", "Check every block of the given sources; one line per problem on stdout");
+  cmd->add_option("SOURCE", opt->sources, "Block, Prometheus data dir or Thanos bucket dir")
+      ->required();
+  cmd->add_flag("--deep", opt->deep,
+                "Also decode every chunk: samples in time order, first/last sample at the "
+                "chunk's min/max time, sample counts from the data");
+  cmd->add_flag("--json", opt->json,
+                "One JSON object per problem: block, path, file, series, problem, severity");
+  cmd->add_flag("--no-overlaps", opt->no_overlaps,
+                "Blocks of one group (same external labels) whose time ranges overlap are "
+                "errors, not warnings");
+  cmd->footer(
+      "Checks: meta.json (parses, ULID = directory name, minTime < maxTime, stats equal the\n"
+      "block's series, chunks and samples); index (magic, version, TOC and section CRCs,\n"
+      "symbols sorted and unique, series sorted with sorted unique labels, chunk metas\n"
+      "sorted, not overlapping and inside the block range, postings sorted and pointing at\n"
+      "series, postings offset table sorted); chunks (segment headers, refs in range, CRC of\n"
+      "every chunk); tombstones. Without --deep no chunk is decoded (counts come from chunk\n"
+      "headers). Problems: BLOCKDIR/FILE: [warning: ][series {...}: ]what; summary on stderr.\n"
+      "Exit status: 0 no errors (warnings allowed), 1 errors found, 2 bad usage.");
+  cmd->callback([opt, &run] { run = [opt] { return run_verify(*opt); }; });
+}
+
+}  // namespace promblock::tools

@@ -18,5 +18,7 @@ void register_dump(CLI::App& app, Runner& run);
 void register_merge(CLI::App& app, Runner& run);
 void register_compact(CLI::App& app, Runner& run);
 void register_verify(CLI::App& app, Runner& run);
+void register_analyze(CLI::App& app, Runner& run);
+void register_rewrite(CLI::App& app, Runner& run);
 
 }  // namespace promblock::tools

@@ -19,6 +19,8 @@ int main(int argc, char** argv) {
   t::register_merge(app, run);
   t::register_compact(app, run);
   t::register_verify(app, run);
+  t::register_analyze(app, run);
+  t::register_rewrite(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

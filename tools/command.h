@@ -20,5 +20,7 @@ void register_compact(CLI::App& app, Runner& run);
 void register_verify(CLI::App& app, Runner& run);
 void register_analyze(CLI::App& app, Runner& run);
 void register_rewrite(CLI::App& app, Runner& run);
+void register_backup(CLI::App& app, Runner& run);
+void register_restore(CLI::App& app, Runner& run);
 
 }  // namespace promblock::tools

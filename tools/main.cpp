@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
   t::register_verify(app, run);
   t::register_analyze(app, run);
   t::register_rewrite(app, run);
+  t::register_backup(app, run);
+  t::register_restore(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,0 +1,73 @@
+// promblock backup: the complete blocks of a source as a zstd-compressed tar
+// on stdout (layout and guarantees in tsdb/archive/backup.h).
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "tools/command.h"
+#include "tsdb/archive/backup.h"
+#include "tsdb/archive/byte_stream.h"
+#include "tsdb/archive/zstd_stream.h"
+
+namespace promblock::tools {
+
+namespace {
+
+struct BackupArgs {
+  std::string source;
+  std::string since;
+  int level = 0;
+  int zstd_level = archive::ZstdWriter::kDefaultLevel;
+};
+
+void notice(const std::string& line) { std::fprintf(stderr, "promblock: %s\n", line.c_str()); }
+
+int run_backup(const BackupArgs& a) {
+  if (::isatty(STDOUT_FILENO)) {
+    std::fprintf(stderr,
+                 "promblock: backup writes a binary archive to stdout and stdout is a terminal; "
+                 "redirect it to a file or a pipe (promblock backup SOURCE > FILE.tar.zst)\n");
+    return kExitUsage;
+  }
+  archive::BackupFilter filter;
+  if (!a.since.empty()) archive::parse_since(a.since, filter);
+  filter.min_level = a.level;
+  auto blocks = archive::select_backup_blocks(a.source, filter);
+  archive::FdSink out(STDOUT_FILENO, "stdout");
+  auto r = archive::write_backup(blocks, out, a.zstd_level, notice);
+  std::fprintf(stderr,
+               "promblock: backed up %zu blocks: %llu bytes of block files, %llu bytes written\n",
+               r.blocks, static_cast<unsigned long long>(r.file_bytes),
+               static_cast<unsigned long long>(r.compressed_bytes));
+  if (r.failed > 0) {
+    std::fprintf(stderr, "promblock: %zu incomplete blocks left out\n", r.failed);
+    return kExitFailed;
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void register_backup(CLI::App& app, Runner& run) {
+  auto a = std::make_shared<BackupArgs>();
+  auto* cmd = app.add_subcommand(
+      "backup", "Write the complete blocks of SOURCE to stdout as a zstd-compressed tar");
+  cmd->add_option("SOURCE", a->source, "Prometheus data dir, Thanos bucket dir or block dir")
+      ->required();
+  cmd->add_option("--since", a->since,
+                  "Only blocks with a ULID greater than this ULID, or (a time) with maxTime after "
+                  "it");
+  cmd->add_option("--level", a->level, "Only blocks of compaction level N or higher")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--zstd-level", a->zstd_level, "zstd compression level, 1-19 (default 3)")
+      ->check(CLI::Range(archive::ZstdWriter::kMinLevel, archive::ZstdWriter::kMaxLevel));
+  cmd->footer(
+      "Deletion-marked blocks and temporary directories are never backed up. Refuses to write "
+      "to a terminal (exit 2).\nExit status: 0 ok, 1 failed, 2 bad usage. See "
+      "promblock-backup(1).\n");
+  cmd->callback([a, &run] { run = [a] { return run_backup(*a); }; });
+}
+
+}  // namespace promblock::tools

@@ -1,0 +1,74 @@
+// promblock restore: installs the blocks of a backup stream in a directory,
+// each checked and renamed into place (see tsdb/archive/restore.h).
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "tools/command.h"
+#include "tsdb/archive/byte_stream.h"
+#include "tsdb/archive/restore.h"
+#include "tsdb/error.h"
+#include "tsdb/usage_error.h"
+
+namespace promblock::tools {
+
+namespace {
+
+struct RestoreArgs {
+  std::string into;
+  std::string file = "-";
+};
+
+void notice(const std::string& line) { std::fprintf(stderr, "promblock: %s\n", line.c_str()); }
+
+int run_restore(const RestoreArgs& a) {
+  int fd = STDIN_FILENO;
+  std::string name = "stdin";
+  if (a.file != "-") {
+    fd = ::open(a.file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) fail_errno(a.file, "cannot open");
+    name = a.file;
+  } else if (::isatty(STDIN_FILENO)) {
+    throw UsageError(
+        "restore reads the archive from stdin, and stdin is a terminal; give FILE "
+        "or redirect stdin (promblock restore --into DIR < FILE.tar.zst)");
+  }
+  struct FdCloser {
+    int fd;
+    ~FdCloser() {
+      if (fd != STDIN_FILENO) ::close(fd);
+    }
+  } closer{fd};
+  archive::FdSource in(fd, name);
+  auto r = archive::restore_backup(in, name, a.into, notice);
+  if (!r.damage.empty()) std::fprintf(stderr, "promblock: %s\n", r.damage.c_str());
+  std::fprintf(stderr,
+               "promblock: restored %zu blocks (%llu bytes) into %s; %zu skipped (already "
+               "present), %zu refused\n",
+               r.installed.size(), static_cast<unsigned long long>(r.bytes), a.into.c_str(),
+               r.skipped.size(), r.refused);
+  return r.ok() ? kExitOk : kExitFailed;
+}
+
+}  // namespace
+
+void register_restore(CLI::App& app, Runner& run) {
+  auto a = std::make_shared<RestoreArgs>();
+  auto* cmd = app.add_subcommand(
+      "restore", "Check the blocks of a backup stream and install them atomically in --into");
+  cmd->add_option("--into", a->into, "Directory to install the blocks in (created if needed)")
+      ->required();
+  cmd->add_option("FILE", a->file, "The backup (.tar.zst); stdin when absent or \"-\"");
+  cmd->footer(
+      "Blocks already in DIR are skipped, never overwritten. Entries other than <ULID>/<block "
+      "file> (absolute paths, \"..\", links, devices, unknown names) are refused with their "
+      "block. A damaged stream keeps the blocks before the damage.\nExit status: 0 ok, 1 "
+      "something refused or the stream damaged, 2 bad usage, 75 DIR locked by another "
+      "promblock. See promblock-restore(1).\n");
+  cmd->callback([a, &run] { run = [a] { return run_restore(*a); }; });
+}
+
+}  // namespace promblock::tools

@@ -1,0 +1,42 @@
+#pragma once
+// promblock restore: reads a backup stream (see backup.h) and installs its
+// blocks in a directory, each one atomically and only after it checks out:
+//   entries of a block are written to DIR/<ULID>.tmp-for-creation/; when
+//   the block is complete (its meta.json has been read and its zstd frame
+//   ended, or the next entry belongs to another block, or the archive
+//   ends), it is verified as `promblock verify` does (without --deep),
+//   fsynced and renamed to DIR/<ULID>.
+// A block already in DIR is skipped (never overwritten). Entries that are
+// not regular files <ULID>/<block file> or the directories <ULID>/,
+// <ULID>/chunks/ are refused, and so is the block they are in (see
+// entry_name.h). Nothing is ever written outside DIR. When the stream is
+// damaged (zstd error, checksum, truncation), reading stops: the blocks
+// installed before stay, the block being written is removed.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tsdb/archive/backup.h"
+#include "tsdb/archive/byte_stream.h"
+
+namespace promblock::archive {
+
+struct RestoreResult {
+  std::vector<std::string> installed;  // ULIDs, in stream order
+  std::vector<std::string> skipped;    // already present in DIR
+  size_t refused = 0;  // blocks refused (bad entry, failed check, incomplete) and stray entries
+  uint64_t bytes = 0;  // bytes of the installed blocks' files
+  std::string damage;  // why reading stopped early; empty when the stream was read whole
+
+  bool ok() const { return refused == 0 && damage.empty(); }
+};
+
+// Takes the DirLock on `dir` (throws LockedError when another promblock
+// holds it), removes temporary directories a failed run left there, then
+// restores the zstd-compressed tar stream `in` (named `name` in messages).
+// Problems with the stream or its blocks are reported to `notice` and in
+// the result, not thrown.
+RestoreResult restore_backup(ByteSource& in, const std::string& name, const std::string& dir,
+                             const Notice& notice);
+
+}  // namespace promblock::archive

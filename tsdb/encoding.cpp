@@ -148,41 +148,6 @@ std::string_view Decbuf::uvarint_str() {
 }
 
 // ---- BitWriter ----
-void BitWriter::write_bit(bool bit) {
-  if (free_ == 0) {
-    stream_.push_back(0);
-    free_ = 8;
-  }
-  if (bit) stream_.back() |= uint8_t(1u << (free_ - 1));
-  --free_;
-}
-void BitWriter::write_bits(uint64_t v, int nbits) {
-  if (nbits <= 0) return;
-  if (nbits < 64) v &= (uint64_t(1) << nbits) - 1;
-  if (free_ == 0) {
-    stream_.push_back(0);
-    free_ = 8;
-  }
-  if (nbits <= free_) {
-    stream_.back() |= uint8_t(v << (free_ - nbits));
-    free_ -= nbits;
-    return;
-  }
-  // Fill the open byte, then whole bytes, then start a new partial byte.
-  nbits -= free_;
-  stream_.back() |= uint8_t(v >> nbits);
-  while (nbits >= 8) {
-    nbits -= 8;
-    stream_.push_back(uint8_t(v >> nbits));
-  }
-  if (nbits > 0) {
-    stream_.push_back(uint8_t(v << (8 - nbits)));
-    free_ = 8 - nbits;
-  } else {
-    free_ = 0;
-  }
-}
-
 // ---- BitReader ----
 void BitReader::refill_tail() {
   while (valid_ <= 56 && p_ < end_) {

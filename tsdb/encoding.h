@@ -5,8 +5,11 @@
 // Decbuf follows the "sticky error" idiom: a run of reads is made without
 // checking each one; the first out-of-bounds or malformed read sets err() and
 // every later read returns zero. Callers check err() once after the run.
+#include <algorithm>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
 #include <string_view>
@@ -58,7 +61,13 @@ inline uint32_t load_be32(const uint8_t* p) {
 }
 inline uint16_t load_be16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
 inline uint64_t load_be64(const uint8_t* p) {
-  return uint64_t(load_be32(p)) << 32 | load_be32(p + 4);
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return __builtin_bswap64(v);  // one load and a byte swap (x86 and ARM are little-endian)
+}
+inline void store_be64(uint8_t* p, uint64_t v) {
+  v = __builtin_bswap64(v);
+  std::memcpy(p, &v, 8);
 }
 
 // Size of the uvarint encoding of v.
@@ -104,20 +113,62 @@ class Decbuf {
 };
 
 // ---- bit streams (MSB first, as Prometheus's bstream) ----
+static_assert(std::endian::native == std::endian::little, "load_be64 byte-swaps");
+
 class BitWriter {
  public:
-  void write_bit(bool bit);
+  void write_bit(bool bit) { write_bits(bit, 1); }
   // Writes the low `nbits` bits of v, most significant first (nbits <= 64).
-  void write_bits(uint64_t v, int nbits);
+  // Inline and branch-light: the XOR encoder calls this for every sample.
+  // Bits gather in a register and go to memory a word at a time, so that
+  // no store has to be read back at once.
+  void write_bits(uint64_t v, int nbits) {
+    if (nbits > kMaxFastBits) {
+      write_bits(v >> 32, nbits - 32);
+      nbits = 32;
+    }
+    if (nbits <= 0) return;
+    v &= (uint64_t(1) << nbits) - 1;
+    if (pending_ + nbits > 64) flush();  // leaves fewer than 8 pending
+    acc_ = acc_ << nbits | v;
+    pending_ += nbits;
+  }
   void write_byte(uint8_t b) { write_bits(b, 8); }
-  std::vector<uint8_t>& bytes() { return stream_; }
-  const std::vector<uint8_t>& bytes() const { return stream_; }
-  // Bits still free in the last byte (0 when the last byte is full).
-  int free_bits() const { return free_; }
+  // Every byte written so far (the last one may be partial); valid until
+  // the next write.
+  std::span<const uint8_t> bytes() const {
+    sync();
+    return {buf_.data(), size_ + size_t(pending_ + 7) / 8};
+  }
+  // Overwrites two bytes in the view the last bytes() call returned (a
+  // chunk header, say); a later write or bytes() may undo it.
+  void patch_be16(size_t at, uint16_t v) const {
+    buf_[at] = uint8_t(v >> 8), buf_[at + 1] = uint8_t(v);
+  }
 
  private:
-  std::vector<uint8_t> stream_;
-  int free_ = 0;
+  static constexpr int kMaxFastBits = 56;
+  // Room for a whole word past the flushed bytes. A chunk of 120 samples
+  // takes about 250 bytes: most chunks need a single allocation.
+  void grow() const { buf_.resize(std::max<size_t>(256, 2 * (size_ + 8))); }
+  // Moves the whole pending bytes to the buffer.
+  void flush() {
+    if (size_ + 8 > buf_.size()) grow();
+    store_be64(buf_.data() + size_, acc_ << (64 - pending_));
+    size_ += size_t(pending_ / 8);
+    pending_ %= 8;
+  }
+  // Puts the pending bits (the partial byte too) into the buffer without
+  // consuming them: the next flush rewrites those bytes with the same bits.
+  void sync() const {
+    if (size_ + 8 > buf_.size()) grow();
+    if (pending_ > 0) store_be64(buf_.data() + size_, acc_ << (64 - pending_));
+  }
+
+  mutable std::vector<uint8_t> buf_;
+  size_t size_ = 0;   // whole bytes flushed to buf_
+  uint64_t acc_ = 0;  // the last `pending_` bits written, in its low bits
+  int pending_ = 0;
 };
 
 class BitReader {
@@ -149,6 +200,18 @@ class BitReader {
     return true;
   }
   size_t bits_left() const { return size_t(end_ - p_) * 8 + size_t(valid_); }
+  // Fast paths that look ahead: available(n) (n <= 57) buffers at least n
+  // bits unless the stream ends first and returns how many are buffered;
+  // peek(n) and skip(n) then need n <= that count.
+  int available(int n) {
+    if (valid_ < n) refill();
+    return valid_;
+  }
+  uint64_t peek(int nbits) const { return (window_ >> 1) >> (63 - nbits); }
+  void skip(int nbits) {
+    window_ <<= nbits;
+    valid_ -= nbits;
+  }
 
  private:
   // After a refill at least 57 bits are buffered unless the input ran out,

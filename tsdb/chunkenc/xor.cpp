@@ -17,12 +17,6 @@ bool fits_bucket(int64_t x, int nbits) {
   return -(half - 1) <= x && x <= half;
 }
 
-// Undoes the bucket's two's-complement-ish packing (see fits_bucket).
-int64_t unpack_bucket(uint64_t bits, int nbits) {
-  if (bits > (uint64_t(1) << (nbits - 1))) return int64_t(bits) - (int64_t(1) << nbits);
-  return int64_t(bits);
-}
-
 // Go's binary.PutVarint mapping of signed to unsigned.
 uint64_t zigzag(int64_t x) { return x < 0 ? ~(uint64_t(x) << 1) : uint64_t(x) << 1; }
 
@@ -45,8 +39,7 @@ std::string encoding_name(uint8_t encoding) {
 // ---- XorEncoder ----
 
 XorEncoder::XorEncoder() {
-  stream_.bytes().reserve(128);  // what Prometheus starts with
-  stream_.bytes().resize(kHeaderSize, 0);
+  stream_.write_bits(0, 8 * kHeaderSize);  // the sample count, patched in by bytes()
 }
 
 void XorEncoder::append(int64_t t, double v) { append_bits(t, std::bit_cast<uint64_t>(v)); }
@@ -83,7 +76,6 @@ void XorEncoder::append_bits(int64_t t, uint64_t v_bits) {
   t_delta_ = t_delta;
   v_bits_ = v_bits;
   ++num_samples_;
-  enc::store_be16(stream_.bytes().data(), num_samples_);
 }
 
 void XorEncoder::write_uvarint(uint64_t x) {
@@ -120,6 +112,12 @@ void XorEncoder::write_value(uint64_t v_bits) {
   stream_.write_bits(x >> trailing, significant);
 }
 
+std::span<const uint8_t> XorEncoder::bytes() const {
+  auto b = stream_.bytes();
+  stream_.patch_be16(0, num_samples_);
+  return b;
+}
+
 // ---- XorIterator ----
 
 XorIterator::XorIterator(std::span<const uint8_t> chunk) {
@@ -131,101 +129,23 @@ XorIterator::XorIterator(std::span<const uint8_t> chunk) {
   stream_ = enc::BitReader(chunk.subspan(kHeaderSize));
 }
 
-double XorIterator::v() const { return std::bit_cast<double>(v_bits_); }
+double XorIterator::v() const { return std::bit_cast<double>(state_.v_bits); }
 
-bool XorIterator::fail_truncated() {
-  if (err_.empty()) {
-    err_ = "chunk ends before its " + std::to_string(num_total_) + " samples (after " +
-           std::to_string(num_read_) + ")";
+std::string xor_step_error(XorStep step, const XorDecodeState& s, uint16_t total) {
+  switch (step) {
+    case XorStep::kOk:
+      break;
+    case XorStep::kTruncated:
+      return "chunk ends before its " + std::to_string(total) + " samples (after " +
+             std::to_string(s.read) + ")";
+    case XorStep::kBadWindow:
+      return "invalid XOR window (more than 64 leading zeros and significant bits) in chunk "
+             "sample " +
+             std::to_string(s.read);
+    case XorStep::kVarintOverflow:
+      return "varint overflows 64 bits in chunk sample " + std::to_string(s.read);
   }
-  return false;
-}
-
-bool XorIterator::read_uvarint(uint64_t& out) {
-  // As Go's binary.ReadUvarint: at most 10 bytes, the 10th at most 1.
-  uint64_t x = 0;
-  for (int i = 0, shift = 0; i < 10; ++i, shift += 7) {
-    uint64_t b;
-    if (!stream_.read_bits(8, b)) return fail_truncated();
-    if (b < 0x80) {
-      if (i == 9 && b > 1) break;
-      out = x | b << shift;
-      return true;
-    }
-    x |= (b & 0x7f) << shift;
-  }
-  err_ = "varint overflows 64 bits in chunk sample " + std::to_string(num_read_);
-  return false;
-}
-
-bool XorIterator::read_varint(int64_t& out) {
-  uint64_t u;
-  if (!read_uvarint(u)) return false;
-  out = int64_t(u >> 1);
-  if (u & 1) out = ~out;
-  return true;
-}
-
-bool XorIterator::next() {
-  if (num_read_ == num_total_ || !err_.empty()) return false;
-  if (num_read_ == 0) {
-    if (!read_varint(t_)) return false;
-    if (!stream_.read_bits(64, v_bits_)) return fail_truncated();
-    ++num_read_;
-    return true;
-  }
-  if (num_read_ == 1) {
-    if (!read_uvarint(t_delta_)) return false;
-    t_ = int64_t(uint64_t(t_) + t_delta_);
-    return read_value();
-  }
-
-  // Bucket prefix: up to four 1-bits ended by a 0-bit.
-  int ones = 0;
-  for (; ones < 4; ++ones) {
-    bool bit;
-    if (!stream_.read_bit(bit)) return fail_truncated();
-    if (!bit) break;
-  }
-  int64_t dod = 0;
-  if (ones > 0) {
-    static constexpr int kBucketBits[] = {0, 14, 17, 20, 64};
-    int nbits = kBucketBits[ones];
-    uint64_t bits;
-    if (!stream_.read_bits(nbits, bits)) return fail_truncated();
-    dod = nbits == 64 ? int64_t(bits) : unpack_bucket(bits, nbits);
-  }
-  t_delta_ += uint64_t(dod);
-  t_ = int64_t(uint64_t(t_) + t_delta_);
-  return read_value();
-}
-
-bool XorIterator::read_value() {
-  bool changed;
-  if (!stream_.read_bit(changed)) return fail_truncated();
-  if (changed) {
-    bool new_window;
-    if (!stream_.read_bit(new_window)) return fail_truncated();
-    if (new_window) {
-      uint64_t window;  // 5 bits of leading zeros, 6 of significant bits
-      if (!stream_.read_bits(11, window)) return fail_truncated();
-      uint64_t leading = window >> 6, significant = window & 0x3f;
-      if (significant == 0) significant = 64;  // see XorEncoder::write_value
-      if (leading + significant > 64) {
-        err_ = "invalid XOR window (" + std::to_string(leading) + " leading zeros, " +
-               std::to_string(significant) + " significant bits) in chunk sample " +
-               std::to_string(num_read_);
-        return false;
-      }
-      leading_ = uint8_t(leading);
-      trailing_ = uint8_t(64 - leading - significant);
-    }
-    uint64_t bits;
-    if (!stream_.read_bits(64 - leading_ - trailing_, bits)) return fail_truncated();
-    v_bits_ ^= bits << trailing_;
-  }
-  ++num_read_;
-  return true;
+  return "";
 }
 
 }  // namespace promblock::chunkenc

@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 
+#include "tsdb/chunkenc/xor_decode.h"
 #include "tsdb/encoding.h"
 
 namespace promblock::chunkenc {
@@ -34,7 +35,7 @@ class XorEncoder {
   void append_bits(int64_t t, uint64_t v_bits);
 
   // The chunk as stored on disk (header included); valid until next append.
-  std::span<const uint8_t> bytes() const { return stream_.bytes(); }
+  std::span<const uint8_t> bytes() const;
   uint16_t num_samples() const { return num_samples_; }
 
  private:
@@ -58,29 +59,26 @@ class XorIterator {
 
   // Advances to the next sample. False at the end or on a malformed chunk;
   // err() tells them apart. Never reads outside `chunk`.
-  bool next();
-  int64_t t() const { return t_; }
+  bool next() {
+    if (state_.read == num_total_ || !err_.empty()) return false;
+    XorStep step = xor_read_sample(state_, stream_);
+    if (step == XorStep::kOk) [[likely]]
+      return true;
+    err_ = xor_step_error(step, state_, num_total_);
+    return false;
+  }
+  int64_t t() const { return state_.t; }
   double v() const;
-  uint64_t v_bits() const { return v_bits_; }
+  uint64_t v_bits() const { return state_.v_bits; }
   // Empty unless the chunk turned out malformed.
   const std::string& err() const { return err_; }
   // The count from the chunk header.
   uint16_t num_samples() const { return num_total_; }
 
  private:
-  bool read_value();
-  bool read_varint(int64_t& out);
-  bool read_uvarint(uint64_t& out);
-  bool fail_truncated();
-
   enc::BitReader stream_;
   uint16_t num_total_ = 0;
-  uint16_t num_read_ = 0;
-  int64_t t_ = 0;
-  uint64_t t_delta_ = 0;
-  uint64_t v_bits_ = 0;
-  uint8_t leading_ = 0;
-  uint8_t trailing_ = 0;
+  XorDecodeState state_;
   std::string err_;
 };
 

@@ -20,6 +20,7 @@ struct MergeArgs {
   std::vector<std::string> replica_labels;
   std::string dedup = "penalty";
   bool json = false;
+  size_t threads = 0;
   std::vector<std::string> inputs;
 };
 
@@ -42,7 +43,7 @@ int run_merge(const MergeArgs& args) {
   merge::check_one_group(inputs, args.replica_labels);
   DirLock lock(args.out);
   remove_leftover_tmp_dirs(args.out);
-  merge::MergeOptions opts{args.out, args.replica_labels, parse_mode(args.dedup)};
+  merge::MergeOptions opts{args.out, args.replica_labels, parse_mode(args.dedup), args.threads};
   auto r = merge::merge_blocks(inputs, opts);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::string line;
@@ -94,6 +95,9 @@ void register_merge(CLI::App& app, Runner& run) {
   cmd->add_option("--dedup", args->dedup,
                   "penalty (Thanos HA dedup, default), chain (Prometheus vertical merge), none")
       ->check(CLI::IsMember({"penalty", "chain", "none"}));
+  cmd->add_option("--threads", args->threads,
+                  "Threads that merge series (output order is kept); default: one per core")
+      ->check(CLI::Range(1, 1024));
   cmd->add_flag("--json", args->json, "Print the summary as one JSON line");
   cmd->callback([args, &run] { run = [args] { return run_merge(*args); }; });
 }

@@ -1,5 +1,9 @@
 #include "tsdb/mapped_file.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -24,6 +28,16 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
   }
   if (!file_.is_open()) fail(path, "cannot map file");
   bytes_ = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(file_.data()), file_.size());
+}
+
+void MappedFile::release(size_t begin, size_t end) const {
+  static const size_t page = size_t(sysconf(_SC_PAGESIZE));
+  end = std::min(end, bytes_.size());
+  auto base = reinterpret_cast<uintptr_t>(bytes_.data());
+  uintptr_t from = (base + begin + page - 1) / page * page, to = (base + end) / page * page;
+  if (to <= from) return;
+  // Advice only: a failure costs memory, never correctness.
+  madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
 }
 
 }  // namespace promblock

@@ -17,6 +17,10 @@ class MappedFile {
   std::span<const uint8_t> bytes() const { return bytes_; }
   size_t size() const { return bytes_.size(); }
   const std::string& path() const { return path_; }
+  // Drops the whole pages inside [begin, end) from this process's resident
+  // set; the bytes stay readable (a later read faults them back in from the
+  // page cache). Lets a sequential pass over a large file keep a flat RSS.
+  void release(size_t begin, size_t end) const;
 
  private:
   std::string path_;

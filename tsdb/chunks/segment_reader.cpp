@@ -79,6 +79,18 @@ ChunkReader::ChunkReader(const std::string& chunks_dir) : dir_(chunks_dir) {
     segments_.emplace_back((fs::path(chunks_dir) / segment_file_name(i)).string());
     check_header(segments_.back());
   }
+  released_.assign(segments_.size(), 0);
+}
+
+void ChunkReader::release_before(uint64_t ref) const {
+  constexpr size_t kStep = 1 << 20;  // fewer, larger madvise calls
+  size_t seg = std::min(size_t(ref >> 32), segments_.size());
+  for (size_t i = 0; i <= seg && i < segments_.size(); ++i) {
+    size_t upto = i < seg ? segments_[i].size() : size_t(ref & 0xffffffff);
+    if (upto < released_[i] + kStep && !(i < seg && upto > released_[i])) continue;
+    segments_[i].release(released_[i], upto);
+    released_[i] = upto;
+  }
 }
 
 uint64_t ChunkReader::total_size() const {

@@ -27,6 +27,11 @@ class ChunkReader {
   // including encodings other than XOR, histogram and float histogram.
   Chunk chunk(uint64_t ref) const;
 
+  // Drops from memory the mapped pages of every chunk before `ref` (see
+  // MappedFile::release), in steps of at least a few MiB. For one thread at
+  // a time (the one that orders the work); chunk() may run concurrently.
+  void release_before(uint64_t ref) const;
+
   size_t segment_count() const { return segments_.size(); }
   uint64_t total_size() const;
   // The mapped segment with 0-based index i (for tools that walk a segment).
@@ -35,6 +40,7 @@ class ChunkReader {
  private:
   std::string dir_;
   std::vector<MappedFile> segments_;
+  mutable std::vector<size_t> released_;  // per segment: bytes released so far
 };
 
 }  // namespace promblock::chunks

@@ -8,10 +8,29 @@
 #include "tsdb/error.h"
 #include "tsdb/merge/replicas.h"
 #include "tsdb/merge/series_stream.h"
+#include "tsdb/ordered_parallel.h"
 
 namespace promblock::merge {
 
 namespace {
+
+// Batches small enough to keep memory flat, large enough to keep the
+// hand-off between threads cheap.
+constexpr size_t kBatchSeries = 1024;
+constexpr size_t kBatchChunks = 2048;
+
+// One output series: its copies in the inputs, then its merged chunks.
+struct SeriesJob {
+  Labels labels;
+  std::vector<SeriesCopy> copies;
+  std::vector<ChunkData> chunks;
+};
+
+struct Batch {
+  std::vector<SeriesJob> jobs;
+  std::unique_ptr<SeriesMerger> merger;  // owns re-encoded chunk bytes until written
+  std::vector<uint64_t> last_chunk_ref;  // per input block: highest chunk ref read
+};
 
 std::string labels_text(const std::map<std::string, std::string>& m) {
   std::string s = "{";
@@ -112,47 +131,66 @@ MergeResult merge_blocks(const std::vector<MergeInput>& inputs, const MergeOptio
   BlockWriter writer(opts.out_dir, output_meta(inputs, rules, group));
   for (auto s : symbol_union(blocks, extra_symbols)) writer.add_symbol(s);
 
-  SeriesMerger merger(opts.mode);
-  std::vector<SeriesCopy> copies;
-  std::vector<ChunkData> chunks;
-  Labels current, scratch;
-  for (;;) {
-    // The smallest output labels among the streams: that series' copies.
-    int min = -1;
-    for (size_t i = 0; i < streams.size(); ++i)
-      if (has[i] &&
-          (min < 0 || compare_labels(streams[i]->labels(), streams[size_t(min)]->labels()) < 0))
-        min = int(i);
-    if (min < 0) break;
-    current = streams[size_t(min)]->labels();
-    copies.clear();
-    for (size_t i = 0; i < streams.size(); ++i) {
-      // A stream may hold several copies of one output series (replica
-      // labels removed within one block).
-      while (has[i] && compare_labels(streams[i]->labels(), current) == 0) {
-        auto& s = *streams[i];
-        SeriesCopy& c = copies.emplace_back();
-        c.block = &s.block();
-        c.replica_rank = s.replica_rank();
-        s.block().index().series(s.ref(), scratch, c.chunks);
-        if (auto t = s.block().tombstones().find(s.ref()); t != s.block().tombstones().end())
-          c.deleted = &t->second;
-        result.chunks_in += c.chunks.size();
-        has[i] = s.next();
+  // Series are gathered in label order on this thread, merged in batches on
+  // worker threads, and written in order on this thread again.
+  auto produce = [&](Batch& batch) {
+    batch.last_chunk_ref.assign(blocks.size(), 0);
+    size_t chunks_in_batch = 0;
+    Labels scratch;
+    while (batch.jobs.size() < kBatchSeries && chunks_in_batch < kBatchChunks) {
+      // The smallest output labels among the streams: that series' copies.
+      int min = -1;
+      for (size_t i = 0; i < streams.size(); ++i)
+        if (has[i] &&
+            (min < 0 || compare_labels(streams[i]->labels(), streams[size_t(min)]->labels()) < 0))
+          min = int(i);
+      if (min < 0) break;
+      SeriesJob& job = batch.jobs.emplace_back();
+      job.labels = streams[size_t(min)]->labels();
+      for (size_t i = 0; i < streams.size(); ++i) {
+        // A stream may hold several copies of one output series (replica
+        // labels removed within one block).
+        while (has[i] && compare_labels(streams[i]->labels(), job.labels) == 0) {
+          auto& s = *streams[i];
+          SeriesCopy& c = job.copies.emplace_back();
+          c.block = &s.block();
+          c.replica_rank = s.replica_rank();
+          s.block().index().series(s.ref(), scratch, c.chunks);
+          if (auto t = s.block().tombstones().find(s.ref()); t != s.block().tombstones().end())
+            c.deleted = &t->second;
+          for (const auto& m : c.chunks)
+            batch.last_chunk_ref[i] = std::max(batch.last_chunk_ref[i], m.ref);
+          chunks_in_batch += c.chunks.size();
+          has[i] = s.next();
+        }
       }
     }
-    merger.merge(current, copies, chunks);
-    if (chunks.empty()) continue;  // every sample deleted
-    writer.add_series(current, chunks);
-  }
+    result.chunks_in += chunks_in_batch;
+    return !batch.jobs.empty();
+  };
+  auto process = [&](Batch& batch) {
+    batch.merger = std::make_unique<SeriesMerger>(opts.mode);
+    for (auto& job : batch.jobs) batch.merger->merge_keeping(job.labels, job.copies, job.chunks);
+  };
+  auto consume = [&](Batch& batch) {
+    for (const auto& job : batch.jobs)
+      if (!job.chunks.empty()) writer.add_series(job.labels, job.chunks);  // else all deleted
+    result.chunks_copied += batch.merger->chunks_copied();
+    result.chunks_reencoded += batch.merger->chunks_reencoded();
+    result.samples_in += batch.merger->samples_in();
+    // Input chunks are read roughly in file order: let go of the pages
+    // behind, so that resident memory does not grow with the input.
+    for (size_t i = 0; i < blocks.size(); ++i)
+      if (batch.last_chunk_ref[i]) blocks[i]->chunks().release_before(batch.last_chunk_ref[i]);
+  };
+  size_t threads = opts.threads ? opts.threads : default_thread_count();
+  ordered_parallel<Batch>(threads, threads + 1, produce, process, consume);
+
   result.path = writer.commit();
   result.ulid = writer.ulid();
   result.series_out = writer.stats().num_series;
   result.samples_out = writer.stats().num_samples;
   result.chunks_out = writer.stats().num_chunks;
-  result.chunks_copied = merger.chunks_copied();
-  result.chunks_reencoded = merger.chunks_reencoded();
-  result.samples_in = merger.samples_in();
   return result;
 }
 

@@ -14,6 +14,7 @@ struct MergeOptions {
   std::string out_dir;
   std::vector<std::string> replica_labels;
   DedupMode mode = DedupMode::kPenalty;
+  size_t threads = 0;  // 0: one per core
 };
 
 struct MergeInput {

@@ -4,8 +4,30 @@
 
 namespace promblock::merge {
 
+namespace {
+
+// The common case (two replicas) without the general loop's scans.
+SampleRun chain_merge_two(const SampleRun& a, const SampleRun& b) {
+  SampleRun out;
+  out.resize(a.size() + b.size());
+  size_t ia = 0, ib = 0, n = 0;
+  while (ia < a.size() && ib < b.size()) {
+    int64_t ta = a[ia].t, tb = b[ib].t;
+    out[n++] = ta <= tb ? a[ia] : b[ib];
+    ia += ta <= tb;
+    ib += tb <= ta;  // equal timestamps: a's sample wins, b's is dropped
+  }
+  for (; ia < a.size(); ++ia) out[n++] = a[ia];
+  for (; ib < b.size(); ++ib) out[n++] = b[ib];
+  out.resize(n);
+  return out;
+}
+
+}  // namespace
+
 SampleRun chain_merge(std::span<const SampleRun> runs) {
   if (runs.size() == 1) return runs[0];
+  if (runs.size() == 2) return chain_merge_two(runs[0], runs[1]);
   size_t total = 0;
   for (const auto& r : runs) total += r.size();
   SampleRun out;

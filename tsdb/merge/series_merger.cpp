@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "tsdb/chunkenc/xor.h"
+#include "tsdb/encoding.h"
 #include "tsdb/error.h"
 #include "tsdb/merge/dedup.h"
 
@@ -52,21 +53,34 @@ void SeriesMerger::decode(const Labels& labels, uint32_t i, SampleRun& run) cons
   if (s.chunk.encoding != uint8_t(chunkenc::Encoding::kXOR))
     fail_chunk("cannot merge overlapping chunks of encoding " +
                chunkenc::encoding_name(s.chunk.encoding));
-  chunkenc::XorIterator it(s.chunk.data);
+  // The decoding step on locals (see xor_decode.h): this loop runs for
+  // every sample of every overlapping chunk.
+  if (s.chunk.data.size() < 2)
+    fail_chunk("chunk of " + std::to_string(s.chunk.data.size()) +
+               " bytes is shorter than its header");
+  const uint16_t total = enc::load_be16(s.chunk.data.data());
+  enc::BitReader reader(s.chunk.data.subspan(2));
+  chunkenc::XorDecodeState state;
   const std::vector<Interval>* deleted = s.copy->deleted;
-  uint32_t position = 0;
-  while (it.next()) {
-    if (!deleted || !is_deleted(*deleted, it.t()))
-      run.push_back({it.t(), it.v_bits(), i, position});
-    ++position;
+  run.reserve(run.size() + total);
+  for (uint32_t position = 0; position < total; ++position) {
+    chunkenc::XorStep step = chunkenc::xor_read_sample(state, reader);
+    if (step != chunkenc::XorStep::kOk) [[unlikely]]
+      fail_chunk(chunkenc::xor_step_error(step, state, total));
+    if (!deleted || !is_deleted(*deleted, state.t))
+      run.push_back({state.t, state.v_bits, i, position});
   }
-  if (!it.err().empty()) fail_chunk(it.err());
 }
 
 void SeriesMerger::merge(const Labels& labels, std::span<const SeriesCopy> copies,
                          std::vector<ChunkData>& out) {
-  out.clear();
   rechunker_.clear();
+  merge_keeping(labels, copies, out);
+}
+
+void SeriesMerger::merge_keeping(const Labels& labels, std::span<const SeriesCopy> copies,
+                                 std::vector<ChunkData>& out) {
+  out.clear();
   collect_sources(labels, copies);
   bool several_replicas = false;
   for (const auto& c : copies)

@@ -31,6 +31,11 @@ class SeriesMerger {
   // Replaces `out` with the output chunks of the series. The spans in `out`
   // stay valid until the next call.
   void merge(const Labels& labels, std::span<const SeriesCopy> copies, std::vector<ChunkData>& out);
+  // As merge(), but the spans of earlier calls stay valid too, until
+  // clear(): for merging a batch of series whose chunks are written later.
+  void merge_keeping(const Labels& labels, std::span<const SeriesCopy> copies,
+                     std::vector<ChunkData>& out);
+  void clear() { rechunker_.clear(); }
 
   uint64_t chunks_copied() const { return rechunker_.chunks_copied(); }
   uint64_t chunks_reencoded() const { return rechunker_.chunks_reencoded(); }

@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""promblock merge --threads: the output does not depend on the thread count.
+
+Series are merged in batches on worker threads and written in order by the
+main thread; a merge with one thread and merges with several must write the
+same index and chunk bytes (only the ULID differs). The committed real-world
+HA pair (4 blocks per replica, about a thousand series each) gives several
+batches per run.
+"""
+
+import filecmp
+import json
+import os
+import sys
+import unittest
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+
+SOURCES = [os.path.join(h.TESTDATA, "realworld", r) for r in ("replica_a", "replica_b")]
+
+
+class ThreadsTest(unittest.TestCase):
+
+    def merge(self, dedup, threads):
+        out = os.path.join(h.mkdtemp(prefix="promblock-threads-"), "out")
+        rc, so, se = h.run_promblock(["merge", "--json", "--dedup", dedup, "--threads",
+                                      str(threads), "--out", out] + SOURCES, timeout=300)
+        self.assertEqual(rc, 0, se)
+        summary = json.loads(so)
+        return summary, summary["path"]
+
+    def assertSameBlock(self, a, b):
+        for rel in ["index", "chunks/000001"]:
+            self.assertTrue(filecmp.cmp(os.path.join(a, rel), os.path.join(b, rel), shallow=False),
+                            "%s differs between %s and %s" % (rel, a, b))
+        self.assertEqual(h.read_meta(a)["stats"], h.read_meta(b)["stats"])
+
+    def test_thread_counts_give_identical_blocks(self):
+        for dedup in ("penalty", "chain"):
+            with self.subTest(dedup=dedup):
+                one, one_path = self.merge(dedup, 1)
+                # Enough input chunks for several batches, or this proves nothing.
+                self.assertGreater(one["chunks_in"], 3 * 2048, one)
+                for threads in (2, 5):
+                    s, path = self.merge(dedup, threads)
+                    self.assertSameBlock(one_path, path)
+                    for k in ("series_out", "samples_in", "samples_out", "chunks_copied",
+                              "chunks_reencoded"):
+                        self.assertEqual(s[k], one[k], k)
+
+    def test_threads_option_is_checked(self):
+        for bad in ("0", "-1", "x"):
+            rc, _, se = h.run_promblock(["merge", "--threads", bad, "--out",
+                                         h.mkdtemp() + "/o"] + SOURCES)
+            self.assertEqual(rc, 2, se)
+
+
+if __name__ == "__main__":
+    h.main()

@@ -1,0 +1,578 @@
+#!/usr/bin/env python3
+"""promblock merge vs Prometheus's own compactor (issue 6).
+
+Usage:
+  tests/bench/run.py [small|large|all] [--replicas 2|3] [--runs N]
+                     [--dedup chain|penalty|both] [--promblock PATH]
+                     [--cache DIR] [--no-prometheus] [--json]
+
+small: 100 targets x 200 metrics = 20 000 series; large: 1000 x 200 =
+200 000 series; 480 samples per series and replica in one 2h block, replica 1
+missing 10 minutes (tests/bench/gen_om.py).
+
+Steps, per size:
+  1. Build a Release promblock in build-bench/ (make decides what is stale),
+     unless --promblock is given.
+  2. Generate OpenMetrics per replica and turn it into one block with
+     `promtool tsdb create-blocks-from openmetrics`, cached in
+     ~/.cache/promblock-bench/<size>-r<R>/ (keyed by the parameters and a
+     hash of gen_om.py); the .om text is deleted after conversion.
+  3. Floor: read every input block file once with cat (warm cache).
+  4. Prometheus: start the real `prometheus` on a copy of the replicas'
+     blocks; it vertically compacts them about a minute after start. Its
+     `msg="compact blocks" ... duration=` log line gives the time, VmHWM from
+     /proc right after gives the memory (the whole server's peak).
+  5. promblock merge --dedup chain (and penalty) under /usr/bin/time -v:
+     wall time of the whole process and peak RSS.
+  6. Check: `promblock dump` of Prometheus's block and of the chain output
+     must be byte-identical (Prometheus's vertical compaction is the chain
+     rule). Exit 1 when they differ.
+Times and memory are medians over the runs (--runs, default 3 for small and
+1 for large; promblock always runs at least 3 times, it is cheap). MB are
+MiB (2^20 bytes). Results are also stored in <cache>/results.json, which
+gives the small->large scaling once both sizes have been measured; with
+--no-prometheus the stored Prometheus numbers and compacted block are reused
+(quick iterations on promblock).
+"""
+
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+GEN = os.path.join(HERE, "gen_om.py")
+BUILD_DIR = os.path.join(REPO, "build-bench")
+SIZES = {"small": (100, 200), "large": (1000, 200)}  # targets, metrics per target
+SAMPLES = 480
+# Goals of issue 6.
+GOAL_TIME_RATIO = 10.0
+GOAL_RSS_RATIO = 0.25
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def die(msg):
+    log("bench: " + msg)
+    sys.exit(1)
+
+
+def fmt_s(seconds):
+    return "%.0fs" % seconds if seconds >= 100 else "%.1fs" % seconds
+
+
+# ---------------------------------------------------------------- promblock build
+
+def ensure_promblock(path):
+    if path:
+        if not os.access(path, os.X_OK):
+            die("--promblock %s is not an executable" % path)
+        return os.path.abspath(path)
+    cache = os.path.join(BUILD_DIR, "CMakeCache.txt")
+    release = os.path.exists(cache) and "CMAKE_BUILD_TYPE:STRING=Release\n" in open(cache).read()
+    steps = [] if release else [["cmake", "-S", REPO, "-B", BUILD_DIR, "-DCMAKE_BUILD_TYPE=Release",
+                                  "-DPROMBLOCK_TESTS=OFF"]]
+    # make decides what is stale; a no-op build takes a second.
+    steps.append(["cmake", "--build", BUILD_DIR, "--target", "promblock", "-j2"])
+    log("building promblock (Release) in %s (a full build takes minutes)" % BUILD_DIR)
+    for cmd in steps:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if p.returncode != 0:
+            log(p.stdout[-4000:])
+            die("build failed: " + " ".join(cmd))
+    return os.path.join(BUILD_DIR, "promblock")
+
+
+def file_sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def code_version():
+    p = subprocess.run(["git", "-C", REPO, "describe", "--always", "--dirty"],
+                       capture_output=True, text=True)
+    return p.stdout.strip() or "unknown"
+
+
+# ---------------------------------------------------------------- input blocks
+
+def block_dirs(source):
+    """Block directories (with meta.json) directly inside source."""
+    if not os.path.isdir(source):
+        return []
+    return sorted(os.path.join(source, d) for d in os.listdir(source)
+                  if os.path.exists(os.path.join(source, d, "meta.json")))
+
+
+def meta(block):
+    with open(os.path.join(block, "meta.json")) as f:
+        return json.load(f)
+
+
+def ensure_blocks(case_dir, size, replicas):
+    """One source dir (holding one block) per replica, generated unless cached."""
+    targets, metrics = SIZES[size]
+    with open(GEN, "rb") as f:
+        gen_hash = hashlib.sha256(f.read()).hexdigest()
+    params = {"targets": targets, "metrics": metrics, "samples": SAMPLES,
+              "replicas": replicas, "generator_sha256": gen_hash}
+    sources = [os.path.join(case_dir, "replica-%d" % r) for r in range(replicas)]
+    pfile = os.path.join(case_dir, "params.json")
+    try:
+        with open(pfile) as f:
+            stored = json.load(f)
+        if stored.get("params") == params and all(len(block_dirs(s)) == 1 for s in sources):
+            log("%s: using cached blocks in %s (generated in %s)"
+                % (size, case_dir, fmt_s(stored.get("generate_seconds", 0))))
+            return sources
+    except (OSError, ValueError):
+        pass
+    shutil.rmtree(case_dir, ignore_errors=True)
+    os.makedirs(case_dir)
+    t0 = time.monotonic()
+    for r, src in enumerate(sources):
+        om = src + ".om"
+        log("%s: generating replica %d: %d targets x %d metrics x %d samples"
+            % (size, r, targets, metrics, SAMPLES))
+        t1 = time.monotonic()
+        subprocess.run([sys.executable, GEN, "--targets", str(targets), "--metrics", str(metrics),
+                        "--replica", str(r), "--samples", str(SAMPLES), om], check=True)
+        t2 = time.monotonic()
+        log("%s:   %.1f GB of OpenMetrics in %s; promtool tsdb create-blocks-from openmetrics"
+            % (size, os.path.getsize(om) / 1e9, fmt_s(t2 - t1)))
+        tmp = src + ".tmp"
+        p = subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", om, tmp],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        os.remove(om)  # several GB for large
+        if p.returncode != 0:
+            log(p.stdout[-4000:])
+            die("promtool failed on replica %d" % r)
+        if len(block_dirs(tmp)) != 1:
+            die("promtool made %d blocks for replica %d, expected one 2h block"
+                % (len(block_dirs(tmp)), r))
+        os.rename(tmp, src)
+        log("%s:   block in %s" % (size, fmt_s(time.monotonic() - t2)))
+    elapsed = time.monotonic() - t0
+    with open(pfile, "w") as f:  # written last: marks the cache complete
+        json.dump({"params": params, "generate_seconds": round(elapsed, 1)}, f, indent=1)
+    log("%s: generated %d replicas in %s" % (size, replicas, fmt_s(elapsed)))
+    return sources
+
+
+def dir_bytes(path):
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
+
+
+# ---------------------------------------------------------------- measurements
+
+def floor_seconds(sources):
+    """Seconds to read every input block file once, page cache warm."""
+    files = sorted(os.path.join(d, f) for s in sources for d, _, fs in os.walk(s) for f in fs)
+    for _ in range(2):  # the first run warms the cache; the second counts
+        t0 = time.monotonic()
+        subprocess.run(["cat"] + files, stdout=subprocess.DEVNULL, check=True)
+        seconds = time.monotonic() - t0
+    return seconds
+
+
+GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_go_duration(s):
+    parts = GO_DURATION.findall(s)
+    if not parts or "".join(n + u for n, u in parts) != s:
+        raise ValueError("not a Go duration: %r" % s)
+    return sum(float(n) * GO_UNITS[u] for n, u in parts)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def proc_status_kb(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError("no %s in /proc/%d/status" % (field, pid))
+
+
+def run_prometheus(sources, work, timeout):
+    """Lets Prometheus compact copies of the sources; returns (seconds, peak
+    RSS kB, path of the compacted block inside work)."""
+    data = os.path.join(work, "data")
+    os.makedirs(data)
+    for src in sources:
+        for b in block_dirs(src):
+            shutil.copytree(b, os.path.join(data, os.path.basename(b)))
+    config = os.path.join(work, "prometheus.yml")
+    with open(config, "w") as f:
+        f.write("scrape_configs: []\n")  # nothing but the TSDB at work
+    logpath = os.path.join(work, "prometheus.log")
+    cmd = ["prometheus", "--config.file=" + config, "--storage.tsdb.path=" + data,
+           "--storage.tsdb.retention.time=100y",  # the blocks are from 2023
+           "--web.listen-address=127.0.0.1:%d" % free_port()]
+    line_re = re.compile(r'msg="compact blocks".* ulid=(\S+) .*duration=(\S+)')
+    with open(logpath, "w") as logf:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf)
+    try:
+        deadline = time.monotonic() + timeout
+        found = None
+        with open(logpath) as logf:
+            buf = ""
+            while found is None:
+                chunk = logf.read()
+                if not chunk:
+                    if proc.poll() is not None:
+                        raise RuntimeError("prometheus exited (%d) before compacting:\n%s"
+                                           % (proc.returncode, tail(logpath)))
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("no 'compact blocks' log line after %ds:\n%s"
+                                           % (timeout, tail(logpath)))
+                    time.sleep(0.05)
+                    continue
+                buf += chunk
+                *lines, buf = buf.split("\n")
+                for line in lines:
+                    m = line_re.search(line)
+                    if m:
+                        found = m
+                        break
+        hwm = proc_status_kb(proc.pid, "VmHWM")  # peak so far: the compaction's
+        seconds = parse_go_duration(found.group(2))
+        block = os.path.join(data, found.group(1))
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    if not os.path.exists(os.path.join(block, "meta.json")):
+        raise RuntimeError("compacted block %s missing" % block)
+    return seconds, hwm, block
+
+
+def tail(path, n=20):
+    with open(path, errors="replace") as f:
+        return "".join(f.readlines()[-n:])
+
+
+def parse_wall(s):
+    """/usr/bin/time's 'h:mm:ss' or 'm:ss.cc' -> seconds."""
+    total = 0.0
+    for part in s.split(":"):
+        total = total * 60 + float(part)
+    return total
+
+
+def run_promblock(promblock, mode, sources, out):
+    """promblock merge under /usr/bin/time -v; returns (seconds, peak RSS kB,
+    its JSON summary)."""
+    cmd = ["/usr/bin/time", "-v", promblock, "merge", "--dedup", mode, "--json",
+           "--out", out] + sources
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError("%s failed (%d):\n%s" % (" ".join(cmd), p.returncode, p.stderr[-4000:]))
+    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", p.stderr)
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr)
+    if not wall or not rss:
+        raise RuntimeError("no /usr/bin/time -v output:\n" + p.stderr[-2000:])
+    summary = json.loads(p.stdout.strip().splitlines()[-1])
+    return parse_wall(wall.group(1)), int(rss.group(1)), summary
+
+
+def compare_dumps(promblock, block_a, block_b):
+    """Streams `promblock dump` of both blocks and compares them byte by byte.
+    Returns (lines, None) when equal, else (line number, description)."""
+    procs = [subprocess.Popen([promblock, "dump", b], stdout=subprocess.PIPE) for b in (block_a, block_b)]
+    size = 1 << 20
+    lines = 0
+    problem = None
+    try:
+        while True:
+            a = procs[0].stdout.read(size)
+            b = procs[1].stdout.read(size)
+            if a == b:
+                if not a:
+                    break
+                lines += a.count(b"\n")
+                continue
+            # First difference: finish both lines (they may go on past this read).
+            i = next((k for k in range(min(len(a), len(b))) if a[k] != b[k]), min(len(a), len(b)))
+            start = a.rfind(b"\n", 0, i) + 1
+            lines += a.count(b"\n", 0, start)
+            la, lb = [restofline(buf[start:], p.stdout) for buf, p in zip((a, b), procs)]
+            problem = ("first difference at dump line %d:\n  prometheus: %s\n  promblock:  %s"
+                       % (lines + 1, la or "<end of dump>", lb or "<end of dump>"))
+            break
+    finally:
+        for p in procs:
+            if problem:
+                p.kill()  # stopped reading early; the rest does not matter
+            p.stdout.close()
+            p.wait()
+    if not problem:
+        for p, b in zip(procs, (block_a, block_b)):
+            if p.returncode != 0:
+                raise RuntimeError("promblock dump %s failed (%d)" % (b, p.returncode))
+    return lines, problem
+
+
+def restofline(buf, stream):
+    while b"\n" not in buf:
+        more = stream.read(4096)
+        if not more:
+            break
+        buf += more
+    return buf.split(b"\n", 1)[0].decode(errors="replace")
+
+
+# ---------------------------------------------------------------- one size
+
+def measure(args, promblock, size, root, results):
+    replicas = args.replicas
+    case_dir = os.path.join(root, "%s-r%d" % (size, replicas))
+    sources = ensure_blocks(case_dir, size, replicas)
+    metas = [meta(block_dirs(s)[0]) for s in sources]
+    runs = args.runs or (3 if size == "small" else 1)
+    pb_runs = max(3, runs)
+    res = {"size": size, "replicas": replicas, "series": metas[0]["stats"]["numSeries"],
+           "samples_in": sum(m["stats"]["numSamples"] for m in metas),
+           "input_bytes": sum(dir_bytes(s) for s in sources),
+           "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+           "repo_version": code_version(), "promblock_sha256": file_sha256(promblock)[:16],
+           "cores": os.cpu_count(), "loadavg_before": os.getloadavg()[0]}
+    if res["loadavg_before"] > 0.5:
+        log("%s: warning: load average %.2f, other work on the machine skews the numbers"
+            % (size, res["loadavg_before"]))
+
+    res["floor_s"] = floor_seconds(sources)
+    log("%s: floor (cat of %.0f MB of blocks, warm cache): %.3fs"
+        % (size, res["input_bytes"] / 2**20, res["floor_s"]))
+
+    # Prometheus's compacted block of the latest run is kept for the check,
+    # so that --no-prometheus can still check.
+    prom_block_dir = os.path.join(case_dir, "prometheus-block")
+    key = "%s-r%d" % (size, replicas)
+    if args.no_prometheus:
+        stored = results.get(key, {})
+        if "prometheus_s" not in stored or len(block_dirs(prom_block_dir)) != 1:
+            die("--no-prometheus: no stored Prometheus result for %s; run once without it" % key)
+        for k in ("prometheus_s", "prometheus_rss_kb", "prometheus_runs", "prometheus_date"):
+            res[k] = stored[k]
+        log("%s: Prometheus: stored result of %s" % (size, res["prometheus_date"]))
+    else:
+        times, rss = [], []
+        for i in range(runs):
+            work = tempfile.mkdtemp(prefix="prometheus-", dir=case_dir)
+            try:
+                s, kb, block = run_prometheus(sources, work, timeout=600 if size == "small" else 3600)
+                times.append(s)
+                rss.append(kb)
+                log("%s: Prometheus run %d/%d: compaction %.2fs, VmHWM %.0f MB"
+                    % (size, i + 1, runs, s, kb / 1024))
+                if i == 0:
+                    shutil.rmtree(prom_block_dir, ignore_errors=True)
+                    os.makedirs(prom_block_dir)
+                    os.rename(block, os.path.join(prom_block_dir, os.path.basename(block)))
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+        res.update(prometheus_s=statistics.median(times), prometheus_rss_kb=statistics.median(rss),
+                   prometheus_runs=runs, prometheus_date=res["date"])
+    prom_block = block_dirs(prom_block_dir)[0]
+    res["prometheus_samples_out"] = meta(prom_block)["stats"]["numSamples"]
+
+    modes = ["chain", "penalty"] if args.dedup == "both" else [args.dedup]
+    chain_out = None
+    try:
+        for mode in modes:
+            times, rss = [], []
+            for i in range(pb_runs):
+                out = tempfile.mkdtemp(prefix="promblock-%s-" % mode, dir=case_dir)
+                s, kb, summary = run_promblock(promblock, mode, sources, out)
+                times.append(s)
+                rss.append(kb)
+                log("%s: promblock merge --dedup %s run %d/%d: %.2fs, max RSS %.0f MB"
+                    % (size, mode, i + 1, pb_runs, s, kb / 1024))
+                if mode == "chain" and chain_out is None:
+                    chain_out = out  # kept for the check
+                else:
+                    shutil.rmtree(out)
+            res[mode + "_s"] = statistics.median(times)
+            res[mode + "_rss_kb"] = statistics.median(rss)
+            res[mode + "_samples_out"] = summary["samples_out"]
+            res[mode + "_runs"] = pb_runs
+
+        if chain_out:
+            log("%s: checking: promblock dump of Prometheus's block vs of the chain output" % size)
+            lines, problem = compare_dumps(promblock, prom_block, block_dirs(chain_out)[0])
+            res["check"] = "equal" if problem is None else "DIFFERENT"
+            if problem:
+                res["check_detail"] = problem
+                log("%s: MISMATCH: promblock --dedup chain and Prometheus disagree; %s"
+                    % (size, problem))
+            else:
+                log("%s: dumps equal: %d samples" % (size, lines))
+        else:
+            res["check"] = "skipped (no chain run)"
+    finally:
+        if chain_out:
+            shutil.rmtree(chain_out, ignore_errors=True)
+
+    res["cache_bytes"] = dir_bytes(case_dir)
+    return res
+
+
+# ---------------------------------------------------------------- report
+
+def mb(kb):
+    return kb / 1024.0
+
+
+def table(rows):
+    cols = [("size", "%s"), ("R", "%d"), ("series", "%d"), ("samples in", "%s"),
+            ("Prometheus s / MB", "%s"), ("chain s / MB", "%s"), ("penalty s / MB", "%s"),
+            ("P time / chain", "%s"), ("chain RSS / P", "%s"), ("floor s", "%s"),
+            ("chain / floor", "%s"), ("check", "%s")]
+    body = []
+    for r in rows:
+        def pair(mode):
+            if mode + "_s" not in r:
+                return "-"
+            stored = mode == "prometheus" and r["prometheus_date"] != r["date"]
+            return "%.2f / %.0f%s" % (r[mode + "_s"], mb(r[mode + "_rss_kb"]), " *" if stored else "")
+        has_chain = "chain_s" in r
+        body.append([
+            r["size"], r["replicas"], r["series"], "%.1fM" % (r["samples_in"] / 1e6),
+            pair("prometheus"), pair("chain"), pair("penalty"),
+            "%.1f" % (r["prometheus_s"] / r["chain_s"]) if has_chain else "-",
+            "%.2f" % (r["chain_rss_kb"] / r["prometheus_rss_kb"]) if has_chain else "-",
+            "%.3f" % r["floor_s"],
+            "%.1f" % (r["chain_s"] / r["floor_s"]) if has_chain else "-",
+            r["check"]])
+    cells = [[f % v for (_, f), v in zip(cols, row)] for row in body]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, (h, _) in enumerate(cols)]
+    out = ["  ".join(h.ljust(w) for (h, _), w in zip(cols, widths))]
+    out += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in cells]
+    if any(r["prometheus_date"] != r["date"] for r in rows):
+        out.append("* stored Prometheus result (--no-prometheus), see results.json for its date")
+    return "\n".join(line.rstrip() for line in out)
+
+
+def goals(r):
+    if "chain_s" not in r:
+        return ""
+    t = r["prometheus_s"] / r["chain_s"]
+    m = r["chain_rss_kb"] / r["prometheus_rss_kb"]
+    text = ("%s goals (issue 6): time ratio %.1f >= %g: %s; RSS ratio %.2f <= %g: %s"
+            % (r["size"], t, GOAL_TIME_RATIO, "yes" if t >= GOAL_TIME_RATIO else "NO",
+               m, GOAL_RSS_RATIO, "yes" if m <= GOAL_RSS_RATIO else "NO"))
+    if "penalty_s" in r:
+        text += "; penalty no slower than chain: %s" % ("yes" if r["penalty_s"] <= r["chain_s"] else "NO")
+    return text
+
+
+def scaling(small, large):
+    """small->large growth, from results that may come from different runs."""
+    x = large["series"] / small["series"]
+    parts = ["small->large (series x%.1f):" % x]
+    for mode, name in (("chain", "promblock chain"), ("penalty", "penalty"), ("prometheus", "Prometheus")):
+        if mode + "_s" in small and mode + "_s" in large:
+            parts.append("%s time x%.1f, RSS x%.1f;" % (
+                name, large[mode + "_s"] / small[mode + "_s"],
+                large[mode + "_rss_kb"] / small[mode + "_rss_kb"]))
+    parts.append("(small measured %s, large %s%s)" % (
+        small["date"], large["date"],
+        "" if small.get("promblock_sha256") == large.get("promblock_sha256")
+        else "; DIFFERENT promblock binaries, rerun with `all`"))
+    return " ".join(parts)
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog="\n".join(__doc__.splitlines()[2:]))
+    ap.add_argument("size", nargs="?", default="small", choices=["small", "large", "all"],
+                    help="small: 20 000 series (default), large: 200 000, all: both")
+    ap.add_argument("--replicas", type=int, default=2, choices=[2, 3], help="default 2")
+    ap.add_argument("--runs", type=int, help="runs per tool (default 3 small, 1 large; promblock >= 3)")
+    ap.add_argument("--dedup", default="both", choices=["chain", "penalty", "both"],
+                    help="promblock modes to measure (default both; chain is the one checked)")
+    ap.add_argument("--promblock", help="binary to measure (default: build build-bench/promblock)")
+    ap.add_argument("--cache", default=os.path.expanduser("~/.cache/promblock-bench"),
+                    help="blocks and results (default ~/.cache/promblock-bench)")
+    ap.add_argument("--no-prometheus", action="store_true",
+                    help="reuse the stored Prometheus result and block instead of running it")
+    ap.add_argument("--json", action="store_true", help="print one JSON object per size instead of the table")
+    args = ap.parse_args(argv)
+    if args.runs is not None and args.runs < 1:
+        ap.error("--runs must be >= 1")
+    for tool in ("promtool", "prometheus", "/usr/bin/time"):
+        if not shutil.which(tool):
+            die("%s not found (Debian packages: prometheus, time)" % tool)
+
+    promblock = ensure_promblock(args.promblock)
+    os.makedirs(args.cache, exist_ok=True)
+    results_path = os.path.join(args.cache, "results.json")
+    try:
+        with open(results_path) as f:
+            results = json.load(f)
+    except (OSError, ValueError):
+        results = {}
+
+    t0 = time.monotonic()
+    rows = []
+    for size in (["small", "large"] if args.size == "all" else [args.size]):
+        try:
+            res = measure(args, promblock, size, args.cache, results)
+        except (RuntimeError, subprocess.CalledProcessError) as e:
+            die("%s: %s" % (size, e))
+        rows.append(res)
+        results["%s-r%d" % (size, args.replicas)] = res
+        with open(results_path + ".tmp", "w") as f:
+            json.dump(results, f, indent=1, sort_keys=True)
+        os.replace(results_path + ".tmp", results_path)
+    log("bench: done in %s; cache %s holds %.0f MB" % (
+        fmt_s(time.monotonic() - t0), args.cache, dir_bytes(args.cache) / 2**20))
+
+    small = results.get("small-r%d" % args.replicas)
+    large = results.get("large-r%d" % args.replicas)
+    if args.json:
+        for r in rows:
+            print(json.dumps(r, sort_keys=True))
+    else:
+        print(table(rows))
+        for r in rows:
+            print(goals(r))
+        if small and large:
+            print(scaling(small, large))
+        for r in rows:
+            if r["check"] == "DIFFERENT":
+                print("%s: MISMATCH between Prometheus and promblock --dedup chain: %s"
+                      % (r["size"], r["check_detail"]))
+    return 1 if any(r["check"] == "DIFFERENT" for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

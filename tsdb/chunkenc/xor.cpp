@@ -57,15 +57,18 @@ void XorEncoder::append_bits(int64_t t, uint64_t v_bits) {
     write_value(v_bits);
   } else {
     int64_t dod = int64_t(t_delta - t_delta_);
-    // Prefix and payload go out in one write where they fit 64 bits.
-    if (dod == 0) {
-      stream_.write_bit(false);
-    } else if (fits_bucket(dod, 14)) {
-      stream_.write_bits(0b10 << 14 | (uint64_t(dod) & 0x3fff), 16);
-    } else if (fits_bucket(dod, 17)) {
-      stream_.write_bits(0b110 << 17 | (uint64_t(dod) & 0x1ffff), 20);
-    } else if (fits_bucket(dod, 20)) {
-      stream_.write_bits(0b1110 << 20 | (uint64_t(dod) & 0xfffff), 24);
+    // The bucket is picked by arithmetic, not a chain of branches: with
+    // jittered scrapes the bucket changes unpredictably from sample to
+    // sample. Buckets nest, so counting the ones dod misses gives its index.
+    int bucket = (dod != 0) + !fits_bucket(dod, 14) + !fits_bucket(dod, 17) + !fits_bucket(dod, 20);
+    if (bucket < 4) [[likely]] {
+      // Prefix and payload in one write: '0', '10'+14, '110'+17, '1110'+20 bits.
+      static constexpr uint8_t kPayloadBits[] = {0, 14, 17, 20};
+      static constexpr uint8_t kPrefix[] = {0b0, 0b10, 0b110, 0b1110};
+      int payload = kPayloadBits[bucket];
+      uint64_t mask = (uint64_t(1) << payload) - 1;
+      stream_.write_bits(uint64_t(kPrefix[bucket]) << payload | (uint64_t(dod) & mask),
+                         bucket + 1 + payload);
     } else {
       stream_.write_bits(0b1111, 4);
       stream_.write_bits(uint64_t(dod), 64);

@@ -112,12 +112,17 @@ inline int64_t unpack_bucket(uint64_t bits, int nbits) {
     // The prefix (up to four 1-bits ended by a 0-bit) and a payload of up
     // to 20 bits are buffered: read them without a loop.
     int ones = std::countl_one(r.peek(4) << 60);
-    r.skip(ones < 4 ? ones + 1 : 4);
-    if (ones > 0 && ones < 4) {
+    if (ones < 4) [[likely]] {
+      // Buckets 0-3 without branching on which: jittered scrapes switch
+      // between them unpredictably. Bucket 0 reads a 0-bit payload.
+      static constexpr uint64_t kHalf[] = {~uint64_t(0), 1 << 13, 1 << 16, 1 << 19};
       int nbits = kBucketBits[ones];
-      dod = detail::unpack_bucket(r.peek(nbits), nbits);
+      r.skip(ones + 1);
+      uint64_t bits = r.peek(nbits);
       r.skip(nbits);
-    } else if (ones == 4) {
+      dod = int64_t(bits) - (bits > kHalf[ones] ? int64_t(1) << nbits : 0);
+    } else {
+      r.skip(4);
       uint64_t bits;
       if (!r.read_bits(64, bits)) return XorStep::kTruncated;
       dod = int64_t(bits);

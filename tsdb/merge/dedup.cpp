@@ -1,5 +1,6 @@
 #include "tsdb/merge/dedup.h"
 
+#include <algorithm>
 #include <limits>
 
 namespace promblock::merge {
@@ -8,18 +9,20 @@ namespace {
 
 // The common case (two replicas) without the general loop's scans.
 SampleRun chain_merge_two(const SampleRun& a, const SampleRun& b) {
-  SampleRun out;
-  out.resize(a.size() + b.size());
-  size_t ia = 0, ib = 0, n = 0;
-  while (ia < a.size() && ib < b.size()) {
-    int64_t ta = a[ia].t, tb = b[ib].t;
-    out[n++] = ta <= tb ? a[ia] : b[ib];
-    ia += ta <= tb;
-    ib += tb <= ta;  // equal timestamps: a's sample wins, b's is dropped
+  SampleRun out(a.size() + b.size());
+  const TaggedSample *pa = a.data(), *ea = pa + a.size();
+  const TaggedSample *pb = b.data(), *eb = pb + b.size();
+  TaggedSample* o = out.data();
+  // Replicas interleave unpredictably: select by arithmetic, not branches.
+  while (pa < ea && pb < eb) {
+    bool take_a = pa->t <= pb->t, take_b = pb->t <= pa->t;  // both: a wins, b's is dropped
+    *o++ = *(take_a ? pa : pb);
+    pa += take_a;
+    pb += take_b;
   }
-  for (; ia < a.size(); ++ia) out[n++] = a[ia];
-  for (; ib < b.size(); ++ib) out[n++] = b[ib];
-  out.resize(n);
+  o = std::copy(pa, ea, o);
+  o = std::copy(pb, eb, o);
+  out.resize(size_t(o - out.data()));
   return out;
 }
 

@@ -91,6 +91,25 @@ void SeriesMerger::merge_keeping(const Labels& labels, std::span<const SeriesCop
     merge_chain(labels, out);
 }
 
+void SeriesMerger::decode_runs(const Labels& labels, std::span<const uint32_t> order,
+                               std::vector<SampleRun>& runs) const {
+  runs.clear();
+  const Source* prev = nullptr;
+  for (uint32_t k : order) {
+    const Source& s = sources_[k];
+    // Consecutive chunks of one copy that do not overlap extend one run:
+    // the merge then sees one run per replica instead of one per chunk.
+    bool extends = prev && prev->copy == s.copy && s.meta.min_time > prev->meta.max_time;
+    decode(labels, k, extends ? runs.back() : runs.emplace_back());
+    prev = &s;
+  }
+}
+
+SampleRun SeriesMerger::merged(std::vector<SampleRun>& runs) {
+  if (runs.size() == 1) return std::move(runs[0]);
+  return chain_merge(runs);
+}
+
 void SeriesMerger::merge_penalty(const Labels& labels, std::vector<ChunkData>& out) {
   // Penalty dedup follows one replica across the whole series, so every
   // chunk is decoded; chunks that survive whole are still copied as bytes.
@@ -99,20 +118,20 @@ void SeriesMerger::merge_penalty(const Labels& labels, std::vector<ChunkData>& o
   std::sort(ranks.begin(), ranks.end());
   ranks.erase(std::unique(ranks.begin(), ranks.end()), ranks.end());
   std::vector<SampleRun> replicas;
+  std::vector<uint32_t> order;
   for (uint32_t rank : ranks) {
-    std::vector<SampleRun> runs;
-    for (uint32_t i = 0; i < sources_.size(); ++i) {
-      if (sources_[i].copy->replica_rank != rank) continue;
-      decode(labels, i, runs.emplace_back());
-    }
-    replicas.push_back(chain_merge(runs));
+    order.clear();
+    for (uint32_t i = 0; i < sources_.size(); ++i)
+      if (sources_[i].copy->replica_rank == rank) order.push_back(i);
+    decode_runs(labels, order, runs_);
+    replicas.push_back(merged(runs_));
   }
   rechunker_.add(penalty_merge_all(replicas), source_chunks_, out);
 }
 
 void SeriesMerger::merge_chain(const Labels& labels, std::vector<ChunkData>& out) {
   // Walk regions of chunks whose time ranges overlap (transitively).
-  std::vector<SampleRun> runs;
+  std::vector<uint32_t> order;
   size_t i = 0;
   while (i < sources_.size()) {
     size_t end = i + 1;
@@ -126,14 +145,13 @@ void SeriesMerger::merge_chain(const Labels& labels, std::vector<ChunkData>& out
     } else {
       // Runs ordered by replica rank so that on equal timestamps the
       // replica ordered first wins.
-      std::vector<uint32_t> order;
+      order.clear();
       for (size_t k = i; k < end; ++k) order.push_back(uint32_t(k));
       std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
         return sources_[a].copy->replica_rank < sources_[b].copy->replica_rank;
       });
-      runs.clear();
-      for (uint32_t k : order) decode(labels, k, runs.emplace_back());
-      rechunker_.add(chain_merge(runs), source_chunks_, out);
+      decode_runs(labels, order, runs_);
+      rechunker_.add(merged(runs_), source_chunks_, out);
     }
     i = end;
   }

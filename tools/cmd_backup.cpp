@@ -59,10 +59,10 @@ void register_backup(CLI::App& app, Runner& run) {
   cmd->add_option("--since", a->since,
                   "Only blocks with a ULID greater than this ULID, or (a time) with maxTime after "
                   "it");
-  cmd->add_option("--level", a->level, "Only blocks of compaction level N or higher")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--zstd-level", a->zstd_level, "zstd compression level, 1-19 (default 3)")
+  cmd->add_option("--level", a->zstd_level, "zstd compression level, 1-19 (default 3)")
       ->check(CLI::Range(archive::ZstdWriter::kMinLevel, archive::ZstdWriter::kMaxLevel));
+  cmd->add_option("--min-compaction-level", a->level, "Only blocks of compaction level N or higher")
+      ->check(CLI::PositiveNumber);
   cmd->footer(
       "Deletion-marked blocks and temporary directories are never backed up. Refuses to write "
       "to a terminal (exit 2).\nExit status: 0 ok, 1 failed, 2 bad usage. See "

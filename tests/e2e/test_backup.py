@@ -3,7 +3,7 @@
 
 The contract these tests hold the implementation to (man promblock-backup,
 promblock-restore):
-  backup [--since ULID|TIME] [--level N] [--zstd-level L] SOURCE > FILE
+  backup [--since ULID|TIME] [--level L] [--min-compaction-level N] SOURCE > FILE
     complete blocks only (no deletion-marked block, no *.tmp-for-creation,
     no partial block), ULID order, each block's files under <ULID>/ with
     meta.json last, one zstd frame per block; refuses a terminal (exit 2);
@@ -186,6 +186,22 @@ class BackupRestoreTest(unittest.TestCase):
                 self.assert_only_blocks(into, [os.path.basename(b) for b in blocks])
                 self.assertIn("restored %d blocks" % len(blocks), err)
 
+    def test_compression_level(self):
+        blocks = h.block_dirs(REPLICA_A)
+        sizes = {}
+        for level in ("1", "19"):
+            archive = backup(self, "--level", level, REPLICA_A)
+            sizes[level] = len(archive)
+            into = self.path("into-level-" + level)
+            rc, _, err = restore(into, archive)
+            self.assertEqual(rc, 0, err)
+            self.assert_blocks_equal(blocks, into)
+        self.assertLess(sizes["19"], sizes["1"], sizes)
+        for bad in ("0", "20", "x"):
+            rc, out, err = run_bin(["backup", "--level", bad, REPLICA_A])
+            self.assertEqual(rc, 2, err)
+            self.assertEqual(out, b"")
+
     def test_archive_layout(self):
         archive = backup(self, REPLICA_A)
         blocks = h.block_dirs(REPLICA_A)
@@ -313,7 +329,7 @@ class BackupRestoreTest(unittest.TestCase):
         self.assertEqual(rc, 2, err)
         self.assertEqual(out, b"")
 
-    def test_level(self):
+    def test_min_compaction_level(self):
         src = self.path("src")
         os.makedirs(src)
         blocks = [h.copy_block(b, src) for b in h.block_dirs(BASIC)]
@@ -322,9 +338,10 @@ class BackupRestoreTest(unittest.TestCase):
             text = f.read()
         with open(meta_path, "w") as f:
             f.write(text.replace('"level": 1', '"level": 2'))
-        self.assertEqual(self.backed_up_ulids("--level", "2", src), [os.path.basename(blocks[1])])
-        self.assertEqual(len(self.backed_up_ulids("--level", "1", src)), 3)
-        rc, _, err = run_bin(["backup", "--level", "0", src])
+        self.assertEqual(self.backed_up_ulids("--min-compaction-level", "2", src),
+                         [os.path.basename(blocks[1])])
+        self.assertEqual(len(self.backed_up_ulids("--min-compaction-level", "1", src)), 3)
+        rc, _, err = run_bin(["backup", "--min-compaction-level", "0", src])
         self.assertEqual(rc, 2, err)
 
     def test_empty_selection(self):

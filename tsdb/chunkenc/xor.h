@@ -9,6 +9,7 @@
 // The encoder reproduces Prometheus's bytes exactly, except that it never
 // writes the whole extra zero byte of padding older Prometheus sometimes
 // leaves at the end (readers ignore padding).
+#include <bit>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -32,6 +33,7 @@ class XorEncoder {
   // promblock::Error when the chunk already holds 65535 samples.
   void append(int64_t t, double v);
   // Same, with the value given as its bits (stale markers, NaN payloads).
+  // Inline: a merge re-encodes every sample of overlapping chunks.
   void append_bits(int64_t t, uint64_t v_bits);
 
   // The chunk as stored on disk (header included); valid until next append.
@@ -39,8 +41,15 @@ class XorEncoder {
   uint16_t num_samples() const { return num_samples_; }
 
  private:
+  void append_first(int64_t t, uint64_t v_bits);  // the first two samples, and the limit
   void write_value(uint64_t v_bits);
   void write_uvarint(uint64_t x);
+  // Whether x fits the delta-of-delta bucket of `nbits` bits. The range is
+  // Prometheus's: one more on the positive side than on the negative side.
+  static bool fits_bucket(int64_t x, int nbits) {
+    int64_t half = int64_t(1) << (nbits - 1);
+    return -(half - 1) <= x && x <= half;
+  }
 
   enc::BitWriter stream_;
   uint16_t num_samples_ = 0;
@@ -52,6 +61,69 @@ class XorEncoder {
   uint8_t leading_ = 0xff;
   uint8_t trailing_ = 0;
 };
+
+[[gnu::always_inline]] inline void XorEncoder::append_bits(int64_t t, uint64_t v_bits) {
+  if (num_samples_ < 2 || num_samples_ == UINT16_MAX) [[unlikely]]
+    return append_first(t, v_bits);
+  // Unsigned arithmetic: deltas wrap exactly as Go's do, without UB.
+  uint64_t t_delta = uint64_t(t) - uint64_t(t_);
+  int64_t dod = int64_t(t_delta - t_delta_);
+  // The bucket is picked by arithmetic, not a chain of branches: with
+  // jittered scrapes the bucket changes unpredictably from sample to
+  // sample. Buckets nest, so counting the ones dod misses gives its index.
+  int bucket = (dod != 0) + !fits_bucket(dod, 14) + !fits_bucket(dod, 17) + !fits_bucket(dod, 20);
+  if (bucket < 4) [[likely]] {
+    // Prefix and payload in one write: '0', '10'+14, '110'+17, '1110'+20 bits.
+    static constexpr uint8_t kPayloadBits[] = {0, 14, 17, 20};
+    static constexpr uint8_t kPrefix[] = {0b0, 0b10, 0b110, 0b1110};
+    int payload = kPayloadBits[bucket];
+    uint64_t mask = (uint64_t(1) << payload) - 1;
+    stream_.write_bits(uint64_t(kPrefix[bucket]) << payload | (uint64_t(dod) & mask),
+                       bucket + 1 + payload);
+  } else {
+    stream_.write_bits(0b1111, 4);
+    stream_.write_bits(uint64_t(dod), 64);
+  }
+  write_value(v_bits);
+  t_ = t;
+  t_delta_ = t_delta;
+  v_bits_ = v_bits;
+  ++num_samples_;
+}
+
+[[gnu::always_inline]] inline void XorEncoder::write_value(uint64_t v_bits) {
+  uint64_t x = v_bits ^ v_bits_;
+  if (x == 0) {
+    stream_.write_bits(0, 1);
+    return;
+  }
+  int leading = std::countl_zero(x), trailing = std::countr_zero(x);
+  // The window's leading count has only 5 bits.
+  if (leading >= 32) leading = 31;
+  if (leading_ != 0xff && leading >= leading_ && trailing >= trailing_) {
+    // Control bits 1 0, then the XOR inside the previous window; one write
+    // when both fit the writer's fast path.
+    int significant = 64 - leading_ - trailing_;
+    if (significant <= 54)
+      stream_.write_bits(uint64_t(0b10) << significant | x >> trailing_, 2 + significant);
+    else
+      stream_.write_bits(0b10, 2), stream_.write_bits(x >> trailing_, significant);
+    return;
+  }
+  leading_ = uint8_t(leading);
+  trailing_ = uint8_t(trailing);
+  // Control bits 1 1, 5 bits of leading zeros, 6 of significant bits. 64
+  // significant bits do not fit in 6 bits and are written as 0; 0 never
+  // occurs (that is the x == 0 case above).
+  int significant = 64 - leading - trailing;
+  uint64_t head = uint64_t(0b11) << 11 | uint64_t(leading) << 6 | uint64_t(significant & 0x3f);
+  if (significant <= 43) {
+    stream_.write_bits(head << significant | x >> trailing, 13 + significant);
+  } else {
+    stream_.write_bits(head, 13);
+    stream_.write_bits(x >> trailing, significant);
+  }
+}
 
 class XorIterator {
  public:

@@ -48,6 +48,8 @@ class FileWriter {
   std::vector<uint8_t> buf_;
   size_t buf_cap_;
   uint64_t pos_ = 0;
+  uint64_t written_ = 0;  // bytes handed to write(2), in order
+  uint64_t kicked_ = 0;   // bytes whose writeback has been started
 };
 
 }  // namespace promblock

@@ -7,6 +7,7 @@
 #include <random>
 #include <vector>
 
+#include "tests/random_values.h"
 #include "tsdb/chunkenc/xor.h"
 #include "tsdb/error.h"
 
@@ -93,19 +94,7 @@ TEST(XorChunk, JitteredTimestampsAndRandomValues) {
   double v = 0;
   for (int i = 0; i < 120; ++i) {
     t += 15000 + int64_t(rng() % 41) - 20;
-    switch (rng() % 4) {
-      case 0:
-        break;
-      case 1:
-        v += 1;
-        break;
-      case 2:
-        v = double(rng() % 1000) / 7.0;
-        break;
-      default:
-        v = std::bit_cast<double>(rng());
-        break;  // any bit pattern
-    }
+    v = testing::random_value_step(rng, v);
     s.push_back({t, std::bit_cast<uint64_t>(v)});
   }
   expect_round_trip(s);

@@ -8,8 +8,8 @@ namespace promblock::merge {
 namespace {
 
 // The common case (two replicas) without the general loop's scans.
-SampleRun chain_merge_two(const SampleRun& a, const SampleRun& b) {
-  SampleRun out(a.size() + b.size());
+void chain_merge_two(const SampleRun& a, const SampleRun& b, SampleRun& out) {
+  out.resize(a.size() + b.size());
   const TaggedSample *pa = a.data(), *ea = pa + a.size();
   const TaggedSample *pb = b.data(), *eb = pb + b.size();
   TaggedSample* o = out.data();
@@ -23,17 +23,22 @@ SampleRun chain_merge_two(const SampleRun& a, const SampleRun& b) {
   o = std::copy(pa, ea, o);
   o = std::copy(pb, eb, o);
   out.resize(size_t(o - out.data()));
-  return out;
 }
 
 }  // namespace
 
 SampleRun chain_merge(std::span<const SampleRun> runs) {
-  if (runs.size() == 1) return runs[0];
-  if (runs.size() == 2) return chain_merge_two(runs[0], runs[1]);
+  SampleRun out;
+  chain_merge(runs, out);
+  return out;
+}
+
+void chain_merge(std::span<const SampleRun> runs, SampleRun& out) {
+  out.clear();
+  if (runs.size() == 1) return out.assign(runs[0].begin(), runs[0].end());
+  if (runs.size() == 2) return chain_merge_two(runs[0], runs[1], out);
   size_t total = 0;
   for (const auto& r : runs) total += r.size();
-  SampleRun out;
   out.reserve(total);
   std::vector<size_t> pos(runs.size(), 0);
   // Few runs per series (one per overlapping input chunk group): a linear
@@ -50,7 +55,6 @@ SampleRun chain_merge(std::span<const SampleRun> runs) {
     for (size_t i = 0; i < runs.size(); ++i)
       while (pos[i] < runs[i].size() && runs[i][pos[i]].t == s.t) ++pos[i];
   }
-  return out;
 }
 
 SampleRun penalty_merge(const SampleRun& a, const SampleRun& b) {

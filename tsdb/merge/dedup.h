@@ -15,6 +15,8 @@ namespace promblock::merge {
 // timestamps the run listed first wins. Each run must be time-ordered and
 // free of duplicate timestamps.
 SampleRun chain_merge(std::span<const SampleRun> runs);
+// The same into `out` (replaced), whose memory is reused.
+void chain_merge(std::span<const SampleRun> runs, SampleRun& out);
 
 // Thanos's penalty deduplication of two replicas, `a` ordered first:
 // follows one replica and switches to the other on gaps, never taking

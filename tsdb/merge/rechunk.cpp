@@ -1,5 +1,9 @@
 #include "tsdb/merge/rechunk.h"
 
+#include <algorithm>
+
+#include "tsdb/chunkenc/xor_batch.h"
+
 namespace promblock::merge {
 
 namespace {
@@ -26,8 +30,9 @@ void Rechunker::add(const SampleRun& samples, std::span<const SourceChunk> sourc
   size_t i = 0;
   while (i < samples.size()) {
     const TaggedSample& s = samples[i];
-    uint32_t count = sources[s.chunk].num_samples;
-    if (s.position == 0 && is_whole_chunk(samples, i, s.chunk, count)) {
+    // Only the start of a chunk can start a whole one: test that first.
+    if (s.position == 0 && is_whole_chunk(samples, i, s.chunk, sources[s.chunk].num_samples)) {
+      uint32_t count = sources[s.chunk].num_samples;
       encode(std::span(samples).subspan(pending_from, i - pending_from), out);
       add_verbatim(sources[s.chunk], out);
       i += count;
@@ -39,13 +44,22 @@ void Rechunker::add(const SampleRun& samples, std::span<const SourceChunk> sourc
   encode(std::span(samples).subspan(pending_from), out);
 }
 
+uint8_t* Rechunker::reserve(size_t size) {
+  constexpr size_t kBlockSize = 64 * 1024;
+  if (block_ < blocks_.size() && used_ + size > blocks_[block_].size()) ++block_, used_ = 0;
+  if (block_ == blocks_.size()) blocks_.emplace_back(std::max(kBlockSize, size));
+  if (blocks_[block_].size() < size) blocks_[block_].resize(size);  // only while empty
+  return blocks_[block_].data() + used_;
+}
+
 void Rechunker::encode(std::span<const TaggedSample> samples, std::vector<ChunkData>& out) {
   while (!samples.empty()) {
     size_t n = std::min(samples.size(), kMaxSamplesPerChunk);
-    auto& enc = encoded_.emplace_back();
-    for (size_t k = 0; k < n; ++k) enc.append_bits(samples[k].t, samples[k].v_bits);
-    out.push_back({samples[0].t, samples[n - 1].t, uint8_t(chunkenc::Encoding::kXOR), enc.bytes(),
-                   uint32_t(n)});
+    uint8_t* dst = reserve(chunkenc::xor_max_encoded_size(n));
+    size_t size = chunkenc::xor_encode_chunk(samples.data(), n, dst);
+    used_ += size;
+    out.push_back({samples[0].t, samples[n - 1].t, uint8_t(chunkenc::Encoding::kXOR),
+                   std::span<const uint8_t>(dst, size), uint32_t(n)});
     ++reencoded_;
     samples = samples.subspan(n);
   }

@@ -4,7 +4,6 @@
 // is re-encoded with our XOR encoder into chunks of at most 120 samples
 // (Prometheus's target size).
 #include <cstdint>
-#include <deque>
 #include <span>
 #include <vector>
 
@@ -33,7 +32,7 @@ class Rechunker {
            std::vector<ChunkData>& out);
   // Copies one source chunk through unchanged.
   void add_verbatim(const SourceChunk& source, std::vector<ChunkData>& out);
-  void clear() { encoded_.clear(); }
+  void clear() { block_ = 0, used_ = 0; }
 
   uint64_t chunks_copied() const { return copied_; }
   uint64_t chunks_reencoded() const { return reencoded_; }
@@ -41,8 +40,13 @@ class Rechunker {
  private:
   void encode(std::span<const TaggedSample> samples, std::vector<ChunkData>& out);
 
-  // deque: growing it never moves earlier encoders, whose bytes `out` spans.
-  std::deque<chunkenc::XorEncoder> encoded_;
+  // Room for `size` bytes of encoded chunks that never moves: `out` spans them.
+  uint8_t* reserve(size_t size);
+
+  // Encoded bytes, in blocks that clear() keeps for reuse.
+  std::vector<std::vector<uint8_t>> blocks_;
+  size_t block_ = 0;  // the block being filled
+  size_t used_ = 0;   // bytes used in it
   uint64_t copied_ = 0;
   uint64_t reencoded_ = 0;
 };

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "tsdb/chunkenc/xor.h"
+#include "tsdb/chunkenc/xor_batch.h"
 #include "tsdb/encoding.h"
 #include "tsdb/error.h"
 #include "tsdb/merge/dedup.h"
@@ -53,22 +54,22 @@ void SeriesMerger::decode(const Labels& labels, uint32_t i, SampleRun& run) cons
   if (s.chunk.encoding != uint8_t(chunkenc::Encoding::kXOR))
     fail_chunk("cannot merge overlapping chunks of encoding " +
                chunkenc::encoding_name(s.chunk.encoding));
-  // The decoding step on locals (see xor_decode.h): this loop runs for
-  // every sample of every overlapping chunk.
-  if (s.chunk.data.size() < 2)
-    fail_chunk("chunk of " + std::to_string(s.chunk.data.size()) +
-               " bytes is shorter than its header");
-  const uint16_t total = enc::load_be16(s.chunk.data.data());
-  enc::BitReader reader(s.chunk.data.subspan(2));
-  chunkenc::XorDecodeState state;
-  const std::vector<Interval>* deleted = s.copy->deleted;
-  run.reserve(run.size() + total);
-  for (uint32_t position = 0; position < total; ++position) {
-    chunkenc::XorStep step = chunkenc::xor_read_sample(state, reader);
-    if (step != chunkenc::XorStep::kOk) [[unlikely]]
-      fail_chunk(chunkenc::xor_step_error(step, state, total));
-    if (!deleted || !is_deleted(*deleted, state.t))
-      run.push_back({state.t, state.v_bits, i, position});
+  // The whole-chunk decoder (see xor_batch.h): this runs for every sample
+  // of every overlapping chunk.
+  const size_t first = run.size();
+  const uint32_t total = s.chunk.num_samples;
+  run.resize(first + total);
+  TaggedSample* out = run.data() + first;
+  bool ok = chunkenc::xor_decode_chunk(
+      s.chunk.data,
+      scratch_, [&](uint32_t k, int64_t t, uint64_t v_bits) __attribute__((always_inline)) {
+        out[k] = {t, v_bits, i, k};
+      });
+  if (!ok) fail_chunk(chunkenc::xor_chunk_error(s.chunk.data));
+  if (const std::vector<Interval>* deleted = s.copy->deleted) {
+    auto kept = std::remove_if(run.begin() + std::ptrdiff_t(first), run.end(),
+                               [&](const TaggedSample& x) { return is_deleted(*deleted, x.t); });
+    run.erase(kept, run.end());
   }
 }
 
@@ -91,23 +92,30 @@ void SeriesMerger::merge_keeping(const Labels& labels, std::span<const SeriesCop
     merge_chain(labels, out);
 }
 
-void SeriesMerger::decode_runs(const Labels& labels, std::span<const uint32_t> order,
-                               std::vector<SampleRun>& runs) const {
-  runs.clear();
+std::span<SampleRun> SeriesMerger::decode_runs(const Labels& labels,
+                                               std::span<const uint32_t> order) {
+  // Runs keep their memory from series to series.
+  size_t used = 0;
   const Source* prev = nullptr;
   for (uint32_t k : order) {
     const Source& s = sources_[k];
     // Consecutive chunks of one copy that do not overlap extend one run:
     // the merge then sees one run per replica instead of one per chunk.
     bool extends = prev && prev->copy == s.copy && s.meta.min_time > prev->meta.max_time;
-    decode(labels, k, extends ? runs.back() : runs.emplace_back());
+    if (!extends) {
+      if (used == runs_.size()) runs_.emplace_back();
+      runs_[used++].clear();
+    }
+    decode(labels, k, runs_[used - 1]);
     prev = &s;
   }
+  return std::span(runs_.data(), used);
 }
 
-SampleRun SeriesMerger::merged(std::vector<SampleRun>& runs) {
-  if (runs.size() == 1) return std::move(runs[0]);
-  return chain_merge(runs);
+const SampleRun& SeriesMerger::merged(std::span<const SampleRun> runs) {
+  if (runs.size() == 1) return runs[0];
+  chain_merge(runs, merged_);
+  return merged_;
 }
 
 void SeriesMerger::merge_penalty(const Labels& labels, std::vector<ChunkData>& out) {
@@ -123,8 +131,7 @@ void SeriesMerger::merge_penalty(const Labels& labels, std::vector<ChunkData>& o
     order.clear();
     for (uint32_t i = 0; i < sources_.size(); ++i)
       if (sources_[i].copy->replica_rank == rank) order.push_back(i);
-    decode_runs(labels, order, runs_);
-    replicas.push_back(merged(runs_));
+    replicas.push_back(merged(decode_runs(labels, order)));
   }
   rechunker_.add(penalty_merge_all(replicas), source_chunks_, out);
 }
@@ -150,8 +157,7 @@ void SeriesMerger::merge_chain(const Labels& labels, std::vector<ChunkData>& out
       std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
         return sources_[a].copy->replica_rank < sources_[b].copy->replica_rank;
       });
-      decode_runs(labels, order, runs_);
-      rechunker_.add(merged(runs_), source_chunks_, out);
+      rechunker_.add(merged(decode_runs(labels, order)), source_chunks_, out);
     }
     i = end;
   }

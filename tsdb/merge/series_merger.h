@@ -51,12 +51,11 @@ class SeriesMerger {
   bool touched_by_tombstones(const Source& s) const;
   // Decodes source i into a tagged run, dropping deleted samples.
   void decode(const Labels& labels, uint32_t i, SampleRun& run) const;
-  // Decodes the sources in `order` into time-ordered runs, one per stretch
-  // of non-overlapping chunks of one copy.
-  void decode_runs(const Labels& labels, std::span<const uint32_t> order,
-                   std::vector<SampleRun>& runs) const;
-  // The chain merge of the runs (which it may consume).
-  static SampleRun merged(std::vector<SampleRun>& runs);
+  // Decodes the sources in `order` into time-ordered runs (in runs_), one
+  // per stretch of non-overlapping chunks of one copy.
+  std::span<SampleRun> decode_runs(const Labels& labels, std::span<const uint32_t> order);
+  // The chain merge of the runs; valid until the next call.
+  const SampleRun& merged(std::span<const SampleRun> runs);
   void merge_penalty(const Labels& labels, std::vector<ChunkData>& out);
   void merge_chain(const Labels& labels, std::vector<ChunkData>& out);
 
@@ -64,7 +63,9 @@ class SeriesMerger {
   Rechunker rechunker_;
   std::vector<Source> sources_;  // sorted by min time, then replica rank
   std::vector<SourceChunk> source_chunks_;
-  std::vector<SampleRun> runs_;  // scratch, reused across series
+  std::vector<SampleRun> runs_;           // scratch, reused across series
+  SampleRun merged_;                      // scratch, reused across series
+  mutable std::vector<uint8_t> scratch_;  // the padded copy of a chunk being decoded
   uint64_t samples_in_ = 0;
 };
 

@@ -1,0 +1,263 @@
+#pragma once
+// Whole-chunk XOR decoding and encoding for the merge, whose loops touch
+// every sample of every overlapping chunk. Both keep all state in locals
+// (XorEncoder and XorIterator keep theirs in members, which every byte
+// store through the buffer forces back to memory) and read or write the
+// bit stream a word at a time at a bit position:
+// - the decoder works on a copy of the chunk followed by zero padding, so
+//   no read needs a bounds check; it checks once per sample that it has not
+//   run past the real bytes, and on any fault returns false for the caller
+//   to ask the checked XorIterator for the exact error;
+// - the encoder writes into a buffer sized for the worst case.
+// The bytes and samples are those of XorEncoder and XorIterator exactly
+// (tests/chunkenc_xor_batch_test.cpp compares them).
+#include <bit>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "tsdb/encoding.h"
+
+namespace promblock::chunkenc {
+
+namespace batch_detail {
+
+inline constexpr size_t kPadding = 32;  // > the bytes one sample can read past its start
+
+// Bits at `pos` in the top of a word; at least 57 of them are valid.
+[[gnu::always_inline]] inline uint64_t peek(const uint8_t* b, uint64_t pos) {
+  return enc::load_be64(b + (pos >> 3)) << (pos & 7);
+}
+
+// 1 <= n <= 64 bits at `pos`.
+[[gnu::always_inline]] inline uint64_t read_n(const uint8_t* b, uint64_t pos, int n) {
+  if (n <= 57) [[likely]]
+    return peek(b, pos) >> (64 - n);
+  uint64_t hi = peek(b, pos) >> 32;
+  return hi << (n - 32) | peek(b, pos + 32) >> (96 - n);
+}
+
+// Go's binary.ReadUvarint at `pos` (whole bytes of the bit stream).
+inline bool read_uvarint(const uint8_t* b, uint64_t& pos, uint64_t& out) {
+  uint64_t x = 0;
+  for (int i = 0, shift = 0; i < 10; ++i, shift += 7) {
+    uint64_t byte = peek(b, pos) >> 56;
+    pos += 8;
+    if (byte < 0x80) {
+      if (i == 9 && byte > 1) return false;
+      out = x | byte << shift;
+      return true;
+    }
+    x |= (byte & 0x7f) << shift;
+  }
+  return false;
+}
+
+}  // namespace batch_detail
+
+// Decodes all samples of an XOR chunk (its 2-byte header included),
+// calling emit(index, t, v_bits) for each in order. `scratch` holds the
+// padded copy. False when the chunk is malformed (truncated, bad window,
+// varint overflow); the samples emitted by then are meaningless.
+template <class Emit>
+[[gnu::always_inline]] inline bool xor_decode_chunk(std::span<const uint8_t> chunk,
+                                                    std::vector<uint8_t>& scratch, Emit&& emit) {
+  using namespace batch_detail;
+  if (chunk.size() < 2) return false;
+  const uint32_t total = enc::load_be16(chunk.data());
+  if (total == 0) return true;
+  const size_t stream_size = chunk.size() - 2;
+  if (scratch.size() < stream_size + kPadding) scratch.resize(stream_size + kPadding);
+  std::memcpy(scratch.data(), chunk.data() + 2, stream_size);
+  std::memset(scratch.data() + stream_size, 0, kPadding);
+  const uint8_t* b = scratch.data();
+  const uint64_t limit = uint64_t(stream_size) * 8;
+
+  uint64_t pos = 0, u;
+  if (!read_uvarint(b, pos, u)) return false;
+  int64_t t = int64_t(u >> 1);
+  if (u & 1) t = ~t;
+  uint64_t v = read_n(b, pos, 64);
+  pos += 64;
+  if (pos > limit) return false;
+  emit(0u, t, v);
+  if (total == 1) return true;
+
+  uint64_t t_delta;
+  int leading = 0, trailing = 0;
+  bool bad_window = false;
+  // The value of every sample after the first: XOR-ed with the previous
+  // one inside a window of leading and trailing zeros. (Picking among the
+  // three control cases by arithmetic instead of branches measured slower:
+  // one more load per sample costs more than the mispredictions.)
+  auto read_value = [&]() __attribute__((always_inline)) {
+    uint64_t w = peek(b, pos);
+    if (!(w >> 63)) {
+      pos += 1;  // unchanged
+      return;
+    }
+    if (w >> 62 & 1) {
+      int lead = int(w >> 57 & 0x1f), significant = int(w >> 51 & 0x3f);
+      if (significant == 0) significant = 64;  // 64 does not fit 6 bits
+      if (lead + significant > 64) {
+        bad_window = true;
+        return;
+      }
+      leading = lead;
+      trailing = 64 - lead - significant;
+      pos += 13;
+    } else {
+      pos += 2;
+    }
+    int significant = 64 - leading - trailing;
+    v ^= read_n(b, pos, significant) << trailing;
+    pos += uint64_t(significant);
+  };
+
+  // Sample 1: a plain delta.
+  if (!read_uvarint(b, pos, t_delta)) return false;
+  t = int64_t(uint64_t(t) + t_delta);
+  read_value();
+  if (bad_window || pos > limit) return false;
+  emit(1u, t, v);
+
+  for (uint32_t k = 2; k < total; ++k) {
+    static constexpr int kBucketBits[] = {0, 14, 17, 20};
+    static constexpr uint64_t kHalf[] = {~uint64_t(0), 1 << 13, 1 << 16, 1 << 19};
+    uint64_t w = peek(b, pos);
+    // Up to four 1-bits ended by a 0-bit; clearing bit 59 caps the count.
+    int ones = std::countl_one(w & ~(uint64_t(1) << 59));
+    int64_t dod;
+    if (ones < 4) [[likely]] {
+      // Buckets 0-3 by arithmetic: jittered scrapes switch between them
+      // unpredictably. Two shifts so that bucket 0 reads no payload.
+      int nbits = kBucketBits[ones];
+      uint64_t bits = ((w << (ones + 1)) >> 1) >> (63 - nbits);
+      dod = int64_t(bits) - (bits > kHalf[ones] ? int64_t(1) << nbits : 0);
+      pos += uint64_t(ones + 1 + nbits);
+    } else {
+      dod = int64_t(read_n(b, pos + 4, 64));
+      pos += 68;
+    }
+    // Unsigned arithmetic: deltas wrap as Go's do, without UB.
+    t_delta += uint64_t(dod);
+    t = int64_t(uint64_t(t) + t_delta);
+    read_value();
+    if (bad_window | (pos > limit)) [[unlikely]]
+      return false;
+    emit(k, t, v);
+  }
+  return true;
+}
+
+// The error XorIterator reports for a malformed chunk, for messages.
+std::string xor_chunk_error(std::span<const uint8_t> chunk);
+
+// The most bytes xor_encode_chunk writes for n samples (padding included).
+constexpr size_t xor_max_encoded_size(size_t n) {
+  // Header, two varints, and at most 4+64 timestamp and 13+64 value bits
+  // per sample, plus one word the writer stores whole.
+  return 2 + 20 + n * 19 + 8;
+}
+
+// Encodes samples[0..n) (each with .t and .v_bits; n <= 65535) as one XOR
+// chunk into dst, which has room for xor_max_encoded_size(n) bytes; returns
+// the chunk's size.
+template <class Sample>
+[[gnu::always_inline]] inline size_t xor_encode_chunk(const Sample* samples, size_t n,
+                                                      uint8_t* dst) {
+  uint8_t* out = dst + 2;
+  size_t size = 0;   // whole bytes stored at out
+  uint64_t acc = 0;  // the last `pending` bits written, in its low bits
+  int pending = 0;
+  // nbits <= 56.
+  auto put = [&](uint64_t bits, int nbits) __attribute__((always_inline)) {
+    if (pending + nbits > 64) {
+      enc::store_be64(out + size, acc << (64 - pending));
+      size += size_t(pending / 8);
+      pending %= 8;
+    }
+    acc = acc << nbits | (bits & ((uint64_t(1) << nbits) - 1));
+    pending += nbits;
+  };
+  auto put64 = [&](uint64_t bits) {
+    put(bits >> 32, 32);
+    put(bits, 32);
+  };
+  auto put_uvarint = [&](uint64_t x) {
+    for (; x >= 0x80; x >>= 7) put(uint8_t(x) | 0x80, 8);
+    put(x, 8);
+  };
+
+  int64_t t = 0;
+  uint64_t t_delta = 0, v = 0;
+  int leading = 0xff, trailing = 0;  // 0xff: no window yet
+  auto put_value = [&](uint64_t v_bits) __attribute__((always_inline)) {
+    uint64_t x = v_bits ^ v;
+    if (x == 0) return put(0, 1);
+    int lead = std::countl_zero(x), trail = std::countr_zero(x);
+    if (lead >= 32) lead = 31;  // the window's leading count has only 5 bits
+    if (leading != 0xff && lead >= leading && trail >= trailing) {
+      int significant = 64 - leading - trailing;
+      if (significant <= 54)
+        return put(uint64_t(0b10) << significant | x >> trailing, 2 + significant);
+      put(0b10, 2);
+      return put(x >> trailing >> 32, significant - 32), put(x >> trailing, 32);
+    }
+    leading = lead;
+    trailing = trail;
+    int significant = 64 - lead - trail;
+    uint64_t head = uint64_t(0b11) << 11 | uint64_t(lead) << 6 | uint64_t(significant & 0x3f);
+    if (significant <= 43) return put(head << significant | x >> trail, 13 + significant);
+    put(head, 13);
+    if (significant <= 56) return put(x >> trail, significant);
+    put(x >> trail >> 32, significant - 32), put(x >> trail, 32);
+  };
+
+  if (n > 0) {
+    t = samples[0].t;
+    v = samples[0].v_bits;
+    put_uvarint(t < 0 ? ~(uint64_t(t) << 1) : uint64_t(t) << 1);  // Go's zigzag
+    put64(v);
+  }
+  if (n > 1) {
+    t_delta = uint64_t(samples[1].t) - uint64_t(t);
+    put_uvarint(t_delta);
+    put_value(samples[1].v_bits);
+    t = samples[1].t;
+    v = samples[1].v_bits;
+  }
+  for (size_t k = 2; k < n; ++k) {
+    uint64_t delta = uint64_t(samples[k].t) - uint64_t(t);
+    int64_t dod = int64_t(delta - t_delta);
+    // Buckets nest: counting the ones dod misses gives its index.
+    auto fits = [](int64_t x, int nbits) {
+      int64_t half = int64_t(1) << (nbits - 1);
+      return -(half - 1) <= x && x <= half;
+    };
+    int bucket = (dod != 0) + !fits(dod, 14) + !fits(dod, 17) + !fits(dod, 20);
+    if (bucket < 4) [[likely]] {
+      static constexpr uint8_t kPayloadBits[] = {0, 14, 17, 20};
+      static constexpr uint8_t kPrefix[] = {0b0, 0b10, 0b110, 0b1110};
+      int payload = kPayloadBits[bucket];
+      put(uint64_t(kPrefix[bucket]) << payload | (uint64_t(dod) & ((uint64_t(1) << payload) - 1)),
+          bucket + 1 + payload);
+    } else {
+      put(0b1111, 4);
+      put64(uint64_t(dod));
+    }
+    put_value(samples[k].v_bits);
+    t = samples[k].t;
+    t_delta = delta;
+    v = samples[k].v_bits;
+  }
+  if (pending > 0) enc::store_be64(out + size, acc << (64 - pending));
+  size += size_t(pending + 7) / 8;
+  dst[0] = uint8_t(n >> 8);
+  dst[1] = uint8_t(n);
+  return 2 + size;
+}
+
+}  // namespace promblock::chunkenc

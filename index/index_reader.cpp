@@ -6,36 +6,14 @@
 #include "index/series_codec.h"
 #include "tsdb/encoding.h"
 #include "tsdb/error.h"
+#include "tsdb/message_format.h"
 
 namespace promblock::index {
 
 namespace {
 
-// Quotes a string from the file for an error message, escaping anything
-// unprintable so the message stays one line whatever the bytes are.
-std::string quote(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s.substr(0, 200)) {
-    if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
-      char hex[5];
-      std::snprintf(hex, sizeof hex, "\\x%02x", c);
-      out += hex;
-    } else {
-      out += char(c);
-    }
-  }
-  if (s.size() > 200) out += "...";
-  return out + "\"";
-}
-
-std::string hex32(uint32_t v) {
-  char b[11];
-  std::snprintf(b, sizeof b, "0x%08x", v);
-  return b;
-}
-
 std::string pair_name(std::string_view name, std::string_view value) {
-  return std::string(name.empty() ? "(all)" : name) + "=" + quote(value);
+  return std::string(name.empty() ? "(all)" : name) + "=" + quote_for_message(value);
 }
 
 }  // namespace
@@ -124,8 +102,8 @@ void IndexReader::read_symbols() {
     if (!d.ok()) fail_here("symbol table: symbol " + std::to_string(i) + ": " + d.err());
     // Symbol refs and lookups rely on the order.
     if (i > 0 && s <= prev)
-      fail_here("symbol table: symbol " + std::to_string(i) + " " + quote(s) + " not after " +
-                quote(prev));
+      fail_here("symbol table: symbol " + std::to_string(i) + " " + quote_for_message(s) +
+                " not after " + quote_for_message(prev));
     prev = s;
     symbol_offsets_.push_back(offset);
   }
@@ -165,7 +143,7 @@ void IndexReader::read_postings_offset_table() {
                 std::to_string(offset) + " outside the file");
     if (names_.empty() || names_.back().name != name) {
       if (!names_.empty() && name < names_.back().name)
-        fail_here(what + ": label name " + quote(name) + " out of order");
+        fail_here(what + ": label name " + quote_for_message(name) + " out of order");
       names_.push_back({name, values_.size(), values_.size()});
     } else if (value <= values_.back().value) {
       fail_here(what + ": " + pair_name(name, value) + " out of order");
@@ -195,7 +173,8 @@ void IndexReader::read_label_indices() {
     if (keys != 1)
       fail_here(what + ": entry " + std::to_string(i) + " has " + std::to_string(keys) +
                 " keys, want 1");
-    const std::string index_what = "label index of " + quote(name);  // one per name: cheap
+    const std::string index_what =
+        "label index of " + quote_for_message(name);  // one per name: cheap
     enc::Decbuf li(section(offset, index_what));
     uint32_t names = li.be32();
     uint32_t entries = li.be32();

@@ -6,6 +6,7 @@
 
 #include "index/series_codec.h"
 #include "tsdb/encoding.h"
+#include "tsdb/message_format.h"
 
 namespace promblock::verify {
 
@@ -15,30 +16,9 @@ namespace {
 // damaged length loses the way through the section for good.
 constexpr int kMaxConsecutiveBadEntries = 10;
 
-std::string quote(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s.substr(0, 200)) {
-    if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
-      char hex[5];
-      std::snprintf(hex, sizeof hex, "\\x%02x", c);
-      out += hex;
-    } else {
-      out += char(c);
-    }
-  }
-  if (s.size() > 200) out += "...";
-  return out + "\"";
-}
-
 std::string pair_name(std::string_view name, std::string_view value) {
   if (name.empty() && value.empty()) return "the all-series list";
-  return std::string(name) + "=" + quote(value);
-}
-
-std::string hex32(uint32_t v) {
-  char b[11];
-  std::snprintf(b, sizeof b, "0x%08x", v);
-  return b;
+  return std::string(name) + "=" + quote_for_message(value);
 }
 
 uint64_t mix(uint64_t x) {  // splitmix64's finalizer
@@ -180,8 +160,8 @@ void IndexCheck::check_symbols() {
     }
     if (i > 0 && s <= prev) {
       problem("symbols not sorted", "",
-              "symbol table: symbol " + std::to_string(i) + " " + quote(s) +
-                  (s == prev ? " repeated" : " not after " + quote(prev)));
+              "symbol table: symbol " + std::to_string(i) + " " + quote_for_message(s) +
+                  (s == prev ? " repeated" : " not after " + quote_for_message(prev)));
     }
     prev = s;
     symbol_offsets_.push_back(offset);
@@ -300,11 +280,11 @@ void IndexCheck::walk_series(const std::function<void(const IndexSeries&)>& on_s
         if (labels[i].name.empty())
           problem("empty label name", name, "label " + std::to_string(i) + " has an empty name");
         if (i > 0 && labels[i].name <= labels[i - 1].name)
-          problem(
-              "labels not sorted", name,
-              "label names not sorted and unique: " + quote(labels[i].name) +
-                  (labels[i].name == labels[i - 1].name ? " repeated"
-                                                        : " after " + quote(labels[i - 1].name)));
+          problem("labels not sorted", name,
+                  "label names not sorted and unique: " + quote_for_message(labels[i].name) +
+                      (labels[i].name == labels[i - 1].name
+                           ? " repeated"
+                           : " after " + quote_for_message(labels[i - 1].name)));
       }
       if (labels.empty()) problem("series without labels", name, "series has no labels");
       if (have_prev) {
@@ -355,7 +335,7 @@ void IndexCheck::check_label_indices() {
                   (d.ok() ? "" : ": " + d.err()));
       return;
     }
-    const std::string what = "label index of " + quote(name);
+    const std::string what = "label index of " + quote_for_message(name);
     std::span<const uint8_t> li_body;
     if (!section(offset, what, li_body)) continue;
     enc::Decbuf li(li_body);
@@ -413,9 +393,10 @@ void IndexCheck::check_postings() {
       }
     if (want.sum != cur.sum || want.count != cur.count)
       problem("postings do not match series", "",
-              "postings of label " + quote(cur_name) + " do not list exactly the series that " +
-                  "have it (" + std::to_string(cur.count) + " postings entries, " +
-                  std::to_string(want.count) + " series with the label)");
+              "postings of label " + quote_for_message(cur_name) +
+                  " do not list exactly the series that " + "have it (" +
+                  std::to_string(cur.count) + " postings entries, " + std::to_string(want.count) +
+                  " series with the label)");
   };
   bool all_seen = false;
   std::string_view prev_name, prev_value;
@@ -521,8 +502,8 @@ void IndexCheck::check_postings() {
       std::string_view n = symbol(ref);
       if (!std::binary_search(names_all.begin(), names_all.end(), n))
         problem("postings do not match series", "",
-                "postings of label " + quote(n) + " missing: " + std::to_string(s.count) +
-                    " series have the label");
+                "postings of label " + quote_for_message(n) +
+                    " missing: " + std::to_string(s.count) + " series have the label");
     }
   }
 }

@@ -24,12 +24,6 @@ struct MergeArgs {
   std::vector<std::string> inputs;
 };
 
-merge::DedupMode parse_mode(const std::string& s) {
-  if (s == "chain") return merge::DedupMode::kChain;
-  if (s == "none") return merge::DedupMode::kNone;
-  return merge::DedupMode::kPenalty;
-}
-
 int run_merge(const MergeArgs& args) {
   auto start = std::chrono::steady_clock::now();
   std::vector<merge::MergeInput> inputs;
@@ -43,7 +37,8 @@ int run_merge(const MergeArgs& args) {
   merge::check_one_group(inputs, args.replica_labels);
   DirLock lock(args.out);
   remove_leftover_tmp_dirs(args.out);
-  merge::MergeOptions opts{args.out, args.replica_labels, parse_mode(args.dedup), args.threads};
+  merge::MergeOptions opts{args.out, args.replica_labels, merge::dedup_mode_from_name(args.dedup),
+                           args.threads};
   auto r = merge::merge_blocks(inputs, opts);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::string line;

@@ -21,6 +21,12 @@ std::string hex(uint64_t v) {
 
 }  // namespace
 
+DedupMode dedup_mode_from_name(std::string_view name) {
+  if (name == "chain") return DedupMode::kChain;
+  if (name == "none") return DedupMode::kNone;
+  return DedupMode::kPenalty;
+}
+
 void SeriesMerger::collect_sources(const Labels& labels, std::span<const SeriesCopy> copies) {
   sources_.clear();
   for (const auto& c : copies)

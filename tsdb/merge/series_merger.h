@@ -5,6 +5,7 @@
 // ones are decoded, merged and re-encoded.
 #include <cstdint>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "index/format.h"
@@ -15,6 +16,10 @@
 namespace promblock::merge {
 
 enum class DedupMode { kPenalty, kChain, kNone };
+
+// The mode a --dedup value names ("chain", "none"; anything else is
+// penalty, the default: the command line has checked the value already).
+DedupMode dedup_mode_from_name(std::string_view name);
 
 // One input block's copy of the series.
 struct SeriesCopy {

@@ -26,6 +26,7 @@ struct CompactArgs {
   std::string delete_delay = "48h";
   std::string retention;
   int concurrency = 1;
+  size_t threads = 0;
   bool dry_run = false;
   bool json = false;
 };
@@ -84,15 +85,14 @@ int run_compact(const CompactArgs& a) {
     o.sources = a.sources;
   }
   o.replica_labels = a.replica_labels;
-  o.mode = a.dedup == "chain"  ? merge::DedupMode::kChain
-           : a.dedup == "none" ? merge::DedupMode::kNone
-                               : merge::DedupMode::kPenalty;
+  o.mode = merge::dedup_mode_from_name(a.dedup);
   o.ranges = parse_ranges(a.ranges);
   o.consistency_delay_ms = parse_duration_ms(a.consistency_delay);
   o.delete_delay_ms = parse_duration_ms(a.delete_delay);
   if (!a.retention.empty()) o.retention_ms = parse_duration_ms(a.retention);
   if (a.concurrency < 1) throw UsageError("--concurrency must be at least 1");
   o.concurrency = a.concurrency;
+  o.threads = a.threads;
   o.dry_run = a.dry_run;
 
   auto s = compact::run_compaction(o, [&](const compact::JobReport& r) { print_job(r, a.json); });
@@ -146,6 +146,10 @@ void register_compact(CLI::App& app, Runner& run) {
   cmd->add_option("--retention", a->retention,
                   "Mark blocks in --out that ended longer ago than this for deletion");
   cmd->add_option("--concurrency", a->concurrency, "Jobs run at once (default 1)");
+  cmd->add_option("--threads", a->threads,
+                  "Threads each job merges series with (default: the cores shared among "
+                  "concurrent jobs)")
+      ->check(CLI::Range(1, 1024));
   cmd->add_flag("--dry-run", a->dry_run, "Print the plan; change nothing");
   cmd->add_flag("--json", a->json, "One JSON object per line: jobs, then the summary");
   cmd->callback([a, &run] { run = [a] { return run_compact(*a); }; });

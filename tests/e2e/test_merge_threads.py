@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""promblock merge --threads: the output does not depend on the thread count.
+"""promblock merge --threads and compact --threads: the output does not depend
+on the thread count.
 
 Series are merged in batches on worker threads and written in order by the
 main thread; a merge with one thread and merges with several must write the
@@ -50,11 +51,35 @@ class ThreadsTest(unittest.TestCase):
                               "chunks_reencoded"):
                         self.assertEqual(s[k], one[k], k)
 
+    def compact(self, threads):
+        out = os.path.join(h.mkdtemp(prefix="promblock-threads-"), "out")
+        rc, so, se = h.run_promblock(["compact", "--json", "--consistency-delay", "0s",
+                                      "--threads", str(threads), "--out", out] + SOURCES,
+                                     timeout=300)
+        self.assertEqual(rc, 0, se)
+        blocks = {}
+        for name in os.listdir(out):
+            path = os.path.join(out, name)
+            if os.path.isfile(os.path.join(path, "meta.json")):
+                meta = h.read_meta(path)
+                if not os.path.exists(os.path.join(path, "deletion-mark.json")):
+                    blocks[meta["minTime"], meta["maxTime"]] = path
+        return blocks
+
+    def test_compact_thread_counts_give_identical_blocks(self):
+        one = self.compact(1)
+        two = self.compact(2)
+        self.assertTrue(one, "compact wrote no blocks")
+        self.assertEqual(sorted(one), sorted(two))
+        for key in one:
+            self.assertSameBlock(one[key], two[key])
+
     def test_threads_option_is_checked(self):
-        for bad in ("0", "-1", "x"):
-            rc, _, se = h.run_promblock(["merge", "--threads", bad, "--out",
-                                         h.mkdtemp() + "/o"] + SOURCES)
-            self.assertEqual(rc, 2, se)
+        for command in ("merge", "compact"):
+            for bad in ("0", "-1", "x"):
+                rc, _, se = h.run_promblock([command, "--threads", bad, "--out",
+                                             h.mkdtemp() + "/o"] + SOURCES)
+                self.assertEqual(rc, 2, (command, bad, se))
 
 
 if __name__ == "__main__":

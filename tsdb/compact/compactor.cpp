@@ -14,6 +14,7 @@
 #include "tsdb/error.h"
 #include "tsdb/merge/block_merger.h"
 #include "tsdb/merge/replicas.h"
+#include "tsdb/ordered_parallel.h"
 #include "tsdb/ulid.h"
 
 namespace promblock::compact {
@@ -212,6 +213,12 @@ class Run {
 
   bool is_finished(size_t i) const { return outputs_[i].has_value() || !errors_[i].empty(); }
 
+  // Concurrent jobs share the cores unless told otherwise.
+  size_t merge_threads() const {
+    if (opts_.threads > 0) return opts_.threads;
+    return std::max<size_t>(1, default_thread_count() / size_t(std::max(1, opts_.concurrency)));
+  }
+
   // Runs in a worker thread: touches only this job's slots.
   void run_job(size_t i) {
     try {
@@ -226,7 +233,8 @@ class Run {
         }
       }
       merge::MergeOptions mo{opts_.out_dir, opts_.replica_labels,
-                             jobs_[i].vertical ? opts_.mode : merge::DedupMode::kChain};
+                             jobs_[i].vertical ? opts_.mode : merge::DedupMode::kChain,
+                             merge_threads()};
       auto result = merge::merge_blocks(inputs, mo);
       outputs_[i] = discover_blocks(result.path).at(0);
     } catch (const std::exception& e) {

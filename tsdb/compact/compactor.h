@@ -26,6 +26,7 @@ struct CompactOptions {
   int64_t delete_delay_ms = 48 * 3600 * 1000;
   std::optional<int64_t> retention_ms;
   int concurrency = 1;
+  size_t threads = 0;  // per job's merge; 0: the cores shared among concurrent jobs
   bool dry_run = false;
 };
 

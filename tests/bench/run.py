@@ -81,12 +81,11 @@ def ensure_promblock(path):
         if not os.access(path, os.X_OK):
             die("--promblock %s is not an executable" % path)
         return os.path.abspath(path)
-    cache = os.path.join(BUILD_DIR, "CMakeCache.txt")
-    release = os.path.exists(cache) and "CMAKE_BUILD_TYPE:STRING=Release\n" in open(cache).read()
-    steps = [] if release else [["cmake", "-S", REPO, "-B", BUILD_DIR, "-DCMAKE_BUILD_TYPE=Release",
-                                  "-DPROMBLOCK_TESTS=OFF"]]
-    # make decides what is stale; a no-op build takes a second.
-    steps.append(["cmake", "--build", BUILD_DIR, "--target", "promblock", "-j2"])
+    # Configure every time: sources are globbed, so a new file needs it.
+    # make then decides what is stale; a no-op build takes a second.
+    steps = [["cmake", "-S", REPO, "-B", BUILD_DIR, "-DCMAKE_BUILD_TYPE=Release",
+              "-DPROMBLOCK_TESTS=OFF"],
+             ["cmake", "--build", BUILD_DIR, "--target", "promblock", "-j2"]]
     log("building promblock (Release) in %s (a full build takes minutes)" % BUILD_DIR)
     for cmd in steps:
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

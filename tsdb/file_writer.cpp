@@ -58,12 +58,21 @@ void FileWriter::flush() {
   buf_.clear();
   // Start writing back what is written so far without waiting for it: the
   // fsync in close() then finds little left to do, instead of stalling the
-  // end of a run while the whole file goes to disk. Only a hint; errors
-  // (a filesystem without it, say) surface, if real, at that fsync.
-  if (written_ - kicked_ >= kWritebackStep) {
-    ::sync_file_range(fd_, off_t(kicked_), off_t(written_ - kicked_), SYNC_FILE_RANGE_WRITE);
-    kicked_ = written_;
-  }
+  // end of a run while the whole file goes to disk.
+  if (written_ - kicked_ >= kWritebackStep) kick_writeback();
+}
+
+void FileWriter::kick_writeback() {
+  // Only a hint; errors (a filesystem without it, say) surface, if real,
+  // at the fsync in close().
+  ::sync_file_range(fd_, off_t(kicked_), off_t(written_ - kicked_), SYNC_FILE_RANGE_WRITE);
+  kicked_ = written_;
+}
+
+void FileWriter::start_writeback() {
+  if (fd_ < 0) fail(path_, "write after close");
+  flush();
+  if (written_ > kicked_) kick_writeback();
 }
 
 void FileWriter::write_all(const uint8_t* p, size_t left) {

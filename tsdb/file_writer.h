@@ -33,6 +33,9 @@ class FileWriter {
   void pad_to(uint64_t alignment);
   // Overwrites bytes at an earlier position (flushes the buffer first).
   void write_at(uint64_t pos, std::span<const uint8_t> bytes);
+  // Flushes and starts writing everything back to disk without waiting
+  // for it: a later close() then has little left to wait for.
+  void start_writeback();
   // Flushes, fsyncs and closes the file.
   void close();
 
@@ -41,6 +44,7 @@ class FileWriter {
 
  private:
   void flush();
+  void kick_writeback();
   void write_all(const uint8_t* p, size_t n);
 
   std::string path_;

@@ -62,7 +62,7 @@ uint64_t ChunkWriter::write(uint8_t encoding, std::span<const uint8_t> data) {
 void ChunkWriter::start_segment() {
   finish_segment();
   std::string path = (std::filesystem::path(dir_) / segment_file_name(segments_)).string();
-  segment_.emplace(std::move(path), kBufferSize, 0666, "chunk segment");
+  segment_ = std::make_unique<FileWriter>(std::move(path), kBufferSize, 0666, "chunk segment");
   ++segments_;
   uint8_t header[kSegmentHeaderSize] = {};
   enc::store_be32(header, kSegmentMagic);
@@ -72,13 +72,22 @@ void ChunkWriter::start_segment() {
 
 void ChunkWriter::finish_segment() {
   if (!segment_) return;
-  segment_->close();  // flushes and fsyncs
-  segment_.reset();
+  segment_->start_writeback();
+  full_.push_back(std::move(segment_));
+  // Bounded open files: beyond a few, the oldest is fsynced now (by then
+  // it has long been written back).
+  constexpr size_t kMaxPending = 8;
+  if (full_.size() > kMaxPending) {
+    full_.front()->close();
+    full_.erase(full_.begin());
+  }
 }
 
 void ChunkWriter::close() {
   if (closed_) return;
   finish_segment();
+  for (auto& s : full_) s->close();  // flushes and fsyncs
+  full_.clear();
   fsutil::fsync_dir(dir_);
   closed_ = true;
 }

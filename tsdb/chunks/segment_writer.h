@@ -3,9 +3,10 @@
 // Prometheus's chunks.Writer does, starting a new segment when the next
 // chunk would push the current one past the size cap.
 #include <cstdint>
-#include <optional>
+#include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "tsdb/chunks/segment_format.h"
 #include "tsdb/file_writer.h"
@@ -26,9 +27,9 @@ class ChunkWriter {
   // its ref. Writes are buffered. Throws promblock::Error naming the file.
   uint64_t write(uint8_t encoding, std::span<const uint8_t> data);
 
-  // Flushes and fsyncs the last segment (earlier ones were fsynced when
-  // they were finished) and the directory. Must be called for the data to
-  // count as written; without it the destructor just closes the files.
+  // Flushes and fsyncs the segments and the directory. Must be called for
+  // the data to count as written; without it the destructor just closes
+  // the files.
   void close();
 
   size_t segment_count() const { return segments_; }
@@ -39,8 +40,11 @@ class ChunkWriter {
 
   std::string dir_;
   uint64_t max_segment_size_;
-  std::optional<FileWriter> segment_;  // the current segment, while open
-  uint64_t segments_ = 0;              // started so far; the current one is the last
+  std::unique_ptr<FileWriter> segment_;  // the current segment, while open
+  // Full segments, going to disk in the background until close() fsyncs
+  // them: an fsync at each cut would stall the merge for the disk.
+  std::vector<std::unique_ptr<FileWriter>> full_;
+  uint64_t segments_ = 0;  // started so far; the current one is the last
   bool closed_ = false;
 };
 

@@ -92,8 +92,8 @@ template <class Emit>
   // one inside a window of leading and trailing zeros. (Picking among the
   // three control cases by arithmetic instead of branches measured slower:
   // one more load per sample costs more than the mispredictions.)
-  auto read_value = [&]() __attribute__((always_inline)) {
-    uint64_t w = peek(b, pos);
+  // `w` holds the bits at pos in its top (at least 13 valid).
+  auto read_value = [&](uint64_t w) __attribute__((always_inline)) {
     if (!(w >> 63)) {
       pos += 1;  // unchanged
       return;
@@ -119,32 +119,40 @@ template <class Emit>
   // Sample 1: a plain delta.
   if (!read_uvarint(b, pos, t_delta)) return false;
   t = int64_t(uint64_t(t) + t_delta);
-  read_value();
+  read_value(peek(b, pos));
   if (bad_window || pos > limit) return false;
   emit(1u, t, v);
 
+  // Per prefix of the delta-of-delta (its top 4 bits: 0, 10, 110, 1110 or
+  // 1111), the prefix length and the payload bits. Table lookups instead of
+  // counting the ones, and buckets 0-3 by arithmetic rather than branches:
+  // jittered scrapes switch between them unpredictably.
+  static constexpr uint8_t kPrefixBits[16] = {1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 4, 4};
+  static constexpr uint8_t kPayloadBits[16] = {0,  0,  0,  0,  0,  0,  0,  0,
+                                               14, 14, 14, 14, 17, 17, 20, 64};
   for (uint32_t k = 2; k < total; ++k) {
-    static constexpr int kBucketBits[] = {0, 14, 17, 20};
-    static constexpr uint64_t kHalf[] = {~uint64_t(0), 1 << 13, 1 << 16, 1 << 19};
     uint64_t w = peek(b, pos);
-    // Up to four 1-bits ended by a 0-bit; clearing bit 59 caps the count.
-    int ones = std::countl_one(w & ~(uint64_t(1) << 59));
+    unsigned top = unsigned(w >> 60);
+    int prefix = kPrefixBits[top], nbits = kPayloadBits[top];
     int64_t dod;
-    if (ones < 4) [[likely]] {
-      // Buckets 0-3 by arithmetic: jittered scrapes switch between them
-      // unpredictably. Two shifts so that bucket 0 reads no payload.
-      int nbits = kBucketBits[ones];
-      uint64_t bits = ((w << (ones + 1)) >> 1) >> (63 - nbits);
-      dod = int64_t(bits) - (bits > kHalf[ones] ? int64_t(1) << nbits : 0);
-      pos += uint64_t(ones + 1 + nbits);
+    if (nbits < 64) [[likely]] {
+      // Two shifts so that bucket 0 reads no payload.
+      uint64_t bits = ((w << prefix) >> 1) >> (63 - nbits);
+      uint64_t half = (uint64_t(1) << nbits) >> 1;
+      dod = int64_t(bits) - (bits > half ? int64_t(1) << nbits : 0);
+      // The value's control bits and window (13) are still in w: at most 24
+      // of its 57 valid bits went to the timestamp.
+      pos += uint64_t(prefix + nbits);
+      w <<= prefix + nbits;
     } else {
       dod = int64_t(read_n(b, pos + 4, 64));
       pos += 68;
+      w = peek(b, pos);
     }
     // Unsigned arithmetic: deltas wrap as Go's do, without UB.
     t_delta += uint64_t(dod);
     t = int64_t(uint64_t(t) + t_delta);
-    read_value();
+    read_value(w);
     if (bad_window | (pos > limit)) [[unlikely]]
       return false;
     emit(k, t, v);
@@ -171,20 +179,21 @@ template <class Sample>
   uint8_t* out = dst + 2;
   size_t size = 0;   // whole bytes stored at out
   uint64_t acc = 0;  // the last `pending` bits written, in its low bits
-  int pending = 0;
-  // nbits <= 56.
+  int pending = 0;   // always < 8 between writes
+  // Writes the low nbits (1 to 56) of bits, which must be clean above
+  // them. Every write stores the word and keeps only the partial byte
+  // pending: no branch on whether a flush is due, which with varying bit
+  // counts would be mispredicted every few samples.
   auto put = [&](uint64_t bits, int nbits) __attribute__((always_inline)) {
-    if (pending + nbits > 64) {
-      enc::store_be64(out + size, acc << (64 - pending));
-      size += size_t(pending / 8);
-      pending %= 8;
-    }
-    acc = acc << nbits | (bits & ((uint64_t(1) << nbits) - 1));
+    acc = acc << nbits | bits;
     pending += nbits;
+    enc::store_be64(out + size, acc << (64 - pending));
+    size += size_t(pending >> 3);
+    pending &= 7;
   };
   auto put64 = [&](uint64_t bits) {
     put(bits >> 32, 32);
-    put(bits, 32);
+    put(bits & 0xffffffff, 32);
   };
   auto put_uvarint = [&](uint64_t x) {
     for (; x >= 0x80; x >>= 7) put(uint8_t(x) | 0x80, 8);
@@ -204,7 +213,7 @@ template <class Sample>
       if (significant <= 54)
         return put(uint64_t(0b10) << significant | x >> trailing, 2 + significant);
       put(0b10, 2);
-      return put(x >> trailing >> 32, significant - 32), put(x >> trailing, 32);
+      return put(x >> trailing >> 32, significant - 32), put(x >> trailing & 0xffffffff, 32);
     }
     leading = lead;
     trailing = trail;
@@ -213,7 +222,7 @@ template <class Sample>
     if (significant <= 43) return put(head << significant | x >> trail, 13 + significant);
     put(head, 13);
     if (significant <= 56) return put(x >> trail, significant);
-    put(x >> trail >> 32, significant - 32), put(x >> trail, 32);
+    put(x >> trail >> 32, significant - 32), put(x >> trail & 0xffffffff, 32);
   };
 
   if (n > 0) {
@@ -253,8 +262,7 @@ template <class Sample>
     t_delta = delta;
     v = samples[k].v_bits;
   }
-  if (pending > 0) enc::store_be64(out + size, acc << (64 - pending));
-  size += size_t(pending + 7) / 8;
+  size += pending > 0;  // the partial byte, stored with the last write
   dst[0] = uint8_t(n >> 8);
   dst[1] = uint8_t(n);
   return 2 + size;

@@ -46,10 +46,17 @@ void Rechunker::add(const SampleRun& samples, std::span<const SourceChunk> sourc
 
 uint8_t* Rechunker::reserve(size_t size) {
   constexpr size_t kBlockSize = 64 * 1024;
-  if (block_ < blocks_.size() && used_ + size > blocks_[block_].size()) ++block_, used_ = 0;
-  if (block_ == blocks_.size()) blocks_.emplace_back(std::max(kBlockSize, size));
-  if (blocks_[block_].size() < size) blocks_[block_].resize(size);  // only while empty
-  return blocks_[block_].data() + used_;
+  if (block_ < blocks_.size() && used_ + size > blocks_[block_].size) ++block_, used_ = 0;
+  if (block_ == blocks_.size() || blocks_[block_].size < size) {
+    // A new block, or one too small for this request while still empty.
+    size_t n = std::max(kBlockSize, size);
+    Block b{std::unique_ptr<uint8_t[]>(new uint8_t[n]), n};
+    if (block_ == blocks_.size())
+      blocks_.push_back(std::move(b));
+    else
+      blocks_[block_] = std::move(b);
+  }
+  return blocks_[block_].bytes.get() + used_;
 }
 
 void Rechunker::encode(std::span<const TaggedSample> samples, std::vector<ChunkData>& out) {

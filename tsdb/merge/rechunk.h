@@ -4,6 +4,7 @@
 // is re-encoded with our XOR encoder into chunks of at most 120 samples
 // (Prometheus's target size).
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -43,8 +44,13 @@ class Rechunker {
   // Room for `size` bytes of encoded chunks that never moves: `out` spans them.
   uint8_t* reserve(size_t size);
 
-  // Encoded bytes, in blocks that clear() keeps for reuse.
-  std::vector<std::vector<uint8_t>> blocks_;
+  // Encoded bytes, in blocks that clear() keeps for reuse (uninitialised:
+  // the encoder writes every byte it hands out).
+  struct Block {
+    std::unique_ptr<uint8_t[]> bytes;
+    size_t size = 0;
+  };
+  std::vector<Block> blocks_;
   size_t block_ = 0;  // the block being filled
   size_t used_ = 0;   // bytes used in it
   uint64_t copied_ = 0;

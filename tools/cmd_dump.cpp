@@ -8,6 +8,8 @@
 
 #include "tools/command.h"
 #include "tsdb/block/discover.h"
+#include "tsdb/chunkenc/histogram.h"
+#include "tsdb/error.h"
 #include "tsdb/go_format.h"
 #include "tsdb/openmetrics.h"
 #include "tsdb/query/series_set.h"
@@ -72,9 +74,14 @@ int run_dump(const DumpOptions& opt) {
         openmetrics ? openmetrics_series(series.labels()) : labels_to_string(series.labels());
     auto it = series.samples();
     while (it->next()) {
+      const chunkenc::HistogramSample* h = it->histogram();
+      if (h && openmetrics)
+        throw Error("series " + labels_to_string(series.labels()) +
+                    " holds native histograms, which OpenMetrics text cannot carry; dump it "
+                    "with --format text");
       line = name;
       line += ' ';
-      line += go_format_g(it->v());
+      line += h ? chunkenc::format_histogram(*h) : go_format_g(it->v());
       line += ' ';
       line += openmetrics ? openmetrics_timestamp(it->t()) : std::to_string(it->t());
       line += '\n';

@@ -79,14 +79,7 @@ trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM HUP
 
 # Free 127.0.0.1 ports (bound by the kernel, released, then used at once).
-read -r PORT_A PORT_B PORT_N < <(python3 - <<'EOF'
-import socket
-socks = []
-for _ in range(3):
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
-print(*[s.getsockname()[1] for s in socks])
-EOF
-)
+read -r PORT_A PORT_B PORT_N < <(python3 "$here/../free_ports.py" 3)
 ADDR_A=127.0.0.1:$PORT_A ADDR_B=127.0.0.1:$PORT_B ADDR_N=127.0.0.1:$PORT_N
 log "replica a $ADDR_A, replica b $ADDR_B, node exporter $ADDR_N, work dir $work"
 

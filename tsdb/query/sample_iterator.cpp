@@ -17,6 +17,9 @@ bool ChainSampleIterator::next() {
   if (best < 0) return false;
   t_ = children_[best]->t();
   v_ = children_[best]->v();
+  const chunkenc::HistogramSample* h = children_[best]->histogram();
+  is_histogram_ = h != nullptr;
+  if (h) histogram_ = *h;
   for (size_t i = 0; i < children_.size(); ++i)
     while (has_[i] && children_[i]->t() == t_) has_[i] = children_[i]->next();
   return true;

@@ -5,6 +5,8 @@
 #include <memory>
 #include <vector>
 
+#include "tsdb/chunkenc/histogram.h"
+
 namespace promblock {
 
 class SampleIterator {
@@ -14,6 +16,9 @@ class SampleIterator {
   virtual bool next() = 0;
   virtual int64_t t() const = 0;
   virtual double v() const = 0;
+  // The current sample when it is a native histogram (v() is then its
+  // sum), else null. Valid until next().
+  virtual const chunkenc::HistogramSample* histogram() const { return nullptr; }
 };
 
 // Merges time-ordered children into one time-ordered stream with one
@@ -25,6 +30,9 @@ class ChainSampleIterator final : public SampleIterator {
   bool next() override;
   int64_t t() const override { return t_; }
   double v() const override { return v_; }
+  const chunkenc::HistogramSample* histogram() const override {
+    return is_histogram_ ? &histogram_ : nullptr;
+  }
 
  private:
   std::vector<std::unique_ptr<SampleIterator>> children_;
@@ -32,6 +40,8 @@ class ChainSampleIterator final : public SampleIterator {
   bool started_ = false;
   int64_t t_ = 0;
   double v_ = 0;
+  bool is_histogram_ = false;
+  chunkenc::HistogramSample histogram_;  // a copy: the child moves on below
 };
 
 }  // namespace promblock

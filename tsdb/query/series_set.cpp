@@ -1,8 +1,10 @@
 #include "tsdb/query/series_set.h"
 
 #include <limits>
+#include <optional>
 #include <sstream>
 
+#include "tsdb/chunkenc/histogram.h"
 #include "tsdb/chunkenc/xor.h"
 #include "tsdb/error.h"
 #include "tsdb/query/postings_match.h"
@@ -22,27 +24,51 @@ class BlockSampleIterator final : public SampleIterator {
   bool next() override {
     for (;;) {
       if (in_chunk_) {
-        if (xor_.next()) {
-          if (!deleted_.empty() && is_deleted(deleted_, xor_.t())) continue;
+        if (histogram_chunk_ ? step_histogram() : step_xor()) {
+          if (!deleted_.empty() && is_deleted(deleted_, t_)) continue;
           return true;
         }
-        if (!xor_.err().empty()) fail_chunk(xor_.err());
         in_chunk_ = false;
       }
       if (next_chunk_ >= chunks_.size()) return false;
       open_chunk(chunks_[next_chunk_++]);
     }
   }
-  int64_t t() const override { return xor_.t(); }
-  double v() const override { return xor_.v(); }
+  int64_t t() const override { return t_; }
+  double v() const override { return v_; }
+  const chunkenc::HistogramSample* histogram() const override {
+    return histogram_chunk_ ? &histogram_ : nullptr;
+  }
 
  private:
+  bool step_xor() {
+    if (!xor_.next()) {
+      if (!xor_.err().empty()) fail_chunk(xor_.err());
+      return false;
+    }
+    t_ = xor_.t(), v_ = xor_.v();
+    return true;
+  }
+  bool step_histogram() {
+    if (!hist_->next()) {
+      if (!hist_->err().empty()) fail_chunk(hist_->err());
+      return false;
+    }
+    hist_->at(histogram_);
+    t_ = hist_->t(), v_ = histogram_.sum;
+    return true;
+  }
   void open_chunk(const index::ChunkMeta& meta) {
     current_ref_ = meta.ref;
     auto chunk = block_.chunks().chunk(meta.ref);
-    if (chunk.encoding != uint8_t(chunkenc::Encoding::kXOR))
+    histogram_chunk_ = chunk.encoding == uint8_t(chunkenc::Encoding::kHistogram);
+    if (histogram_chunk_) {
+      hist_.emplace(chunk.data);
+    } else if (chunk.encoding == uint8_t(chunkenc::Encoding::kXOR)) {
+      xor_ = chunkenc::XorIterator(chunk.data);
+    } else {
       fail_chunk("unsupported chunk encoding " + chunkenc::encoding_name(chunk.encoding));
-    xor_ = chunkenc::XorIterator(chunk.data);
+    }
     in_chunk_ = true;
   }
   [[noreturn]] void fail_chunk(const std::string& what) const {
@@ -60,6 +86,11 @@ class BlockSampleIterator final : public SampleIterator {
   uint64_t current_ref_ = 0;
   bool in_chunk_ = false;
   chunkenc::XorIterator xor_{std::span<const uint8_t>()};
+  bool histogram_chunk_ = false;
+  std::optional<chunkenc::HistogramIterator> hist_;
+  chunkenc::HistogramSample histogram_;
+  int64_t t_ = 0;
+  double v_ = 0;
 };
 
 }  // namespace

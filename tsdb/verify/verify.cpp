@@ -6,6 +6,7 @@
 #include <set>
 
 #include "index/format.h"
+#include "tsdb/chunkenc/histogram.h"
 #include "tsdb/chunkenc/xor.h"
 #include "tsdb/chunks/segment_format.h"
 #include "tsdb/chunks/segment_reader.h"
@@ -139,23 +140,33 @@ class ChunkCheck {
       num_samples_ += header_count;
       return;
     }
-    if (data.encoding != uint8_t(chunkenc::Encoding::kXOR)) {
+    if (data.encoding == uint8_t(chunkenc::Encoding::kXOR)) {
+      chunkenc::XorIterator it(data.data);
+      check_samples(it, c, s.name, file, chunk);
+    } else if (data.encoding == uint8_t(chunkenc::Encoding::kHistogram)) {
+      chunkenc::HistogramIterator it(data.data);
+      check_samples(it, c, s.name, file, chunk);
+    } else {
       num_samples_ += header_count;
       report_.warning("cannot decode encoding", file, s.name,
                       chunk + " (ref " + hex(c.ref) + "): cannot decode encoding " +
                           chunkenc::encoding_name(data.encoding) +
                           " yet: its samples were not checked",
                       1);
-      return;
     }
-    chunkenc::XorIterator it(data.data);
+  }
+
+  // Decodes every sample: order, count and time range against the index.
+  template <class Iterator>
+  void check_samples(Iterator& it, const index::ChunkMeta& c, const std::string& series,
+                     const std::string& file, const std::string& chunk) {
     uint64_t n = 0;
     int64_t first = 0, last = 0;
     bool ordered = true;
     while (it.next()) {
       if (n == 0) first = it.t();
       if (n > 0 && it.t() <= last && ordered) {
-        report_.error("samples not in order", file, s.name,
+        report_.error("samples not in order", file, series,
                       chunk + " (ref " + hex(c.ref) + "): sample " + std::to_string(n) + " at " +
                           std::to_string(it.t()) + " not after " + std::to_string(last));
         ordered = false;
@@ -166,12 +177,12 @@ class ChunkCheck {
     num_samples_ += n;
     const std::string where = chunk + " (ref " + hex(c.ref) + ")";
     if (!it.err().empty()) {
-      report_.error("chunk undecodable", file, s.name, where + ": cannot decode: " + it.err());
+      report_.error("chunk undecodable", file, series, where + ": cannot decode: " + it.err());
       return;
     }
     if (n == 0) return;
     if (first != c.min_time || last != c.max_time)
-      report_.error("chunk times differ from index", file, s.name,
+      report_.error("chunk times differ from index", file, series,
                     where + ": samples span " + range_text(first, last, false) +
                         ", the index says " + range_text(c.min_time, c.max_time, false));
   }

@@ -1,0 +1,172 @@
+// Native histogram chunks: varbit integers, the layout, delta-of-delta
+// samples, faults, and Prometheus's text form of a histogram.
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "tsdb/chunkenc/histogram.h"
+#include "tsdb/chunkenc/varbit.h"
+
+namespace promblock::chunkenc {
+namespace {
+
+TEST(Varbit, RoundTripsBucketEdges) {
+  std::vector<int64_t> ints = {0, std::numeric_limits<int64_t>::min(),
+                               std::numeric_limits<int64_t>::max()};
+  for (int bits : {3, 6, 9, 12, 18, 25, 56}) {
+    int64_t half = int64_t(1) << (bits - 1);
+    for (int64_t v : {half, half + 1, -(half - 1), -half, -(half + 1)}) ints.push_back(v);
+  }
+  std::vector<uint64_t> uints = {0, ~uint64_t(0)};
+  for (int bits : {3, 6, 9, 12, 18, 25, 56})
+    for (uint64_t v : {(uint64_t(1) << bits) - 1, uint64_t(1) << bits}) uints.push_back(v);
+  enc::BitWriter w;
+  for (int64_t v : ints) write_varbit_int(w, v);
+  for (uint64_t v : uints) write_varbit_uint(w, v);
+  auto bytes = w.bytes();
+  std::vector<uint8_t> copy(bytes.begin(), bytes.end());
+  enc::BitReader r(copy);
+  for (int64_t want : ints) {
+    int64_t got;
+    ASSERT_TRUE(read_varbit_int(r, got));
+    EXPECT_EQ(got, want);
+  }
+  for (uint64_t want : uints) {
+    uint64_t got;
+    ASSERT_TRUE(read_varbit_uint(r, got));
+    EXPECT_EQ(got, want);
+  }
+}
+
+TEST(Varbit, SizesMatchPrometheus) {
+  // 0 takes 1 bit, 4 takes 5 (prefix 10 + 3), 5 takes 9 (110 + 6).
+  for (auto [v, bits] : {std::pair<int64_t, size_t>{0, 1}, {4, 5}, {-3, 5}, {5, 9}, {-4, 9}}) {
+    enc::BitWriter w;
+    write_varbit_int(w, v);
+    EXPECT_EQ(w.bytes().size(), (bits + 7) / 8) << v;
+  }
+}
+
+// Three samples of schema 0 with buckets 1, 2 (span at 1) and 5 (span
+// skipping 2), a zero bucket of threshold 2^-128, and a flags byte.
+std::vector<uint8_t> sample_chunk(uint8_t flags) {
+  enc::BitWriter w;
+  w.write_bits(3, 16);      // samples
+  w.write_bits(flags, 8);   // counter reset header
+  w.write_bits(116, 8);     // zero threshold 2^-128 = 0.5 * 2^(116 - 243)
+  write_varbit_int(w, 0);   // schema
+  write_varbit_uint(w, 2);  // positive spans
+  write_varbit_uint(w, 2), write_varbit_int(w, 1);
+  write_varbit_uint(w, 1), write_varbit_int(w, 2);
+  write_varbit_uint(w, 0);  // negative spans
+  // Sample 0 at t=1000: count 5, zero 1, sum 4.5, buckets 2 1 2 (deltas 2 -1 1).
+  write_varbit_int(w, 1000);
+  write_varbit_uint(w, 5), write_varbit_uint(w, 1);
+  w.write_bits(std::bit_cast<uint64_t>(4.5), 64);
+  for (int64_t d : {2, -1, 1}) write_varbit_int(w, d);
+  // Sample 1 at t=16000: count 8, zero 1, sum unchanged, buckets 3 2 5.
+  write_varbit_int(w, 15000), write_varbit_int(w, 3), write_varbit_int(w, 0);
+  w.write_bits(0, 1);  // sum: same as before
+  for (int64_t dod : {1, 0, 2}) write_varbit_int(w, dod);
+  // Sample 2 at t=31000 (same spacing): count 8, zero 0, buckets 3 3 6.
+  write_varbit_int(w, 0), write_varbit_int(w, -3), write_varbit_int(w, -1);
+  w.write_bits(0, 1);
+  for (int64_t dod : {-1, 1, -2}) write_varbit_int(w, dod);
+  auto b = w.bytes();
+  return {b.begin(), b.end()};
+}
+
+TEST(HistogramChunk, DecodesLayoutAndSamples) {
+  auto chunk = sample_chunk(0xc0);
+  HistogramIterator it(chunk);
+  EXPECT_EQ(it.counter_reset_header(), CounterResetHeader::kGauge);
+  std::vector<std::string> text;
+  std::vector<int64_t> times;
+  while (it.next()) {
+    HistogramSample h;
+    it.at(h);
+    text.push_back(format_histogram(h));
+    times.push_back(it.t());
+  }
+  ASSERT_EQ(it.err(), "");
+  EXPECT_EQ(it.layout().schema, 0);
+  EXPECT_EQ(it.layout().zero_threshold, std::ldexp(1.0, -128));
+  EXPECT_EQ(times, (std::vector<int64_t>{1000, 16000, 31000}));
+  EXPECT_EQ(text, (std::vector<std::string>{
+                      "{count:5, sum:4.5, [-2.938735877055719e-39,2.938735877055719e-39]:1, "
+                      "(1,2]:2, (2,4]:1, (16,32]:2}",
+                      "{count:8, sum:4.5, [-2.938735877055719e-39,2.938735877055719e-39]:1, "
+                      "(1,2]:3, (2,4]:2, (16,32]:5}",
+                      "{count:8, sum:4.5, (1,2]:3, (2,4]:3, (16,32]:6}"}));
+}
+
+TEST(HistogramChunk, CounterResetHeaders) {
+  EXPECT_EQ(HistogramIterator(sample_chunk(0x00)).counter_reset_header(),
+            CounterResetHeader::kUnknown);
+  EXPECT_EQ(HistogramIterator(sample_chunk(0x40)).counter_reset_header(),
+            CounterResetHeader::kNotCounterReset);
+  EXPECT_EQ(HistogramIterator(sample_chunk(0x80)).counter_reset_header(),
+            CounterResetHeader::kCounterReset);
+}
+
+TEST(HistogramChunk, NegativeBucketsAndOtherSchemas) {
+  HistogramSample h;
+  h.layout.schema = 2;
+  h.layout.zero_threshold = 0.001;
+  h.layout.negative_spans = {{0, 2}};
+  h.layout.positive_spans = {{-1, 1}, {2, 1}};
+  h.count = 9, h.zero_count = 2, h.sum = -0.25;
+  h.negative = {3, 1};
+  h.positive = {0, 3};
+  // Schema 2: bucket i is (2^((i-1)/4), 2^(i/4)]; negatives listed first,
+  // from the most negative; empty buckets left out.
+  EXPECT_EQ(format_histogram(h),
+            "{count:9, sum:-0.25, [-1.189207115002721,-1):1, [-1,-0.8408964152537145):3, "
+            "[-0.001,0.001]:2, (1.189207115002721,1.4142135623730951]:3}");
+}
+
+TEST(HistogramChunk, EveryTruncationFailsCleanly) {
+  auto chunk = sample_chunk(0);
+  for (size_t len = 0; len < chunk.size(); ++len) {
+    std::vector<uint8_t> cut(chunk.begin(), chunk.begin() + len);
+    HistogramIterator it(cut);
+    int n = 0;
+    while (it.next()) ++n;
+    if (n == 3) continue;  // only padding was cut
+    EXPECT_NE(it.err(), "") << "length " << len;
+  }
+}
+
+TEST(HistogramChunk, CorruptedBytesNeverCrash) {
+  std::mt19937_64 rng(9);
+  auto chunk = sample_chunk(0);
+  for (int round = 0; round < 20000; ++round) {
+    std::vector<uint8_t> bad = chunk;
+    for (int f = 0; f < 1 + int(rng() % 4); ++f)
+      bad[rng() % bad.size()] ^= uint8_t(1 + rng() % 255);
+    bad.resize(rng() % (bad.size() + 1));
+    HistogramIterator it(bad);
+    int n = 0;
+    while (it.next()) ++n;
+    EXPECT_LE(n, 65535);
+  }
+}
+
+TEST(HistogramChunk, HugeSpanCountsAreRefusedBeforeAllocating) {
+  enc::BitWriter w;
+  w.write_bits(1, 16), w.write_bits(0, 8), w.write_bits(0, 8);
+  write_varbit_int(w, 0);
+  write_varbit_uint(w, uint64_t(1) << 40);  // spans the 12 bytes cannot hold
+  auto b = w.bytes();
+  std::vector<uint8_t> chunk(b.begin(), b.end());
+  HistogramIterator it(chunk);
+  EXPECT_FALSE(it.next());
+  EXPECT_NE(it.err().find("spans"), std::string::npos) << it.err();
+}
+
+}  // namespace
+}  // namespace promblock::chunkenc

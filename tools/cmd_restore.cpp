@@ -66,7 +66,8 @@ void register_restore(CLI::App& app, Runner& run) {
       "Blocks already in DIR are skipped, never overwritten. Entries other than <ULID>/<block "
       "file> (absolute paths, \"..\", links, devices, unknown names) are refused with their "
       "block. A damaged stream keeps the blocks before the damage.\nExit status: 0 ok, 1 "
-      "something refused or the stream damaged, 2 bad usage, 75 DIR locked by another "
+      "something refused, the stream damaged or DIR not writable (disk full), 2 bad usage, 75 DIR "
+      "locked by another "
       "promblock. See promblock-restore(1).\n");
   cmd->callback([a, &run] { run = [a] { return run_restore(*a); }; });
 }

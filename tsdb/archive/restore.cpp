@@ -53,6 +53,25 @@ void check_block(const std::string& dir, const std::string& ulid) {
   throw Error(msg);
 }
 
+// A failure to write into the target directory (disk full, I/O error):
+// unlike damage in the stream, it ends the restore as a whole.
+class OutputFailure : public Error {
+ public:
+  using Error::Error;
+};
+
+// Runs f, reporting any failure as an OutputFailure.
+template <class F>
+void writing_output(F&& f) {
+  try {
+    f();
+  } catch (const OutputFailure&) {
+    throw;
+  } catch (const Error& e) {
+    throw OutputFailure(e.what());
+  }
+}
+
 // One block of the stream, while its entries are read.
 struct PendingBlock {
   enum class State { kWriting, kSkipping, kRefused };
@@ -92,6 +111,9 @@ class Restorer {
       // frame checksum) is not passed over.
       while (zstd.read(buf) > 0) {
       }
+    } catch (const OutputFailure&) {
+      cur_.reset();  // removes the block's temporary directory
+      throw;
     } catch (const Error& e) {
       result_.damage = e.what();
       if (cur_ && cur_->state == PendingBlock::State::kWriting)
@@ -132,7 +154,8 @@ class Restorer {
     cur_->tmp = dir_ + "/" + ulid + std::string(BlockWriter::kTmpSuffix);
     fs::remove_all(cur_->tmp, ec);
     if (!fs::create_directory(cur_->tmp, ec) || ec)
-      fail(cur_->tmp, "cannot create directory: " + (ec ? ec.message() : "it exists"));
+      throw OutputFailure(cur_->tmp +
+                          ": cannot create directory: " + (ec ? ec.message() : "it exists"));
   }
 
   void entry(const TarHeader& h, TarReader& tar, ZstdReader& zstd, std::vector<uint8_t>& buf) {
@@ -167,9 +190,11 @@ class Restorer {
       return;
     }
     if (c.file.starts_with("chunks/")) make_chunks_dir(b);
-    FileWriter out(b.tmp + "/" + c.file, /*buffer_size=*/0, 0644);
-    for (size_t n; (n = tar.read(buf)) > 0;) out.write(std::span<const uint8_t>(buf.data(), n));
-    out.close();  // fsyncs
+    std::optional<FileWriter> out;
+    writing_output([&] { out.emplace(b.tmp + "/" + c.file, /*buffer_size=*/0, 0644); });
+    for (size_t n; (n = tar.read(buf)) > 0;)  // stream damage stays damage
+      writing_output([&] { out->write(std::span<const uint8_t>(buf.data(), n)); });
+    writing_output([&] { out->close(); });  // fsyncs
     b.bytes += h.size;
     if (c.file == "meta.json") {
       b.meta_seen = true;
@@ -185,7 +210,7 @@ class Restorer {
     std::string d = b.tmp + "/chunks";
     std::error_code ec;
     fs::create_directory(d, ec);
-    if (ec) fail(d, "cannot create directory: " + ec.message());
+    if (ec) throw OutputFailure(d + ": cannot create directory: " + ec.message());
   }
 
   // The current block's entries are all read: check and install it.
@@ -205,8 +230,10 @@ class Restorer {
       return refuse(b, std::string("failed verification: ") + e.what());
     }
     std::error_code ec;
-    if (fs::is_directory(b.tmp + "/chunks", ec)) fsutil::fsync_dir(b.tmp + "/chunks");
-    fsutil::fsync_dir(b.tmp);
+    writing_output([&] {
+      if (fs::is_directory(b.tmp + "/chunks", ec)) fsutil::fsync_dir(b.tmp + "/chunks");
+      fsutil::fsync_dir(b.tmp);
+    });
     std::string final_dir = dir_ + "/" + b.ulid;
     if (fs::exists(fs::symlink_status(final_dir, ec))) {
       result_.skipped.push_back(b.ulid);
@@ -214,7 +241,7 @@ class Restorer {
       b.remove_tmp();
       return;
     }
-    fsutil::rename_synced(b.tmp, final_dir);
+    writing_output([&] { fsutil::rename_synced(b.tmp, final_dir); });
     b.tmp.clear();
     result_.installed.push_back(b.ulid);
     result_.bytes += b.bytes;

@@ -35,7 +35,9 @@ struct RestoreResult {
 // holds it), removes temporary directories a failed run left there, then
 // restores the zstd-compressed tar stream `in` (named `name` in messages).
 // Problems with the stream or its blocks are reported to `notice` and in
-// the result, not thrown.
+// the result, not thrown; a failure to write into `dir` (disk full, I/O
+// error) is thrown, after removing the block it was writing (blocks
+// installed before it stay).
 RestoreResult restore_backup(ByteSource& in, const std::string& name, const std::string& dir,
                              const Notice& notice);
 

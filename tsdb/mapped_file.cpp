@@ -1,17 +1,108 @@
 #include "tsdb/mapped_file.h"
 
+#include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 #include <system_error>
+#include <utility>
 
 #include "tsdb/error.h"
 
 namespace promblock {
+
+namespace {
+
+// The mappings the SIGBUS handler can name. Plain fixed storage: the handler
+// may only read memory and call async-signal-safe functions.
+struct MappingSlot {
+  std::atomic<uintptr_t> begin{0};  // 0: free
+  std::atomic<uintptr_t> end{0};
+  char path[240];
+};
+constexpr int kSlots = 2048;
+MappingSlot g_slots[kSlots];
+
+void write_stderr(const char* s) {
+  size_t n = std::strlen(s);
+  while (n > 0) {
+    ssize_t w = ::write(STDERR_FILENO, s, n);
+    if (w <= 0) return;
+    s += w, n -= size_t(w);
+  }
+}
+
+void on_sigbus(int sig, siginfo_t* info, void*) {
+  auto addr = reinterpret_cast<uintptr_t>(info->si_addr);
+  for (auto& slot : g_slots) {
+    uintptr_t begin = slot.begin.load(std::memory_order_acquire);
+    if (begin != 0 && addr >= begin && addr < slot.end.load(std::memory_order_relaxed)) {
+      write_stderr("promblock: ");
+      write_stderr(slot.path);
+      write_stderr(": cannot read: the file shrank or the disk failed while it was in use\n");
+      ::_exit(1);
+    }
+  }
+  // Not one of ours: a bug, which should crash as it would have.
+  ::signal(sig, SIG_DFL);
+}
+
+void install_handler() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction sa = {};
+    sa.sa_sigaction = on_sigbus;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGBUS, &sa, nullptr);
+  });
+}
+
+int register_mapping(const std::string& path, std::span<const uint8_t> bytes) {
+  install_handler();
+  auto begin = reinterpret_cast<uintptr_t>(bytes.data());
+  for (int i = 0; i < kSlots; ++i) {
+    uintptr_t expected = 0;
+    // Claim with a marker first; the handler ignores a slot until its
+    // path and end are in place.
+    if (!g_slots[i].begin.compare_exchange_strong(expected, 1, std::memory_order_acquire)) continue;
+    std::snprintf(g_slots[i].path, sizeof g_slots[i].path, "%s", path.c_str());
+    g_slots[i].end.store(begin + bytes.size(), std::memory_order_relaxed);
+    g_slots[i].begin.store(begin, std::memory_order_release);
+    return i;
+  }
+  return -1;  // all taken: a SIGBUS there is reported as a crash
+}
+
+}  // namespace
+
+MappedFile::~MappedFile() {
+  if (slot_ >= 0) g_slots[slot_].begin.store(0, std::memory_order_release);
+}
+
+MappedFile::MappedFile(MappedFile&& other) noexcept
+    : path_(std::move(other.path_)),
+      file_(std::move(other.file_)),
+      bytes_(other.bytes_),
+      slot_(std::exchange(other.slot_, -1)) {}
+
+MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
+  if (this != &other) {
+    if (slot_ >= 0) g_slots[slot_].begin.store(0, std::memory_order_release);
+    path_ = std::move(other.path_);
+    file_ = std::move(other.file_);
+    bytes_ = other.bytes_;
+    slot_ = std::exchange(other.slot_, -1);
+  }
+  return *this;
+}
 
 MappedFile::MappedFile(const std::string& path) : path_(path) {
   std::error_code ec;
@@ -28,6 +119,7 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
   }
   if (!file_.is_open()) fail(path, "cannot map file");
   bytes_ = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(file_.data()), file_.size());
+  slot_ = register_mapping(path, bytes_);
 }
 
 void MappedFile::release(size_t begin, size_t end) const {

@@ -1,6 +1,12 @@
 #pragma once
 // A read-only memory-mapped file. Empty files map to an empty span (Boost
 // refuses to map zero bytes). Errors name the path.
+//
+// A read of mapped bytes that the file can no longer back (it was truncated
+// by another process, or the disk failed) raises SIGBUS; the process then
+// prints one line naming the file and exits with status 1 instead of
+// crashing. Nothing half-written is published by then: outputs are
+// published by a rename at the very end.
 #include <boost/iostreams/device/mapped_file.hpp>
 #include <cstdint>
 #include <span>
@@ -11,8 +17,9 @@ namespace promblock {
 class MappedFile {
  public:
   explicit MappedFile(const std::string& path);
-  MappedFile(MappedFile&&) = default;
-  MappedFile& operator=(MappedFile&&) = default;
+  ~MappedFile();
+  MappedFile(MappedFile&& other) noexcept;
+  MappedFile& operator=(MappedFile&& other) noexcept;
 
   std::span<const uint8_t> bytes() const { return bytes_; }
   size_t size() const { return bytes_.size(); }
@@ -26,6 +33,7 @@ class MappedFile {
   std::string path_;
   boost::iostreams::mapped_file_source file_;
   std::span<const uint8_t> bytes_;
+  int slot_ = -1;  // where the mapping is registered for the SIGBUS handler
 };
 
 }  // namespace promblock

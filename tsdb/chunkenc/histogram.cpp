@@ -13,8 +13,6 @@ namespace promblock::chunkenc {
 namespace {
 
 constexpr size_t kHeaderSize = 3;  // sample count, flags
-constexpr int32_t kCustomBucketsSchema = -53;
-constexpr uint64_t kStaleNaN = 0x7ff0000000000002;
 
 bool read_spans(enc::BitReader& r, std::vector<HistogramSpan>& spans) {
   uint64_t n;
@@ -168,7 +166,7 @@ bool HistogramIterator::read_next() {
       return fail("chunk ends");
   }
   // A stale marker stores no buckets (Prometheus reads none either).
-  if (sum_.v_bits == kStaleNaN) return true;
+  if (sum_.v_bits == kStaleNaNBits) return true;
   for (auto [deltas, dods, counts] : {std::tuple{&positive_deltas_, &positive_dods_, &positive_},
                                       std::tuple{&negative_deltas_, &negative_dods_, &negative_}}) {
     uint64_t current = 0;
@@ -184,7 +182,7 @@ bool HistogramIterator::read_next() {
 }
 
 void HistogramIterator::at(HistogramSample& out) const {
-  if (sum_.v_bits == kStaleNaN) {
+  if (sum_.v_bits == kStaleNaNBits) {
     // Prometheus shows a stale marker as an empty histogram with that sum.
     out = HistogramSample{};
     out.sum = sum();

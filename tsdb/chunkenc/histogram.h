@@ -15,6 +15,11 @@
 
 namespace promblock::chunkenc {
 
+// The schema whose buckets have custom bounds (stored in the layout).
+inline constexpr int32_t kCustomBucketsSchema = -53;
+// Prometheus's stale marker: a histogram sample whose sum has these bits.
+inline constexpr uint64_t kStaleNaNBits = 0x7ff0000000000002;
+
 enum class CounterResetHeader : uint8_t {
   kUnknown = 0,
   kNotCounterReset = 1,

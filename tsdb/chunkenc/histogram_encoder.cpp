@@ -6,14 +6,12 @@
 #include <tuple>
 
 #include "tsdb/chunkenc/varbit.h"
+#include "tsdb/chunkenc/xor.h"
 #include "tsdb/error.h"
 
 namespace promblock::chunkenc {
 
 namespace {
-
-constexpr uint64_t kStaleNaN = 0x7ff0000000000002;
-constexpr int32_t kCustomBucketsSchema = -53;
 
 // Bucket counts as Prometheus stores them: each as the difference to the
 // bucket before it (the first one absolute).
@@ -85,32 +83,13 @@ void HistogramEncoder::write_layout(const HistogramLayout& layout) {
   }
 }
 
-void HistogramEncoder::write_sum(uint64_t bits) {
-  // The XOR value encoding of float chunks, window clamped the same way.
-  uint64_t x = bits ^ sum_bits_;
-  if (x == 0) return stream_.write_bits(0, 1);
-  int lead = std::countl_zero(x), trail = std::countr_zero(x);
-  if (lead >= 32) lead = 31;
-  if (leading_ != 0xff && lead >= leading_ && trail >= trailing_) {
-    stream_.write_bits(0b10, 2);
-    stream_.write_bits(x >> trailing_, 64 - leading_ - trailing_);
-    return;
-  }
-  leading_ = uint8_t(lead), trailing_ = uint8_t(trail);
-  int significant = 64 - lead - trail;
-  stream_.write_bits(0b11, 2);
-  stream_.write_bits(uint64_t(lead), 5);
-  stream_.write_bits(uint64_t(significant), 6);  // 64 comes out as 0, as in Prometheus
-  stream_.write_bits(x >> trail, significant);
-}
-
 void HistogramEncoder::append(int64_t t, const HistogramSample& sample) {
   if (num_samples_ == UINT16_MAX) throw Error("histogram chunk already holds 65535 samples");
   const uint64_t sum_bits = std::bit_cast<uint64_t>(sample.sum);
   // A stale marker carries nothing but its sum (and an empty layout when it
   // starts the chunk), as Prometheus writes it.
-  const bool stale = sum_bits == kStaleNaN;
-  if (num_samples_ > 0 && sum_bits_ == kStaleNaN && !stale)
+  const bool stale = sum_bits == kStaleNaNBits;
+  if (num_samples_ > 0 && sum_bits_ == kStaleNaNBits && !stale)
     throw Error("histogram chunk: a sample after a stale marker needs a new chunk");
   static const HistogramSample kEmpty;
   const HistogramSample& h = stale ? kEmpty : sample;
@@ -144,7 +123,7 @@ void HistogramEncoder::append(int64_t t, const HistogramSample& sample) {
     write_varbit_int(stream_, int64_t(uint64_t(t_delta) - uint64_t(t_delta_)));
     write_varbit_int(stream_, count_dod);
     write_varbit_int(stream_, zero_dod);
-    write_sum(sum_bits);
+    write_xor_value(stream_, sum_bits ^ sum_bits_, leading_, trailing_);
     for (auto [now, prev, change] : {std::tuple{&positive, &positive_, &positive_change_},
                                      std::tuple{&negative, &negative_, &negative_change_}}) {
       for (size_t i = 0; i < now->size(); ++i) {

@@ -29,7 +29,6 @@ class HistogramEncoder {
 
  private:
   void write_layout(const HistogramLayout& layout);
-  void write_sum(uint64_t bits);
 
   enc::BitWriter stream_;
   CounterResetHeader header_;
@@ -38,7 +37,7 @@ class HistogramEncoder {
   uint64_t count_ = 0, zero_count_ = 0;
   int64_t count_delta_ = 0, zero_count_delta_ = 0;
   uint64_t sum_bits_ = 0;
-  uint8_t leading_ = 0xff, trailing_ = 0;  // XOR window of the sum; 0xff: none yet
+  uint8_t leading_ = 0xff, trailing_ = 0;  // XOR window of the sum (see write_xor_value)
   // Per bucket, as Prometheus keeps them: the last sample's difference to
   // the bucket before, and how that difference changed from the sample
   // before.

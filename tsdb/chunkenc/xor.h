@@ -91,38 +91,46 @@ class XorEncoder {
   ++num_samples_;
 }
 
-[[gnu::always_inline]] inline void XorEncoder::write_value(uint64_t v_bits) {
-  uint64_t x = v_bits ^ v_bits_;
+// Writes the value encoding of Prometheus's float chunks (also a histogram
+// chunk's sum): x is the XOR of the value with the previous one; leading
+// and trailing are the window last written (leading 0xff: none yet), and
+// are updated when a new window is written.
+[[gnu::always_inline]] inline void write_xor_value(enc::BitWriter& w, uint64_t x, uint8_t& leading,
+                                                   uint8_t& trailing) {
   if (x == 0) {
-    stream_.write_bits(0, 1);
+    w.write_bits(0, 1);
     return;
   }
-  int leading = std::countl_zero(x), trailing = std::countr_zero(x);
+  int lead = std::countl_zero(x), trail = std::countr_zero(x);
   // The window's leading count has only 5 bits.
-  if (leading >= 32) leading = 31;
-  if (leading_ != 0xff && leading >= leading_ && trailing >= trailing_) {
+  if (lead >= 32) lead = 31;
+  if (leading != 0xff && lead >= leading && trail >= trailing) {
     // Control bits 1 0, then the XOR inside the previous window; one write
     // when both fit the writer's fast path.
-    int significant = 64 - leading_ - trailing_;
+    int significant = 64 - leading - trailing;
     if (significant <= 54)
-      stream_.write_bits(uint64_t(0b10) << significant | x >> trailing_, 2 + significant);
+      w.write_bits(uint64_t(0b10) << significant | x >> trailing, 2 + significant);
     else
-      stream_.write_bits(0b10, 2), stream_.write_bits(x >> trailing_, significant);
+      w.write_bits(0b10, 2), w.write_bits(x >> trailing, significant);
     return;
   }
-  leading_ = uint8_t(leading);
-  trailing_ = uint8_t(trailing);
+  leading = uint8_t(lead);
+  trailing = uint8_t(trail);
   // Control bits 1 1, 5 bits of leading zeros, 6 of significant bits. 64
   // significant bits do not fit in 6 bits and are written as 0; 0 never
   // occurs (that is the x == 0 case above).
-  int significant = 64 - leading - trailing;
-  uint64_t head = uint64_t(0b11) << 11 | uint64_t(leading) << 6 | uint64_t(significant & 0x3f);
+  int significant = 64 - lead - trail;
+  uint64_t head = uint64_t(0b11) << 11 | uint64_t(lead) << 6 | uint64_t(significant & 0x3f);
   if (significant <= 43) {
-    stream_.write_bits(head << significant | x >> trailing, 13 + significant);
+    w.write_bits(head << significant | x >> trail, 13 + significant);
   } else {
-    stream_.write_bits(head, 13);
-    stream_.write_bits(x >> trailing, significant);
+    w.write_bits(head, 13);
+    w.write_bits(x >> trail, significant);
   }
+}
+
+[[gnu::always_inline]] inline void XorEncoder::write_value(uint64_t v_bits) {
+  write_xor_value(stream_, v_bits ^ v_bits_, leading_, trailing_);
 }
 
 class XorIterator {

@@ -26,4 +26,10 @@ std::string hex32(uint32_t v) {
   return b;
 }
 
+std::string hex64(uint64_t v) {
+  char b[24];
+  std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
+  return b;
+}
+
 }  // namespace promblock

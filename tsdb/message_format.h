@@ -14,4 +14,7 @@ std::string quote_for_message(std::string_view s);
 // v as 0x followed by 8 hex digits (CRCs, magic numbers).
 std::string hex32(uint32_t v);
 
+// v as 0x and its hex digits, no padding (chunk refs).
+std::string hex64(uint64_t v);
+
 }  // namespace promblock

@@ -10,6 +10,7 @@
 #include "tsdb/chunks/segment_format.h"
 #include "tsdb/encoding.h"
 #include "tsdb/error.h"
+#include "tsdb/message_format.h"
 
 namespace promblock::chunks {
 
@@ -27,12 +28,6 @@ bool parse_sequence(const std::string& name, uint64_t& seq) {
     seq = seq * 10 + uint64_t(c - '0');
   }
   return true;
-}
-
-std::string hex_ref(uint64_t ref) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "0x%" PRIx64, ref);
-  return buf;
 }
 
 void check_header(const MappedFile& f) {
@@ -54,7 +49,7 @@ void check_header(const MappedFile& f) {
 }
 
 [[noreturn]] void fail_chunk(const MappedFile& seg, uint64_t ref, const std::string& what) {
-  fail(seg.path(), "chunk ref " + hex_ref(ref) + ": " + what);
+  fail(seg.path(), "chunk ref " + hex64(ref) + ": " + what);
 }
 
 }  // namespace
@@ -105,7 +100,7 @@ ChunkReader::Chunk ChunkReader::chunk(uint64_t ref) const {
   if (index >= segments_.size()) {
     // Name the missing file itself: that is what a user goes looking for.
     fail(dir_ + "/" + segment_file_name(index),
-         "chunk ref " + hex_ref(ref) + ": segment file does not exist (" +
+         "chunk ref " + hex64(ref) + ": segment file does not exist (" +
              std::to_string(segments_.size()) + " segments)");
   }
   const MappedFile& seg = segments_[index];

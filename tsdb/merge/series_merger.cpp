@@ -1,25 +1,15 @@
 #include "tsdb/merge/series_merger.h"
 
 #include <algorithm>
-#include <cstdio>
 
 #include "tsdb/chunkenc/xor.h"
 #include "tsdb/chunkenc/xor_batch.h"
 #include "tsdb/encoding.h"
 #include "tsdb/error.h"
 #include "tsdb/merge/dedup.h"
+#include "tsdb/message_format.h"
 
 namespace promblock::merge {
-
-namespace {
-
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
-}  // namespace
 
 DedupMode dedup_mode_from_name(std::string_view name) {
   if (name == "chain") return DedupMode::kChain;
@@ -55,7 +45,7 @@ void SeriesMerger::decode(const Labels& labels, uint32_t i, SampleRun& run) cons
   const Source& s = sources_[i];
   auto fail_chunk = [&](const std::string& what) {
     fail(s.copy->block->dir() + "/chunks",
-         "chunk " + hex(s.meta.ref) + " of series " + labels_to_string(labels) + ": " + what);
+         "chunk " + hex64(s.meta.ref) + " of series " + labels_to_string(labels) + ": " + what);
   };
   if (s.chunk.encoding != uint8_t(chunkenc::Encoding::kXOR))
     fail_chunk("cannot merge overlapping chunks of encoding " +

@@ -2,11 +2,11 @@
 
 #include <limits>
 #include <optional>
-#include <sstream>
 
 #include "tsdb/chunkenc/histogram.h"
 #include "tsdb/chunkenc/xor.h"
 #include "tsdb/error.h"
+#include "tsdb/message_format.h"
 #include "tsdb/query/postings_match.h"
 
 namespace promblock {
@@ -24,7 +24,7 @@ class BlockSampleIterator final : public SampleIterator {
   bool next() override {
     for (;;) {
       if (in_chunk_) {
-        if (histogram_chunk_ ? step_histogram() : step_xor()) {
+        if (hist_ ? step_histogram() : step_xor()) {
           if (!deleted_.empty() && is_deleted(deleted_, t_)) continue;
           return true;
         }
@@ -37,7 +37,7 @@ class BlockSampleIterator final : public SampleIterator {
   int64_t t() const override { return t_; }
   double v() const override { return v_; }
   const chunkenc::HistogramSample* histogram() const override {
-    return histogram_chunk_ ? &histogram_ : nullptr;
+    return hist_ ? &histogram_ : nullptr;
   }
 
  private:
@@ -61,8 +61,8 @@ class BlockSampleIterator final : public SampleIterator {
   void open_chunk(const index::ChunkMeta& meta) {
     current_ref_ = meta.ref;
     auto chunk = block_.chunks().chunk(meta.ref);
-    histogram_chunk_ = chunk.encoding == uint8_t(chunkenc::Encoding::kHistogram);
-    if (histogram_chunk_) {
+    hist_.reset();
+    if (chunk.encoding == uint8_t(chunkenc::Encoding::kHistogram)) {
       hist_.emplace(chunk.data);
     } else if (chunk.encoding == uint8_t(chunkenc::Encoding::kXOR)) {
       xor_ = chunkenc::XorIterator(chunk.data);
@@ -72,10 +72,8 @@ class BlockSampleIterator final : public SampleIterator {
     in_chunk_ = true;
   }
   [[noreturn]] void fail_chunk(const std::string& what) const {
-    std::ostringstream ref;
-    ref << std::hex << current_ref_;
     fail(block_.dir() + "/chunks",
-         "chunk 0x" + ref.str() + " of series " + labels_to_string(labels_) + ": " + what);
+         "chunk " + hex64(current_ref_) + " of series " + labels_to_string(labels_) + ": " + what);
   }
 
   const BlockReader& block_;
@@ -86,8 +84,7 @@ class BlockSampleIterator final : public SampleIterator {
   uint64_t current_ref_ = 0;
   bool in_chunk_ = false;
   chunkenc::XorIterator xor_{std::span<const uint8_t>()};
-  bool histogram_chunk_ = false;
-  std::optional<chunkenc::HistogramIterator> hist_;
+  std::optional<chunkenc::HistogramIterator> hist_;  // set while in a histogram chunk
   chunkenc::HistogramSample histogram_;
   int64_t t_ = 0;
   double v_ = 0;

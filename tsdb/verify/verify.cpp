@@ -13,6 +13,7 @@
 #include "tsdb/encoding.h"
 #include "tsdb/error.h"
 #include "tsdb/mapped_file.h"
+#include "tsdb/message_format.h"
 #include "tsdb/tombstones.h"
 #include "tsdb/ulid.h"
 #include "tsdb/verify/index_check.h"
@@ -107,7 +108,7 @@ class ChunkCheck {
       // One line per missing segment, not per chunk.
       if (missing_.insert(seg).second)
         report_.error("segment missing", "chunks/" + chunks::segment_file_name(seg), s.name,
-                      chunk + " (ref " + hex(c.ref) + "): segment file does not exist (" +
+                      chunk + " (ref " + hex64(c.ref) + "): segment file does not exist (" +
                           std::to_string(reader_->segment_count()) + " segments)");
       return;
     }
@@ -128,14 +129,14 @@ class ChunkCheck {
     if (data.data.size() < 2) {
       samples_complete_ = false;
       report_.error("chunk unreadable", file, s.name,
-                    chunk + " (ref " + hex(c.ref) + "): " + std::to_string(data.data.size()) +
+                    chunk + " (ref " + hex64(c.ref) + "): " + std::to_string(data.data.size()) +
                         " bytes, too short for a sample count");
       return;
     }
     uint16_t header_count = enc::load_be16(data.data.data());
     if (header_count == 0)
       report_.warning("empty chunk", file, s.name,
-                      chunk + " (ref " + hex(c.ref) + "): holds no samples");
+                      chunk + " (ref " + hex64(c.ref) + "): holds no samples");
     if (!opt_.deep) {
       num_samples_ += header_count;
       return;
@@ -149,7 +150,7 @@ class ChunkCheck {
     } else {
       num_samples_ += header_count;
       report_.warning("cannot decode encoding", file, s.name,
-                      chunk + " (ref " + hex(c.ref) + "): cannot decode encoding " +
+                      chunk + " (ref " + hex64(c.ref) + "): cannot decode encoding " +
                           chunkenc::encoding_name(data.encoding) +
                           " yet: its samples were not checked",
                       1);
@@ -167,7 +168,7 @@ class ChunkCheck {
       if (n == 0) first = it.t();
       if (n > 0 && it.t() <= last && ordered) {
         report_.error("samples not in order", file, series,
-                      chunk + " (ref " + hex(c.ref) + "): sample " + std::to_string(n) + " at " +
+                      chunk + " (ref " + hex64(c.ref) + "): sample " + std::to_string(n) + " at " +
                           std::to_string(it.t()) + " not after " + std::to_string(last));
         ordered = false;
       }
@@ -175,7 +176,7 @@ class ChunkCheck {
       ++n;
     }
     num_samples_ += n;
-    const std::string where = chunk + " (ref " + hex(c.ref) + ")";
+    const std::string where = chunk + " (ref " + hex64(c.ref) + ")";
     if (!it.err().empty()) {
       report_.error("chunk undecodable", file, series, where + ": cannot decode: " + it.err());
       return;
@@ -185,12 +186,6 @@ class ChunkCheck {
       report_.error("chunk times differ from index", file, series,
                     where + ": samples span " + range_text(first, last, false) +
                         ", the index says " + range_text(c.min_time, c.max_time, false));
-  }
-
-  static std::string hex(uint64_t v) {
-    char b[24];
-    std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
-    return b;
   }
 
   const Options& opt_;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <string>
 
@@ -21,11 +22,18 @@ DirLock::DirLock(const std::string& dir) {
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
     int e = errno;
     if (e == EWOULDBLOCK) {
-      // The holder wrote its pid into the file; name it so users can look.
-      char buf[32] = {};
-      ssize_t n = ::pread(fd_, buf, sizeof buf - 1, 0);
-      std::string holder = n > 0 ? std::string(buf, size_t(n)) : "unknown";
-      while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+      // The holder writes its pid into the file right after locking it;
+      // name it so users can look. A holder that has only just locked may
+      // not have written it yet: give it a moment.
+      std::string holder;
+      for (int attempt = 0; attempt < 200 && holder.empty(); ++attempt) {
+        if (attempt > 0) ::usleep(1000);
+        char buf[32] = {};
+        ssize_t n = ::pread(fd_, buf, sizeof buf - 1, 0);
+        if (n > 0) holder.assign(buf, strnlen(buf, size_t(n)));
+        holder = holder.substr(0, holder.find('\n'));  // the first line is the pid
+      }
+      if (holder.empty()) holder = "unknown";
       ::close(fd_);
       fd_ = -1;
       throw LockedError(path + ": locked by another promblock (pid " + holder +
@@ -36,8 +44,10 @@ DirLock::DirLock(const std::string& dir) {
     errno = e;
     fail_errno(path, "cannot lock");
   }
+  // The pid first, then cut what a longer earlier pid left after it: the
+  // file never looks empty to a reader once a pid was written.
   std::string pid = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, pid.data(), pid.size(), 0) < 0)
+  if (::pwrite(fd_, pid.data(), pid.size(), 0) < 0 || ::ftruncate(fd_, off_t(pid.size())) != 0)
     fail_errno(path, "cannot write lock file");
 }
 

@@ -11,6 +11,7 @@
 #include <set>
 #include <vector>
 
+#include "tests/histogram_fixtures.h"
 #include "tsdb/chunkenc/histogram.h"
 #include "tsdb/chunkenc/histogram_encoder.h"
 #include "tsdb/chunkenc/varbit.h"
@@ -183,23 +184,7 @@ namespace {
 // Every histogram chunk of the fixture blocks (written by Prometheus 2.42),
 // read straight from the segment files: length, encoding, data, CRC.
 std::vector<std::vector<uint8_t>> fixture_histogram_chunks() {
-  namespace fs = std::filesystem;
-  std::vector<std::vector<uint8_t>> out;
-  for (const auto& e :
-       fs::recursive_directory_iterator(std::string(PROMBLOCK_TESTDATA) + "/histograms")) {
-    if (e.path().parent_path().filename() != "chunks") continue;
-    std::ifstream f(e.path(), std::ios::binary);
-    std::vector<uint8_t> seg((std::istreambuf_iterator<char>(f)), {});
-    enc::Decbuf d(std::span<const uint8_t>(seg).subspan(8));  // magic, version, padding
-    while (d.remaining() > 0) {
-      uint64_t len = d.uvarint();
-      uint8_t encoding = d.byte();
-      auto data = d.bytes(len);
-      d.skip(4);  // CRC
-      if (encoding == uint8_t(Encoding::kHistogram)) out.emplace_back(data.begin(), data.end());
-    }
-  }
-  return out;
+  return testing::fixture_chunks(Encoding::kHistogram);
 }
 
 TEST(HistogramEncoder, ReproducesPrometheusChunksByteForByte) {

@@ -11,10 +11,9 @@ histograms next to a float counter).
 - float samples of the same blocks are printed exactly as promtool tsdb dump
   prints them;
 - verify --deep decodes the histogram chunks (no "cannot decode" warning);
-- merge of the two replicas, whose histogram chunks overlap, is refused with
-  a one-line error naming the chunk and the encoding, publishing nothing
-  (merging histograms is the rest of issue 7);
 - dump --format openmetrics refuses histograms instead of dropping them.
+
+Merging them: test_histogram_merge.py.
 """
 
 import json
@@ -140,19 +139,6 @@ class HistogramTest(unittest.TestCase):
                 obj = json.loads(line)
                 self.assertNotIn("cannot decode", obj.get("problem", ""), obj)
                 self.assertNotEqual(obj.get("severity"), "error", obj)
-
-    def test_merge_of_overlapping_histograms_is_refused_cleanly(self):
-        out = os.path.join(h.mkdtemp(prefix="promblock-hist-"), "out")
-        before = [h.snapshot_tree(r) for r in REPLICAS]
-        rc, so, se = h.run_promblock(["merge", "--dedup", "chain", "--out", out] + REPLICAS,
-                                     timeout=300)
-        self.assertEqual(rc, 1, so + se)
-        self.assertEqual(len(se.strip().splitlines()), 1, se)
-        self.assertIn("histogram", se)
-        self.assertIn("chunks", se)
-        published = [d for d in os.listdir(out) if h.is_ulid(d)] if os.path.isdir(out) else []
-        self.assertEqual(published, [])
-        self.assertEqual([h.snapshot_tree(r) for r in REPLICAS], before)
 
     def test_openmetrics_dump_refuses_histograms(self):
         rc, so, se = h.run_promblock(["dump", "--format", "openmetrics", REPLICAS[0]])

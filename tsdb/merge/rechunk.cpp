@@ -25,15 +25,21 @@ void Rechunker::add_verbatim(const SourceChunk& s, std::vector<ChunkData>& out) 
 }
 
 void Rechunker::add(const SampleRun& samples, std::span<const SourceChunk> sources,
-                    std::vector<ChunkData>& out) {
+                    std::vector<ChunkData>& out,
+                    std::span<const chunkenc::HistogramSample> histograms) {
+  samples_ = samples, sources_ = sources, histograms_ = histograms;
+  any_histograms_ = std::any_of(sources.begin(), sources.end(), [](const SourceChunk& c) {
+    return c.encoding == uint8_t(chunkenc::Encoding::kHistogram);
+  });
   size_t pending_from = 0;
   size_t i = 0;
   while (i < samples.size()) {
     const TaggedSample& s = samples[i];
     // Only the start of a chunk can start a whole one: test that first.
-    if (s.position == 0 && is_whole_chunk(samples, i, s.chunk, sources[s.chunk].num_samples)) {
+    if (s.position == 0 && is_whole_chunk(samples, i, s.chunk, sources[s.chunk].num_samples) &&
+        (!any_histograms_ || header_holds(i))) {
       uint32_t count = sources[s.chunk].num_samples;
-      encode(std::span(samples).subspan(pending_from, i - pending_from), out);
+      encode(pending_from, i, out);
       add_verbatim(sources[s.chunk], out);
       i += count;
       pending_from = i;
@@ -41,7 +47,69 @@ void Rechunker::add(const SampleRun& samples, std::span<const SourceChunk> sourc
     }
     ++i;
   }
-  encode(std::span(samples).subspan(pending_from), out);
+  encode(pending_from, samples.size(), out);
+}
+
+bool Rechunker::is_histogram(const TaggedSample& s) const {
+  return sources_[s.chunk].encoding == uint8_t(chunkenc::Encoding::kHistogram);
+}
+
+const chunkenc::HistogramSample* Rechunker::histogram_before(size_t i) const {
+  while (i > 0 && is_histogram(samples_[i - 1])) {
+    const chunkenc::HistogramSample& h = histograms_[samples_[--i].v_bits];
+    if (!is_stale(h)) return &h;
+  }
+  return nullptr;
+}
+
+bool Rechunker::header_holds(size_t i) const {
+  const SourceChunk& c = sources_[samples_[i].chunk];
+  if (c.encoding != uint8_t(chunkenc::Encoding::kHistogram) || c.data.size() < 3) return true;
+  auto header = chunkenc::CounterResetHeader(c.data[2] >> 6);
+  if (header == chunkenc::CounterResetHeader::kUnknown ||
+      header == chunkenc::CounterResetHeader::kGauge)
+    return true;
+  const chunkenc::HistogramSample* prev = histogram_before(i);
+  // With nothing before it here, the chunk follows what it followed in its
+  // own block.
+  return !prev || counter_header_after(prev, histograms_[samples_[i].v_bits]) == header;
+}
+
+void Rechunker::encode(size_t from, size_t to, std::vector<ChunkData>& out) {
+  if (!any_histograms_) return encode_floats(samples_.subspan(from, to - from), out);
+  // A series may switch between floats and histograms: each switch starts
+  // a chunk of the other encoding.
+  while (from < to) {
+    const bool histogram = is_histogram(samples_[from]);
+    size_t end = from + 1;
+    while (end < to && is_histogram(samples_[end]) == histogram) ++end;
+    if (histogram)
+      encode_histograms(from, end, out);
+    else
+      encode_floats(samples_.subspan(from, end - from), out);
+    from = end;
+  }
+}
+
+void Rechunker::encode_histograms(size_t from, size_t to, std::vector<ChunkData>& out) {
+  refs_.clear();
+  for (size_t i = from; i < to; ++i) {
+    const TaggedSample& s = samples_[i];
+    const SourceChunk& c = sources_[s.chunk];
+    bool gauge = c.data.size() >= 3 && chunkenc::CounterResetHeader(c.data[2] >> 6) ==
+                                           chunkenc::CounterResetHeader::kGauge;
+    refs_.push_back({s.t, &histograms_[s.v_bits], gauge});
+  }
+  for (const auto& chunk : plan_histogram_chunks(refs_, histogram_before(from))) {
+    auto part = std::span<const HistogramRef>(refs_).subspan(chunk.begin, chunk.end - chunk.begin);
+    encode_histogram_chunk(part, chunk.header, encoded_);
+    uint8_t* dst = reserve(encoded_.size());
+    std::copy(encoded_.begin(), encoded_.end(), dst);
+    used_ += encoded_.size();
+    out.push_back({part.front().t, part.back().t, uint8_t(chunkenc::Encoding::kHistogram),
+                   std::span<const uint8_t>(dst, encoded_.size()), uint32_t(part.size())});
+    ++reencoded_;
+  }
 }
 
 uint8_t* Rechunker::reserve(size_t size) {
@@ -59,7 +127,7 @@ uint8_t* Rechunker::reserve(size_t size) {
   return blocks_[block_].bytes.get() + used_;
 }
 
-void Rechunker::encode(std::span<const TaggedSample> samples, std::vector<ChunkData>& out) {
+void Rechunker::encode_floats(std::span<const TaggedSample> samples, std::vector<ChunkData>& out) {
   while (!samples.empty()) {
     size_t n = std::min(samples.size(), kMaxSamplesPerChunk);
     uint8_t* dst = reserve(chunkenc::xor_max_encoded_size(n));

@@ -1,15 +1,18 @@
 #pragma once
 // Turns the merged samples of one series back into chunks: runs that are
 // exactly one whole input chunk are copied byte for byte; everything else
-// is re-encoded with our XOR encoder into chunks of at most 120 samples
-// (Prometheus's target size).
+// is re-encoded into chunks of at most 120 samples (Prometheus's target
+// size): floats with our XOR encoder, native histograms as
+// histogram_rechunk.h plans them.
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <vector>
 
 #include "tsdb/block/block_writer.h"
+#include "tsdb/chunkenc/histogram.h"
 #include "tsdb/chunkenc/xor.h"
+#include "tsdb/merge/histogram_rechunk.h"
 #include "tsdb/merge/sample.h"
 
 namespace promblock::merge {
@@ -28,9 +31,10 @@ struct SourceChunk {
 class Rechunker {
  public:
   // Appends the chunks for `samples` (time-ordered) to `out`. Spans in
-  // `out` stay valid until clear() (encoded bytes are owned here).
+  // `out` stay valid until clear() (encoded bytes are owned here). A sample
+  // from a histogram chunk carries, as its value, its index in `histograms`.
   void add(const SampleRun& samples, std::span<const SourceChunk> sources,
-           std::vector<ChunkData>& out);
+           std::vector<ChunkData>& out, std::span<const chunkenc::HistogramSample> histograms = {});
   // Copies one source chunk through unchanged.
   void add_verbatim(const SourceChunk& source, std::vector<ChunkData>& out);
   void clear() { block_ = 0, used_ = 0; }
@@ -39,7 +43,17 @@ class Rechunker {
   uint64_t chunks_reencoded() const { return reencoded_; }
 
  private:
-  void encode(std::span<const TaggedSample> samples, std::vector<ChunkData>& out);
+  // Re-encodes samples [from, to) of the run being added.
+  void encode(size_t from, size_t to, std::vector<ChunkData>& out);
+  void encode_floats(std::span<const TaggedSample> samples, std::vector<ChunkData>& out);
+  void encode_histograms(size_t from, size_t to, std::vector<ChunkData>& out);
+  bool is_histogram(const TaggedSample& s) const;
+  // The last real histogram sample before `i` in the run, if histograms
+  // lead up to it.
+  const chunkenc::HistogramSample* histogram_before(size_t i) const;
+  // Whether a whole histogram chunk starting at sample i keeps a true
+  // counter reset header where it lands in the merged series.
+  bool header_holds(size_t i) const;
 
   // Room for `size` bytes of encoded chunks that never moves: `out` spans them.
   uint8_t* reserve(size_t size);
@@ -53,6 +67,13 @@ class Rechunker {
   std::vector<Block> blocks_;
   size_t block_ = 0;  // the block being filled
   size_t used_ = 0;   // bytes used in it
+  // The run being added and its sources, during add().
+  std::span<const TaggedSample> samples_;
+  std::span<const SourceChunk> sources_;
+  std::span<const chunkenc::HistogramSample> histograms_;
+  bool any_histograms_ = false;
+  std::vector<HistogramRef> refs_;  // scratch for encode_histograms()
+  std::vector<uint8_t> encoded_;    // scratch for encode_histograms()
   uint64_t copied_ = 0;
   uint64_t reencoded_ = 0;
 };

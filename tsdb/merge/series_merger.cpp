@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "tsdb/chunkenc/histogram.h"
 #include "tsdb/chunkenc/xor.h"
 #include "tsdb/chunkenc/xor_batch.h"
 #include "tsdb/encoding.h"
@@ -47,13 +48,42 @@ void SeriesMerger::decode(const Labels& labels, uint32_t i, SampleRun& run) cons
     fail(s.copy->block->dir() + "/chunks",
          "chunk " + hex64(s.meta.ref) + " of series " + labels_to_string(labels) + ": " + what);
   };
-  if (s.chunk.encoding != uint8_t(chunkenc::Encoding::kXOR))
+  const size_t first = run.size();
+  if (s.chunk.encoding == uint8_t(chunkenc::Encoding::kHistogram)) {
+    decode_histograms(i, run, fail_chunk);
+  } else if (s.chunk.encoding != uint8_t(chunkenc::Encoding::kXOR)) {
     fail_chunk("cannot merge overlapping chunks of encoding " +
                chunkenc::encoding_name(s.chunk.encoding));
+  } else {
+    decode_floats(i, run, fail_chunk);
+  }
+  if (const std::vector<Interval>* deleted = s.copy->deleted) {
+    auto kept = std::remove_if(run.begin() + std::ptrdiff_t(first), run.end(),
+                               [&](const TaggedSample& x) { return is_deleted(*deleted, x.t); });
+    run.erase(kept, run.end());
+  }
+}
+
+template <class Fail>
+void SeriesMerger::decode_histograms(uint32_t i, SampleRun& run, const Fail& fail_chunk) const {
+  // Each sample is kept whole in histograms_; the run carries its index.
+  chunkenc::HistogramIterator it(sources_[i].chunk.data);
+  uint32_t position = 0;
+  while (it.next()) {
+    if (histograms_used_ == histograms_.size()) histograms_.emplace_back();
+    it.at(histograms_[histograms_used_]);
+    run.push_back({it.t(), histograms_used_++, i, position++});
+  }
+  if (!it.err().empty()) fail_chunk(it.err());
+}
+
+template <class Fail>
+void SeriesMerger::decode_floats(uint32_t i, SampleRun& run, const Fail& fail_chunk) const {
+  const Source& s = sources_[i];
   // The whole-chunk decoder (see xor_batch.h): this runs for every sample
   // of every overlapping chunk.
-  const size_t first = run.size();
   const uint32_t total = s.chunk.num_samples;
+  const size_t first = run.size();
   run.resize(first + total);
   TaggedSample* out = run.data() + first;
   bool ok = chunkenc::xor_decode_chunk(
@@ -62,11 +92,6 @@ void SeriesMerger::decode(const Labels& labels, uint32_t i, SampleRun& run) cons
         out[k] = {t, v_bits, i, k};
       });
   if (!ok) fail_chunk(chunkenc::xor_chunk_error(s.chunk.data));
-  if (const std::vector<Interval>* deleted = s.copy->deleted) {
-    auto kept = std::remove_if(run.begin() + std::ptrdiff_t(first), run.end(),
-                               [&](const TaggedSample& x) { return is_deleted(*deleted, x.t); });
-    run.erase(kept, run.end());
-  }
 }
 
 void SeriesMerger::merge(const Labels& labels, std::span<const SeriesCopy> copies,
@@ -78,6 +103,7 @@ void SeriesMerger::merge(const Labels& labels, std::span<const SeriesCopy> copie
 void SeriesMerger::merge_keeping(const Labels& labels, std::span<const SeriesCopy> copies,
                                  std::vector<ChunkData>& out) {
   out.clear();
+  histograms_used_ = 0;
   collect_sources(labels, copies);
   bool several_replicas = false;
   for (const auto& c : copies)
@@ -129,7 +155,8 @@ void SeriesMerger::merge_penalty(const Labels& labels, std::vector<ChunkData>& o
       if (sources_[i].copy->replica_rank == rank) order.push_back(i);
     replicas.push_back(merged(decode_runs(labels, order)));
   }
-  rechunker_.add(penalty_merge_all(replicas), source_chunks_, out);
+  SampleRun run = penalty_merge_all(replicas);
+  rechunker_.add(run, source_chunks_, out, histograms());
 }
 
 void SeriesMerger::merge_chain(const Labels& labels, std::vector<ChunkData>& out) {
@@ -153,7 +180,9 @@ void SeriesMerger::merge_chain(const Labels& labels, std::vector<ChunkData>& out
       std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
         return sources_[a].copy->replica_rank < sources_[b].copy->replica_rank;
       });
-      rechunker_.add(merged(decode_runs(labels, order)), source_chunks_, out);
+      // Decoded first: that fills histograms().
+      const SampleRun& run = merged(decode_runs(labels, order));
+      rechunker_.add(run, source_chunks_, out, histograms());
     }
     i = end;
   }

@@ -10,6 +10,7 @@
 
 #include "index/format.h"
 #include "tsdb/block/block_reader.h"
+#include "tsdb/chunkenc/histogram.h"
 #include "tsdb/labels.h"
 #include "tsdb/merge/rechunk.h"
 
@@ -56,6 +57,13 @@ class SeriesMerger {
   bool touched_by_tombstones(const Source& s) const;
   // Decodes source i into a tagged run, dropping deleted samples.
   void decode(const Labels& labels, uint32_t i, SampleRun& run) const;
+  template <class Fail>
+  void decode_floats(uint32_t i, SampleRun& run, const Fail& fail_chunk) const;
+  template <class Fail>
+  void decode_histograms(uint32_t i, SampleRun& run, const Fail& fail_chunk) const;
+  std::span<const chunkenc::HistogramSample> histograms() const {
+    return std::span(histograms_.data(), histograms_used_);
+  }
   // Decodes the sources in `order` into time-ordered runs (in runs_), one
   // per stretch of non-overlapping chunks of one copy.
   std::span<SampleRun> decode_runs(const Labels& labels, std::span<const uint32_t> order);
@@ -71,6 +79,10 @@ class SeriesMerger {
   std::vector<SampleRun> runs_;           // scratch, reused across series
   SampleRun merged_;                      // scratch, reused across series
   mutable std::vector<uint8_t> scratch_;  // the padded copy of a chunk being decoded
+  // Decoded histogram samples of the series (kept for reuse beyond
+  // histograms_used_); a run's histogram sample holds its index here.
+  mutable std::vector<chunkenc::HistogramSample> histograms_;
+  mutable uint64_t histograms_used_ = 0;
   uint64_t samples_in_ = 0;
 };
 

@@ -1,0 +1,216 @@
+#include "tsdb/merge/histogram_rechunk.h"
+
+#include <algorithm>
+#include <bit>
+#include <map>
+
+#include "tsdb/chunkenc/histogram_encoder.h"
+#include "tsdb/merge/rechunk.h"
+
+namespace promblock::merge {
+
+using chunkenc::CounterResetHeader;
+using chunkenc::HistogramLayout;
+using chunkenc::HistogramSample;
+using chunkenc::HistogramSpan;
+
+namespace {
+
+bool same_spans(const std::vector<HistogramSpan>& a, const std::vector<HistogramSpan>& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
+    return x.offset == y.offset && x.length == y.length;
+  });
+}
+
+// Samples of one chunk must agree on these; spans may differ (union).
+bool same_resolution(const HistogramLayout& a, const HistogramLayout& b) {
+  return a.schema == b.schema &&
+         std::bit_cast<uint64_t>(a.zero_threshold) == std::bit_cast<uint64_t>(b.zero_threshold) &&
+         a.custom_bounds == b.custom_bounds;
+}
+
+// Calls f(bucket index, count) for each bucket the spans describe.
+template <class F>
+void for_each_bucket(const std::vector<HistogramSpan>& spans, const std::vector<int64_t>& counts,
+                     F f) {
+  int64_t index = 0;
+  size_t k = 0;
+  for (const auto& s : spans) {
+    index += s.offset;
+    for (uint32_t j = 0; j < s.length && k < counts.size(); ++j) f(index++, counts[k++]);
+  }
+}
+
+// True when a bucket populated in `prev` holds less in `cur` (or is gone).
+bool bucket_went_down(const std::vector<HistogramSpan>& prev_spans,
+                      const std::vector<int64_t>& prev_counts,
+                      const std::vector<HistogramSpan>& cur_spans,
+                      const std::vector<int64_t>& cur_counts) {
+  if (same_spans(prev_spans, cur_spans)) {
+    for (size_t i = 0; i < prev_counts.size() && i < cur_counts.size(); ++i)
+      if (cur_counts[i] < prev_counts[i]) return true;
+    return false;
+  }
+  std::map<int64_t, int64_t> now;
+  for_each_bucket(cur_spans, cur_counts, [&](int64_t i, int64_t c) { now[i] = c; });
+  bool down = false;
+  for_each_bucket(prev_spans, prev_counts, [&](int64_t i, int64_t c) {
+    auto it = now.find(i);
+    if (c > 0 && (it == now.end() || it->second < c)) down = true;
+  });
+  return down;
+}
+
+// Spans covering exactly the given sorted, distinct bucket indices.
+std::vector<HistogramSpan> spans_of(const std::vector<int64_t>& indices) {
+  std::vector<HistogramSpan> spans;
+  int64_t next = 0;  // the index after the previous span
+  for (size_t i = 0; i < indices.size(); ++i) {
+    if (i > 0 && indices[i] == indices[i - 1] + 1) {
+      ++spans.back().length;
+    } else {
+      spans.push_back({int32_t(indices[i] - next), 1});
+    }
+    next = indices[i] + 1;
+  }
+  return spans;
+}
+
+// The chunk's spans for one side (positive or negative): a sample's own
+// when they cover every bucket of the chunk, else the union.
+const std::vector<HistogramSpan>& union_spans(
+    std::span<const HistogramRef> samples,
+    std::vector<HistogramSpan> chunkenc::HistogramLayout::*side, std::vector<HistogramSpan>& tmp) {
+  std::vector<int64_t> all;
+  for (const auto& r : samples) {
+    if (is_stale(*r.h)) continue;
+    const auto& spans = r.h->layout.*side;
+    int64_t index = 0;
+    for (const auto& s : spans) {
+      index += s.offset;
+      for (uint32_t j = 0; j < s.length; ++j) all.push_back(index++);
+    }
+  }
+  std::sort(all.begin(), all.end());
+  all.erase(std::unique(all.begin(), all.end()), all.end());
+  for (const auto& r : samples) {
+    if (is_stale(*r.h)) continue;
+    uint64_t n = 0;
+    for (const auto& s : r.h->layout.*side) n += s.length;
+    // A sample's buckets are distinct, so covering as many as the union
+    // means covering all of them.
+    if (n == all.size()) return r.h->layout.*side;
+  }
+  tmp = spans_of(all);
+  return tmp;
+}
+
+// `counts` laid out on `spans` re-laid on the (superset) `target` spans.
+void expand(const std::vector<HistogramSpan>& spans, const std::vector<int64_t>& counts,
+            const std::vector<HistogramSpan>& target, std::vector<int64_t>& out) {
+  std::map<int64_t, int64_t> have;
+  for_each_bucket(spans, counts, [&](int64_t i, int64_t c) { have[i] = c; });
+  out.clear();
+  int64_t index = 0;
+  for (const auto& s : target) {
+    index += s.offset;
+    for (uint32_t j = 0; j < s.length; ++j, ++index) {
+      auto it = have.find(index);
+      out.push_back(it == have.end() ? 0 : it->second);
+    }
+  }
+}
+
+}  // namespace
+
+bool is_stale(const HistogramSample& h) {
+  return std::bit_cast<uint64_t>(h.sum) == chunkenc::kStaleNaNBits;
+}
+
+CounterChange counter_change(const HistogramSample& prev, const HistogramSample& cur) {
+  if (!same_resolution(prev.layout, cur.layout)) return CounterChange::kIncomparable;
+  if (cur.count < prev.count || cur.zero_count < prev.zero_count) return CounterChange::kReset;
+  if (bucket_went_down(prev.layout.positive_spans, prev.positive, cur.layout.positive_spans,
+                       cur.positive) ||
+      bucket_went_down(prev.layout.negative_spans, prev.negative, cur.layout.negative_spans,
+                       cur.negative))
+    return CounterChange::kReset;
+  return CounterChange::kNoReset;
+}
+
+CounterResetHeader counter_header_after(const HistogramSample* prev, const HistogramSample& first) {
+  if (!prev || is_stale(first)) return CounterResetHeader::kUnknown;
+  switch (counter_change(*prev, first)) {
+    case CounterChange::kNoReset:
+      return CounterResetHeader::kNotCounterReset;
+    case CounterChange::kReset:
+      return CounterResetHeader::kCounterReset;
+    case CounterChange::kIncomparable:
+      break;
+  }
+  return CounterResetHeader::kUnknown;
+}
+
+std::vector<HistogramChunkPlan> plan_histogram_chunks(std::span<const HistogramRef> samples,
+                                                      const HistogramSample* before) {
+  std::vector<HistogramChunkPlan> plan;
+  const HistogramSample* last_real = before;      // the last non-stale sample so far
+  const HistogramSample* chunk_layout = nullptr;  // the first real sample of the open chunk
+  auto open = [&](size_t i) {
+    const HistogramRef& r = samples[i];
+    auto header = r.gauge ? CounterResetHeader::kGauge : counter_header_after(last_real, *r.h);
+    if (!plan.empty()) plan.back().end = i;
+    plan.push_back({i, i, header});
+    chunk_layout = is_stale(*r.h) ? nullptr : r.h;
+  };
+  for (size_t i = 0; i < samples.size(); ++i) {
+    const HistogramRef& r = samples[i];
+    const bool stale = is_stale(*r.h);
+    bool cut = plan.empty();
+    if (!cut) {
+      const HistogramChunkPlan& c = plan.back();
+      const HistogramRef& prev = samples[i - 1];
+      cut = i - c.begin >= kMaxSamplesPerChunk || r.gauge != samples[c.begin].gauge ||
+            (is_stale(*prev.h) && !stale);
+      if (!cut && !stale && chunk_layout) {
+        cut = !same_resolution(chunk_layout->layout, r.h->layout) ||
+              (!r.gauge && counter_change(*last_real, *r.h) != CounterChange::kNoReset);
+      }
+    }
+    if (cut) open(i);
+    if (!stale) {
+      last_real = r.h;
+      if (!chunk_layout) chunk_layout = r.h;
+    }
+  }
+  if (!plan.empty()) plan.back().end = samples.size();
+  return plan;
+}
+
+void encode_histogram_chunk(std::span<const HistogramRef> samples, CounterResetHeader header,
+                            std::vector<uint8_t>& out) {
+  std::vector<HistogramSpan> pos_tmp, neg_tmp;
+  const auto& pos = union_spans(samples, &HistogramLayout::positive_spans, pos_tmp);
+  const auto& neg = union_spans(samples, &HistogramLayout::negative_spans, neg_tmp);
+  chunkenc::HistogramEncoder encoder(header);
+  HistogramSample relaid;
+  for (const auto& r : samples) {
+    const HistogramSample& h = *r.h;
+    if (is_stale(h) ||
+        (same_spans(h.layout.positive_spans, pos) && same_spans(h.layout.negative_spans, neg))) {
+      encoder.append(r.t, h);
+      continue;
+    }
+    relaid.layout = h.layout;
+    relaid.layout.positive_spans = pos;
+    relaid.layout.negative_spans = neg;
+    relaid.count = h.count, relaid.zero_count = h.zero_count, relaid.sum = h.sum;
+    expand(h.layout.positive_spans, h.positive, pos, relaid.positive);
+    expand(h.layout.negative_spans, h.negative, neg, relaid.negative);
+    encoder.append(r.t, relaid);
+  }
+  auto bytes = encoder.bytes();
+  out.assign(bytes.begin(), bytes.end());
+}
+
+}  // namespace promblock::merge

@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "tests/histogram_fixtures.h"
+#include "tsdb/chunkenc/float_histogram.h"
+#include "tsdb/chunkenc/float_histogram_encoder.h"
 #include "tsdb/chunkenc/histogram.h"
 #include "tsdb/chunkenc/histogram_encoder.h"
 #include "tsdb/chunkenc/varbit.h"
@@ -241,6 +243,49 @@ TEST(HistogramEncoder, RoundTripsStaleMarkersAndCustomBounds) {
                                             "{count:9, sum:4.5, (-Inf,0.1]:2, (0.1,0.25]:3, "
                                             "(0.25,1]:4}",
                                             "{count:0, sum:NaN}"}));
+}
+
+TEST(FloatHistogramEncoder, ReproducesPrometheusChunksByteForByte) {
+  // Float histograms recorded by rules of the fixture servers (sum() of
+  // counter histograms, rate() of one), written by Prometheus 2.42.
+  auto chunks = testing::fixture_chunks(Encoding::kFloatHistogram);
+  ASSERT_GE(chunks.size(), 8u);  // 2 recorded series x 2 blocks x 2 replicas
+  size_t fractional = 0;
+  for (const auto& chunk : chunks) {
+    FloatHistogramIterator it(chunk);
+    FloatHistogramEncoder enc(it.counter_reset_header());
+    FloatHistogramSample h;
+    while (it.next()) {
+      it.at(h);
+      enc.append(it.t(), h);
+      for (double b : h.positive) fractional += b != std::floor(b);
+    }
+    ASSERT_EQ(it.err(), "");
+    auto got = enc.bytes();
+    EXPECT_EQ(std::vector<uint8_t>(got.begin(), got.end()), chunk);
+  }
+  EXPECT_GT(fractional, 0u);  // rate() gives counts that are not whole
+}
+
+TEST(FloatHistogramChunk, EveryTruncationAndCorruptionFailsCleanly) {
+  auto chunks = testing::fixture_chunks(Encoding::kFloatHistogram);
+  ASSERT_FALSE(chunks.empty());
+  const auto& chunk = chunks.front();
+  for (size_t n = 0; n < chunk.size(); ++n) {
+    std::vector<uint8_t> cut(chunk.begin(), chunk.begin() + std::ptrdiff_t(n));
+    FloatHistogramIterator it(cut);
+    while (it.next()) {
+    }
+    EXPECT_NE(it.err(), "") << n;  // the header promises more samples
+  }
+  std::mt19937 rng(7);
+  for (int i = 0; i < 2000; ++i) {
+    std::vector<uint8_t> bad = chunk;
+    bad[rng() % bad.size()] ^= uint8_t(1 << (rng() % 8));
+    FloatHistogramIterator it(bad);
+    FloatHistogramSample h;
+    while (it.next()) it.at(h);  // must not crash or read outside `bad`
+  }
 }
 
 }  // namespace

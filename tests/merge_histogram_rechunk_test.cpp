@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tests/histogram_fixtures.h"
+#include "tsdb/chunkenc/float_histogram.h"
 #include "tsdb/chunkenc/histogram.h"
 #include "tsdb/chunkenc/histogram_encoder.h"
 #include "tsdb/chunkenc/xor.h"
@@ -154,19 +155,16 @@ TEST(HistogramEncodeChunk, UsesTheUnionOfTheSamplesBuckets) {
   }
 }
 
-std::vector<std::vector<uint8_t>> fixture_histogram_chunks() {
-  return testing::fixture_chunks(chunkenc::Encoding::kHistogram);
-}
-
-TEST(HistogramEncodeChunk, ReplansPrometheusChunksUnchanged) {
-  // Prometheus's chunks already share one layout per chunk (it recodes as
-  // buckets appear): planning their samples again gives the same chunk,
-  // byte for byte.
-  auto chunks = fixture_histogram_chunks();
-  ASSERT_GE(chunks.size(), 16u);
+// Prometheus's chunks already share one layout per chunk (it recodes as
+// buckets appear): planning their samples again gives the same chunk, byte
+// for byte.
+template <class Iterator, class Sample>
+void expect_replanned_unchanged(chunkenc::Encoding encoding, size_t at_least) {
+  auto chunks = testing::fixture_chunks(encoding);
+  ASSERT_GE(chunks.size(), at_least);
   for (const auto& chunk : chunks) {
-    chunkenc::HistogramIterator it(chunk);
-    std::vector<HistogramSample> hs;
+    Iterator it(chunk);
+    std::vector<Sample> hs;
     std::vector<int64_t> ts;
     while (it.next()) {
       hs.emplace_back();
@@ -175,14 +173,37 @@ TEST(HistogramEncodeChunk, ReplansPrometheusChunksUnchanged) {
     }
     ASSERT_EQ(it.err(), "");
     bool gauge = it.counter_reset_header() == CounterResetHeader::kGauge;
-    auto r = refs(hs, gauge);
-    for (size_t i = 0; i < r.size(); ++i) r[i].t = ts[i];
+    std::vector<BasicHistogramRef<Sample>> r;
+    for (size_t i = 0; i < hs.size(); ++i) r.push_back({ts[i], &hs[i], gauge});
     auto plan = plan_histogram_chunks(r, nullptr);
     ASSERT_EQ(plan.size(), 1u);
     std::vector<uint8_t> bytes;
     encode_histogram_chunk(r, it.counter_reset_header(), bytes);
     EXPECT_EQ(bytes, chunk);
   }
+}
+
+TEST(HistogramEncodeChunk, ReplansPrometheusChunksUnchanged) {
+  expect_replanned_unchanged<chunkenc::HistogramIterator, HistogramSample>(
+      chunkenc::Encoding::kHistogram, 16);
+}
+
+TEST(HistogramEncodeChunk, ReplansPrometheusFloatHistogramChunksUnchanged) {
+  expect_replanned_unchanged<chunkenc::FloatHistogramIterator, chunkenc::FloatHistogramSample>(
+      chunkenc::Encoding::kFloatHistogram, 8);
+}
+
+TEST(HistogramCounterChange, WorksOnFloatHistograms) {
+  chunkenc::FloatHistogramSample a;
+  a.layout.positive_spans = {{0, 2}};
+  a.positive = {1.5, 2.25};
+  a.count = 3.75;
+  auto more = a;
+  more.positive = {1.5, 3}, more.count = 4.5;
+  auto less = a;
+  less.positive = {1.25, 9}, less.count = 10.25;
+  EXPECT_EQ(counter_change(a, more), CounterChange::kNoReset);
+  EXPECT_EQ(counter_change(a, less), CounterChange::kReset);
 }
 
 // Encodes `hs` as one chunk with the given header.
@@ -211,7 +232,7 @@ TEST(HistogramRechunker, CopiesWholeChunksOnlyWhereTheirHeaderHolds) {
       run.push_back({int64_t(i) * 1000, i, i < 3 ? 0u : 1u, i < 3 ? i : i - 3});
     Rechunker rechunker;
     std::vector<ChunkData> out;
-    rechunker.add(run, sources, out, hs);
+    rechunker.add(run, sources, out, {hs, {}});
     ASSERT_EQ(out.size(), 2u);
     EXPECT_EQ(out[0].data.data(), first.data());  // copied
     EXPECT_EQ(CounterResetHeader(out[1].data[2] >> 6), CounterResetHeader::kCounterReset);

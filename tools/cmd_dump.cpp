@@ -75,13 +75,16 @@ int run_dump(const DumpOptions& opt) {
     auto it = series.samples();
     while (it->next()) {
       const chunkenc::HistogramSample* h = it->histogram();
-      if (h && openmetrics)
+      const chunkenc::FloatHistogramSample* fh = it->float_histogram();
+      if ((h || fh) && openmetrics)
         throw Error("series " + labels_to_string(series.labels()) +
                     " holds native histograms, which OpenMetrics text cannot carry; dump it "
                     "with --format text");
       line = name;
       line += ' ';
-      line += h ? chunkenc::format_histogram(*h) : go_format_g(it->v());
+      line += h    ? chunkenc::format_histogram(*h)
+              : fh ? chunkenc::format_histogram(*fh)
+                   : go_format_g(it->v());
       line += ' ';
       line += openmetrics ? openmetrics_timestamp(it->t()) : std::to_string(it->t());
       line += '\n';

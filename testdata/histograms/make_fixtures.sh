@@ -1,7 +1,8 @@
 #!/bin/bash
 # Makes testdata/histograms/: blocks holding native histograms, written by two
 # real Prometheus 2.42 servers (--enable-feature=native-histograms) of an HA
-# pair, both scraping serve_histograms.py on 127.0.0.1 every 5 s.
+# pair, both scraping serve_histograms.py on 127.0.0.1 every 5 s and
+# recording float histograms from them by rules.
 #
 #   testdata/histograms/make_fixtures.sh        (about 6-7 minutes, no arguments)
 #
@@ -39,14 +40,29 @@ trap 'log "interrupted"; exit 130' INT TERM HUP
 
 read -r PORT_T PORT_A PORT_B < <(python3 "$here/../free_ports.py" 3)
 
+# Recording rules over native histograms give float histograms, which
+# Prometheus stores in float histogram chunks (encoding 3).
+cat >"$work/rules.yml" <<'YML'
+groups:
+  - name: float_histograms
+    interval: 5s
+    rules:
+      - record: hist_latency_seconds:sum
+        expr: sum(hist_latency_seconds)
+      - record: hist_signed_delta:rate30s
+        expr: rate(hist_signed_delta[30s])
+YML
+
 write_config() {          # write_config REPLICA
   cat >"$work/$1.yml" <<YML
 global:
   scrape_interval: 5s
   scrape_timeout: 4s
+  evaluation_interval: 5s
   external_labels:
     cluster: test
     replica: $1
+rule_files: ['$work/rules.yml']
 scrape_configs:
   - job_name: histograms
     static_configs:

@@ -27,7 +27,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 import penalty_ref  # noqa: E402
-from test_histograms import HISTOGRAM_NAMES as HISTOGRAMS, REPLICAS  # noqa: E402
+from test_histograms import HISTOGRAM_NAMES as HISTOGRAMS, REPLICAS, STALE_TEXT  # noqa: E402
 
 FUNCTIONS = ["histogram_count(%s)", "histogram_sum(%s)", "histogram_quantile(0.9, %s)",
              "histogram_quantile(0.5, %s)"]
@@ -122,10 +122,13 @@ class HistogramMergeTest(unittest.TestCase):
             ref = {s: smp for s, smp in self.reference(mode).items()
                    if smp and smp[0][1].startswith("{count:")}
             # (ts, replica) -> series whose reference sample at ts came from it
-            owners = {}
+            owners, stale = {}, set()
             for series, smp in ref.items():
-                for t, _, i in smp:
+                for t, v, i in smp:
                     owners.setdefault((t, i), set()).add(series)
+                    if v == STALE_TEXT:
+                        stale.add((series, t))
+            self.assertTrue(stale, "the fixtures hold a stale float histogram")
             blocks = [h.block_dirs(r) for r in REPLICAS]
             with h.PrometheusServer(h.block_dirs(out), extra_args=NATIVE) as merged, \
                     h.PrometheusServer(blocks[0], extra_args=NATIVE) as pa, \
@@ -139,10 +142,13 @@ class HistogramMergeTest(unittest.TestCase):
                         got = vector(merged.query(query, time=when))
                         want = vector(replicas[i].query(query, time=when))
                         for series in series_set:
-                            self.assertIn(series, want, (mode, query, t))
-                            self.assertEqual(got.get(series), want[series],
+                            # None where the sample is a stale marker: the
+                            # series has no value there, on either server.
+                            self.assertEqual(series in want, (series, t) not in stale,
                                              (mode, query, t, series))
-                            at_sample.setdefault(series, []).append((t, want[series]))
+                            self.assertEqual(got.get(series), want.get(series),
+                                             (mode, query, t, series))
+                            at_sample.setdefault(series, []).append((t, want.get(series)))
                     self.check_range_query(merged, query, at_sample, mode)
 
     def check_range_query(self, server, query, at_sample, mode):
@@ -155,11 +161,14 @@ class HistogramMergeTest(unittest.TestCase):
         for series, values in result.items():
             times = [t for t, _ in at_sample[series]]
             self.assertGreater(len(values), 20, (mode, query, series))
-            for step_t, v in values:
-                ms = int(round(float(step_t) * 1000))
+            got = {int(round(float(step_t) * 1000)): v for step_t, v in values}
+            # Every step from the first sample on, with a value unless the
+            # latest sample before it is a stale marker.
+            step = 3700
+            for ms in range(first, last + 1, step):
                 k = bisect.bisect_right(times, ms) - 1
-                self.assertGreaterEqual(k, 0, (mode, query, series, ms))
-                self.assertEqual(v, at_sample[series][k][1], (mode, query, series, ms))
+                want = at_sample[series][k][1] if k >= 0 else None
+                self.assertEqual(got.get(ms), want, (mode, query, series, ms))
 
     def test_counter_resets_survive(self):
         name = "hist_resetting_seconds"

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Native histograms (encoding 2), as written by a real Prometheus 2.42 with
---enable-feature=native-histograms (testdata/histograms/, made by its
-make_fixtures.sh: an HA pair scraping counter, gauge and resetting native
-histograms next to a float counter).
+"""Native histograms (encoding 2) and float histograms (encoding 3), as
+written by a real Prometheus 2.42 with --enable-feature=native-histograms
+(testdata/histograms/, made by its make_fixtures.sh: an HA pair scraping
+counter, gauge and resetting native histograms next to a float counter, and
+recording float histograms from them by rules).
 
 - dump prints every histogram sample as Prometheus's Histogram.String()
   does, and its count, sum and buckets equal what Prometheus's own query API
@@ -30,22 +31,26 @@ import harness as h  # noqa: E402
 FIXTURES = os.path.join(h.TESTDATA, "histograms")
 REPLICAS = [os.path.join(FIXTURES, r) for r in ("replica_a", "replica_b")]
 HISTOGRAM_NAMES = ["hist_latency_seconds", "hist_signed_delta", "hist_resetting_seconds",
-                   "hist_queue_depth"]
+                   "hist_queue_depth",
+                   # float histograms (encoding 3), recorded by rules
+                   "hist_latency_seconds:sum", "hist_signed_delta:rate30s"]
 
-BUCKET_RE = re.compile(r"([\[(])([^,\]\[()]+),([^,\]\[()]+)([\])]):(\d+)")
+STALE_TEXT = "{count:0, sum:NaN}"  # a stale marker as dump prints it
+BUCKET_RE = re.compile(r"([\[(])([^,\]\[()]+),([^,\]\[()]+)([\])]):([^,}]+)")
 
 
 def parse_histogram(text):
     """'{count:N, sum:S, [a,b):n, ...}' -> (count, sum, [(rule, lower, upper, count)]),
-    rule as the query API numbers it (0 left-open, 1 right-open, 3 closed)."""
-    m = re.fullmatch(r"\{count:(\d+), sum:([^,}]+)(.*)\}", text)
+    rule as the query API numbers it (0 left-open, 1 right-open, 3 closed);
+    counts as floats (float histograms have fractional ones)."""
+    m = re.fullmatch(r"\{count:([^,}]+), sum:([^,}]+)(.*)\}", text)
     if not m:
         raise AssertionError("not a histogram: %r" % text)
     buckets = []
     for o, lo, hi, c, n in BUCKET_RE.findall(m.group(3)):
         rule = {("(", "]"): 0, ("[", ")"): 1, ("(", ")"): 2, ("[", "]"): 3}[o, c]
-        buckets.append((rule, float(lo), float(hi), int(n)))
-    return int(m.group(1)), float(m.group(2)), buckets
+        buckets.append((rule, float(lo), float(hi), float(n)))
+    return float(m.group(1)), float(m.group(2)), buckets
 
 
 def split_dump(text):
@@ -103,6 +108,8 @@ class HistogramTest(unittest.TestCase):
                         key = h.labels_str(series["metric"].items())
                         got = hists.get(key)
                         self.assertIsNotNone(got, "dump lacks %s" % key)
+                        # Range selections leave stale markers out.
+                        got = [(t, x) for t, x in got if x != STALE_TEXT]
                         want = series.get("histograms", [])
                         self.assertEqual(len(got), len(want), key)
                         for (ts, text), (api_t, api_h) in zip(got, want):
@@ -110,7 +117,7 @@ class HistogramTest(unittest.TestCase):
                             count, s, buckets = parse_histogram(text)
                             self.assertEqual(count, float(api_h["count"]), (key, ts))
                             self.assertEqual(s, float(api_h["sum"]), (key, ts))
-                            api_buckets = [(b[0], float(b[1]), float(b[2]), int(float(b[3])))
+                            api_buckets = [(b[0], float(b[1]), float(b[2]), float(b[3]))
                                            for b in api_h.get("buckets", [])]
                             # Bounds of schemas above 0 come from a table of
                             # Prometheus's whose entries can be one ulp off the

@@ -3,6 +3,7 @@
 #include <bit>
 #include <cmath>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 
 #include "tsdb/chunkenc/varbit.h"
@@ -31,12 +32,6 @@ bool read_spans(enc::BitReader& r, std::vector<HistogramSpan>& spans) {
   return true;
 }
 
-uint64_t bucket_count(const std::vector<HistogramSpan>& spans) {
-  uint64_t n = 0;
-  for (const auto& s : spans) n += s.length;
-  return n;
-}
-
 // Go's math.Frexp-based bounds: the upper bound of bucket `index`.
 double bucket_upper_bound(int32_t schema, int32_t index, const std::vector<double>& custom) {
   if (schema == kCustomBucketsSchema) {
@@ -55,10 +50,11 @@ double bucket_upper_bound(int32_t schema, int32_t index, const std::vector<doubl
 
 }  // namespace
 
-HistogramIterator::HistogramIterator(std::span<const uint8_t> chunk) {
+HistogramChunkReader::HistogramChunkReader(std::span<const uint8_t> chunk, const char* kind)
+    : kind_(kind) {
   if (chunk.size() < kHeaderSize) {
-    err_ =
-        "histogram chunk of " + std::to_string(chunk.size()) + " bytes is shorter than its header";
+    err_ = std::string(kind) + " chunk of " + std::to_string(chunk.size()) +
+           " bytes is shorter than its header";
     return;
   }
   num_total_ = enc::load_be16(chunk.data());
@@ -66,68 +62,100 @@ HistogramIterator::HistogramIterator(std::span<const uint8_t> chunk) {
   stream_ = enc::BitReader(chunk.subspan(kHeaderSize));
 }
 
-double HistogramIterator::sum() const { return std::bit_cast<double>(sum_.v_bits); }
-
-bool HistogramIterator::fail(const std::string& what) {
-  err_ = what + " in histogram chunk sample " + std::to_string(num_read_) + " of " +
+bool HistogramChunkReader::fail(const std::string& what) {
+  err_ = what + " in " + kind_ + " chunk sample " + std::to_string(num_read_) + " of " +
          std::to_string(num_total_);
   return false;
 }
 
+bool HistogramChunkReader::read_layout(uint64_t min_bits, uint64_t& positive, uint64_t& negative) {
+  std::string err;
+  if (!read_histogram_layout(stream_, layout_, err)) return fail(err);
+  positive = bucket_count(layout_.positive_spans), negative = bucket_count(layout_.negative_spans);
+  if (positive + negative > stream_.bits_left() / min_bits)
+    return fail("more buckets than the chunk can hold");
+  return true;
+}
+
+bool HistogramChunkReader::read_next_timestamp() {
+  int64_t dod;
+  if (!read_varbit_int(stream_, dod)) return fail("chunk ends");
+  // Unsigned arithmetic: wraps as Go's does, without UB.
+  t_delta_ = int64_t(uint64_t(t_delta_) + uint64_t(dod));
+  t_ = int64_t(uint64_t(t_) + uint64_t(t_delta_));
+  return true;
+}
+
+HistogramIterator::HistogramIterator(std::span<const uint8_t> chunk)
+    : HistogramChunkReader(chunk, "histogram") {}
+
+double HistogramIterator::sum() const { return std::bit_cast<double>(sum_.v_bits); }
+
 bool HistogramIterator::next() {
-  if (num_read_ == num_total_ || !err_.empty()) return false;
-  bool ok = num_read_ == 0 ? read_layout() && read_first() : read_next();
-  if (!ok) return false;
+  if (done()) return false;
+  if (!(num_read_ == 0 ? read_first() : read_next())) return false;
   ++num_read_;
   return true;
 }
 
-bool HistogramIterator::read_layout() {
+bool read_histogram_layout(enc::BitReader& r, HistogramLayout& layout, std::string& err) {
+  auto fail = [&](const std::string& what) {
+    err = what;
+    return false;
+  };
   uint64_t byte;
-  if (!stream_.read_bits(8, byte)) return fail("chunk ends in the layout");
+  if (!r.read_bits(8, byte)) return fail("chunk ends in the layout");
+  layout.zero_threshold = 0;
   if (byte == 255) {
     uint64_t bits;
-    if (!stream_.read_bits(64, bits)) return fail("chunk ends in the layout");
-    layout_.zero_threshold = std::bit_cast<double>(bits);
+    if (!r.read_bits(64, bits)) return fail("chunk ends in the layout");
+    layout.zero_threshold = std::bit_cast<double>(bits);
   } else if (byte != 0) {
-    layout_.zero_threshold = std::ldexp(0.5, int(byte) - 243);
+    layout.zero_threshold = std::ldexp(0.5, int(byte) - 243);
   }
   int64_t schema;
-  if (!read_varbit_int(stream_, schema)) return fail("chunk ends in the layout");
+  if (!read_varbit_int(r, schema)) return fail("chunk ends in the layout");
   if (schema != kCustomBucketsSchema && (schema < -4 || schema > 8))
     return fail("unknown histogram schema " + std::to_string(schema));
-  layout_.schema = int32_t(schema);
-  if (!read_spans(stream_, layout_.positive_spans) || !read_spans(stream_, layout_.negative_spans))
+  layout.schema = int32_t(schema);
+  if (!read_spans(r, layout.positive_spans) || !read_spans(r, layout.negative_spans))
     return fail("bad or truncated bucket spans");
-  if (layout_.schema == kCustomBucketsSchema) {
+  layout.custom_bounds.clear();
+  if (layout.schema == kCustomBucketsSchema) {
     uint64_t n;
-    if (!read_varbit_uint(stream_, n) || n > stream_.bits_left())
+    if (!read_varbit_uint(r, n) || n > r.bits_left())
       return fail("bad or truncated custom bucket bounds");
-    layout_.custom_bounds.resize(size_t(n));
-    for (auto& bound : layout_.custom_bounds) {
+    layout.custom_bounds.resize(size_t(n));
+    for (auto& bound : layout.custom_bounds) {
       // A 1-bit starts a varbit of bound*1000+1; a 0-bit a raw float64.
-      if (stream_.available(1) < 1) return fail("bad or truncated custom bucket bounds");
+      if (r.available(1) < 1) return fail("bad or truncated custom bucket bounds");
       uint64_t bits;
-      if (stream_.peek(1) == 1) {
-        if (!read_varbit_uint(stream_, bits) || bits == 0)
+      if (r.peek(1) == 1) {
+        if (!read_varbit_uint(r, bits) || bits == 0)
           return fail("bad or truncated custom bucket bounds");
         bound = double(bits - 1) / 1000.0;
       } else {
-        stream_.skip(1);
-        if (!stream_.read_bits(64, bits)) return fail("bad or truncated custom bucket bounds");
+        r.skip(1);
+        if (!r.read_bits(64, bits)) return fail("bad or truncated custom bucket bounds");
         bound = std::bit_cast<double>(bits);
       }
     }
   }
-  uint64_t np = bucket_count(layout_.positive_spans), nn = bucket_count(layout_.negative_spans);
-  // Every bucket takes at least one bit per sample.
-  if (np + nn > stream_.bits_left()) return fail("more buckets than the chunk can hold");
-  for (auto* v : {&positive_deltas_, &positive_dods_, &positive_}) v->assign(size_t(np), 0);
-  for (auto* v : {&negative_deltas_, &negative_dods_, &negative_}) v->assign(size_t(nn), 0);
   return true;
 }
 
+uint64_t bucket_count(const std::vector<HistogramSpan>& spans) {
+  uint64_t n = 0;
+  for (const auto& s : spans) n += s.length;
+  return n;
+}
+
 bool HistogramIterator::read_first() {
+  uint64_t np, nn;
+  // Every bucket takes at least one bit per sample.
+  if (!read_layout(1, np, nn)) return false;
+  for (auto* v : {&positive_deltas_, &positive_dods_, &positive_}) v->assign(size_t(np), 0);
+  for (auto* v : {&negative_deltas_, &negative_dods_, &negative_}) v->assign(size_t(nn), 0);
   uint64_t sum_bits;
   if (!read_varbit_int(stream_, t_) || !read_varbit_uint(stream_, count_) ||
       !read_varbit_uint(stream_, zero_count_) || !stream_.read_bits(64, sum_bits))
@@ -147,10 +175,8 @@ bool HistogramIterator::read_first() {
 
 bool HistogramIterator::read_next() {
   // Unsigned arithmetic throughout: wraps as Go's does, without UB.
+  if (!read_next_timestamp()) return false;
   int64_t dod;
-  if (!read_varbit_int(stream_, dod)) return fail("chunk ends");
-  t_delta_ = int64_t(uint64_t(t_delta_) + uint64_t(dod));
-  t_ = int64_t(uint64_t(t_) + uint64_t(t_delta_));
   if (!read_varbit_int(stream_, dod)) return fail("chunk ends");
   count_delta_ = int64_t(uint64_t(count_delta_) + uint64_t(dod));
   count_ += uint64_t(count_delta_);
@@ -196,13 +222,29 @@ void HistogramIterator::at(HistogramSample& out) const {
   out.negative = negative_;
 }
 
-std::string format_histogram(const HistogramSample& h) {
+namespace {
+
+// Go's fmt of a count: %d for integer counts, %g (shortest) for float ones.
+std::string format_count(uint64_t n) { return std::to_string(n); }
+std::string format_count(double n) { return go_format_g(n); }
+
+template <class Sample>
+std::string format_any_histogram(const Sample& h) {
+  using BucketCount = typename decltype(h.positive)::value_type;
+  // Go prints integer bucket counts as the uint64 they are.
+  auto as_count = [](BucketCount n) {
+    if constexpr (std::is_same_v<BucketCount, double>)
+      return n;
+    else
+      return uint64_t(n);
+  };
   const HistogramLayout& layout = h.layout;
-  std::string out = "{count:" + std::to_string(h.count) + ", sum:" + go_format_g(h.sum);
+  std::string out = "{count:" + format_count(h.count) + ", sum:" + go_format_g(h.sum);
   // Buckets by index: span offsets are gaps from the previous span's end
   // (the first one from index 0).
-  auto indexed = [](const std::vector<HistogramSpan>& spans, const std::vector<int64_t>& counts) {
-    std::vector<std::pair<int32_t, int64_t>> out;
+  auto indexed = [](const std::vector<HistogramSpan>& spans,
+                    const std::vector<BucketCount>& counts) {
+    std::vector<std::pair<int32_t, BucketCount>> out;
     int32_t index = 0;
     size_t k = 0;
     for (size_t s = 0; s < spans.size(); ++s) {
@@ -212,26 +254,31 @@ std::string format_histogram(const HistogramSample& h) {
     }
     return out;
   };
-  auto bucket = [&](char open, double lo, double hi, char close, int64_t n) {
+  auto bucket = [&](char open, double lo, double hi, char close, auto n) {
     return std::string(", ") + open + go_format_g(lo) + "," + go_format_g(hi) + close + ":" +
-           std::to_string(uint64_t(n));  // Go prints the uint64 count
+           format_count(n);
   };
   auto neg = indexed(layout.negative_spans, h.negative);
   for (auto it = neg.rbegin(); it != neg.rend(); ++it) {
     if (it->second == 0) continue;
     double upper = bucket_upper_bound(layout.schema, it->first, layout.custom_bounds);
     double lower = bucket_upper_bound(layout.schema, it->first - 1, layout.custom_bounds);
-    out += bucket('[', -upper, -lower, ')', it->second);
+    out += bucket('[', -upper, -lower, ')', as_count(it->second));
   }
   if (h.zero_count != 0)
-    out += bucket('[', -layout.zero_threshold, layout.zero_threshold, ']', int64_t(h.zero_count));
+    out += bucket('[', -layout.zero_threshold, layout.zero_threshold, ']', h.zero_count);
   for (const auto& [index, n] : indexed(layout.positive_spans, h.positive)) {
     if (n == 0) continue;
     double upper = bucket_upper_bound(layout.schema, index, layout.custom_bounds);
     double lower = bucket_upper_bound(layout.schema, index - 1, layout.custom_bounds);
-    out += bucket('(', lower, upper, ']', n);
+    out += bucket('(', lower, upper, ']', as_count(n));
   }
   return out + "}";
 }
+
+}  // namespace
+
+std::string format_histogram(const HistogramSample& h) { return format_any_histogram(h); }
+std::string format_histogram(const FloatHistogramSample& h) { return format_any_histogram(h); }
 
 }  // namespace promblock::chunkenc

@@ -40,29 +40,70 @@ struct HistogramLayout {
   std::vector<double> custom_bounds;  // schema -53 only
 };
 
-// One histogram sample, self-contained (its layout copied).
-struct HistogramSample {
+// One histogram sample, self-contained (its layout copied): integer counts
+// (encoding 2) or float counts (encoding 3, float histograms).
+template <class Count, class BucketCount>
+struct BasicHistogramSample {
   HistogramLayout layout;
-  uint64_t count = 0, zero_count = 0;
+  Count count = 0, zero_count = 0;
   double sum = 0;
-  std::vector<int64_t> positive, negative;  // bucket counts in span order
+  std::vector<BucketCount> positive, negative;  // bucket counts in span order
+};
+using HistogramSample = BasicHistogramSample<uint64_t, int64_t>;
+using FloatHistogramSample = BasicHistogramSample<double, double>;
+
+// Reads the layout that starts both kinds of histogram chunk (zero
+// threshold, schema, spans, custom bounds). False with `err` set when it
+// is malformed or truncated.
+bool read_histogram_layout(enc::BitReader& r, HistogramLayout& layout, std::string& err);
+uint64_t bucket_count(const std::vector<HistogramSpan>& spans);
+
+// What the readers of both kinds of histogram chunk share: the header
+// (sample count, counter reset bits), the layout, the timestamp's
+// delta-of-delta, and how a malformed chunk is reported.
+class HistogramChunkReader {
+ public:
+  // False at the end or on a malformed chunk (see next() of the readers).
+  const std::string& err() const { return err_; }
+  uint16_t num_samples() const { return num_total_; }
+  CounterResetHeader counter_reset_header() const { return header_; }
+  const HistogramLayout& layout() const { return layout_; }
+  int64_t t() const { return t_; }
+
+ protected:
+  // `kind` names the chunk in messages ("histogram", "float histogram").
+  HistogramChunkReader(std::span<const uint8_t> chunk, const char* kind);
+  bool done() const { return num_read_ == num_total_ || !err_.empty(); }
+  bool fail(const std::string& what);
+  // Reads the layout and counts its buckets; each takes at least
+  // `min_bits` bits of the first sample, so counts the rest of the chunk
+  // cannot back are refused before anything is allocated for them.
+  bool read_layout(uint64_t min_bits, uint64_t& positive, uint64_t& negative);
+  // Reads a later sample's timestamp (a varbit delta-of-delta).
+  bool read_next_timestamp();
+
+  enc::BitReader stream_;
+  uint16_t num_total_ = 0;
+  uint16_t num_read_ = 0;
+  CounterResetHeader header_ = CounterResetHeader::kUnknown;
+  HistogramLayout layout_;
+  int64_t t_ = 0, t_delta_ = 0;
+  std::string err_;
+
+ private:
+  const char* kind_;
 };
 
-class HistogramIterator {
+class HistogramIterator : public HistogramChunkReader {
  public:
   explicit HistogramIterator(std::span<const uint8_t> chunk);
 
   // Advances to the next sample. False at the end or on a malformed chunk;
   // err() tells them apart. Never reads outside `chunk`.
   bool next();
-  const std::string& err() const { return err_; }
-  uint16_t num_samples() const { return num_total_; }
-  CounterResetHeader counter_reset_header() const { return header_; }
-  const HistogramLayout& layout() const { return layout_; }
 
-  // The current sample. A stale marker has the stale NaN as its sum and no
-  // meaningful counts.
-  int64_t t() const { return t_; }
+  // The current sample (t() gives its time). A stale marker has the stale
+  // NaN as its sum and no meaningful counts.
   uint64_t count() const { return count_; }
   uint64_t zero_count() const { return zero_count_; }
   double sum() const;
@@ -74,17 +115,9 @@ class HistogramIterator {
   void at(HistogramSample& out) const;
 
  private:
-  bool read_layout();
   bool read_first();
   bool read_next();
-  bool fail(const std::string& what);
 
-  enc::BitReader stream_;
-  uint16_t num_total_ = 0;
-  uint16_t num_read_ = 0;
-  CounterResetHeader header_ = CounterResetHeader::kUnknown;
-  HistogramLayout layout_;
-  int64_t t_ = 0, t_delta_ = 0;
   uint64_t count_ = 0, zero_count_ = 0;
   int64_t count_delta_ = 0, zero_count_delta_ = 0;
   XorDecodeState sum_;  // only its value bits and window are used
@@ -93,12 +126,13 @@ class HistogramIterator {
   std::vector<int64_t> positive_deltas_, negative_deltas_;
   std::vector<int64_t> positive_dods_, negative_dods_;
   std::vector<int64_t> positive_, negative_;
-  std::string err_;
 };
 
 // Formats a histogram the way Prometheus's Histogram.String() does:
 // {count:N, sum:S, [-b,-a):n, ..., [-z,z]:n, ..., (a,b]:n}, buckets with a
 // zero count left out. Bucket bounds follow the schema.
 std::string format_histogram(const HistogramSample& h);
+// The same for float histograms (FloatHistogram.String(): counts as %g).
+std::string format_histogram(const FloatHistogramSample& h);
 
 }  // namespace promblock::chunkenc

@@ -61,25 +61,33 @@ void write_custom_bound(enc::BitWriter& w, double bound) {
 
 }  // namespace
 
-HistogramEncoder::HistogramEncoder(CounterResetHeader header) : header_(header) {
+HistogramChunkWriter::HistogramChunkWriter(CounterResetHeader header) {
   stream_.write_bits(0, 16);                     // sample count, patched in by bytes()
   stream_.write_bits(uint64_t(header) << 6, 8);  // flags
 }
 
-std::span<const uint8_t> HistogramEncoder::bytes() const {
+int64_t HistogramChunkWriter::write_next_timestamp(int64_t t) {
+  // Unsigned arithmetic: differences wrap as Go's do, without UB. The
+  // second sample's plain delta comes out of the same arithmetic.
+  int64_t t_delta = int64_t(uint64_t(t) - uint64_t(t_));
+  write_varbit_int(stream_, int64_t(uint64_t(t_delta) - uint64_t(t_delta_)));
+  return t_delta;
+}
+
+std::span<const uint8_t> HistogramChunkWriter::bytes() const {
   auto b = stream_.bytes();
   stream_.patch_be16(0, num_samples_);
   return b;
 }
 
-void HistogramEncoder::write_layout(const HistogramLayout& layout) {
-  write_zero_threshold(stream_, layout.zero_threshold);
-  write_varbit_int(stream_, layout.schema);
-  write_spans(stream_, layout.positive_spans);
-  write_spans(stream_, layout.negative_spans);
+void write_histogram_layout(enc::BitWriter& w, const HistogramLayout& layout) {
+  write_zero_threshold(w, layout.zero_threshold);
+  write_varbit_int(w, layout.schema);
+  write_spans(w, layout.positive_spans);
+  write_spans(w, layout.negative_spans);
   if (layout.schema == kCustomBucketsSchema) {
-    write_varbit_uint(stream_, layout.custom_bounds.size());
-    for (double b : layout.custom_bounds) write_custom_bound(stream_, b);
+    write_varbit_uint(w, layout.custom_bounds.size());
+    for (double b : layout.custom_bounds) write_custom_bound(w, b);
   }
 }
 
@@ -100,7 +108,7 @@ void HistogramEncoder::append(int64_t t, const HistogramSample& sample) {
   // Unsigned arithmetic: differences wrap as Go's do, without UB.
   int64_t t_delta = 0, count_delta = 0, zero_count_delta = 0;
   if (num_samples_ == 0) {
-    write_layout(h.layout);
+    write_histogram_layout(stream_, h.layout);
     positive_.assign(positive.size(), 0), positive_change_.assign(positive.size(), 0);
     negative_.assign(negative.size(), 0), negative_change_.assign(negative.size(), 0);
     write_varbit_int(stream_, t);
@@ -114,13 +122,12 @@ void HistogramEncoder::append(int64_t t, const HistogramSample& sample) {
       throw Error("histogram sample does not fit the chunk's bucket layout");
     // The second sample's plain deltas come out of the same arithmetic,
     // since the previous deltas start at zero.
-    t_delta = int64_t(uint64_t(t) - uint64_t(t_));
+    t_delta = write_next_timestamp(t);
     count_delta = int64_t(count - count_);
     zero_count_delta = int64_t(zero_count - zero_count_);
     int64_t count_dod = int64_t(uint64_t(count_delta) - uint64_t(count_delta_));
     int64_t zero_dod = int64_t(uint64_t(zero_count_delta) - uint64_t(zero_count_delta_));
     if (stale) count_dod = zero_dod = 0;
-    write_varbit_int(stream_, int64_t(uint64_t(t_delta) - uint64_t(t_delta_)));
     write_varbit_int(stream_, count_dod);
     write_varbit_int(stream_, zero_dod);
     write_xor_value(stream_, sum_bits ^ sum_bits_, leading_, trailing_);

@@ -12,9 +12,31 @@
 
 namespace promblock::chunkenc {
 
-class HistogramEncoder {
+// Writes the layout that starts both kinds of histogram chunk, as
+// Prometheus does (read back by read_histogram_layout).
+void write_histogram_layout(enc::BitWriter& w, const HistogramLayout& layout);
+
+// What the writers of both kinds of histogram chunk share: the header
+// (sample count, counter reset bits) and the timestamps.
+class HistogramChunkWriter {
  public:
-  explicit HistogramEncoder(CounterResetHeader header);
+  // The chunk as stored on disk; valid until the next append.
+  std::span<const uint8_t> bytes() const;
+  uint16_t num_samples() const { return num_samples_; }
+
+ protected:
+  explicit HistogramChunkWriter(CounterResetHeader header);
+  // Writes a later sample's timestamp as a delta-of-delta; returns the delta.
+  int64_t write_next_timestamp(int64_t t);
+
+  enc::BitWriter stream_;
+  uint16_t num_samples_ = 0;
+  int64_t t_ = 0, t_delta_ = 0;
+};
+
+class HistogramEncoder : public HistogramChunkWriter {
+ public:
+  explicit HistogramEncoder(CounterResetHeader header) : HistogramChunkWriter(header) {}
 
   // Appends one sample. Its layout must be the chunk's (the first sample's)
   // unless it is a stale marker; after a stale marker only stale markers
@@ -23,17 +45,7 @@ class HistogramEncoder {
   // 65535 samples.
   void append(int64_t t, const HistogramSample& h);
 
-  // The chunk as stored on disk; valid until the next append.
-  std::span<const uint8_t> bytes() const;
-  uint16_t num_samples() const { return num_samples_; }
-
  private:
-  void write_layout(const HistogramLayout& layout);
-
-  enc::BitWriter stream_;
-  CounterResetHeader header_;
-  uint16_t num_samples_ = 0;
-  int64_t t_ = 0, t_delta_ = 0;
   uint64_t count_ = 0, zero_count_ = 0;
   int64_t count_delta_ = 0, zero_count_delta_ = 0;
   uint64_t sum_bits_ = 0;

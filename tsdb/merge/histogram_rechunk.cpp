@@ -4,12 +4,14 @@
 #include <bit>
 #include <map>
 
+#include "tsdb/chunkenc/float_histogram_encoder.h"
 #include "tsdb/chunkenc/histogram_encoder.h"
 #include "tsdb/merge/rechunk.h"
 
 namespace promblock::merge {
 
 using chunkenc::CounterResetHeader;
+using chunkenc::FloatHistogramSample;
 using chunkenc::HistogramLayout;
 using chunkenc::HistogramSample;
 using chunkenc::HistogramSpan;
@@ -30,8 +32,8 @@ bool same_resolution(const HistogramLayout& a, const HistogramLayout& b) {
 }
 
 // Calls f(bucket index, count) for each bucket the spans describe.
-template <class F>
-void for_each_bucket(const std::vector<HistogramSpan>& spans, const std::vector<int64_t>& counts,
+template <class Count, class F>
+void for_each_bucket(const std::vector<HistogramSpan>& spans, const std::vector<Count>& counts,
                      F f) {
   int64_t index = 0;
   size_t k = 0;
@@ -42,19 +44,20 @@ void for_each_bucket(const std::vector<HistogramSpan>& spans, const std::vector<
 }
 
 // True when a bucket populated in `prev` holds less in `cur` (or is gone).
+template <class Count>
 bool bucket_went_down(const std::vector<HistogramSpan>& prev_spans,
-                      const std::vector<int64_t>& prev_counts,
+                      const std::vector<Count>& prev_counts,
                       const std::vector<HistogramSpan>& cur_spans,
-                      const std::vector<int64_t>& cur_counts) {
+                      const std::vector<Count>& cur_counts) {
   if (same_spans(prev_spans, cur_spans)) {
     for (size_t i = 0; i < prev_counts.size() && i < cur_counts.size(); ++i)
       if (cur_counts[i] < prev_counts[i]) return true;
     return false;
   }
-  std::map<int64_t, int64_t> now;
-  for_each_bucket(cur_spans, cur_counts, [&](int64_t i, int64_t c) { now[i] = c; });
+  std::map<int64_t, Count> now;
+  for_each_bucket(cur_spans, cur_counts, [&](int64_t i, Count c) { now[i] = c; });
   bool down = false;
-  for_each_bucket(prev_spans, prev_counts, [&](int64_t i, int64_t c) {
+  for_each_bucket(prev_spans, prev_counts, [&](int64_t i, Count c) {
     auto it = now.find(i);
     if (c > 0 && (it == now.end() || it->second < c)) down = true;
   });
@@ -78,8 +81,9 @@ std::vector<HistogramSpan> spans_of(const std::vector<int64_t>& indices) {
 
 // The chunk's spans for one side (positive or negative): a sample's own
 // when they cover every bucket of the chunk, else the union.
+template <class Sample>
 const std::vector<HistogramSpan>& union_spans(
-    std::span<const HistogramRef> samples,
+    std::span<const BasicHistogramRef<Sample>> samples,
     std::vector<HistogramSpan> chunkenc::HistogramLayout::*side, std::vector<HistogramSpan>& tmp) {
   std::vector<int64_t> all;
   for (const auto& r : samples) {
@@ -106,10 +110,11 @@ const std::vector<HistogramSpan>& union_spans(
 }
 
 // `counts` laid out on `spans` re-laid on the (superset) `target` spans.
-void expand(const std::vector<HistogramSpan>& spans, const std::vector<int64_t>& counts,
-            const std::vector<HistogramSpan>& target, std::vector<int64_t>& out) {
-  std::map<int64_t, int64_t> have;
-  for_each_bucket(spans, counts, [&](int64_t i, int64_t c) { have[i] = c; });
+template <class Count>
+void expand(const std::vector<HistogramSpan>& spans, const std::vector<Count>& counts,
+            const std::vector<HistogramSpan>& target, std::vector<Count>& out) {
+  std::map<int64_t, Count> have;
+  for_each_bucket(spans, counts, [&](int64_t i, Count c) { have[i] = c; });
   out.clear();
   int64_t index = 0;
   for (const auto& s : target) {
@@ -121,13 +126,13 @@ void expand(const std::vector<HistogramSpan>& spans, const std::vector<int64_t>&
   }
 }
 
-}  // namespace
-
-bool is_stale(const HistogramSample& h) {
+template <class Sample>
+bool stale_sample(const Sample& h) {
   return std::bit_cast<uint64_t>(h.sum) == chunkenc::kStaleNaNBits;
 }
 
-CounterChange counter_change(const HistogramSample& prev, const HistogramSample& cur) {
+template <class Sample>
+CounterChange change_of(const Sample& prev, const Sample& cur) {
   if (!same_resolution(prev.layout, cur.layout)) return CounterChange::kIncomparable;
   if (cur.count < prev.count || cur.zero_count < prev.zero_count) return CounterChange::kReset;
   if (bucket_went_down(prev.layout.positive_spans, prev.positive, cur.layout.positive_spans,
@@ -138,9 +143,10 @@ CounterChange counter_change(const HistogramSample& prev, const HistogramSample&
   return CounterChange::kNoReset;
 }
 
-CounterResetHeader counter_header_after(const HistogramSample* prev, const HistogramSample& first) {
-  if (!prev || is_stale(first)) return CounterResetHeader::kUnknown;
-  switch (counter_change(*prev, first)) {
+template <class Sample>
+CounterResetHeader header_after(const Sample* prev, const Sample& first) {
+  if (!prev || stale_sample(first)) return CounterResetHeader::kUnknown;
+  switch (change_of(*prev, first)) {
     case CounterChange::kNoReset:
       return CounterResetHeader::kNotCounterReset;
     case CounterChange::kReset:
@@ -151,30 +157,31 @@ CounterResetHeader counter_header_after(const HistogramSample* prev, const Histo
   return CounterResetHeader::kUnknown;
 }
 
-std::vector<HistogramChunkPlan> plan_histogram_chunks(std::span<const HistogramRef> samples,
-                                                      const HistogramSample* before) {
+template <class Sample>
+std::vector<HistogramChunkPlan> plan_chunks(std::span<const BasicHistogramRef<Sample>> samples,
+                                            const Sample* before) {
   std::vector<HistogramChunkPlan> plan;
-  const HistogramSample* last_real = before;      // the last non-stale sample so far
-  const HistogramSample* chunk_layout = nullptr;  // the first real sample of the open chunk
+  const Sample* last_real = before;      // the last non-stale sample so far
+  const Sample* chunk_layout = nullptr;  // the first real sample of the open chunk
   auto open = [&](size_t i) {
-    const HistogramRef& r = samples[i];
-    auto header = r.gauge ? CounterResetHeader::kGauge : counter_header_after(last_real, *r.h);
+    const BasicHistogramRef<Sample>& r = samples[i];
+    auto header = r.gauge ? CounterResetHeader::kGauge : header_after(last_real, *r.h);
     if (!plan.empty()) plan.back().end = i;
     plan.push_back({i, i, header});
-    chunk_layout = is_stale(*r.h) ? nullptr : r.h;
+    chunk_layout = stale_sample(*r.h) ? nullptr : r.h;
   };
   for (size_t i = 0; i < samples.size(); ++i) {
-    const HistogramRef& r = samples[i];
-    const bool stale = is_stale(*r.h);
+    const BasicHistogramRef<Sample>& r = samples[i];
+    const bool stale = stale_sample(*r.h);
     bool cut = plan.empty();
     if (!cut) {
       const HistogramChunkPlan& c = plan.back();
-      const HistogramRef& prev = samples[i - 1];
+      const BasicHistogramRef<Sample>& prev = samples[i - 1];
       cut = i - c.begin >= kMaxSamplesPerChunk || r.gauge != samples[c.begin].gauge ||
-            (is_stale(*prev.h) && !stale);
+            (stale_sample(*prev.h) && !stale);
       if (!cut && !stale && chunk_layout) {
         cut = !same_resolution(chunk_layout->layout, r.h->layout) ||
-              (!r.gauge && counter_change(*last_real, *r.h) != CounterChange::kNoReset);
+              (!r.gauge && change_of(*last_real, *r.h) != CounterChange::kNoReset);
       }
     }
     if (cut) open(i);
@@ -187,16 +194,17 @@ std::vector<HistogramChunkPlan> plan_histogram_chunks(std::span<const HistogramR
   return plan;
 }
 
-void encode_histogram_chunk(std::span<const HistogramRef> samples, CounterResetHeader header,
-                            std::vector<uint8_t>& out) {
+template <class Sample, class Encoder>
+void encode_chunk(std::span<const BasicHistogramRef<Sample>> samples, CounterResetHeader header,
+                  std::vector<uint8_t>& out) {
   std::vector<HistogramSpan> pos_tmp, neg_tmp;
-  const auto& pos = union_spans(samples, &HistogramLayout::positive_spans, pos_tmp);
-  const auto& neg = union_spans(samples, &HistogramLayout::negative_spans, neg_tmp);
-  chunkenc::HistogramEncoder encoder(header);
-  HistogramSample relaid;
+  const auto& pos = union_spans<Sample>(samples, &HistogramLayout::positive_spans, pos_tmp);
+  const auto& neg = union_spans<Sample>(samples, &HistogramLayout::negative_spans, neg_tmp);
+  Encoder encoder(header);
+  Sample relaid;
   for (const auto& r : samples) {
-    const HistogramSample& h = *r.h;
-    if (is_stale(h) ||
+    const Sample& h = *r.h;
+    if (stale_sample(h) ||
         (same_spans(h.layout.positive_spans, pos) && same_spans(h.layout.negative_spans, neg))) {
       encoder.append(r.t, h);
       continue;
@@ -211,6 +219,44 @@ void encode_histogram_chunk(std::span<const HistogramRef> samples, CounterResetH
   }
   auto bytes = encoder.bytes();
   out.assign(bytes.begin(), bytes.end());
+}
+
+}  // namespace
+
+bool is_stale(const HistogramSample& h) { return stale_sample(h); }
+bool is_stale(const FloatHistogramSample& h) { return stale_sample(h); }
+
+CounterChange counter_change(const HistogramSample& prev, const HistogramSample& cur) {
+  return change_of(prev, cur);
+}
+CounterChange counter_change(const FloatHistogramSample& prev, const FloatHistogramSample& cur) {
+  return change_of(prev, cur);
+}
+
+CounterResetHeader counter_header_after(const HistogramSample* prev, const HistogramSample& first) {
+  return header_after(prev, first);
+}
+CounterResetHeader counter_header_after(const FloatHistogramSample* prev,
+                                        const FloatHistogramSample& first) {
+  return header_after(prev, first);
+}
+
+std::vector<HistogramChunkPlan> plan_histogram_chunks(std::span<const HistogramRef> samples,
+                                                      const HistogramSample* before) {
+  return plan_chunks(samples, before);
+}
+std::vector<HistogramChunkPlan> plan_histogram_chunks(std::span<const FloatHistogramRef> samples,
+                                                      const FloatHistogramSample* before) {
+  return plan_chunks(samples, before);
+}
+
+void encode_histogram_chunk(std::span<const HistogramRef> samples, CounterResetHeader header,
+                            std::vector<uint8_t>& out) {
+  encode_chunk<HistogramSample, chunkenc::HistogramEncoder>(samples, header, out);
+}
+void encode_histogram_chunk(std::span<const FloatHistogramRef> samples, CounterResetHeader header,
+                            std::vector<uint8_t>& out) {
+  encode_chunk<FloatHistogramSample, chunkenc::FloatHistogramEncoder>(samples, header, out);
 }
 
 }  // namespace promblock::merge

@@ -1,5 +1,6 @@
 #pragma once
-// Re-encoding merged native histogram samples (encoding 2) into chunks.
+// Re-encoding merged native histogram samples (encodings 2 and 3) into
+// chunks.
 //
 // A histogram chunk stores its layout (schema, zero threshold, spans) once,
 // so a merged stretch is cut into chunks where Prometheus's appender would
@@ -23,13 +24,20 @@
 namespace promblock::merge {
 
 // A merged histogram sample and where it came from.
-struct HistogramRef {
+template <class Sample>
+struct BasicHistogramRef {
   int64_t t = 0;
-  const chunkenc::HistogramSample* h = nullptr;
+  const Sample* h = nullptr;
   bool gauge = false;  // from a gauge histogram chunk
 };
+using HistogramRef = BasicHistogramRef<chunkenc::HistogramSample>;
+using FloatHistogramRef = BasicHistogramRef<chunkenc::FloatHistogramSample>;
+
+// Everything below exists for integer (encoding 2) and float (encoding 3)
+// histograms alike.
 
 bool is_stale(const chunkenc::HistogramSample& h);
+bool is_stale(const chunkenc::FloatHistogramSample& h);
 
 enum class CounterChange { kNoReset, kReset, kIncomparable };
 
@@ -37,6 +45,15 @@ enum class CounterChange { kNoReset, kReset, kIncomparable };
 // Incomparable when schema, zero threshold or custom bounds differ.
 CounterChange counter_change(const chunkenc::HistogramSample& prev,
                              const chunkenc::HistogramSample& cur);
+CounterChange counter_change(const chunkenc::FloatHistogramSample& prev,
+                             const chunkenc::FloatHistogramSample& cur);
+
+// The header a counter chunk starting with `first` gets after `prev` (the
+// last real sample before it, or null).
+chunkenc::CounterResetHeader counter_header_after(const chunkenc::HistogramSample* prev,
+                                                  const chunkenc::HistogramSample& first);
+chunkenc::CounterResetHeader counter_header_after(const chunkenc::FloatHistogramSample* prev,
+                                                  const chunkenc::FloatHistogramSample& first);
 
 // One output chunk: samples [begin, end) of the stretch and its header.
 struct HistogramChunkPlan {
@@ -49,15 +66,14 @@ struct HistogramChunkPlan {
 // if any: it decides the first chunk's header.
 std::vector<HistogramChunkPlan> plan_histogram_chunks(std::span<const HistogramRef> samples,
                                                       const chunkenc::HistogramSample* before);
-
-// The header a counter chunk starting with `first` gets after `prev` (the
-// last real sample before it, or null).
-chunkenc::CounterResetHeader counter_header_after(const chunkenc::HistogramSample* prev,
-                                                  const chunkenc::HistogramSample& first);
+std::vector<HistogramChunkPlan> plan_histogram_chunks(std::span<const FloatHistogramRef> samples,
+                                                      const chunkenc::FloatHistogramSample* before);
 
 // Encodes one planned chunk into `out` (replaced), in the union layout of
 // its samples.
 void encode_histogram_chunk(std::span<const HistogramRef> samples,
+                            chunkenc::CounterResetHeader header, std::vector<uint8_t>& out);
+void encode_histogram_chunk(std::span<const FloatHistogramRef> samples,
                             chunkenc::CounterResetHeader header, std::vector<uint8_t>& out);
 
 }  // namespace promblock::merge

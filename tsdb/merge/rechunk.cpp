@@ -1,6 +1,7 @@
 #include "tsdb/merge/rechunk.h"
 
 #include <algorithm>
+#include <type_traits>
 
 #include "tsdb/chunkenc/xor_batch.h"
 
@@ -25,11 +26,10 @@ void Rechunker::add_verbatim(const SourceChunk& s, std::vector<ChunkData>& out) 
 }
 
 void Rechunker::add(const SampleRun& samples, std::span<const SourceChunk> sources,
-                    std::vector<ChunkData>& out,
-                    std::span<const chunkenc::HistogramSample> histograms) {
+                    std::vector<ChunkData>& out, HistogramStore histograms) {
   samples_ = samples, sources_ = sources, histograms_ = histograms;
   any_histograms_ = std::any_of(sources.begin(), sources.end(), [](const SourceChunk& c) {
-    return c.encoding == uint8_t(chunkenc::Encoding::kHistogram);
+    return c.encoding != uint8_t(chunkenc::Encoding::kXOR);
   });
   size_t pending_from = 0;
   size_t i = 0;
@@ -50,13 +50,27 @@ void Rechunker::add(const SampleRun& samples, std::span<const SourceChunk> sourc
   encode(pending_from, samples.size(), out);
 }
 
-bool Rechunker::is_histogram(const TaggedSample& s) const {
-  return sources_[s.chunk].encoding == uint8_t(chunkenc::Encoding::kHistogram);
+namespace {
+
+template <class Sample>
+constexpr uint8_t kEncodingOf = uint8_t(std::is_same_v<Sample, chunkenc::HistogramSample>
+                                            ? chunkenc::Encoding::kHistogram
+                                            : chunkenc::Encoding::kFloatHistogram);
+
+}  // namespace
+
+template <class Sample>
+const Sample& Rechunker::histogram(const TaggedSample& s) const {
+  if constexpr (std::is_same_v<Sample, chunkenc::HistogramSample>)
+    return histograms_.ints[s.v_bits];
+  else
+    return histograms_.floats[s.v_bits];
 }
 
-const chunkenc::HistogramSample* Rechunker::histogram_before(size_t i) const {
-  while (i > 0 && is_histogram(samples_[i - 1])) {
-    const chunkenc::HistogramSample& h = histograms_[samples_[--i].v_bits];
+template <class Sample>
+const Sample* Rechunker::histogram_before(size_t i) const {
+  while (i > 0 && encoding_of(samples_[i - 1]) == kEncodingOf<Sample>) {
+    const Sample& h = histogram<Sample>(samples_[--i]);
     if (!is_stale(h)) return &h;
   }
   return nullptr;
@@ -64,15 +78,21 @@ const chunkenc::HistogramSample* Rechunker::histogram_before(size_t i) const {
 
 bool Rechunker::header_holds(size_t i) const {
   const SourceChunk& c = sources_[samples_[i].chunk];
-  if (c.encoding != uint8_t(chunkenc::Encoding::kHistogram) || c.data.size() < 3) return true;
+  if (c.encoding == uint8_t(chunkenc::Encoding::kXOR) || c.data.size() < 3) return true;
   auto header = chunkenc::CounterResetHeader(c.data[2] >> 6);
   if (header == chunkenc::CounterResetHeader::kUnknown ||
       header == chunkenc::CounterResetHeader::kGauge)
     return true;
-  const chunkenc::HistogramSample* prev = histogram_before(i);
   // With nothing before it here, the chunk follows what it followed in its
   // own block.
-  return !prev || counter_header_after(prev, histograms_[samples_[i].v_bits]) == header;
+  auto holds = [&](const auto* prev, const auto& first) {
+    return !prev || counter_header_after(prev, first) == header;
+  };
+  if (c.encoding == kEncodingOf<chunkenc::HistogramSample>)
+    return holds(histogram_before<chunkenc::HistogramSample>(i),
+                 histogram<chunkenc::HistogramSample>(samples_[i]));
+  return holds(histogram_before<chunkenc::FloatHistogramSample>(i),
+               histogram<chunkenc::FloatHistogramSample>(samples_[i]));
 }
 
 void Rechunker::encode(size_t from, size_t to, std::vector<ChunkData>& out) {
@@ -80,33 +100,37 @@ void Rechunker::encode(size_t from, size_t to, std::vector<ChunkData>& out) {
   // A series may switch between floats and histograms: each switch starts
   // a chunk of the other encoding.
   while (from < to) {
-    const bool histogram = is_histogram(samples_[from]);
+    const uint8_t encoding = encoding_of(samples_[from]);
     size_t end = from + 1;
-    while (end < to && is_histogram(samples_[end]) == histogram) ++end;
-    if (histogram)
-      encode_histograms(from, end, out);
+    while (end < to && encoding_of(samples_[end]) == encoding) ++end;
+    if (encoding == kEncodingOf<chunkenc::HistogramSample>)
+      encode_histograms<chunkenc::HistogramSample>(from, end, out);
+    else if (encoding == kEncodingOf<chunkenc::FloatHistogramSample>)
+      encode_histograms<chunkenc::FloatHistogramSample>(from, end, out);
     else
       encode_floats(samples_.subspan(from, end - from), out);
     from = end;
   }
 }
 
+template <class Sample>
 void Rechunker::encode_histograms(size_t from, size_t to, std::vector<ChunkData>& out) {
-  refs_.clear();
+  std::vector<BasicHistogramRef<Sample>> refs;
   for (size_t i = from; i < to; ++i) {
     const TaggedSample& s = samples_[i];
     const SourceChunk& c = sources_[s.chunk];
     bool gauge = c.data.size() >= 3 && chunkenc::CounterResetHeader(c.data[2] >> 6) ==
                                            chunkenc::CounterResetHeader::kGauge;
-    refs_.push_back({s.t, &histograms_[s.v_bits], gauge});
+    refs.push_back({s.t, &histogram<Sample>(s), gauge});
   }
-  for (const auto& chunk : plan_histogram_chunks(refs_, histogram_before(from))) {
-    auto part = std::span<const HistogramRef>(refs_).subspan(chunk.begin, chunk.end - chunk.begin);
+  for (const auto& chunk : plan_histogram_chunks(refs, histogram_before<Sample>(from))) {
+    auto part = std::span<const BasicHistogramRef<Sample>>(refs).subspan(chunk.begin,
+                                                                         chunk.end - chunk.begin);
     encode_histogram_chunk(part, chunk.header, encoded_);
     uint8_t* dst = reserve(encoded_.size());
     std::copy(encoded_.begin(), encoded_.end(), dst);
     used_ += encoded_.size();
-    out.push_back({part.front().t, part.back().t, uint8_t(chunkenc::Encoding::kHistogram),
+    out.push_back({part.front().t, part.back().t, kEncodingOf<Sample>,
                    std::span<const uint8_t>(dst, encoded_.size()), uint32_t(part.size())});
     ++reencoded_;
   }

@@ -28,13 +28,19 @@ struct SourceChunk {
   uint32_t num_samples = 0;       // from the chunk header
 };
 
+// The decoded histogram samples of the series being merged; a sample from
+// a histogram chunk carries, as its value, its index here.
+struct HistogramStore {
+  std::span<const chunkenc::HistogramSample> ints;         // encoding 2
+  std::span<const chunkenc::FloatHistogramSample> floats;  // encoding 3
+};
+
 class Rechunker {
  public:
   // Appends the chunks for `samples` (time-ordered) to `out`. Spans in
-  // `out` stay valid until clear() (encoded bytes are owned here). A sample
-  // from a histogram chunk carries, as its value, its index in `histograms`.
+  // `out` stay valid until clear() (encoded bytes are owned here).
   void add(const SampleRun& samples, std::span<const SourceChunk> sources,
-           std::vector<ChunkData>& out, std::span<const chunkenc::HistogramSample> histograms = {});
+           std::vector<ChunkData>& out, HistogramStore histograms = {});
   // Copies one source chunk through unchanged.
   void add_verbatim(const SourceChunk& source, std::vector<ChunkData>& out);
   void clear() { block_ = 0, used_ = 0; }
@@ -46,11 +52,15 @@ class Rechunker {
   // Re-encodes samples [from, to) of the run being added.
   void encode(size_t from, size_t to, std::vector<ChunkData>& out);
   void encode_floats(std::span<const TaggedSample> samples, std::vector<ChunkData>& out);
+  template <class Sample>
   void encode_histograms(size_t from, size_t to, std::vector<ChunkData>& out);
-  bool is_histogram(const TaggedSample& s) const;
-  // The last real histogram sample before `i` in the run, if histograms
-  // lead up to it.
-  const chunkenc::HistogramSample* histogram_before(size_t i) const;
+  uint8_t encoding_of(const TaggedSample& s) const { return sources_[s.chunk].encoding; }
+  template <class Sample>
+  const Sample& histogram(const TaggedSample& s) const;
+  // The last real histogram sample before `i` in the run, if histograms of
+  // the same kind lead up to it.
+  template <class Sample>
+  const Sample* histogram_before(size_t i) const;
   // Whether a whole histogram chunk starting at sample i keeps a true
   // counter reset header where it lands in the merged series.
   bool header_holds(size_t i) const;
@@ -70,10 +80,9 @@ class Rechunker {
   // The run being added and its sources, during add().
   std::span<const TaggedSample> samples_;
   std::span<const SourceChunk> sources_;
-  std::span<const chunkenc::HistogramSample> histograms_;
+  HistogramStore histograms_;
   bool any_histograms_ = false;
-  std::vector<HistogramRef> refs_;  // scratch for encode_histograms()
-  std::vector<uint8_t> encoded_;    // scratch for encode_histograms()
+  std::vector<uint8_t> encoded_;  // scratch for encode_histograms()
   uint64_t copied_ = 0;
   uint64_t reencoded_ = 0;
 };

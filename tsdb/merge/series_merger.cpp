@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "tsdb/chunkenc/float_histogram.h"
 #include "tsdb/chunkenc/histogram.h"
 #include "tsdb/chunkenc/xor.h"
 #include "tsdb/chunkenc/xor_batch.h"
@@ -50,7 +51,11 @@ void SeriesMerger::decode(const Labels& labels, uint32_t i, SampleRun& run) cons
   };
   const size_t first = run.size();
   if (s.chunk.encoding == uint8_t(chunkenc::Encoding::kHistogram)) {
-    decode_histograms(i, run, fail_chunk);
+    decode_histograms<chunkenc::HistogramIterator>(i, run, histograms_, histograms_used_,
+                                                   fail_chunk);
+  } else if (s.chunk.encoding == uint8_t(chunkenc::Encoding::kFloatHistogram)) {
+    decode_histograms<chunkenc::FloatHistogramIterator>(i, run, float_histograms_,
+                                                        float_histograms_used_, fail_chunk);
   } else if (s.chunk.encoding != uint8_t(chunkenc::Encoding::kXOR)) {
     fail_chunk("cannot merge overlapping chunks of encoding " +
                chunkenc::encoding_name(s.chunk.encoding));
@@ -64,15 +69,16 @@ void SeriesMerger::decode(const Labels& labels, uint32_t i, SampleRun& run) cons
   }
 }
 
-template <class Fail>
-void SeriesMerger::decode_histograms(uint32_t i, SampleRun& run, const Fail& fail_chunk) const {
-  // Each sample is kept whole in histograms_; the run carries its index.
-  chunkenc::HistogramIterator it(sources_[i].chunk.data);
+template <class Iterator, class Sample, class Fail>
+void SeriesMerger::decode_histograms(uint32_t i, SampleRun& run, std::vector<Sample>& store,
+                                     uint64_t& used, const Fail& fail_chunk) const {
+  // Each sample is kept whole in the store; the run carries its index.
+  Iterator it(sources_[i].chunk.data);
   uint32_t position = 0;
   while (it.next()) {
-    if (histograms_used_ == histograms_.size()) histograms_.emplace_back();
-    it.at(histograms_[histograms_used_]);
-    run.push_back({it.t(), histograms_used_++, i, position++});
+    if (used == store.size()) store.emplace_back();
+    it.at(store[used]);
+    run.push_back({it.t(), used++, i, position++});
   }
   if (!it.err().empty()) fail_chunk(it.err());
 }
@@ -103,7 +109,7 @@ void SeriesMerger::merge(const Labels& labels, std::span<const SeriesCopy> copie
 void SeriesMerger::merge_keeping(const Labels& labels, std::span<const SeriesCopy> copies,
                                  std::vector<ChunkData>& out) {
   out.clear();
-  histograms_used_ = 0;
+  histograms_used_ = float_histograms_used_ = 0;
   collect_sources(labels, copies);
   bool several_replicas = false;
   for (const auto& c : copies)

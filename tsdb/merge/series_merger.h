@@ -59,10 +59,12 @@ class SeriesMerger {
   void decode(const Labels& labels, uint32_t i, SampleRun& run) const;
   template <class Fail>
   void decode_floats(uint32_t i, SampleRun& run, const Fail& fail_chunk) const;
-  template <class Fail>
-  void decode_histograms(uint32_t i, SampleRun& run, const Fail& fail_chunk) const;
-  std::span<const chunkenc::HistogramSample> histograms() const {
-    return std::span(histograms_.data(), histograms_used_);
+  template <class Iterator, class Sample, class Fail>
+  void decode_histograms(uint32_t i, SampleRun& run, std::vector<Sample>& store, uint64_t& used,
+                         const Fail& fail_chunk) const;
+  HistogramStore histograms() const {
+    return {std::span(histograms_.data(), histograms_used_),
+            std::span(float_histograms_.data(), float_histograms_used_)};
   }
   // Decodes the sources in `order` into time-ordered runs (in runs_), one
   // per stretch of non-overlapping chunks of one copy.
@@ -83,6 +85,8 @@ class SeriesMerger {
   // histograms_used_); a run's histogram sample holds its index here.
   mutable std::vector<chunkenc::HistogramSample> histograms_;
   mutable uint64_t histograms_used_ = 0;
+  mutable std::vector<chunkenc::FloatHistogramSample> float_histograms_;
+  mutable uint64_t float_histograms_used_ = 0;
   uint64_t samples_in_ = 0;
 };
 

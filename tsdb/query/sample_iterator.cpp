@@ -20,6 +20,9 @@ bool ChainSampleIterator::next() {
   const chunkenc::HistogramSample* h = children_[best]->histogram();
   is_histogram_ = h != nullptr;
   if (h) histogram_ = *h;
+  const chunkenc::FloatHistogramSample* fh = children_[best]->float_histogram();
+  is_float_histogram_ = fh != nullptr;
+  if (fh) float_histogram_ = *fh;
   for (size_t i = 0; i < children_.size(); ++i)
     while (has_[i] && children_[i]->t() == t_) has_[i] = children_[i]->next();
   return true;

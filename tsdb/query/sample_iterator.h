@@ -19,6 +19,8 @@ class SampleIterator {
   // The current sample when it is a native histogram (v() is then its
   // sum), else null. Valid until next().
   virtual const chunkenc::HistogramSample* histogram() const { return nullptr; }
+  // The same for a float histogram.
+  virtual const chunkenc::FloatHistogramSample* float_histogram() const { return nullptr; }
 };
 
 // Merges time-ordered children into one time-ordered stream with one
@@ -33,6 +35,9 @@ class ChainSampleIterator final : public SampleIterator {
   const chunkenc::HistogramSample* histogram() const override {
     return is_histogram_ ? &histogram_ : nullptr;
   }
+  const chunkenc::FloatHistogramSample* float_histogram() const override {
+    return is_float_histogram_ ? &float_histogram_ : nullptr;
+  }
 
  private:
   std::vector<std::unique_ptr<SampleIterator>> children_;
@@ -42,6 +47,8 @@ class ChainSampleIterator final : public SampleIterator {
   double v_ = 0;
   bool is_histogram_ = false;
   chunkenc::HistogramSample histogram_;  // a copy: the child moves on below
+  bool is_float_histogram_ = false;
+  chunkenc::FloatHistogramSample float_histogram_;
 };
 
 }  // namespace promblock

@@ -3,6 +3,7 @@
 #include <limits>
 #include <optional>
 
+#include "tsdb/chunkenc/float_histogram.h"
 #include "tsdb/chunkenc/histogram.h"
 #include "tsdb/chunkenc/xor.h"
 #include "tsdb/error.h"
@@ -24,7 +25,9 @@ class BlockSampleIterator final : public SampleIterator {
   bool next() override {
     for (;;) {
       if (in_chunk_) {
-        if (hist_ ? step_histogram() : step_xor()) {
+        if (hist_    ? step_histogram(hist_, histogram_)
+            : fhist_ ? step_histogram(fhist_, float_histogram_)
+                     : step_xor()) {
           if (!deleted_.empty() && is_deleted(deleted_, t_)) continue;
           return true;
         }
@@ -39,6 +42,9 @@ class BlockSampleIterator final : public SampleIterator {
   const chunkenc::HistogramSample* histogram() const override {
     return hist_ ? &histogram_ : nullptr;
   }
+  const chunkenc::FloatHistogramSample* float_histogram() const override {
+    return fhist_ ? &float_histogram_ : nullptr;
+  }
 
  private:
   bool step_xor() {
@@ -49,21 +55,25 @@ class BlockSampleIterator final : public SampleIterator {
     t_ = xor_.t(), v_ = xor_.v();
     return true;
   }
-  bool step_histogram() {
-    if (!hist_->next()) {
-      if (!hist_->err().empty()) fail_chunk(hist_->err());
+  template <class Iterator, class Sample>
+  bool step_histogram(std::optional<Iterator>& it, Sample& out) {
+    if (!it->next()) {
+      if (!it->err().empty()) fail_chunk(it->err());
       return false;
     }
-    hist_->at(histogram_);
-    t_ = hist_->t(), v_ = histogram_.sum;
+    it->at(out);
+    t_ = it->t(), v_ = out.sum;
     return true;
   }
   void open_chunk(const index::ChunkMeta& meta) {
     current_ref_ = meta.ref;
     auto chunk = block_.chunks().chunk(meta.ref);
     hist_.reset();
+    fhist_.reset();
     if (chunk.encoding == uint8_t(chunkenc::Encoding::kHistogram)) {
       hist_.emplace(chunk.data);
+    } else if (chunk.encoding == uint8_t(chunkenc::Encoding::kFloatHistogram)) {
+      fhist_.emplace(chunk.data);
     } else if (chunk.encoding == uint8_t(chunkenc::Encoding::kXOR)) {
       xor_ = chunkenc::XorIterator(chunk.data);
     } else {
@@ -86,6 +96,8 @@ class BlockSampleIterator final : public SampleIterator {
   chunkenc::XorIterator xor_{std::span<const uint8_t>()};
   std::optional<chunkenc::HistogramIterator> hist_;  // set while in a histogram chunk
   chunkenc::HistogramSample histogram_;
+  std::optional<chunkenc::FloatHistogramIterator> fhist_;  // set while in a float histogram chunk
+  chunkenc::FloatHistogramSample float_histogram_;
   int64_t t_ = 0;
   double v_ = 0;
 };

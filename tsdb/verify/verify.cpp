@@ -6,6 +6,7 @@
 #include <set>
 
 #include "index/format.h"
+#include "tsdb/chunkenc/float_histogram.h"
 #include "tsdb/chunkenc/histogram.h"
 #include "tsdb/chunkenc/xor.h"
 #include "tsdb/chunks/segment_format.h"
@@ -146,6 +147,9 @@ class ChunkCheck {
       check_samples(it, c, s.name, file, chunk);
     } else if (data.encoding == uint8_t(chunkenc::Encoding::kHistogram)) {
       chunkenc::HistogramIterator it(data.data);
+      check_samples(it, c, s.name, file, chunk);
+    } else if (data.encoding == uint8_t(chunkenc::Encoding::kFloatHistogram)) {
+      chunkenc::FloatHistogramIterator it(data.data);
       check_samples(it, c, s.name, file, chunk);
     } else {
       num_samples_ += header_count;

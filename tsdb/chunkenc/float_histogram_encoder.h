@@ -1,0 +1,36 @@
+#pragma once
+// Writing float histogram chunks (encoding 3) byte for byte as Prometheus's
+// FloatHistogramAppender does, for samples that share one layout (the
+// caller cuts chunks where it changes; see histogram_encoder.h).
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "tsdb/chunkenc/histogram.h"
+#include "tsdb/chunkenc/histogram_encoder.h"
+#include "tsdb/encoding.h"
+
+namespace promblock::chunkenc {
+
+class FloatHistogramEncoder : public HistogramChunkWriter {
+ public:
+  explicit FloatHistogramEncoder(CounterResetHeader header) : HistogramChunkWriter(header) {}
+
+  // Appends one sample; the same rules as HistogramEncoder::append (layout
+  // of the first sample, nothing but stale markers after a stale marker).
+  // Throws promblock::Error when they are broken.
+  void append(int64_t t, const FloatHistogramSample& h);
+
+ private:
+  // A value and the XOR window last written for it (leading 0xff: none).
+  struct XorValue {
+    uint64_t bits = 0;
+    uint8_t leading = 0xff, trailing = 0;
+  };
+  void write(XorValue& v, double x);
+
+  XorValue count_, zero_count_, sum_;
+  std::vector<XorValue> positive_, negative_;
+};
+
+}  // namespace promblock::chunkenc

@@ -13,6 +13,7 @@ with chain and penalty dedup:
   same query answers on the replica the sample came from, and range queries
   over the whole output step by step give the value of the latest reference
   sample (Prometheus's 5-minute lookback);
+- compact (vertical jobs) gives the same samples as merge;
 - the counter histogram that restarts from zero every 25 scrapes shows as
   many resets in the output as in the reference.
 """
@@ -150,6 +151,24 @@ class HistogramMergeTest(unittest.TestCase):
                                              (mode, query, t, series))
                             at_sample.setdefault(series, []).append((t, want.get(series)))
                     self.check_range_query(merged, query, at_sample, mode)
+
+    def test_compact_gives_the_merged_samples(self):
+        # Vertical compaction jobs (one per 2-minute window) merge the same
+        # histogram chunks: with chain dedup, which looks at one timestamp
+        # at a time, the output holds exactly the merge's samples.
+        out = os.path.join(h.mkdtemp(prefix="promblock-histcompact-"), "out")
+        rc, so, se = h.run_promblock(["compact", "--dedup", "chain", "--consistency-delay", "0s",
+                                      "--out", out] + REPLICAS, timeout=300)
+        self.assertEqual(rc, 0, so + se)
+        self.assertIn("vertical", so)
+        dumps = []
+        for d in (out, self.outputs["chain"]):
+            rc, text, err = h.run_promblock(["dump", d], timeout=300)
+            self.assertEqual(rc, 0, err)
+            dumps.append(parse_dump(text))
+        self.assertEqual(dumps[0], dumps[1])
+        rc, so, se = h.run_promblock(["verify", "--deep", out], timeout=300)
+        self.assertEqual(rc, 0, so + se)
 
     def check_range_query(self, server, query, at_sample, mode):
         """Each step's value is that of the latest sample at or before it."""

@@ -13,6 +13,9 @@ namespace promblock::fsutil {
 // before the umask) and fsyncs it.
 void write_file_synced(const std::string& path, std::span<const uint8_t> data, mode_t mode = 0644);
 void write_file_synced(const std::string& path, const std::string& text);
+// The whole content of a small file (meta.json, marks). A failing read
+// fails naming the file and the OS error: not to be mistaken for bad JSON.
+std::string read_small_file(const std::string& path);
 // fsyncs a file or directory by path.
 void fsync_path(const std::string& path);
 // fsyncs a directory; fails if `dir` is not one.

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Disk full and failing writes (issue 8, fault injection).
 
-An LD_PRELOAD shim (tests/tools/fail_writes.c) makes every write to files
+An LD_PRELOAD shim (tests/tools/fail_io.c) makes every write to files
 under the output directory fail with ENOSPC (or EIO) once N bytes have
 been written, and fsync fail from then on. For N over the whole range of a
 run's output (nothing, a few bytes, fractions, all but the last byte),
@@ -23,7 +23,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 
-SHIM = os.environ.get("PROMBLOCK_FAIL_WRITES", "")
+SHIM = os.environ.get("PROMBLOCK_FAIL_IO", "")
 SOURCES = [os.path.join(h.TESTDATA, "realworld", r) for r in ("replica_a", "replica_b")]
 ERRORS = {"ENOSPC": "No space left on device", "EIO": "Input/output error"}
 
@@ -43,7 +43,7 @@ def run_with_faults(args, out_dir, after, err="ENOSPC"):
     return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
 
 
-@unittest.skipUnless(SHIM and os.path.exists(SHIM), "PROMBLOCK_FAIL_WRITES shim not built")
+@unittest.skipUnless(SHIM and os.path.exists(SHIM), "PROMBLOCK_FAIL_IO shim not built")
 class DiskFullTest(unittest.TestCase):
 
     def dump(self, out):

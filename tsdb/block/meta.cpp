@@ -1,9 +1,7 @@
 #include "tsdb/block/meta.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "tsdb/error.h"
+#include "tsdb/fsutil.h"
 #include "tsdb/ulid.h"
 
 namespace promblock {
@@ -106,12 +104,7 @@ BlockMeta parse_meta(const std::string& text, const std::string& path) {
 
 BlockMeta read_meta(const std::string& block_dir) {
   std::string path = block_dir + "/meta.json";
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path, "cannot open");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) fail(path, "read error");
-  return parse_meta(ss.str(), path);
+  return parse_meta(fsutil::read_small_file(path), path);
 }
 
 std::string meta_to_json(const BlockMeta& m) {

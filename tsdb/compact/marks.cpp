@@ -1,9 +1,9 @@
 #include "tsdb/compact/marks.h"
 
+#include <unistd.h>
+
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "tsdb/dir_lock.h"
 #include "tsdb/error.h"
@@ -25,12 +25,12 @@ void write_deletion_mark(const std::string& block_dir, const std::string& ulid,
 
 std::optional<int64_t> deletion_time(const std::string& block_dir, int64_t now_unix_s) {
   std::string path = block_dir + "/" + kDeletionMark;
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::stringstream ss;
-  ss << in.rdbuf();
+  if (::access(path.c_str(), F_OK) != 0) return std::nullopt;
+  // A mark that cannot be read fails the run (naming it) rather than
+  // counting as a fresh mark.
+  std::string text = fsutil::read_small_file(path);
   try {
-    auto j = nlohmann::json::parse(ss.str());
+    auto j = nlohmann::json::parse(text);
     if (j.contains("deletion_time") && j["deletion_time"].is_number_integer())
       return j["deletion_time"].get<int64_t>();
   } catch (const std::exception&) {

@@ -7,12 +7,18 @@
 #include "tsdb/error.h"
 #include "tsdb/timeparse.h"
 
+#ifndef PROMBLOCK_VERSION  // set by CMakeLists.txt
+#define PROMBLOCK_VERSION "0.0.0"
+#define PROMBLOCK_COMMIT "unknown"
+#endif
+
 int main(int argc, char** argv) {
   namespace t = promblock::tools;
   CLI::App app{
       "promblock: merge, deduplicate, compact, inspect and back up Prometheus TSDB blocks"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "promblock 0.1.0");
+  app.set_version_flag("--version",
+                       "promblock " PROMBLOCK_VERSION " (commit " PROMBLOCK_COMMIT ")");
   t::Runner run;
   t::register_ls(app, run);
   t::register_dump(app, run);

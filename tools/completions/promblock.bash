@@ -1,0 +1,39 @@
+# bash completion for promblock; installed as
+# share/bash-completion/completions/promblock (tests/e2e/test_package.py
+# checks it against every command's --help).
+_promblock() {
+  local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
+  local commands="ls dump merge compact verify analyze rewrite backup restore"
+  if ((COMP_CWORD == 1)); then
+    COMPREPLY=($(compgen -W "$commands --help --version" -- "$cur"))
+    return
+  fi
+  local opts=""
+  case ${COMP_WORDS[1]} in
+    ls) opts="--json" ;;
+    dump) opts="--match --min-time --max-time --format" ;;
+    merge) opts="--out --replica-label --dedup --threads --json" ;;
+    compact) opts="--out --replica-label --dedup --ranges --consistency-delay --delete-delay
+                   --retention --concurrency --threads --dry-run --json" ;;
+    verify) opts="--deep --json --no-overlaps" ;;
+    analyze) opts="--limit --match --json" ;;
+    rewrite) opts="--out --delete --drop-label --json" ;;
+    backup) opts="--since --level --min-compaction-level" ;;
+    restore) opts="--into" ;;
+  esac
+  case $prev in
+    --dedup) COMPREPLY=($(compgen -W "penalty chain none" -- "$cur")); return ;;
+    --format) COMPREPLY=($(compgen -W "text openmetrics" -- "$cur")); return ;;
+    --out | --into) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+    --match | --min-time | --max-time | --replica-label | --threads | --ranges | \
+      --consistency-delay | --delete-delay | --retention | --concurrency | --limit | \
+      --delete | --drop-label | --since | --level | --min-compaction-level)
+      return ;;  # a value, not a file
+  esac
+  if [[ $cur == -* ]]; then
+    COMPREPLY=($(compgen -W "$opts --help" -- "$cur"))
+  else
+    COMPREPLY=($(compgen -f -- "$cur"))
+  fi
+}
+complete -o filenames -F _promblock promblock

@@ -8,6 +8,7 @@
 
 #include "tools/command.h"
 #include "tools/format.h"
+#include "tools/log.h"
 #include "tsdb/analyze/analyze.h"
 #include "tsdb/block/block_reader.h"
 #include "tsdb/block/discover.h"
@@ -137,7 +138,7 @@ int run_analyze(const AnalyzeArgs& args) {
   if (!args.match.empty()) opts.matchers = parse_selector(args.match);
   auto found = discover_blocks(args.sources);
   if (found.empty()) {
-    std::fprintf(stderr, "promblock: no blocks in the given sources; nothing to analyze\n");
+    log_info("no blocks in the given sources; nothing to analyze");
     return kExitOk;
   }
   bool first = true;

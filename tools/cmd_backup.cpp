@@ -7,6 +7,7 @@
 #include <string>
 
 #include "tools/command.h"
+#include "tools/log.h"
 #include "tsdb/archive/backup.h"
 #include "tsdb/archive/byte_stream.h"
 #include "tsdb/archive/zstd_stream.h"
@@ -22,13 +23,11 @@ struct BackupArgs {
   int zstd_level = archive::ZstdWriter::kDefaultLevel;
 };
 
-void notice(const std::string& line) { std::fprintf(stderr, "promblock: %s\n", line.c_str()); }
-
 int run_backup(const BackupArgs& a) {
   if (::isatty(STDOUT_FILENO)) {
-    std::fprintf(stderr,
-                 "promblock: backup writes a binary archive to stdout and stdout is a terminal; "
-                 "redirect it to a file or a pipe (promblock backup SOURCE > FILE.tar.zst)\n");
+    log_error(
+        "backup writes a binary archive to stdout and stdout is a terminal; "
+        "redirect it to a file or a pipe (promblock backup SOURCE > FILE.tar.zst)");
     return kExitUsage;
   }
   archive::BackupFilter filter;
@@ -36,13 +35,11 @@ int run_backup(const BackupArgs& a) {
   filter.min_level = a.level;
   auto blocks = archive::select_backup_blocks(a.source, filter);
   archive::FdSink out(STDOUT_FILENO, "stdout");
-  auto r = archive::write_backup(blocks, out, a.zstd_level, notice);
-  std::fprintf(stderr,
-               "promblock: backed up %zu blocks: %llu bytes of block files, %llu bytes written\n",
-               r.blocks, static_cast<unsigned long long>(r.file_bytes),
-               static_cast<unsigned long long>(r.compressed_bytes));
+  auto r = archive::write_backup(blocks, out, a.zstd_level, log_info);
+  log_info("backed up " + std::to_string(r.blocks) + " blocks: " + std::to_string(r.file_bytes) +
+           " bytes of block files, " + std::to_string(r.compressed_bytes) + " bytes written");
   if (r.failed > 0) {
-    std::fprintf(stderr, "promblock: %zu incomplete blocks left out\n", r.failed);
+    log_error(std::to_string(r.failed) + " incomplete blocks left out");
     return kExitFailed;
   }
   return kExitOk;

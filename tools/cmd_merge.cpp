@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "tools/command.h"
+#include "tools/log.h"
 #include "tsdb/block/discover.h"
 #include "tsdb/dir_lock.h"
 #include "tsdb/merge/block_merger.h"
@@ -30,16 +31,22 @@ int run_merge(const MergeArgs& args) {
   for (size_t i = 0; i < args.inputs.size(); ++i)
     for (auto& b : discover_blocks(args.inputs[i])) inputs.push_back({std::move(b), uint32_t(i)});
   if (inputs.empty()) {
-    std::fprintf(stderr, "promblock: no blocks in the given inputs; nothing to do\n");
+    log_info("no blocks in the given inputs; nothing to do");
     return kExitOk;
   }
   // Refuse before touching --out (not even its lock file).
   merge::check_one_group(inputs, args.replica_labels);
   DirLock lock(args.out);
   remove_leftover_tmp_dirs(args.out);
-  merge::MergeOptions opts{args.out, args.replica_labels, merge::dedup_mode_from_name(args.dedup),
-                           args.threads};
+  merge::MergeOptions opts{
+      args.out, args.replica_labels, merge::dedup_mode_from_name(args.dedup), args.threads, {}};
+  Progress progress("merging series", 0);
+  opts.progress = [&](uint64_t done, uint64_t total, uint64_t bytes) {
+    progress.set_total(total);
+    progress.update(done, bytes);
+  };
   auto r = merge::merge_blocks(inputs, opts);
+  progress.finish();
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::string line;
   if (args.json) {

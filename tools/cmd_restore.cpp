@@ -8,6 +8,7 @@
 #include <string>
 
 #include "tools/command.h"
+#include "tools/log.h"
 #include "tsdb/archive/byte_stream.h"
 #include "tsdb/archive/restore.h"
 #include "tsdb/error.h"
@@ -21,8 +22,6 @@ struct RestoreArgs {
   std::string into;
   std::string file = "-";
 };
-
-void notice(const std::string& line) { std::fprintf(stderr, "promblock: %s\n", line.c_str()); }
 
 int run_restore(const RestoreArgs& a) {
   int fd = STDIN_FILENO;
@@ -43,13 +42,12 @@ int run_restore(const RestoreArgs& a) {
     }
   } closer{fd};
   archive::FdSource in(fd, name);
-  auto r = archive::restore_backup(in, name, a.into, notice);
-  if (!r.damage.empty()) std::fprintf(stderr, "promblock: %s\n", r.damage.c_str());
-  std::fprintf(stderr,
-               "promblock: restored %zu blocks (%llu bytes) into %s; %zu skipped (already "
-               "present), %zu refused\n",
-               r.installed.size(), static_cast<unsigned long long>(r.bytes), a.into.c_str(),
-               r.skipped.size(), r.refused);
+  auto r = archive::restore_backup(in, name, a.into, log_info);
+  if (!r.damage.empty()) log_error(r.damage);
+  log_info("restored " + std::to_string(r.installed.size()) + " blocks (" +
+           std::to_string(r.bytes) + " bytes) into " + a.into + "; " +
+           std::to_string(r.skipped.size()) + " skipped (already present), " +
+           std::to_string(r.refused) + " refused");
   return r.ok() ? kExitOk : kExitFailed;
 }
 

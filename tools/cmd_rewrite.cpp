@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tools/command.h"
+#include "tools/log.h"
 #include "tsdb/block/discover.h"
 #include "tsdb/dir_lock.h"
 #include "tsdb/rewrite/rewrite.h"
@@ -90,8 +91,7 @@ int run_rewrite(const RewriteArgs& args) {
                      : "rewrote " + r.input + ": nothing left, no block written: " + buf;
   }
   if (!r.written)
-    std::fprintf(stderr, "promblock: every series of %s was deleted; no block written to %s\n",
-                 r.input.c_str(), args.out.c_str());
+    log_info("every series of " + r.input + " was deleted; no block written to " + args.out);
   std::fwrite(line.data(), 1, line.size(), stdout);
   return kExitOk;
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "tools/command.h"
+#include "tools/log.h"
 #include "tsdb/block/meta.h"
 #include "tsdb/ulid.h"
 #include "tsdb/verify/verify.h"
@@ -77,11 +78,11 @@ bool find_blocks(const std::string& source, std::vector<Candidate>& out) {
   std::error_code ec;
   auto st = fs::status(source, ec);
   if (ec || !fs::exists(st)) {
-    std::fprintf(stderr, "promblock: %s: no such file or directory\n", source.c_str());
+    log_error(source + ": no such file or directory");
     return false;
   }
   if (!fs::is_directory(st)) {
-    std::fprintf(stderr, "promblock: %s: not a directory\n", source.c_str());
+    log_error(source + ": not a directory");
     return false;
   }
   if (fs::exists(source + "/meta.json", ec)) {
@@ -95,8 +96,7 @@ bool find_blocks(const std::string& source, std::vector<Candidate>& out) {
     found.push_back({source + "/" + name, source, !fs::exists(it->path() / "meta.json", ec)});
   }
   if (ec) {
-    std::fprintf(stderr, "promblock: %s: cannot list directory: %s\n", source.c_str(),
-                 ec.message().c_str());
+    log_error(source + ": cannot list directory: " + ec.message());
     return false;
   }
   std::sort(found.begin(), found.end(),
@@ -121,38 +121,37 @@ int run_verify(const VerifyOptions& opt) {
   for (const auto& s : opt.sources) sources_ok &= find_blocks(strip_slashes(s), blocks);
 
   Printer printer(opt.json);
-  const bool progress = isatty(STDERR_FILENO);
   verify::Options vopt;
   vopt.deep = opt.deep;
   std::vector<verify::BlockRange> ranges;
   std::vector<size_t> range_block;  // index into blocks
   std::vector<std::string> ulids(blocks.size());
   size_t verified = 0;
-  for (size_t i = 0; i < blocks.size(); ++i) {
-    const Candidate& c = blocks[i];
-    ulids[i] = fs::path(c.dir).filename().string();
-    if (c.partial) {
-      printer.print(c.dir, ulids[i],
-                    {"meta.json", "",
-                     "no meta.json: a partial block (write or upload cut short), not checked",
-                     verify::Severity::kWarning});
-      continue;
+  {
+    Progress progress("verifying block", blocks.size());
+    for (size_t i = 0; i < blocks.size(); ++i) {
+      const Candidate& c = blocks[i];
+      ulids[i] = fs::path(c.dir).filename().string();
+      if (c.partial) {
+        printer.print(c.dir, ulids[i],
+                      {"meta.json", "",
+                       "no meta.json: a partial block (write or upload cut short), not checked",
+                       verify::Severity::kWarning});
+        continue;
+      }
+      progress.update(i);
+      verify::Report report([&](const verify::Problem& p) { printer.print(c.dir, ulids[i], p); });
+      auto res = verify::verify_block(c.dir, vopt, report);
+      report.finish();
+      ulids[i] = res.ulid;
+      ++verified;
+      if (res.meta && !fs::exists(c.dir + "/deletion-mark.json")) {
+        ranges.push_back(
+            {group_of(*res.meta, c.source), res.ulid, res.meta->min_time, res.meta->max_time});
+        range_block.push_back(i);
+      }
     }
-    if (progress)
-      std::fprintf(stderr, "\rverifying block %zu/%zu %s\033[K", i + 1, blocks.size(),
-                   ulids[i].c_str());
-    verify::Report report([&](const verify::Problem& p) { printer.print(c.dir, ulids[i], p); });
-    auto res = verify::verify_block(c.dir, vopt, report);
-    report.finish();
-    ulids[i] = res.ulid;
-    ++verified;
-    if (res.meta && !fs::exists(c.dir + "/deletion-mark.json")) {
-      ranges.push_back(
-          {group_of(*res.meta, c.source), res.ulid, res.meta->min_time, res.meta->max_time});
-      range_block.push_back(i);
-    }
-  }
-  if (progress) std::fprintf(stderr, "\r\033[K");
+  }  // the progress line is cleared
 
   for (auto [a, b] : verify::find_overlaps(ranges)) {
     const auto& ra = ranges[a];
@@ -168,10 +167,10 @@ int run_verify(const VerifyOptions& opt) {
   }
 
   uint64_t problems = printer.errors() + printer.warnings();
-  std::fprintf(stderr, "verified %zu block%s: %llu problem%s (%llu errors, %llu warnings)\n",
-               verified, verified == 1 ? "" : "s", static_cast<unsigned long long>(problems),
-               problems == 1 ? "" : "s", static_cast<unsigned long long>(printer.errors()),
-               static_cast<unsigned long long>(printer.warnings()));
+  log_info("verified " + std::to_string(verified) + " block" + (verified == 1 ? "" : "s") + ": " +
+           std::to_string(problems) + " problem" + (problems == 1 ? "" : "s") + " (" +
+           std::to_string(printer.errors()) + " errors, " + std::to_string(printer.warnings()) +
+           " warnings)");
   return printer.errors() > 0 || !sources_ok ? kExitFailed : kExitOk;
 }
 

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "tools/command.h"
+#include "tools/log.h"
 #include "tsdb/dir_lock.h"
 #include "tsdb/error.h"
 #include "tsdb/timeparse.h"
@@ -17,6 +18,14 @@ int main(int argc, char** argv) {
   CLI::App app{
       "promblock: merge, deduplicate, compact, inspect and back up Prometheus TSDB blocks"};
   app.require_subcommand(1);
+  // Global options, accepted before or after the command.
+  app.fallthrough();
+  auto& log = t::log_settings();
+  app.add_flag("--quiet,-q", log.quiet,
+               "Print nothing on stderr but errors (no notices, summaries or progress)");
+  std::string log_format = "text";
+  app.add_option("--log-format", log_format, "Format of stderr lines: text (default), logfmt, json")
+      ->check(CLI::IsMember({"text", "logfmt", "json"}));
   app.set_version_flag("--version",
                        "promblock " PROMBLOCK_VERSION " (commit " PROMBLOCK_COMMIT ")");
   t::Runner run;
@@ -31,6 +40,9 @@ int main(int argc, char** argv) {
   t::register_restore(app, run);
   try {
     app.parse(argc, argv);
+    log.format = log_format == "json"     ? t::LogFormat::kJson
+                 : log_format == "logfmt" ? t::LogFormat::kLogfmt
+                                          : t::LogFormat::kText;
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
@@ -38,25 +50,25 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "promblock: " << e.what() << " (see --help)\n";
+    t::log_error(std::string(e.what()) + " (see --help)");
     return t::kExitUsage;
   }
   try {
     int rc = run();
     if (std::fflush(stdout) != 0) {
-      std::cerr << "promblock: error writing to stdout\n";
+      t::log_error("error writing to stdout");
       return t::kExitFailed;
     }
     return rc;
   } catch (const promblock::LockedError& e) {
-    std::cerr << "promblock: " << e.what() << "\n";
+    t::log_error(e.what());
     return t::kExitLocked;
   } catch (const promblock::UsageError& e) {
-    std::cerr << "promblock: " << e.what() << "\n";
+    t::log_error(e.what());
     return t::kExitUsage;
   } catch (const std::exception& e) {
     std::fflush(stdout);
-    std::cerr << "promblock: " << e.what() << "\n";
+    t::log_error(e.what());
     return t::kExitFailed;
   }
 }

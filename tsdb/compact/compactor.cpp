@@ -232,9 +232,11 @@ class Run {
           inputs.push_back({catalog_[in.index].block, catalog_[in.index].source_index});
         }
       }
-      merge::MergeOptions mo{opts_.out_dir, opts_.replica_labels,
+      merge::MergeOptions mo{opts_.out_dir,
+                             opts_.replica_labels,
                              jobs_[i].vertical ? opts_.mode : merge::DedupMode::kChain,
-                             merge_threads()};
+                             merge_threads(),
+                             {}};
       auto result = merge::merge_blocks(inputs, mo);
       outputs_[i] = discover_blocks(result.path).at(0);
     } catch (const std::exception& e) {

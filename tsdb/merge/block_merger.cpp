@@ -172,9 +172,14 @@ MergeResult merge_blocks(const std::vector<MergeInput>& inputs, const MergeOptio
     batch.merger = std::make_unique<SeriesMerger>(opts.mode);
     for (auto& job : batch.jobs) batch.merger->merge_keeping(job.labels, job.copies, job.chunks);
   };
+  uint64_t copies_done = 0, bytes_done = 0;
   auto consume = [&](Batch& batch) {
-    for (const auto& job : batch.jobs)
+    for (const auto& job : batch.jobs) {
       if (!job.chunks.empty()) writer.add_series(job.labels, job.chunks);  // else all deleted
+      copies_done += job.copies.size();
+      for (const auto& c : job.chunks) bytes_done += c.data.size();
+    }
+    if (opts.progress) opts.progress(copies_done, result.series_in, bytes_done);
     result.chunks_copied += batch.merger->chunks_copied();
     result.chunks_reencoded += batch.merger->chunks_reencoded();
     result.samples_in += batch.merger->samples_in();

@@ -2,6 +2,7 @@
 // Merges input blocks into one new block in an output directory: the
 // vertical merge with replica deduplication behind `promblock merge`.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,9 @@ struct MergeOptions {
   std::vector<std::string> replica_labels;
   DedupMode mode = DedupMode::kPenalty;
   size_t threads = 0;  // 0: one per core
+  // Called on the calling thread as output series are written: input series
+  // (copies) merged so far, of all, and chunk bytes written so far.
+  std::function<void(uint64_t done, uint64_t total, uint64_t bytes)> progress;
 };
 
 struct MergeInput {

@@ -1,0 +1,49 @@
+#pragma once
+// What promblock says on stderr besides results: log lines (notices,
+// warnings, errors) in the format --log-format asks for, silenced by
+// --quiet except for errors, and a progress line that only a terminal sees.
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace promblock::tools {
+
+enum class LogFormat { kText, kLogfmt, kJson };
+
+struct LogSettings {
+  bool quiet = false;
+  LogFormat format = LogFormat::kText;
+};
+LogSettings& log_settings();
+
+// One line on stderr. text: "promblock: MSG"; logfmt: ts=... level=...
+// msg="..."; json: {"ts":...,"level":...,"msg":...}. Info lines are left
+// out under --quiet; errors never are.
+void log_info(const std::string& msg);
+void log_error(const std::string& msg);
+
+// A progress line on stderr, redrawn at most a few times a second, only
+// when stderr is a terminal and not under --quiet; cleared when done.
+class Progress {
+ public:
+  // `what` names the work ("merging series"); `total` counts its units.
+  Progress(std::string what, uint64_t total);
+  ~Progress();
+  Progress(const Progress&) = delete;
+  Progress& operator=(const Progress&) = delete;
+
+  // `done` units so far, and optionally bytes handled so far.
+  void update(uint64_t done, uint64_t bytes = 0);
+  void set_total(uint64_t total) { total_ = total; }
+  // Clears the line (before results are printed); the destructor does too.
+  void finish();
+
+ private:
+  std::string what_;
+  uint64_t total_;
+  bool shown_ = false;
+  bool enabled_;
+  std::chrono::steady_clock::time_point start_, last_;
+};
+
+}  // namespace promblock::tools

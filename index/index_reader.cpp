@@ -41,7 +41,8 @@ void IndexReader::read_header_and_toc() {
 
   toc_start_ = bytes_.size() - kTocLen;
   auto toc = bytes_.subspan(toc_start_);
-  if (enc::crc32c(toc.first(kTocLen - kCrcLen)) != enc::load_be32(toc.data() + kTocLen - kCrcLen))
+  if (!enc::checksum_ok(enc::crc32c(toc.first(kTocLen - kCrcLen)),
+                        enc::load_be32(toc.data() + kTocLen - kCrcLen)))
     fail_here("table of contents: checksum mismatch (CRC32-C)");
   enc::Decbuf d(toc);
   toc_.symbols = d.be64();
@@ -82,7 +83,8 @@ std::span<const uint8_t> IndexReader::section(uint64_t offset,
               " runs past the end of the data");
   auto body = bytes_.subspan(offset + 4, len);
   uint32_t want = enc::load_be32(body.data() + len);
-  if (enc::crc32c(body) != want) fail_here(what() + ": checksum mismatch (CRC32-C)");
+  if (!enc::checksum_ok(enc::crc32c(body), want))
+    fail_here(what() + ": checksum mismatch (CRC32-C)");
   return body;
 }
 
@@ -280,7 +282,8 @@ void IndexReader::series(uint32_t ref, Labels& labels, std::vector<ChunkMeta>& c
   auto body = d.bytes(size_t(std::min<uint64_t>(len, d.remaining() + 1)));
   uint32_t want = d.be32();
   if (!d.ok()) fail_here(what() + ": entry runs past the series section (" + d.err() + ")");
-  if (enc::crc32c(body) != want) fail_here(what() + ": checksum mismatch (CRC32-C)");
+  if (!enc::checksum_ok(enc::crc32c(body), want))
+    fail_here(what() + ": checksum mismatch (CRC32-C)");
 
   std::vector<LabelRefs> refs;
   if (auto bad = decode_series_body(body, refs, chunks); !bad.empty())

@@ -122,7 +122,7 @@ ChunkReader::Chunk ChunkReader::chunk(uint64_t ref) const {
   auto data = d.bytes(len);
   uint32_t want = d.be32();
   uint32_t got = enc::crc32c(start, 1 + len);
-  if (got != want) {
+  if (!enc::checksum_ok(got, want)) {
     char buf[80];
     std::snprintf(buf, sizeof buf,
                   "checksum mismatch (stored %08" PRIx32 ", computed %08" PRIx32 ")", want, got);

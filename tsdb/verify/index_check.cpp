@@ -62,7 +62,7 @@ bool IndexCheck::section(uint64_t offset, const std::string& what, std::span<con
     return false;
   }
   body = bytes_.subspan(offset + 4, len);
-  if (enc::crc32c(body) != enc::load_be32(body.data() + len)) {
+  if (!enc::checksum_ok(enc::crc32c(body), enc::load_be32(body.data() + len))) {
     problem("section checksum mismatch", "", what + ": checksum mismatch (CRC32-C)");
     return false;
   }
@@ -96,8 +96,8 @@ bool IndexCheck::check_header_and_toc() {
   }
   toc_start_ = bytes_.size() - index::kTocLen;
   auto toc = bytes_.subspan(toc_start_);
-  if (enc::crc32c(toc.first(index::kTocLen - index::kCrcLen)) !=
-      enc::load_be32(toc.data() + index::kTocLen - index::kCrcLen)) {
+  if (!enc::checksum_ok(enc::crc32c(toc.first(index::kTocLen - index::kCrcLen)),
+                        enc::load_be32(toc.data() + index::kTocLen - index::kCrcLen))) {
     problem("toc checksum mismatch", "", "table of contents: checksum mismatch (CRC32-C)");
     return false;
   }
@@ -234,7 +234,7 @@ void IndexCheck::walk_series(const std::function<void(const IndexSeries&)>& on_s
       pos = next;
       return ++bad_in_a_row < kMaxConsecutiveBadEntries;
     };
-    if (enc::crc32c(body) != want) {
+    if (!enc::checksum_ok(enc::crc32c(body), want)) {
       if (fail_entry("series checksum mismatch", "checksum mismatch (CRC32-C)")) continue;
       problem("series walk given up", "",
               "series section: " + std::to_string(kMaxConsecutiveBadEntries) +

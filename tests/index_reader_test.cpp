@@ -268,6 +268,31 @@ TEST(IndexReaderTest, RejectsBadTocOffsets) {
   EXPECT_NE(error_of(path).find("symbol table"), std::string::npos);
 }
 
+TEST(IndexReaderTest, HugeCountsFailBeforeAllocating) {
+  // A crafted index claiming 2^32-1 symbols, or an all-postings list of
+  // 2^32-1 series, with checksums that match: the counts are checked against
+  // the bytes that could hold them before anything is reserved for them (a
+  // reserve of 2^32 entries would abort this sanitized test binary).
+  TempDir dir;
+  auto good = read_bytes(write_small_index(dir));
+  Toc t = read_toc(good);
+  const std::string path = dir.file("huge");
+
+  auto b = good;
+  enc::store_be32(b.data() + t.symbols + 4, 0xffffffff);
+  fix_section_crc(b, t.symbols);
+  write_bytes(path, b);
+  EXPECT_EQ(error_of(path), path + ": symbol table: count 4294967295 exceeds its size");
+
+  b = good;
+  uint64_t all = (t.postings + 3) / 4 * 4;
+  enc::store_be32(b.data() + all + 4, 0xffffffff);
+  fix_section_crc(b, all);
+  write_bytes(path, b);
+  EXPECT_NE(error_of(path).find("4294967295 entries do not fill"), std::string::npos)
+      << error_of(path);
+}
+
 TEST(IndexReaderTest, RejectsDefectsBehindValidChecksums) {
   TempDir dir;
   const std::string source = write_small_index(dir);

@@ -58,16 +58,23 @@ static int targeted(int fd) {
   return under(fd, prefix);
 }
 
-/* How many of `want` bytes may be written; -1 (errno set) when none. */
-static ssize_t allowance(int fd, size_t want) {
-  if (!targeted(fd)) return (ssize_t)want;
-  if (budget <= 0) {
-    errno = fail_errno;
+/* How many of `want` bytes may pass to a file under `p`, taken from
+ * *left; -1 with errno `err` when none may. Files elsewhere pass whole. */
+static ssize_t take(int fd, const char *p, long long *left, int err, size_t want) {
+  if (!under(fd, p)) return (ssize_t)want;
+  if (*left <= 0) {
+    errno = err;
     return -1;
   }
-  size_t n = (long long)want < budget ? want : (size_t)budget;
-  budget -= (long long)n;
+  size_t n = (long long)want < *left ? want : (size_t)*left;
+  *left -= (long long)n;
   return (ssize_t)n;
+}
+
+/* How many of `want` bytes may be written; -1 (errno set) when none. */
+static ssize_t allowance(int fd, size_t want) {
+  init(); /* before its settings are read */
+  return take(fd, prefix, &budget, fail_errno, want);
 }
 
 ssize_t write(int fd, const void *buf, size_t count) {
@@ -120,15 +127,8 @@ int fdatasync(int fd) {
 
 /* How many of `want` bytes may be read; -1 (errno EIO) when none. */
 static ssize_t read_allowance(int fd, size_t want) {
-  init();
-  if (!under(fd, read_prefix)) return (ssize_t)want;
-  if (read_budget <= 0) {
-    errno = EIO;
-    return -1;
-  }
-  size_t n = (long long)want < read_budget ? want : (size_t)read_budget;
-  read_budget -= (long long)n;
-  return (ssize_t)n;
+  init(); /* before its settings are read */
+  return take(fd, read_prefix, &read_budget, EIO, want);
 }
 
 ssize_t read(int fd, void *buf, size_t count) {

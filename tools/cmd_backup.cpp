@@ -35,7 +35,17 @@ int run_backup(const BackupArgs& a) {
   filter.min_level = a.level;
   auto blocks = archive::select_backup_blocks(a.source, filter);
   archive::FdSink out(STDOUT_FILENO, "stdout");
-  auto r = archive::write_backup(blocks, out, a.zstd_level, log_info);
+  // The archive goes to stdout; the progress line, like every log line, to
+  // stderr, and only when that is a terminal.
+  Progress progress("backing up blocks", blocks.size());
+  auto notice = [&](const std::string& msg) {
+    progress.clear();
+    log_info(msg);
+  };
+  auto r =
+      archive::write_backup(blocks, out, a.zstd_level, notice,
+                            [&](size_t done, uint64_t bytes) { progress.update(done, bytes); });
+  progress.finish();
   log_info("backed up " + std::to_string(r.blocks) + " blocks: " + std::to_string(r.file_bytes) +
            " bytes of block files, " + std::to_string(r.compressed_bytes) + " bytes written");
   if (r.failed > 0) {

@@ -42,7 +42,15 @@ int run_restore(const RestoreArgs& a) {
     }
   } closer{fd};
   archive::FdSource in(fd, name);
-  auto r = archive::restore_backup(in, name, a.into, log_info);
+  // A stream has no known total: the line counts blocks and bytes read.
+  Progress progress("restoring blocks", Progress::kUnknownTotal);
+  auto notice = [&](const std::string& msg) {
+    progress.clear();
+    log_info(msg);
+  };
+  auto r = archive::restore_backup(
+      in, name, a.into, notice, [&](size_t done, uint64_t bytes) { progress.update(done, bytes); });
+  progress.finish();
   if (!r.damage.empty()) log_error(r.damage);
   log_info("restored " + std::to_string(r.installed.size()) + " blocks (" +
            std::to_string(r.bytes) + " bytes) into " + a.into + "; " +

@@ -78,9 +78,13 @@ Progress::Progress(std::string what, uint64_t total)
 
 Progress::~Progress() { finish(); }
 
-void Progress::finish() {
+void Progress::clear() {
   if (shown_) std::fputs("\r\033[K", stderr);
   shown_ = false;
+}
+
+void Progress::finish() {
+  clear();
   enabled_ = false;
 }
 
@@ -91,12 +95,14 @@ void Progress::update(uint64_t done, uint64_t bytes) {
   last_ = now;
   shown_ = true;
   double secs = std::chrono::duration<double>(now - start_).count();
-  std::string line = "\r" + what_ + " " + std::to_string(done) + "/" + std::to_string(total_);
+  bool known = total_ != kUnknownTotal;
+  std::string line = "\r" + what_ + " " + std::to_string(done);
+  if (known) line += "/" + std::to_string(total_);
   if (bytes > 0) {
     line += ", " + human_bytes(double(bytes));
     if (secs > 0) line += ", " + human_bytes(double(bytes) / secs) + "/s";
   }
-  if (done > 0 && done < total_ && secs > 0.5) {
+  if (known && done > 0 && done < total_ && secs > 0.5) {
     double eta = secs * double(total_ - done) / double(done);
     char buf[32];
     std::snprintf(buf, sizeof buf, ", ETA %.0fs", eta);

@@ -26,6 +26,10 @@ void log_error(const std::string& msg);
 // when stderr is a terminal and not under --quiet; cleared when done.
 class Progress {
  public:
+  // A `total` for work whose size is not known ahead (restore reads a
+  // stream): the line shows units done and bytes, without "/total" or ETA.
+  static constexpr uint64_t kUnknownTotal = UINT64_MAX;
+
   // `what` names the work ("merging series"); `total` counts its units.
   Progress(std::string what, uint64_t total);
   ~Progress();
@@ -35,6 +39,9 @@ class Progress {
   // `done` units so far, and optionally bytes handled so far.
   void update(uint64_t done, uint64_t bytes = 0);
   void set_total(uint64_t total) { total_ = total; }
+  // Takes the line off the terminal so that a log line can be printed;
+  // the next update() draws it again.
+  void clear();
   // Clears the line (before results are printed); the destructor does too.
   void finish();
 

@@ -89,8 +89,10 @@ TarHeader dir_header(const std::string& name, const std::string& path) {
   return h;
 }
 
+// Copies f into the archive; `copied` is called with the bytes of every read.
+template <class Copied>
 void copy_file(const OpenFile& f, const std::string& ulid, TarWriter& tar,
-               std::vector<uint8_t>& buf) {
+               std::vector<uint8_t>& buf, const Copied& copied) {
   TarHeader h;
   h.name = ulid + "/" + f.rel;
   h.mode = 0644;
@@ -108,6 +110,7 @@ void copy_file(const OpenFile& f, const std::string& ulid, TarWriter& tar,
     if (n == 0) fail(f.path, "file shrank while being backed up");
     tar.write_data(std::span<const uint8_t>(buf.data(), size_t(n)));
     left -= uint64_t(n);
+    copied(uint64_t(n));
   }
   tar.end_entry();
 }
@@ -145,12 +148,18 @@ std::vector<FoundBlock> select_backup_blocks(const std::string& source,
 }
 
 BackupResult write_backup(const std::vector<FoundBlock>& blocks, ByteSink& out, int zstd_level,
-                          const Notice& notice) {
+                          const Notice& notice, const BackupProgress& progress) {
   BackupResult r;
+  uint64_t bytes_read = 0;
+  auto report = [&](size_t blocks_done) {
+    if (progress) progress(blocks_done, bytes_read);
+  };
   ZstdWriter zstd(out, zstd_level);
   TarWriter tar(zstd);
   std::vector<uint8_t> buf(kCopyBufferSize);
-  for (const auto& b : blocks) {
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    report(i);
+    const FoundBlock& b = blocks[i];
     const std::string& dir = b.dir;
     // The name in the archive is the block's ULID: its directory name when
     // that is one, else meta.json's (a block given by a path of another name).
@@ -191,12 +200,16 @@ BackupResult write_backup(const std::vector<FoundBlock>& blocks, ByteSink& out, 
     tar.begin_entry(dir_header(ulid + "/chunks/", dir + "/chunks"));
     tar.end_entry();
     for (const auto& f : files) {
-      copy_file(f, ulid, tar, buf);
+      copy_file(f, ulid, tar, buf, [&](uint64_t n) {
+        bytes_read += n;
+        report(i);
+      });
       r.file_bytes += uint64_t(f.st.st_size);
     }
     zstd.end_frame();
     ++r.blocks;
   }
+  report(blocks.size());
   tar.finish();
   zstd.end_frame();
   r.archive_bytes = tar.bytes_written();

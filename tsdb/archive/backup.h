@@ -45,11 +45,16 @@ struct BackupResult {
   size_t failed = 0;  // blocks left out because they are incomplete
 };
 
+// Told, as the work goes on, how many of the blocks are done (written or
+// left out) and how many bytes of block files have been read: often (for
+// every MiB), so a receiver that draws something should throttle.
+using BackupProgress = std::function<void(size_t blocks_done, uint64_t file_bytes)>;
+
 // Writes `blocks` to `out`. A block deleted (or marked for deletion) since
 // it was selected is left out with a notice; one missing its index or
 // chunks/ is left out with a notice and counted in `failed`. Throws Error
 // when a file cannot be read or `out` cannot be written.
 BackupResult write_backup(const std::vector<FoundBlock>& blocks, ByteSink& out, int zstd_level,
-                          const Notice& notice);
+                          const Notice& notice, const BackupProgress& progress = {});
 
 }  // namespace promblock::archive

@@ -96,21 +96,25 @@ struct PendingBlock {
 
 class Restorer {
  public:
-  Restorer(const std::string& dir, const Notice& notice) : dir_(dir), notice_(notice) {}
+  Restorer(const std::string& dir, const Notice& notice, const RestoreProgress& progress)
+      : dir_(dir), notice_(notice), progress_(progress) {}
 
   void run(ByteSource& in, const std::string& name) {
     ZstdReader zstd(in, name);
     TarReader tar(zstd, name);
     std::vector<uint8_t> buf(kCopyBufferSize);
+    report(zstd);
     try {
       while (auto h = tar.next()) {
         entry(*h, tar, zstd, buf);
+        report(zstd);
       }
       finish_block();
       // Read what follows the end marker too, so that damage there (a bad
       // frame checksum) is not passed over.
       while (zstd.read(buf) > 0) {
       }
+      report(zstd);
     } catch (const OutputFailure&) {
       cur_.reset();  // removes the block's temporary directory
       throw;
@@ -126,6 +130,10 @@ class Restorer {
   RestoreResult& result() { return result_; }
 
  private:
+  void report(const ZstdReader& zstd) {
+    if (progress_) progress_(done_.size(), zstd.compressed_bytes_read());
+  }
+
   void refuse(PendingBlock& b, const std::string& why) {
     notice_("block " + b.ulid + " refused: " + why);
     if (b.state == PendingBlock::State::kSkipping) std::erase(result_.skipped, b.ulid);
@@ -192,8 +200,10 @@ class Restorer {
     if (c.file.starts_with("chunks/")) make_chunks_dir(b);
     std::optional<FileWriter> out;
     writing_output([&] { out.emplace(b.tmp + "/" + c.file, /*buffer_size=*/0, 0644); });
-    for (size_t n; (n = tar.read(buf)) > 0;)  // stream damage stays damage
+    for (size_t n; (n = tar.read(buf)) > 0;) {  // stream damage stays damage
       writing_output([&] { out->write(std::span<const uint8_t>(buf.data(), n)); });
+      report(zstd);
+    }
     writing_output([&] { out->close(); });  // fsyncs
     b.bytes += h.size;
     if (c.file == "meta.json") {
@@ -250,6 +260,7 @@ class Restorer {
 
   std::string dir_;
   const Notice& notice_;
+  const RestoreProgress& progress_;
   RestoreResult result_;
   std::optional<PendingBlock> cur_;
   std::set<std::string> done_;
@@ -258,10 +269,10 @@ class Restorer {
 }  // namespace
 
 RestoreResult restore_backup(ByteSource& in, const std::string& name, const std::string& dir,
-                             const Notice& notice) {
+                             const Notice& notice, const RestoreProgress& progress) {
   DirLock lock(dir);
   remove_leftover_tmp_dirs(dir);
-  Restorer r(dir, notice);
+  Restorer r(dir, notice, progress);
   r.run(in, name);
   return std::move(r.result());
 }

@@ -13,6 +13,7 @@
 // damaged (zstd error, checksum, truncation), reading stops: the blocks
 // installed before stay, the block being written is removed.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,12 @@ struct RestoreResult {
   bool ok() const { return refused == 0 && damage.empty(); }
 };
 
+// Told, as the stream is read, how many blocks of it are done (installed,
+// skipped or refused) and how many bytes of the stream (compressed) have
+// been read: often (for every MiB), so a receiver that draws something
+// should throttle. A stream has no total: there is none to tell.
+using RestoreProgress = std::function<void(size_t blocks_done, uint64_t stream_bytes)>;
+
 // Takes the DirLock on `dir` (throws LockedError when another promblock
 // holds it), removes temporary directories a failed run left there, then
 // restores the zstd-compressed tar stream `in` (named `name` in messages).
@@ -39,6 +46,6 @@ struct RestoreResult {
 // error) is thrown, after removing the block it was writing (blocks
 // installed before it stay).
 RestoreResult restore_backup(ByteSource& in, const std::string& name, const std::string& dir,
-                             const Notice& notice);
+                             const Notice& notice, const RestoreProgress& progress = {});
 
 }  // namespace promblock::archive

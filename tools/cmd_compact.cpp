@@ -8,7 +8,9 @@
 #include <vector>
 
 #include "tools/command.h"
+#include "tools/log.h"
 #include "tsdb/compact/compactor.h"
+#include "tsdb/compact/sharding.h"
 #include "tsdb/timeparse.h"
 #include "tsdb/usage_error.h"
 
@@ -29,6 +31,9 @@ struct CompactArgs {
   size_t threads = 0;
   bool dry_run = false;
   bool json = false;
+  std::string shard;
+  uint64_t split_shards = 1;
+  std::string lock_expiry = "5m";
 };
 
 std::vector<int64_t> parse_ranges(const std::string& text) {
@@ -94,8 +99,25 @@ int run_compact(const CompactArgs& a) {
   o.concurrency = a.concurrency;
   o.threads = a.threads;
   o.dry_run = a.dry_run;
+  if (!a.shard.empty()) o.shard = compact::parse_shard_arg(a.shard);
+  o.split_shards = a.split_shards;
+  o.lock_expiry_ms = parse_duration_ms(a.lock_expiry);
+  if (o.lock_expiry_ms <= 0) throw UsageError("--lock-expiry must be positive");
 
-  auto s = compact::run_compaction(o, [&](const compact::JobReport& r) { print_job(r, a.json); });
+  Progress progress("compaction jobs", 0);
+  o.progress = [&](uint64_t done, uint64_t total, uint64_t bytes) {
+    progress.set_total(total);
+    progress.update(done, bytes);
+  };
+  o.notice = [&](const std::string& msg) {
+    progress.clear();
+    log_info(msg);
+  };
+  auto s = compact::run_compaction(o, [&](const compact::JobReport& r) {
+    progress.clear();  // job lines go to stdout, often the same terminal
+    print_job(r, a.json);
+  });
+  progress.finish();
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (a.json) {
     nlohmann::ordered_json j;
@@ -105,23 +127,30 @@ int run_compact(const CompactArgs& a) {
     j["blocks_written"] = s.blocks_written;
     j["blocks_marked"] = s.blocks_marked;
     j["blocks_deleted"] = s.blocks_deleted;
+    j["groups_locked"] = s.groups_locked;
     j["seconds"] = seconds;
     if (a.dry_run) j["dry_run"] = true;
     print_line(j.dump() + "\n");
-  } else if (s.jobs_planned == 0 && s.blocks_marked == 0 && s.blocks_deleted == 0) {
+  } else if (s.jobs_planned == 0 && s.blocks_marked == 0 && s.blocks_deleted == 0 &&
+             s.groups_locked == 0) {
     print_line("nothing to do\n");
   } else {
-    char buf[256];
+    std::string locked = s.groups_locked
+                             ? "; groups left to other processes " + std::to_string(s.groups_locked)
+                             : "";
+    char buf[512];
     std::snprintf(buf, sizeof buf,
                   "%s%llu jobs planned, %llu done, %llu failed; blocks written %llu, marked %llu, "
-                  "deleted %llu; %.2fs\n",
+                  "deleted %llu%s; %.2fs\n",
                   a.dry_run ? "dry run: " : "", (unsigned long long)s.jobs_planned,
                   (unsigned long long)s.jobs_done, (unsigned long long)s.jobs_failed,
                   (unsigned long long)s.blocks_written, (unsigned long long)s.blocks_marked,
-                  (unsigned long long)s.blocks_deleted, seconds);
+                  (unsigned long long)s.blocks_deleted, locked.c_str(), seconds);
     print_line(buf);
   }
-  return s.jobs_failed ? kExitFailed : kExitOk;
+  if (s.jobs_failed) return kExitFailed;
+  // Work left undone because others hold it: try again later, as cron does.
+  return s.groups_locked ? kExitLocked : kExitOk;
 }
 
 }  // namespace
@@ -150,6 +179,16 @@ void register_compact(CLI::App& app, Runner& run) {
                   "Threads each job merges series with (default: the cores shared among "
                   "concurrent jobs)")
       ->check(CLI::Range(1, 1024));
+  cmd->add_option("--shard", a->shard,
+                  "I/N: take only the groups whose hash mod N is I (N processes, 0..N-1, "
+                  "share the work)");
+  cmd->add_option("--split-shards", a->split_shards,
+                  "Write K blocks per range, block k holding the series whose hash mod K is k "
+                  "(default 1: no split)")
+      ->check(CLI::Range(uint64_t(1), uint64_t(65536)));
+  cmd->add_option("--lock-expiry", a->lock_expiry,
+                  "Take over a group lock whose holder has not refreshed it this long "
+                  "(default 5m)");
   cmd->add_flag("--dry-run", a->dry_run, "Print the plan; change nothing");
   cmd->add_flag("--json", a->json, "One JSON object per line: jobs, then the summary");
   cmd->callback([a, &run] { run = [a] { return run_compact(*a); }; });

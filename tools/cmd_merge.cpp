@@ -38,8 +38,11 @@ int run_merge(const MergeArgs& args) {
   merge::check_one_group(inputs, args.replica_labels);
   DirLock lock(args.out);
   remove_leftover_tmp_dirs(args.out);
-  merge::MergeOptions opts{
-      args.out, args.replica_labels, merge::dedup_mode_from_name(args.dedup), args.threads, {}};
+  merge::MergeOptions opts;
+  opts.out_dir = args.out;
+  opts.replica_labels = args.replica_labels;
+  opts.mode = merge::dedup_mode_from_name(args.dedup);
+  opts.threads = args.threads;
   Progress progress("merging series", 0);
   opts.progress = [&](uint64_t done, uint64_t total, uint64_t bytes) {
     progress.set_total(total);

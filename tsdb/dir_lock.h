@@ -18,8 +18,11 @@ class LockedError : public Error {
 
 class DirLock {
  public:
+  // Shared holders (sharded compaction processes, which lock groups among
+  // themselves) exclude exclusive ones and vice versa.
+  enum class Mode { kExclusive, kShared };
   // Creates DIR if needed and takes the lock, or throws LockedError.
-  explicit DirLock(const std::string& dir);
+  explicit DirLock(const std::string& dir, Mode mode = Mode::kExclusive);
   ~DirLock();
   DirLock(const DirLock&) = delete;
   DirLock& operator=(const DirLock&) = delete;
@@ -28,6 +31,7 @@ class DirLock {
 
  private:
   int fd_ = -1;
+  Mode mode_;
 };
 
 // Suffix of a block directory being deleted (see compact/marks.h).

@@ -3,6 +3,10 @@
 
 - a progress line (carriage returns, "merging series N/M") when stderr is a
   terminal (a pty from script(1)), and none when it is a pipe;
+- the same for backup ("backing up blocks N/M", while the archive goes to
+  stdout, byte for byte the archive made without a terminal) and restore
+  ("restoring blocks N", no total: a stream has none), and none on a
+  terminal under --quiet;
 - --quiet leaves nothing on stderr but errors, before or after the command;
 - --log-format logfmt and json: every stderr line is one record with ts,
   level and msg; errors have level=error; the results on stdout do not
@@ -12,6 +16,7 @@
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -33,13 +38,7 @@ class LoggingTest(unittest.TestCase):
     @unittest.skipUnless(shutil.which("script"), "script(1) not installed")
     def test_progress_only_on_a_terminal(self):
         args = ["merge", "--dedup", "chain", "--threads", "1", "--out", self.out_dir()] + SOURCES
-        cmd = " ".join([h.BIN] + args)
-        env = dict(os.environ, TERM="dumb")
-        p = subprocess.run(["script", "-qec", cmd, "/dev/null"], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env,
-                           timeout=300)
-        tty = p.stdout.decode(errors="replace")
-        self.assertEqual(p.returncode, 0, tty)
+        tty = self.on_terminal(" ".join([h.BIN] + args))
         self.assertRegex(tty, r"\rmerging series \d+/\d+")
         # Cleared before the result line.
         self.assertRegex(tty, r"\r\x1b\[Kmerged ")
@@ -49,6 +48,99 @@ class LoggingTest(unittest.TestCase):
         self.assertEqual(rc, 0, se)
         self.assertNotIn("\r", se)
         self.assertNotIn("merging series", se)
+
+    @unittest.skipUnless(shutil.which("script"), "script(1) not installed")
+    def test_compact_progress_only_on_a_terminal(self):
+        args = ["compact", "--consistency-delay", "0s", "--out", self.out_dir()] + SOURCES
+        tty = self.on_terminal(" ".join([h.BIN] + args))
+        self.assertRegex(tty, r"\rcompaction jobs \d+/[1-9]\d*")
+        # Cleared before each job line (stdout shares the terminal).
+        self.assertRegex(tty, r"\r\x1b\[Kjob 1: ")
+        rc, so, se = h.run_promblock(["compact", "--consistency-delay", "0s", "--out",
+                                      self.out_dir()] + SOURCES)
+        self.assertEqual(rc, 0, se)
+        self.assertIn("job 1: ", so)
+        self.assertNotIn("\r", se + so)
+        self.assertNotIn("compaction jobs", se)
+
+    def on_terminal(self, cmd):
+        """Runs the shell command line cmd with stdin, stdout and stderr on a pty
+        (script(1)); returns what the terminal got. Fails unless it exits 0."""
+        env = dict(os.environ, TERM="dumb")
+        p = subprocess.run(["script", "-qec", cmd, "/dev/null"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env,
+                           timeout=300)
+        tty = p.stdout.decode(errors="replace")
+        self.assertEqual(p.returncode, 0, tty)
+        return tty
+
+    def backup_to_file(self, path, *extra):
+        """promblock backup SOURCES[0] > path with stderr a pipe; returns stderr."""
+        with open(path, "wb") as out:
+            p = subprocess.run([h.BIN] + list(extra) + ["backup", SOURCES[0]], stdout=out,
+                               stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=300)
+        se = p.stderr.decode(errors="replace")
+        self.assertEqual(p.returncode, 0, se)
+        return se
+
+    @unittest.skipUnless(shutil.which("script"), "script(1) not installed")
+    def test_backup_restore_progress_only_on_a_terminal(self):
+        tmp = h.mkdtemp(prefix="promblock-logging-")
+        blocks = [os.path.basename(b) for b in h.block_dirs(SOURCES[0])]
+        self.assertEqual(len(blocks), 4)
+
+        # stderr a terminal, stdout the archive file.
+        tty_archive = os.path.join(tmp, "tty.tar.zst")
+        tty = self.on_terminal("%s backup %s > %s" % (
+            shlex.quote(h.BIN), shlex.quote(SOURCES[0]), shlex.quote(tty_archive)))
+        self.assertRegex(tty, r"\rbacking up blocks [0-4]/4")
+        self.assertIn("\rbacking up blocks 4/4", tty)  # the last state is drawn
+        self.assertRegex(tty, r"\r\x1b\[Kpromblock: backed up 4 blocks")  # cleared first
+
+        # stderr a pipe: no progress; the archive is the same, byte for byte.
+        pipe_archive = os.path.join(tmp, "pipe.tar.zst")
+        se = self.backup_to_file(pipe_archive)
+        self.assertIn("backed up 4 blocks", se)
+        self.assertNotIn("\r", se)
+        self.assertNotIn("backing up", se)
+        with open(tty_archive, "rb") as a, open(pipe_archive, "rb") as b:
+            tty_bytes, pipe_bytes = a.read(), b.read()
+        self.assertGreater(len(tty_bytes), 1000)
+        self.assertEqual(tty_bytes, pipe_bytes)
+        if shutil.which("zstd") and shutil.which("tar"):
+            rc, so, se = h.run(["sh", "-c", "zstd -dc %s | tar -t" % shlex.quote(tty_archive)])
+            self.assertEqual(rc, 0, se)
+            self.assertEqual(sorted({n.split("/")[0] for n in so.split()}), blocks)
+
+        # --quiet: nothing on the terminal.
+        quiet_archive = os.path.join(tmp, "quiet.tar.zst")
+        tty = self.on_terminal("%s --quiet backup %s > %s" % (
+            shlex.quote(h.BIN), shlex.quote(SOURCES[0]), shlex.quote(quiet_archive)))
+        self.assertEqual(tty.strip(), "")
+
+        # restore on a terminal (stdin the archive): blocks and bytes, no total.
+        into = os.path.join(tmp, "restored-tty")
+        tty = self.on_terminal("%s restore --into %s < %s" % (
+            shlex.quote(h.BIN), shlex.quote(into), shlex.quote(tty_archive)))
+        lines = re.findall(r"\rrestoring blocks ([^\r\x1b]*)", tty)
+        self.assertTrue(lines, tty)
+        for line in lines:
+            size = r"\d+(\.\d)? (B|[KMGT]iB)"
+            self.assertRegex(line, r"^[0-4](, %s, %s/s)?$" % (size, size))
+        self.assertRegex(tty, r"\rrestoring blocks 4\b")
+        self.assertRegex(tty, r"\r\x1b\[Kpromblock: restored 4 blocks")
+        self.assertEqual(sorted(n for n in os.listdir(into) if not n.startswith(".")), blocks)
+
+        # restore with stderr a pipe: no progress.
+        into = os.path.join(tmp, "restored-pipe")
+        with open(pipe_archive, "rb") as f:
+            rc, so, se = h.run_promblock(["restore", "--into", into], input=f.read())
+        self.assertEqual(rc, 0, se)
+        self.assertIn("restored 4 blocks", se)
+        self.assertNotIn("\r", se)
+        self.assertNotIn("restoring blocks", se)
+        rc, so, se = h.run_promblock(["verify", into])
+        self.assertEqual(rc, 0, se)
 
     def test_quiet(self):
         empty = h.mkdtemp(prefix="promblock-logging-")  # merge: "nothing to do"

@@ -14,7 +14,8 @@ _promblock() {
     dump) opts="--match --min-time --max-time --format" ;;
     merge) opts="--out --replica-label --dedup --threads --json" ;;
     compact) opts="--out --replica-label --dedup --ranges --consistency-delay --delete-delay
-                   --retention --concurrency --threads --dry-run --json" ;;
+                   --retention --concurrency --threads --shard --split-shards --lock-expiry
+                   --dry-run --json" ;;
     verify) opts="--deep --json --no-overlaps" ;;
     analyze) opts="--limit --match --json" ;;
     rewrite) opts="--out --delete --drop-label --json" ;;
@@ -27,7 +28,8 @@ _promblock() {
     --out | --into) COMPREPLY=($(compgen -d -- "$cur")); return ;;
     --match | --min-time | --max-time | --replica-label | --threads | --ranges | \
       --consistency-delay | --delete-delay | --retention | --concurrency | --limit | \
-      --delete | --drop-label | --since | --level | --min-compaction-level)
+      --delete | --drop-label | --since | --level | --min-compaction-level | --shard | \
+      --split-shards | --lock-expiry)
       return ;;  # a value, not a file
   esac
   if [[ $cur == -* ]]; then

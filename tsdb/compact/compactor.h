@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "tsdb/compact/planner.h"
-#include "tsdb/merge/series_merger.h"
+#include "tsdb/merge/block_merger.h"
 
 namespace promblock::compact {
 
@@ -28,6 +28,19 @@ struct CompactOptions {
   int concurrency = 1;
   size_t threads = 0;  // per job's merge; 0: the cores shared among concurrent jobs
   bool dry_run = false;
+  // --shard I/N: only the output groups whose hash mod N is I. Sharded
+  // processes share the directory lock (and lock groups among themselves).
+  std::optional<merge::SeriesShard> shard;
+  // --split-shards K (> 1): each job of an unsplit group becomes K jobs,
+  // job k writing the series whose hash mod K is k.
+  uint64_t split_shards = 1;
+  // A group lock whose holder has not refreshed it this long is taken over.
+  int64_t lock_expiry_ms = 5 * 60 * 1000;
+  // Where notices go (a group left for later); nullptr: stderr.
+  std::function<void(const std::string&)> notice;
+  // Called on the calling thread as work advances: jobs finished of all,
+  // and chunk bytes written by the jobs so far.
+  std::function<void(uint64_t jobs_done, uint64_t jobs_total, uint64_t bytes)> progress;
 };
 
 // One job as reported to the caller, planned or finished.
@@ -44,6 +57,7 @@ struct JobReport {
 struct CompactSummary {
   uint64_t jobs_planned = 0, jobs_done = 0, jobs_failed = 0;
   uint64_t blocks_written = 0, blocks_marked = 0, blocks_deleted = 0;
+  uint64_t groups_locked = 0;  // left alone: another live process holds them
 };
 
 // Runs (or with dry_run only plans) the compaction; `on_job` is called for

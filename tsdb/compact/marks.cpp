@@ -44,7 +44,8 @@ void delete_block(const std::string& block_dir) {
   std::filesystem::remove_all(doomed, ec);
   fsutil::rename_synced(block_dir, doomed);
   std::filesystem::remove_all(doomed, ec);
-  if (ec) fail(doomed, "cannot remove: " + ec.message());
+  // Another process removing it too is no failure.
+  if (ec && std::filesystem::exists(doomed)) fail(doomed, "cannot remove: " + ec.message());
 }
 
 }  // namespace promblock::compact

@@ -6,6 +6,7 @@
 
 #include "tsdb/block/block_writer.h"
 #include "tsdb/error.h"
+#include "tsdb/labels.h"
 #include "tsdb/merge/replicas.h"
 #include "tsdb/merge/series_stream.h"
 #include "tsdb/ordered_parallel.h"
@@ -28,6 +29,7 @@ struct SeriesJob {
 
 struct Batch {
   std::vector<SeriesJob> jobs;
+  uint64_t copies_skipped = 0;           // series of other shards
   std::unique_ptr<SeriesMerger> merger;  // owns re-encoded chunk bytes until written
   std::vector<uint64_t> last_chunk_ref;  // per input block: highest chunk ref read
 };
@@ -41,7 +43,7 @@ std::string labels_text(const std::map<std::string, std::string>& m) {
 // The output's meta.json: lineage of the inputs and, when any input is a
 // Thanos block, a Thanos section for the deduplicated group.
 BlockMeta output_meta(const std::vector<MergeInput>& inputs, const ReplicaRules& rules,
-                      const std::map<std::string, std::string>& group) {
+                      std::map<std::string, std::string> group, const MergeOptions& opts) {
   BlockMeta m;
   m.min_time = inputs[0].block.meta.min_time;
   m.max_time = inputs[0].block.meta.max_time;
@@ -60,6 +62,13 @@ BlockMeta output_meta(const std::vector<MergeInput>& inputs, const ReplicaRules&
   }
   m.level = level + 1;
   m.sources.assign(sources.begin(), sources.end());
+  if (opts.shard) {
+    // Split output is marked even for plain Prometheus inputs: the label
+    // keeps later runs from mixing shards.
+    thanos = true;
+    group[kShardLabel] = shard_label_value(*opts.shard);
+  }
+  m.ulid = opts.ulid;
   if (thanos) {
     nlohmann::ordered_json labels = nlohmann::ordered_json::object();
     for (const auto& [k, v] : group) labels[k] = v;
@@ -85,13 +94,19 @@ std::vector<std::string_view> symbol_union(const std::vector<std::unique_ptr<Blo
 }  // namespace
 
 void check_one_group(const std::vector<MergeInput>& inputs,
-                     const std::vector<std::string>& replica_labels) {
+                     const std::vector<std::string>& replica_labels,
+                     const std::string& ignore_label) {
   if (inputs.empty()) return;
   ReplicaRules rules(replica_labels);
+  auto group_of = [&](const BlockMeta& m) {
+    auto g = rules.group_labels(m);
+    if (!ignore_label.empty()) g.erase(ignore_label);
+    return g;
+  };
   // Blocks of different groups must never be merged.
-  auto group = rules.group_labels(inputs[0].block.meta);
+  auto group = group_of(inputs[0].block.meta);
   for (const auto& in : inputs) {
-    auto g = rules.group_labels(in.block.meta);
+    auto g = group_of(in.block.meta);
     if (g != group)
       fail(in.block.dir + "/meta.json", "external labels " + labels_text(g) + " differ from " +
                                             labels_text(group) + " of " + inputs[0].block.dir +
@@ -103,8 +118,10 @@ MergeResult merge_blocks(const std::vector<MergeInput>& inputs, const MergeOptio
   if (inputs.empty()) throw Error("merge: no input blocks");
   ReplicaRules rules(opts.replica_labels);
 
-  check_one_group(inputs, opts.replica_labels);
+  std::string ignore = opts.shard ? kShardLabel : "";
+  check_one_group(inputs, opts.replica_labels, ignore);
   auto group = rules.group_labels(inputs[0].block.meta);
+  if (!ignore.empty()) group.erase(ignore);
 
   MergeResult result;
   std::vector<std::unique_ptr<BlockReader>> blocks;
@@ -128,7 +145,7 @@ MergeResult merge_blocks(const std::vector<MergeInput>& inputs, const MergeOptio
     has.push_back(streams.back()->next());
   }
 
-  BlockWriter writer(opts.out_dir, output_meta(inputs, rules, group));
+  BlockWriter writer(opts.out_dir, output_meta(inputs, rules, group, opts));
   for (auto s : symbol_union(blocks, extra_symbols)) writer.add_symbol(s);
 
   // Series are gathered in label order on this thread, merged in batches on
@@ -145,6 +162,17 @@ MergeResult merge_blocks(const std::vector<MergeInput>& inputs, const MergeOptio
             (min < 0 || compare_labels(streams[i]->labels(), streams[size_t(min)]->labels()) < 0))
           min = int(i);
       if (min < 0) break;
+      if (opts.shard &&
+          labels_hash(streams[size_t(min)]->labels()) % opts.shard->count != opts.shard->index) {
+        // Another shard's series: step over its copies unread.
+        scratch = streams[size_t(min)]->labels();
+        for (size_t i = 0; i < streams.size(); ++i)
+          while (has[i] && compare_labels(streams[i]->labels(), scratch) == 0) {
+            ++batch.copies_skipped;
+            has[i] = streams[i]->next();
+          }
+        continue;
+      }
       SeriesJob& job = batch.jobs.emplace_back();
       job.labels = streams[size_t(min)]->labels();
       for (size_t i = 0; i < streams.size(); ++i) {
@@ -166,7 +194,7 @@ MergeResult merge_blocks(const std::vector<MergeInput>& inputs, const MergeOptio
       }
     }
     result.chunks_in += chunks_in_batch;
-    return !batch.jobs.empty();
+    return !batch.jobs.empty() || batch.copies_skipped > 0;
   };
   auto process = [&](Batch& batch) {
     batch.merger = std::make_unique<SeriesMerger>(opts.mode);
@@ -174,6 +202,7 @@ MergeResult merge_blocks(const std::vector<MergeInput>& inputs, const MergeOptio
   };
   uint64_t copies_done = 0, bytes_done = 0;
   auto consume = [&](Batch& batch) {
+    copies_done += batch.copies_skipped;
     for (const auto& job : batch.jobs) {
       if (!job.chunks.empty()) writer.add_series(job.labels, job.chunks);  // else all deleted
       copies_done += job.copies.size();
@@ -191,6 +220,7 @@ MergeResult merge_blocks(const std::vector<MergeInput>& inputs, const MergeOptio
   size_t threads = opts.threads ? opts.threads : default_thread_count();
   ordered_parallel<Batch>(threads, threads + 1, produce, process, consume);
 
+  if (opts.before_commit) opts.before_commit();
   result.path = writer.commit();
   result.ulid = writer.ulid();
   result.series_out = writer.stats().num_series;

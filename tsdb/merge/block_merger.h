@@ -3,6 +3,7 @@
 // vertical merge with replica deduplication behind `promblock merge`.
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,20 @@
 #include "tsdb/merge/series_merger.h"
 
 namespace promblock::merge {
+
+// Part `index` (0-based) of `count`: of series by hash, or of jobs.
+struct SeriesShard {
+  uint64_t index = 0;
+  uint64_t count = 1;
+  bool operator==(const SeriesShard&) const = default;
+};
+
+// The external label of split output blocks, valued "<index+1>_of_<count>"
+// (as Mimir's split-and-merge compactor names it).
+inline constexpr const char* kShardLabel = "__compactor_shard__";
+inline std::string shard_label_value(const SeriesShard& s) {
+  return std::to_string(s.index + 1) + "_of_" + std::to_string(s.count);
+}
 
 struct MergeOptions {
   std::string out_dir;
@@ -19,6 +34,16 @@ struct MergeOptions {
   // Called on the calling thread as output series are written: input series
   // (copies) merged so far, of all, and chunk bytes written so far.
   std::function<void(uint64_t done, uint64_t total, uint64_t bytes)> progress;
+  // The output's ULID; empty: a new one. (Compaction records it in its
+  // group lock before the temporary directory exists.)
+  std::string ulid;
+  // Called right before the block is published; throwing stops the merge
+  // and leaves nothing behind.
+  std::function<void()> before_commit;
+  // Split compaction: keep only the series whose labels' hash mod count is
+  // index, and give the output the shard label (compact/sharding.h). The
+  // inputs' shard labels are then not part of their group.
+  std::optional<SeriesShard> shard;
 };
 
 struct MergeInput {
@@ -38,8 +63,10 @@ struct MergeResult {
 
 // Throws Error when the inputs belong to different groups (external labels
 // differ beyond replica labels). Cheap: meta.json facts only.
+// `ignore_label`, when not empty, is left out of the groups too.
 void check_one_group(const std::vector<MergeInput>& inputs,
-                     const std::vector<std::string>& replica_labels);
+                     const std::vector<std::string>& replica_labels,
+                     const std::string& ignore_label = "");
 
 // Writes the merged block into opts.out_dir (atomically: tmp dir, fsync,
 // rename). Throws Error when inputs belong to different groups (external

@@ -58,7 +58,7 @@ HistogramChunkReader::HistogramChunkReader(std::span<const uint8_t> chunk, const
     return;
   }
   num_total_ = enc::load_be16(chunk.data());
-  header_ = CounterResetHeader(chunk[2] >> 6);
+  header_ = counter_reset_header_of(chunk);
   stream_ = enc::BitReader(chunk.subspan(kHeaderSize));
 }
 

@@ -27,6 +27,13 @@ enum class CounterResetHeader : uint8_t {
   kGauge = 3,
 };
 
+// The counter reset header of a histogram chunk's data (without the
+// encoding byte): the top two bits of its third byte. Unknown when the
+// data is too short to have one.
+inline CounterResetHeader counter_reset_header_of(std::span<const uint8_t> data) {
+  return data.size() < 3 ? CounterResetHeader::kUnknown : CounterResetHeader(data[2] >> 6);
+}
+
 struct HistogramSpan {
   int32_t offset = 0;  // buckets skipped before this span (from the previous one)
   uint32_t length = 0;

@@ -79,7 +79,7 @@ const Sample* Rechunker::histogram_before(size_t i) const {
 bool Rechunker::header_holds(size_t i) const {
   const SourceChunk& c = sources_[samples_[i].chunk];
   if (c.encoding == uint8_t(chunkenc::Encoding::kXOR) || c.data.size() < 3) return true;
-  auto header = chunkenc::CounterResetHeader(c.data[2] >> 6);
+  auto header = chunkenc::counter_reset_header_of(c.data);
   if (header == chunkenc::CounterResetHeader::kUnknown ||
       header == chunkenc::CounterResetHeader::kGauge)
     return true;
@@ -119,8 +119,7 @@ void Rechunker::encode_histograms(size_t from, size_t to, std::vector<ChunkData>
   for (size_t i = from; i < to; ++i) {
     const TaggedSample& s = samples_[i];
     const SourceChunk& c = sources_[s.chunk];
-    bool gauge = c.data.size() >= 3 && chunkenc::CounterResetHeader(c.data[2] >> 6) ==
-                                           chunkenc::CounterResetHeader::kGauge;
+    bool gauge = chunkenc::counter_reset_header_of(c.data) == chunkenc::CounterResetHeader::kGauge;
     refs.push_back({s.t, &histogram<Sample>(s), gauge});
   }
   for (const auto& chunk : plan_histogram_chunks(refs, histogram_before<Sample>(from))) {

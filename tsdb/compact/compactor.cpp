@@ -155,7 +155,14 @@ class Run {
       if (!b.deletion_marked || !owns(b.meta)) continue;
       auto t = deletion_time(b.dir, now_s);
       if (t && (*t) * 1000 + opts_.delete_delay_ms <= now_ms()) {
-        delete_block(b.dir);
+        try {
+          delete_block(b.dir);
+        } catch (const Error&) {
+          // An overlapping run of this shard (another host) got there first.
+          std::error_code ec;
+          if (std::filesystem::exists(b.dir, ec)) throw;
+          continue;
+        }
         ++summary_.blocks_deleted;
       }
     }

@@ -35,7 +35,6 @@ import os
 import random
 import shutil
 import sys
-import tempfile
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -141,42 +140,11 @@ def replica_om(which):
 
 # ---------------------------------------------------------------- blocks (cached)
 
-_PROCESS_CACHE = None
-
-
-def _cache_base():
-    global _PROCESS_CACHE
-    if h.BUILD_IS_SET:
-        base = os.path.join(h.BUILD, "e2e-cache")
-        os.makedirs(base, exist_ok=True)
-        return base
-    if _PROCESS_CACHE is None:
-        _PROCESS_CACHE = h.mkdtemp(prefix="promblock-compact-cache-")
-    return _PROCESS_CACHE
 
 
 def blocks_from_om(name, om_text):
     """The dir of blocks promtool makes from om_text, cached by content."""
-    key = hashlib.sha256(om_text.encode("utf-8")).hexdigest()[:16]
-    base = _cache_base()
-    final = os.path.join(base, "compact-%s-%s" % (name, key))
-    if os.path.isfile(os.path.join(final, "DONE")):
-        return os.path.join(final, "blocks")
-    work = tempfile.mkdtemp(prefix="compact-%s.tmp-" % name, dir=base)
-    try:
-        blocks = h.make_blocks(om_text, os.path.join(work, "blocks"))
-        if not blocks:
-            raise AssertionError("promtool made no blocks for %s" % name)
-        open(os.path.join(work, "DONE"), "w").close()
-        try:
-            os.rename(work, final)
-        except OSError:  # another run finished first (or left an incomplete dir)
-            if not os.path.isfile(os.path.join(final, "DONE")):
-                shutil.rmtree(final, ignore_errors=True)
-                os.rename(work, final)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return os.path.join(final, "blocks")
+    return h.cached_blocks_from_om("compact-" + name, om_text)
 
 
 def window_blocks(source):

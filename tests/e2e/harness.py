@@ -231,6 +231,53 @@ def make_blocks(om, outdir, timeout=300):
                   if is_block_dir(os.path.join(outdir, n)))
 
 
+_PROCESS_CACHE = None
+
+
+def _cache_base():
+    """Where generated blocks are cached: $PROMBLOCK_BUILD/e2e-cache when set
+    (kept between runs), else one temp dir for this process."""
+    global _PROCESS_CACHE
+    if BUILD_IS_SET:
+        base = os.path.join(BUILD, "e2e-cache")
+        os.makedirs(base, exist_ok=True)
+        return base
+    if _PROCESS_CACHE is None:
+        _PROCESS_CACHE = mkdtemp(prefix="promblock-cache-")
+    return _PROCESS_CACHE
+
+
+def _cached_blocks(name, make):
+    """<cache>/<name>/blocks, made once by make(work_dir) -> list of blocks
+    (into work_dir/blocks); safe when several tests make it at once."""
+    base = _cache_base()
+    final = os.path.join(base, name)
+    if os.path.isfile(os.path.join(final, "DONE")):
+        return os.path.join(final, "blocks")
+    work = tempfile.mkdtemp(prefix=name + ".tmp-", dir=base)
+    try:
+        if not make(work):
+            raise AssertionError("promtool made no blocks for %s" % name)
+        open(os.path.join(work, "DONE"), "w").close()
+        try:
+            os.rename(work, final)
+        except OSError:  # another run finished first (or left an incomplete dir)
+            if not os.path.isfile(os.path.join(final, "DONE")):
+                shutil.rmtree(final, ignore_errors=True)
+                os.rename(work, final)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return os.path.join(final, "blocks")
+
+
+def cached_blocks_from_om(name, om_text):
+    """The dir of the blocks promtool makes from om_text (it holds only block
+    dirs), made once per content and cached."""
+    key = hashlib.sha256(om_text.encode("utf-8")).hexdigest()[:16]
+    return _cached_blocks("%s-%s" % (name, key),
+                          lambda work: make_blocks(om_text, os.path.join(work, "blocks")))
+
+
 def _sources_to_datadir(sources, datadir):
     """Copies the complete blocks of the sources into datadir (plus an empty wal/,
     which promtool's read-only DB needs). promtool writes into the dir it reads
@@ -285,33 +332,15 @@ def big_block_set(series=50000, samples=2):
     the generator's content), else built into a temp dir for this process."""
     with open(os.path.join(TESTDATA, "gen_om.py"), "rb") as f:
         key = hashlib.sha256(f.read() + b"|%d|%d" % (series, samples)).hexdigest()[:16]
-    name = "big-%dx%d-%s" % (series, samples, key)
-    if BUILD_IS_SET:
-        base = os.path.join(BUILD, "e2e-cache")
-        os.makedirs(base, exist_ok=True)
-    else:
-        base = mkdtemp()
-    final = os.path.join(base, name)
-    if os.path.isfile(os.path.join(final, "DONE")):
-        return os.path.join(final, "blocks")
-    work = tempfile.mkdtemp(prefix=name + ".tmp-", dir=base)
-    try:
+
+    def make(work):
         om = gen_om("big", os.path.join(work, "big.om"), "--series", str(series),
                     "--samples", str(samples))
         blocks = make_blocks(om, os.path.join(work, "blocks"))
         os.unlink(om)
-        if not blocks:
-            raise AssertionError("promtool made no blocks from the big data set")
-        open(os.path.join(work, "DONE"), "w").close()
-        try:
-            os.rename(work, final)
-        except OSError:  # another run finished first (or left an incomplete dir)
-            if not os.path.isfile(os.path.join(final, "DONE")):
-                shutil.rmtree(final, ignore_errors=True)
-                os.rename(work, final)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return os.path.join(final, "blocks")
+        return blocks
+
+    return _cached_blocks("big-%dx%d-%s" % (series, samples, key), make)
 
 
 # ---------------------------------------------------------------- text formats

@@ -274,43 +274,11 @@ def samples_om(samples):
 
 # ---------------------------------------------------------------- blocks (cached)
 
-_PROCESS_CACHE = None
-
-
-def _cache_base():
-    global _PROCESS_CACHE
-    if h.BUILD_IS_SET:
-        base = os.path.join(h.BUILD, "e2e-cache")
-        os.makedirs(base, exist_ok=True)
-        return base
-    if _PROCESS_CACHE is None:
-        _PROCESS_CACHE = h.mkdtemp(prefix="promblock-merge-cache-")
-    return _PROCESS_CACHE
 
 
 def blocks_from_om(name, om_text):
-    """The source dir of blocks promtool makes from om_text, cached by content.
-    Returns the dir (it holds only block dirs)."""
-    key = hashlib.sha256(om_text.encode("utf-8")).hexdigest()[:16]
-    base = _cache_base()
-    final = os.path.join(base, "merge-%s-%s" % (name, key))
-    if os.path.isfile(os.path.join(final, "DONE")):
-        return os.path.join(final, "blocks")
-    work = tempfile.mkdtemp(prefix="merge-%s.tmp-" % name, dir=base)
-    try:
-        blocks = h.make_blocks(om_text, os.path.join(work, "blocks"))
-        if not blocks:
-            raise AssertionError("promtool made no blocks for %s" % name)
-        open(os.path.join(work, "DONE"), "w").close()
-        try:
-            os.rename(work, final)
-        except OSError:  # another run finished first (or left an incomplete dir)
-            if not os.path.isfile(os.path.join(final, "DONE")):
-                shutil.rmtree(final, ignore_errors=True)
-                os.rename(work, final)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return os.path.join(final, "blocks")
+    """The source dir of blocks promtool makes from om_text, cached by content."""
+    return h.cached_blocks_from_om("merge-" + name, om_text)
 
 
 def with_external_labels(source, labels, parent):

@@ -33,22 +33,16 @@ import sys
 import time
 import unittest
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import compact_data as cd  # noqa: E402
 import harness as h  # noqa: E402
 import test_compact as tc  # noqa: E402
 
 GROUPS = 6
-TESTDATA = os.path.join(h.REPO, "testdata", "blocks") if hasattr(h, "REPO") else os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "..", "testdata", "blocks")
+TESTDATA = os.path.join(h.REPO, "testdata", "blocks")
 SHARD_LABEL = "__compactor_shard__"
-CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 BASE_ARGS = ["--replica-label", "replica", "--consistency-delay", "0s"]
-
-
-def new_ulid(rng, ms):
-    """A ULID for time `ms` with random bits from rng (deterministic)."""
-    v = (ms << 80) | rng.getrandbits(80)
-    return "".join(CROCKFORD[(v >> (5 * i)) & 31] for i in reversed(range(26)))
 
 
 def make_bucket(dest, rng):
@@ -57,22 +51,11 @@ def make_bucket(dest, rng):
     for r in ("a", "b"):
         src = h.block_dirs(os.path.join(TESTDATA, "replica_" + r))[0]
         for g in range(GROUPS):
-            ulid = new_ulid(rng, 1700000000000 + g * 10 + (r == "b"))
-            d = os.path.join(dest, ulid)
-            shutil.copytree(src, d)
-            meta = h.read_meta(d)
-            meta["ulid"] = ulid
-            meta["compaction"]["sources"] = [ulid]
-            meta["thanos"] = {"labels": {"cluster": "c%d" % g, "replica": r},
-                              "downsample": {"resolution": 0}, "source": "sidecar"}
-            with open(os.path.join(d, "meta.json"), "w") as f:
-                json.dump(meta, f, indent="\t")
+            cd.clone_block(src, dest, rng, {"cluster": "c%d" % g, "replica": r})
     return dest
 
 
-def live_blocks(out):
-    return [b for b in h.block_dirs(out)
-            if not os.path.exists(os.path.join(b, "deletion-mark.json"))]
+live_blocks = tc.live_blocks
 
 
 def dump(block):

@@ -194,7 +194,7 @@ class Run {
       auto sources = sources_of(b.meta);
       represented_[group_text(rules_.group_labels(b.meta))].insert(sources.begin(), sources.end());
     }
-    std::vector<const FoundBlock*> live;
+    std::vector<FoundBlock> live;
     for (const auto& b : found) {
       if (b.deletion_marked || b.no_compact_marked) continue;
       // In place, blocks not written by promblock may still be arriving.
@@ -203,18 +203,16 @@ class Run {
         if (owns(b.meta)) mark(b, "older than retention");
         continue;
       }
-      live.push_back(&b);
+      live.push_back(b);
     }
-    std::vector<FoundBlock> live_copy;
-    for (const auto* b : live) live_copy.push_back(*b);
     // A crash between publishing a block and marking its inputs leaves
     // blocks whose data another block already holds: mark them now.
-    for (const auto* b : live) {
-      if (redundant(*b, live_copy)) {
-        if (owns(b->meta)) mark(*b, "its sources are all in another block");
+    for (const auto& b : live) {
+      if (redundant(b, live)) {
+        if (owns(b.meta)) mark(b, "its sources are all in another block");
         continue;
       }
-      catalog_.push_back({*b, out_index(), rules_.group_labels(b->meta), true});
+      catalog_.push_back({b, out_index(), rules_.group_labels(b.meta), true});
     }
     for (uint32_t i = 0; i < opts_.sources.size(); ++i)
       for (auto& b : discover_blocks(opts_.sources[i])) {

@@ -63,9 +63,9 @@ std::optional<std::string> read_if_exists(const std::string& path) {
   return text;
 }
 
-std::string render(const LockHolder& h, const std::string& group) {
+std::string render(const LockHolder& h) {
   nlohmann::ordered_json j;
-  j["group"] = group;
+  j["group"] = h.group;
   j["owner"] = h.owner;
   j["host"] = h.host;
   j["pid"] = h.pid;
@@ -87,6 +87,7 @@ LockHolder parse_lock(const std::string& text) {
   auto j = nlohmann::json::parse(text, nullptr, false);
   if (!j.is_object()) return h;
   try {
+    h.group = j.value("group", "");
     h.owner = j.value("owner", "");
     h.host = j.value("host", "");
     h.pid = j.value("pid", int64_t(0));
@@ -112,7 +113,8 @@ bool lock_is_stale(const LockHolder& holder, int64_t now, const std::string& hos
 
 GroupLock::GroupLock(GroupLockSet& set, std::string path, std::string group)
     : set_(set), path_(std::move(path)), group_(std::move(group)) {
-  owner_ = set_.host_ + ":" + std::to_string(::getpid()) + ":" + random_token();
+  token_ = random_token();
+  owner_ = set_.host_ + ":" + std::to_string(::getpid()) + ":" + token_;
 }
 
 GroupLock::~GroupLock() {
@@ -132,11 +134,15 @@ void GroupLock::write_locked() {
     lost_ = true;
     return;
   }
-  LockHolder h{
-      owner_,   set_.host_,           int64_t(::getpid()),
-      now_ms(), set_.expiry_.count(), std::vector<std::string>(writing_.begin(), writing_.end())};
-  std::string tmp = path_ + set_.scratch_suffix(owner_.substr(owner_.rfind(':') + 1)) + ".tmp";
-  fsutil::write_file_synced(tmp, render(h, group_));
+  LockHolder h{group_,
+               owner_,
+               set_.host_,
+               int64_t(::getpid()),
+               now_ms(),
+               set_.expiry_.count(),
+               std::vector<std::string>(writing_.begin(), writing_.end())};
+  std::string tmp = path_ + set_.scratch_suffix(token_) + ".tmp";
+  fsutil::write_file_synced(tmp, render(h));
   if (::rename(tmp.c_str(), path_.c_str()) != 0) {
     ::unlink(tmp.c_str());
     fail_errno(path_, "cannot refresh lock file");
@@ -228,12 +234,12 @@ std::shared_ptr<GroupLock> GroupLockSet::try_acquire(uint64_t group_hash, const 
                                                      LockHolder& holder) {
   std::string path = lock_path(group_hash);
   std::shared_ptr<GroupLock> lock(new GroupLock(*this, path, group));
-  std::string token = lock->owner_.substr(lock->owner_.rfind(':') + 1);
+  const std::string& token = lock->token_;
   std::string tmp = path + scratch_suffix(token) + ".tmp";
   for (int attempt = 0; attempt < 20; ++attempt) {
     fsutil::make_dirs(lock_dir_);  // another process may have removed it, empty
-    LockHolder mine{lock->owner_, host_, int64_t(::getpid()), now_ms(), expiry_.count(), {}};
-    fsutil::write_file_synced(tmp, render(mine, group));
+    LockHolder mine{group, lock->owner_, host_, int64_t(::getpid()), now_ms(), expiry_.count(), {}};
+    fsutil::write_file_synced(tmp, render(mine));
     // link(2) fails if the lock exists: exactly one creator wins, NFS too.
     if (::link(tmp.c_str(), path.c_str()) == 0) {
       ::unlink(tmp.c_str());
@@ -301,8 +307,7 @@ void GroupLockSet::remove_dead_locks() {
       LockHolder h = parse_lock(*text);
       if (h.owner.empty() || !lock_is_stale(h, now_ms(), host_)) continue;
       LockHolder holder;
-      auto group = nlohmann::json::parse(*text, nullptr, false);
-      (void)try_acquire(hash, group.is_object() ? group.value("group", "") : "", holder);
+      (void)try_acquire(hash, h.group, holder);
       continue;
     }
     // Scratch files "<lock>.<host>.<pid>.<token>.tmp|.stale": gone with

@@ -27,6 +27,7 @@ inline constexpr const char* kLockDirName = ".promblock-locks";
 
 // What a lock file says about its holder.
 struct LockHolder {
+  std::string group;  // the group's labels as text
   std::string owner;  // host:pid:token, unique per acquisition
   std::string host;
   int64_t pid = 0;
@@ -64,7 +65,8 @@ class GroupLock {
   GroupLockSet& set_;
   std::string path_;
   std::string group_;
-  std::string owner_;
+  std::string token_;  // random, names this acquisition's scratch files
+  std::string owner_;  // host:pid:token
   mutable std::mutex mutex_;
   std::set<std::string> writing_;
   std::vector<std::string> inherited_;

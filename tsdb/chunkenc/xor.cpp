@@ -25,6 +25,12 @@ std::string encoding_name(uint8_t encoding) {
       return "histogram";
     case Encoding::kFloatHistogram:
       return "floathistogram";
+    case Encoding::kXOR2:
+      return "XOR2";
+    case Encoding::kHistogramST:
+      return "histogramST";
+    case Encoding::kFloatHistogramST:
+      return "floathistogramST";
   }
   return "unknown(" + std::to_string(encoding) + ")";
 }

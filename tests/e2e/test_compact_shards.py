@@ -19,7 +19,7 @@ Checks:
               over.
   ExamplesTest  man/examples: the Kubernetes Indexed Job's command run for
               indexes 0-3 at once, the Slurm array script for tasks 0-3.
-  SplitQueryTest  --split-shards 4 output (4 blocks, __compactor_shard__
+  SplitQueryTest  --split-shards 4 output (4 blocks, __compactor_shard_id__
               labels in meta.json) loads in a real prometheus and answers
               every series' instant and range queries as the unsplit output.
 """
@@ -41,7 +41,7 @@ import test_compact as tc  # noqa: E402
 
 GROUPS = 6
 TESTDATA = os.path.join(h.REPO, "testdata", "blocks")
-SHARD_LABEL = "__compactor_shard__"
+SHARD_LABEL = "__compactor_shard_id__"
 BASE_ARGS = ["--replica-label", "replica", "--consistency-delay", "0s"]
 
 

@@ -4,7 +4,7 @@
 //    hash mod N is I;
 //  - one group's series between blocks: `--split-shards K` writes, per
 //    range, K blocks, block k holding the series whose hash mod K is k. The
-//    blocks carry the external label __compactor_shard__="<k+1>_of_<K>" (as
+//    blocks carry the external label __compactor_shard_id__="<k+1>_of_<K>" (as
 //    Mimir's split-and-merge compactor), which makes each shard a group of
 //    its own in later runs.
 // Both hashes are Prometheus's labels.Hash() (see labels.h): of the

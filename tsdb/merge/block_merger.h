@@ -21,7 +21,7 @@ struct SeriesShard {
 
 // The external label of split output blocks, valued "<index+1>_of_<count>"
 // (as Mimir's split-and-merge compactor names it).
-inline constexpr const char* kShardLabel = "__compactor_shard__";
+inline constexpr const char* kShardLabel = "__compactor_shard_id__";
 inline std::string shard_label_value(const SeriesShard& s) {
   return std::to_string(s.index + 1) + "_of_" + std::to_string(s.count);
 }

@@ -10,6 +10,7 @@ namespace promblock::index {
 inline constexpr uint32_t kMagic = 0xBAAAD700;
 inline constexpr uint8_t kFormatV1 = 1;
 inline constexpr uint8_t kFormatV2 = 2;
+inline constexpr uint8_t kFormatV3 = 3;  // read as v2 (Prometheus >= 2.55); never written
 inline constexpr size_t kHeaderLen = 5;  // magic + version byte
 inline constexpr size_t kCrcLen = 4;
 inline constexpr size_t kTocLen = 6 * 8 + kCrcLen;

@@ -1,10 +1,12 @@
 #pragma once
-// Reads an index file of Prometheus's format v2 from a memory map.
+// Reads an index file of Prometheus's format v2 (version byte 2 or 3; with
+// or without the label indices that Prometheus before 3.7 writes) from a
+// memory map.
 //
 // Opening checks the header and the TOC, then parses and verifies (bounds and
-// CRC32-C) the symbol table, the postings offset table, the label offset
-// table and the label indices. Postings lists and series entries are
-// verified when read. Every read is bounds-checked, so a corrupt file gives a
+// CRC32-C) the symbol table, the postings offset table, and the label offset
+// table and label indices where the file has them (index/sections.h). Postings lists and series
+// entries are verified when read. Every read is bounds-checked, so a corrupt file gives a
 // promblock::Error ("PATH: what is wrong"), never a crash.
 //
 // All methods are const and touch no mutable state: one reader may be shared
@@ -19,6 +21,7 @@
 
 #include "index/format.h"
 #include "index/roaring_compat.h"
+#include "index/sections.h"
 #include "tsdb/labels.h"
 #include "tsdb/mapped_file.h"
 
@@ -30,7 +33,8 @@ class IndexReader {
 
   std::string_view path() const { return file_.path(); }
   uint64_t size() const { return file_.size(); }
-  const Toc& toc() const { return toc_; }
+  const Toc& toc() const { return layout_.toc; }
+  const Layout& layout() const { return layout_; }
 
   // Symbols in their sorted order; a v2 symbol ref is its position.
   uint32_t symbol_count() const { return uint32_t(symbol_offsets_.size()); }
@@ -69,26 +73,20 @@ class IndexReader {
   };
 
   [[noreturn]] void fail_here(const std::string& what) const;
-  void read_header_and_toc();
-  // The body of a "len <4b> | body | CRC <4b>" section, after checking that
-  // it lies before the TOC and its CRC matches.
-  // `what` names the section in errors; it is called only on failure.
-  std::span<const uint8_t> section(uint64_t offset, const std::function<std::string()>& what) const;
+  // A section's body, bounds and CRC checked; `what` names it on failure.
+  std::span<const uint8_t> section(uint64_t offset, const WhatFn& what) const;
   std::span<const uint8_t> section(uint64_t offset, std::string_view what) const {
     return section(offset, [what] { return std::string(what); });
   }
   void read_symbols();
   void read_postings_offset_table();
-  void read_label_indices();
   const NameEntry* find_name(std::string_view name) const;
   std::span<const ValueEntry> values_of(const NameEntry& e) const;
   roaring::Roaring read_postings(const ValueEntry& v, std::string_view name) const;
 
   MappedFile file_;
   std::span<const uint8_t> bytes_;
-  uint64_t toc_start_ = 0;  // sections must end before it
-  Toc toc_;
-  uint64_t series_end_ = 0;  // end of the series section
+  Layout layout_;
 
   std::span<const uint8_t> symbols_body_;
   std::vector<uint32_t> symbol_offsets_;  // into symbols_body_

@@ -189,17 +189,15 @@ void IndexWriter::close() {
     for (const auto& entry : postings_) keys.push_back(entry.first);
     std::sort(keys.begin(), keys.end());
 
+    // Prometheus >= 3.7 writes no label indices (nothing reads them) and
+    // points their TOC entries at the postings and the postings offset
+    // table; both postings entries are recorded before the padding.
     toc_.label_indices = file_.pos();
-    std::vector<std::pair<uint32_t, uint64_t>> name_offsets;
-    write_label_indices(keys, name_offsets);
-
-    toc_.postings = file_.pos();  // before padding, as Prometheus records it
+    toc_.postings = file_.pos();
     std::vector<uint64_t> postings_offsets;
     write_postings(keys, postings_offsets);
 
     toc_.label_offset_table = file_.pos();
-    write_label_offset_table(name_offsets);
-
     toc_.postings_offset_table = file_.pos();
     write_postings_offset_table(keys, postings_offsets);
 
@@ -208,28 +206,6 @@ void IndexWriter::close() {
     file_.close();
     stage_ = Stage::kDone;
   });
-}
-
-// One label index per label name, listing its values' symbol refs. Readers
-// no longer use them, but Prometheus still writes them.
-void IndexWriter::write_label_indices(std::span<const uint64_t> sorted_keys,
-                                      std::vector<std::pair<uint32_t, uint64_t>>& name_offsets) {
-  size_t i = 0;
-  while (i < sorted_keys.size()) {
-    uint32_t name = key_name(sorted_keys[i]);
-    size_t end = i;
-    while (end < sorted_keys.size() && key_name(sorted_keys[end]) == name) ++end;
-
-    file_.pad_to(kListAlign);
-    name_offsets.emplace_back(name, file_.pos());
-    Section section(file_);
-    buf_.clear();
-    buf_.put_be32(1);  // number of names per entry
-    buf_.put_be32(uint32_t(end - i));
-    for (; i < end; ++i) buf_.put_be32(key_value(sorted_keys[i]));
-    section.put(buf_.bytes());
-    section.finish();
-  }
 }
 
 void IndexWriter::write_postings_list(std::span<const uint32_t> refs) {
@@ -256,22 +232,6 @@ void IndexWriter::write_postings(std::span<const uint64_t> sorted_keys,
     write_postings_list(it->second);
     postings_.erase(it);  // give memory back as we go
   }
-}
-
-void IndexWriter::write_label_offset_table(
-    std::span<const std::pair<uint32_t, uint64_t>> name_offsets) {
-  Section section(file_);
-  buf_.clear();
-  buf_.put_be32(uint32_t(name_offsets.size()));
-  section.put(buf_.bytes());
-  for (const auto& [name, offset] : name_offsets) {
-    buf_.clear();
-    buf_.put_uvarint(1);  // names per entry
-    buf_.put_uvarint_str(symbol_at(name));
-    buf_.put_uvarint(offset);
-    section.put(buf_.bytes());
-  }
-  section.finish();
 }
 
 void IndexWriter::write_postings_offset_table(std::span<const uint64_t> sorted_keys,

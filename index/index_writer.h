@@ -1,10 +1,14 @@
 #pragma once
 // Writes an index file in Prometheus's format v2, laid out byte for byte as
-// Prometheus 2.x's own writer (tsdb/index/index.go) lays out the same input:
+// Prometheus 3.7+'s own writer (tsdb/index/index.go) lays out the same input:
 //
-//   header | symbol table | series (16-aligned) | label indices (4-aligned)
-//   | postings (4-aligned; the all-postings list first) | label offset table
+//   header | symbol table | series (16-aligned)
+//   | postings (4-aligned; the all-postings list first)
 //   | postings offset table | TOC
+//
+// No label indices: nothing reads them (Prometheus 2.x included), and 3.7
+// stopped writing them. The TOC points them at the postings and the
+// postings offset table, as 3.7+ does.
 //
 // Use: add_symbol() for every symbol in increasing order, then add_series()
 // in increasing label order, then close(). Memory grows with the symbols and
@@ -39,7 +43,7 @@ class IndexWriter {
   // with max >= min. Returns the series ref (entry offset / 16).
   uint32_t add_series(const Labels& labels, std::span<const ChunkMeta> chunks);
 
-  // Writes label indices, postings, offset tables and TOC; fsyncs and closes.
+  // Writes postings, the postings offset table and TOC; fsyncs and closes.
   void close();
 
   const std::string& path() const { return file_.path(); }
@@ -53,11 +57,8 @@ class IndexWriter {
   std::string_view symbol_at(uint32_t ref) const;
   void encode_label_refs(const Labels& labels);
   void write_series_entry();
-  void write_label_indices(std::span<const uint64_t> sorted_keys,
-                           std::vector<std::pair<uint32_t, uint64_t>>& name_offsets);
   void write_postings(std::span<const uint64_t> sorted_keys, std::vector<uint64_t>& offsets);
   void write_postings_list(std::span<const uint32_t> refs);
-  void write_label_offset_table(std::span<const std::pair<uint32_t, uint64_t>> name_offsets);
   void write_postings_offset_table(std::span<const uint64_t> sorted_keys,
                                    std::span<const uint64_t> offsets);
   void write_toc();

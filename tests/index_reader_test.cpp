@@ -153,7 +153,7 @@ TEST(IndexReaderTest, RejectsWrongMagicAndVersion) {
   write_bytes(path, b);
   EXPECT_EQ(error_of(path), path + ": invalid magic number 0x12aad700 (want 0xbaaad700)");
 
-  for (uint8_t version : {0, 1, 3}) {
+  for (uint8_t version : {0, 1, 4, 255}) {
     b = good;
     b[4] = version;
     write_bytes(path, b);
@@ -161,6 +161,11 @@ TEST(IndexReaderTest, RejectsWrongMagicAndVersion) {
   }
   write_bytes(path, {});
   EXPECT_EQ(error_of(path), path + ": file too small for an index header (0 bytes)");
+  // Version 3 reads as 2, as in Prometheus >= 2.55.
+  b = good;
+  b[4] = 3;
+  write_bytes(path, b);
+  EXPECT_EQ(error_of(path), "");
   EXPECT_NE(error_of(dir.file("missing")).find("cannot open"), std::string::npos);
 }
 
@@ -211,23 +216,23 @@ TEST(IndexReaderTest, EveryFlippedByteThrowsOrIsPadding) {
   }
 }
 
+// The reader's error for `good` with the byte at `pos` flipped, written to `path`.
+std::string flipped_error(std::vector<uint8_t> good, uint64_t pos, const std::string& path) {
+  good[pos] ^= 0x40;
+  write_bytes(path, good);
+  return error_of(path);
+}
+
 TEST(IndexReaderTest, ChecksumErrorsNameTheSection) {
   TempDir dir;
   const std::string source = write_small_index(dir);
   auto good = read_bytes(source);
   Toc t = read_toc(good);
   const std::string path = dir.file("bad");
-  auto flip_and_read = [&](uint64_t pos) {
-    auto b = good;
-    b[pos] ^= 0x40;
-    write_bytes(path, b);
-    return error_of(path);
-  };
+  auto flip_and_read = [&](uint64_t pos) { return flipped_error(good, pos, path); };
   EXPECT_EQ(flip_and_read(t.symbols + 10), path + ": symbol table: checksum mismatch (CRC32-C)");
   EXPECT_EQ(flip_and_read(t.postings_offset_table + 10),
             path + ": postings offset table: checksum mismatch (CRC32-C)");
-  EXPECT_EQ(flip_and_read(t.label_offset_table + 9),
-            path + ": label offset table: checksum mismatch (CRC32-C)");
   EXPECT_EQ(flip_and_read(good.size() - 20),
             path + ": table of contents: checksum mismatch (CRC32-C)");
 
@@ -238,9 +243,38 @@ TEST(IndexReaderTest, ChecksumErrorsNameTheSection) {
   uint64_t postings_start = (t.postings + 3) / 4 * 4;
   EXPECT_EQ(flip_and_read(postings_start + 8),
             path + ": postings of (all)=\"\": checksum mismatch (CRC32-C)");
+}
+
+// Prometheus before 3.7 writes label indices: where a file has them, they
+// are read and checked.
+TEST(IndexReaderTest, LabelIndicesOfPrometheus2AreChecked) {
+  TempDir dir;
+  auto good = read_bytes(fixture_index().string());
+  Toc t = read_toc(good);
+  ASSERT_NE(t.label_offset_table, t.postings_offset_table);
+  const std::string path = dir.file("bad");
+  auto flip_and_read = [&](uint64_t pos) { return flipped_error(good, pos, path); };
+  EXPECT_EQ(flip_and_read(t.label_offset_table + 9),
+            path + ": label offset table: checksum mismatch (CRC32-C)");
   uint64_t label_index_start = (t.label_indices + 3) / 4 * 4;
   EXPECT_EQ(flip_and_read(label_index_start + 12),
             path + ": label index of \"__name__\": checksum mismatch (CRC32-C)");
+}
+
+// The 2.42 fixture laid out as Prometheus 3.7+ writes it, with version byte
+// 2 and 3 (testdata/prom3/to_prom3_index.py): everything reads the same.
+TEST(IndexReaderTest, ReadsPrometheus3Layout) {
+  const fs::path dir = fixture_index().parent_path().parent_path();
+  const std::string want = read_all(fixture_index().string());
+  ASSERT_FALSE(want.empty());
+  for (const char* name : {"index_prom3", "index_prom3_v3"}) {
+    SCOPED_TRACE(name);
+    const std::string path = (dir / name).string();
+    EXPECT_EQ(read_all(path), want);
+    IndexReader r(path);
+    EXPECT_FALSE(r.layout().has_label_indices());
+    EXPECT_EQ(r.toc().label_offset_table, r.toc().postings_offset_table);
+  }
 }
 
 TEST(IndexReaderTest, RejectsBadTocOffsets) {

@@ -48,25 +48,13 @@ void IndexCheck::problem(std::string_view kind, std::string series, std::string 
   report_.error(kind, file_, std::move(series), std::move(what));
 }
 
+index::FaultFn IndexCheck::reporter() {
+  return [this](index::Fault&& f) { problem(f.kind, "", std::move(f.what)); };
+}
+
 bool IndexCheck::section(uint64_t offset, const std::string& what, std::span<const uint8_t>& body) {
-  if (offset < index::kHeaderLen || offset > toc_start_ || toc_start_ - offset < 8) {
-    problem("section outside the file", "",
-            what + ": offset " + std::to_string(offset) + " outside the file");
-    return false;
-  }
-  uint64_t len = enc::load_be32(bytes_.data() + offset);
-  if (len > toc_start_ - offset - 8) {
-    problem("section runs past the data", "",
-            what + ": length " + std::to_string(len) + " at offset " + std::to_string(offset) +
-                " runs past the end of the data");
-    return false;
-  }
-  body = bytes_.subspan(offset + 4, len);
-  if (!enc::checksum_ok(enc::crc32c(body), enc::load_be32(body.data() + len))) {
-    problem("section checksum mismatch", "", what + ": checksum mismatch (CRC32-C)");
-    return false;
-  }
-  return true;
+  return index::parse_section(
+      bytes_, layout_, offset, [&] { return what; }, body, reporter());
 }
 
 void IndexCheck::run(const std::function<void(const IndexSeries&)>& on_series) {
@@ -78,102 +66,25 @@ void IndexCheck::run(const std::function<void(const IndexSeries&)>& on_series) {
 }
 
 bool IndexCheck::check_header_and_toc() {
-  if (bytes_.size() < index::kHeaderLen + index::kTocLen) {
-    problem("index too small", "",
-            "file of " + std::to_string(bytes_.size()) +
-                " bytes is too small for an index header and table of contents");
-    return false;
-  }
-  uint32_t magic = enc::load_be32(bytes_.data());
-  if (magic != index::kMagic) {
-    problem("bad magic", "",
-            "invalid magic number " + hex32(magic) + " (want " + hex32(index::kMagic) + ")");
-    return false;
-  }
-  if (bytes_[4] != index::kFormatV2) {
-    problem("bad version", "", "unsupported index version " + std::to_string(bytes_[4]));
-    return false;
-  }
-  toc_start_ = bytes_.size() - index::kTocLen;
-  auto toc = bytes_.subspan(toc_start_);
-  if (!enc::checksum_ok(enc::crc32c(toc.first(index::kTocLen - index::kCrcLen)),
-                        enc::load_be32(toc.data() + index::kTocLen - index::kCrcLen))) {
-    problem("toc checksum mismatch", "", "table of contents: checksum mismatch (CRC32-C)");
-    return false;
-  }
-  enc::Decbuf d(toc);
-  toc_.symbols = d.be64();
-  toc_.series = d.be64();
-  toc_.label_indices = d.be64();
-  toc_.label_offset_table = d.be64();
-  toc_.postings = d.be64();
-  toc_.postings_offset_table = d.be64();
-  const std::pair<const char*, uint64_t*> entries[] = {
-      {"symbols", &toc_.symbols},
-      {"series", &toc_.series},
-      {"label indices", &toc_.label_indices},
-      {"label offset table", &toc_.label_offset_table},
-      {"postings", &toc_.postings},
-      {"postings offset table", &toc_.postings_offset_table},
-  };
-  for (auto& [what, offset] : entries) {
-    if (*offset == 0) continue;  // absent section
-    if (*offset < index::kHeaderLen || *offset > toc_start_) {
-      problem("toc offset outside the file", "",
-              "table of contents: " + std::string(what) + " offset " + std::to_string(*offset) +
-                  " outside the file (size " + std::to_string(bytes_.size()) + ")");
-      *offset = 0;  // unusable: its checks are skipped
-    }
-  }
-  if (toc_.postings_offset_table == 0)
+  if (!index::parse_layout(bytes_, layout_, reporter())) return false;
+  if (toc().postings_offset_table == 0)
     problem("no postings offset table", "", "table of contents: no postings offset table");
-  series_end_ = toc_start_;
-  for (uint64_t next :
-       {toc_.label_indices, toc_.label_offset_table, toc_.postings, toc_.postings_offset_table})
-    if (next != 0 && next >= toc_.series) series_end_ = std::min(series_end_, next);
   return true;
 }
 
 void IndexCheck::check_symbols() {
-  if (toc_.symbols == 0) {
+  if (toc().symbols == 0) {
     problem("no symbol table", "", "table of contents: no symbol table");
     return;
   }
-  if (!section(toc_.symbols, "symbol table", symbols_body_)) return;
-  enc::Decbuf d(symbols_body_);
-  uint32_t count = d.be32();
-  if (!d.ok() || count > d.remaining()) {
-    problem("symbol table malformed", "",
-            "symbol table: count " + std::to_string(count) + " exceeds its size");
-    return;
-  }
-  symbol_offsets_.reserve(count);
-  symbol_hashes_.reserve(count);
-  std::string_view prev;
-  for (uint32_t i = 0; i < count; ++i) {
-    auto offset = uint32_t(d.pos() - symbols_body_.data());
-    std::string_view s = d.uvarint_str();
-    if (!d.ok()) {
-      problem("symbol table malformed", "",
-              "symbol table: symbol " + std::to_string(i) + ": " + d.err());
-      return;
-    }
-    if (i > 0 && s <= prev) {
-      problem("symbols not sorted", "",
-              "symbol table: symbol " + std::to_string(i) + " " + quote_for_message(s) +
-                  (s == prev ? " repeated" : " not after " + quote_for_message(prev)));
-    }
-    prev = s;
-    symbol_offsets_.push_back(offset);
-    symbol_hashes_.push_back(str_hash(s));
-  }
-  if (d.remaining() != 0) {
-    problem("symbol table malformed", "",
-            "symbol table: " + std::to_string(d.remaining()) + " trailing bytes");
-  }
+  if (!section(toc().symbols, "symbol table", symbols_body_)) return;
   // Labels still resolve through an unsorted table (refs are positions);
   // only lookups by string would fail, and this check does none.
-  symbols_ok_ = true;
+  symbols_ok_ =
+      index::parse_symbols(symbols_body_, reporter(), [this](uint32_t offset, std::string_view s) {
+        symbol_offsets_.push_back(offset);
+        symbol_hashes_.push_back(str_hash(s));
+      });
 }
 
 std::string_view IndexCheck::symbol(uint32_t ref) const {
@@ -182,7 +93,7 @@ std::string_view IndexCheck::symbol(uint32_t ref) const {
 }
 
 void IndexCheck::walk_series(const std::function<void(const IndexSeries&)>& on_series) {
-  if (toc_.series == 0) {
+  if (toc().series == 0) {
     // An index without series is valid (an empty block).
     series_complete_ = true;
     return;
@@ -194,11 +105,11 @@ void IndexCheck::walk_series(const std::function<void(const IndexSeries&)>& on_s
   bool have_prev = false;
   int bad_in_a_row = 0;
   bool complete = true;
-  uint64_t pos = toc_.series;
+  uint64_t pos = toc().series;
   while (true) {
     // Padding up to the next entry is zeros: anything else is damage,
     // even though no reader would notice it.
-    uint64_t aligned = std::min(align(pos, index::kSeriesAlign), series_end_);
+    uint64_t aligned = std::min(align(pos, index::kSeriesAlign), layout_.series_end);
     for (uint64_t p = pos; p < aligned; ++p) {
       if (bytes_[p] != 0) {
         problem("padding not zero", "",
@@ -207,13 +118,13 @@ void IndexCheck::walk_series(const std::function<void(const IndexSeries&)>& on_s
       }
     }
     pos = aligned;
-    if (pos >= series_end_) break;
+    if (pos >= layout_.series_end) break;
     auto ref = uint32_t(pos / index::kSeriesAlign);
     auto where = [&] {
       return "series entry at offset " + std::to_string(pos) + " (ref " + std::to_string(ref) +
              ")" + (have_prev ? " after " + prev_name : "");
     };
-    enc::Decbuf d(bytes_.subspan(pos, series_end_ - pos));
+    enc::Decbuf d(bytes_.subspan(pos, layout_.series_end - pos));
     uint64_t len = d.uvarint();
     if (!d.ok() || len > d.remaining() || d.remaining() - len < index::kCrcLen) {
       problem("series entry runs past the section", "",
@@ -308,70 +219,21 @@ void IndexCheck::walk_series(const std::function<void(const IndexSeries&)>& on_s
     }
     pos = next;
   }
-  series_walked_to_ = complete ? series_end_ : pos;
+  series_walked_to_ = complete ? layout_.series_end : pos;
   series_complete_ = complete;
 }
 
 void IndexCheck::check_label_indices() {
-  // Obsolete (readers use the postings offset table) but still part of
-  // the file: check their checksums and shape.
-  if (toc_.label_offset_table == 0) return;
-  std::span<const uint8_t> body;
-  if (!section(toc_.label_offset_table, "label offset table", body)) return;
-  enc::Decbuf d(body);
-  uint32_t count = d.be32();
-  if (!d.ok() || count > d.remaining() / 3) {
-    problem("label offset table malformed", "",
-            "label offset table: count " + std::to_string(count) + " exceeds its size");
-    return;
-  }
-  for (uint32_t i = 0; i < count; ++i) {
-    uint64_t keys = d.uvarint();
-    std::string_view name = d.uvarint_str();
-    uint64_t offset = d.uvarint();
-    if (!d.ok() || keys != 1) {
-      problem("label offset table malformed", "",
-              "label offset table: entry " + std::to_string(i) + " malformed" +
-                  (d.ok() ? "" : ": " + d.err()));
-      return;
-    }
-    const std::string what = "label index of " + quote_for_message(name);
-    std::span<const uint8_t> li_body;
-    if (!section(offset, what, li_body)) continue;
-    enc::Decbuf li(li_body);
-    uint32_t names = li.be32();
-    uint32_t entries = li.be32();
-    if (!li.ok() || names != 1 || uint64_t(entries) * 4 != li.remaining()) {
-      problem("label index malformed", "",
-              what + ": malformed (" + std::to_string(names) + " names, " +
-                  std::to_string(entries) + " entries)");
-      continue;
-    }
-    for (uint32_t k = 0; k < entries; ++k) {
-      if (uint32_t ref = li.be32(); symbols_ok_ && ref >= symbol_offsets_.size()) {
-        problem("label index malformed", "",
-                what + ": symbol ref " + std::to_string(ref) + " out of range");
-        break;
-      }
-    }
-  }
-  if (d.remaining() != 0)
-    problem("label offset table malformed", "",
-            "label offset table: " + std::to_string(d.remaining()) + " trailing bytes");
+  // Prometheus >= 3.7 writes none; where a file has them, they are part of
+  // it and checked, though nothing reads them.
+  index::parse_label_indices(
+      bytes_, layout_, symbols_ok_ ? uint32_t(symbol_offsets_.size()) : UINT32_MAX, reporter());
 }
 
 void IndexCheck::check_postings() {
-  if (toc_.postings_offset_table == 0) return;
-  const std::string what = "postings offset table";
+  if (toc().postings_offset_table == 0) return;
   std::span<const uint8_t> body;
-  if (!section(toc_.postings_offset_table, what, body)) return;
-  enc::Decbuf d(body);
-  uint32_t count = d.be32();
-  if (!d.ok() || count > d.remaining() / 4) {
-    problem("postings offset table malformed", "",
-            what + ": count " + std::to_string(count) + " exceeds its size");
-    return;
-  }
+  if (!section(toc().postings_offset_table, "postings offset table", body)) return;
   // Checksums per label name of the postings read, compared at each name's end.
   std::string_view cur_name;
   bool cur_ok = true;
@@ -383,8 +245,6 @@ void IndexCheck::check_postings() {
   const bool can_compare = series_complete_ && labels_complete_ && symbols_ok_;
   auto finish_name = [&] {
     if (!have_name || cur_name.empty() || !cur_ok || !can_compare) return;
-    // Names are symbols: find the name's ref (the table is sorted when it
-    // was usable; otherwise fall back to a scan).
     PairSum want;
     for (const auto& [ref, s] : series_sums_)
       if (symbol(ref) == cur_name) {
@@ -399,102 +259,32 @@ void IndexCheck::check_postings() {
                   " series with the label)");
   };
   bool all_seen = false;
-  std::string_view prev_name, prev_value;
-  for (uint32_t i = 0; i < count; ++i) {
-    uint64_t keys = d.uvarint();
-    std::string_view name = d.uvarint_str();
-    std::string_view value = d.uvarint_str();
-    uint64_t offset = d.uvarint();
-    if (!d.ok() || keys != 2) {
-      problem("postings offset table malformed", "",
-              what + ": entry " + std::to_string(i) +
-                  (d.ok() ? " has " + std::to_string(keys) + " keys, want 2" : ": " + d.err()));
-      return;
-    }
-    if (i > 0 && (name < prev_name || (name == prev_name && value <= prev_value)))
-      problem("postings offset table not sorted", "",
-              what + ": " + pair_name(name, value) +
-                  (name == prev_name && value == prev_value
-                       ? " repeated"
-                       : " not after " + pair_name(prev_name, prev_value)));
-    prev_name = name;
-    prev_value = value;
-    if (!have_name || name != cur_name) {
-      finish_name();
-      cur_name = name;
-      if (!name.empty()) names_all.push_back(name);
-      cur = {};
-      cur_ok = true;
-      have_name = true;
-    }
-    if (name.empty() && value.empty()) all_seen = true;
-
-    // The list itself.
-    const std::string list_what = "postings of " + pair_name(name, value);
-    if (toc_.postings != 0 && offset < toc_.postings) {
-      problem("postings offset outside the postings", "",
-              list_what + ": offset " + std::to_string(offset) + " before the postings section");
-      cur_ok = false;
-      continue;
-    }
-    std::span<const uint8_t> list;
-    if (!section(offset, list_what, list)) {
-      cur_ok = false;
-      continue;
-    }
-    enc::Decbuf pd(list);
-    uint32_t n = pd.be32();
-    if (!pd.ok() || uint64_t(n) * 4 != pd.remaining()) {
-      problem("postings list malformed", "",
-              list_what + ": " + std::to_string(n) + " entries do not fill " +
-                  std::to_string(pd.remaining()) + " bytes");
-      cur_ok = false;
-      continue;
-    }
-    const bool all = name.empty() && value.empty();
-    const uint64_t nh = str_hash(name), vh = str_hash(value);
-    uint32_t prev = 0;
-    uint64_t nowhere = 0, first_nowhere = 0;
-    bool sorted = true;
-    for (uint32_t k = 0; k < n; ++k) {
-      uint32_t ref = pd.be32();
-      if (k > 0 && ref <= prev && sorted) {
-        problem("postings not sorted", "",
-                list_what + ": series refs not increasing (" + std::to_string(ref) + " after " +
-                    std::to_string(prev) + ")");
-        sorted = false;
-        cur_ok = false;
-      }
-      prev = ref;
-      uint64_t off = uint64_t(ref) * index::kSeriesAlign;
-      bool known = series_refs_.contains(ref);
-      // Refs past where an incomplete walk stopped cannot be judged.
-      bool judgeable = off < series_walked_to_ && !bad_series_refs_.contains(ref);
-      if (!known && (judgeable || toc_.series == 0 || off < toc_.series || off >= series_end_)) {
-        if (nowhere++ == 0) first_nowhere = ref;
-        cur_ok = false;
-      }
-      if (known && !all) {
-        cur.sum += pair_term(nh, vh, ref);
-        ++cur.count;
-      }
-    }
-    if (nowhere > 0)
-      problem("postings point nowhere", "",
-              list_what + ": series ref " + std::to_string(first_nowhere) + " (offset " +
-                  std::to_string(uint64_t(first_nowhere) * index::kSeriesAlign) +
-                  ") is not a series entry" +
-                  (nowhere > 1 ? " (and " + std::to_string(nowhere - 1) + " more refs)" : ""));
-    if (all && series_complete_ && nowhere == 0 && n != series_count_)
-      problem("all-postings incomplete", "",
-              list_what + " holds " + std::to_string(n) + " series, the series section " +
-                  std::to_string(series_count_));
-  }
+  std::vector<uint32_t> refs;
+  index::parse_postings_offset_table(
+      body, layout_, reporter(), [&](const index::PostingsOffsetEntry& e) {
+        if (!have_name || e.name != cur_name) {
+          finish_name();
+          cur_name = e.name;
+          if (!e.name.empty()) names_all.push_back(e.name);
+          cur = {};
+          cur_ok = true;
+          have_name = true;
+        }
+        const bool all = e.name.empty() && e.value.empty();
+        all_seen |= all;
+        auto list_what = [&] { return "postings of " + pair_name(e.name, e.value); };
+        std::span<const uint8_t> list;
+        if (!e.offset_ok ||
+            !index::parse_section(bytes_, layout_, e.offset, list_what, list, reporter()) ||
+            !index::parse_postings_list(list, layout_, list_what, reporter(), refs)) {
+          cur_ok = false;
+          return;
+        }
+        check_postings_refs(e.name, e.value, all, refs, cur, cur_ok);
+      });
   finish_name();
-  if (d.remaining() != 0)
-    problem("postings offset table malformed", "",
-            what + ": " + std::to_string(d.remaining()) + " trailing bytes");
-  if (!all_seen) problem("no all-postings list", "", what + ": no all-series postings list");
+  if (!all_seen)
+    problem("no all-postings list", "", "postings offset table: no all-series postings list");
   // Label names that series have but the postings do not.
   if (can_compare) {
     std::sort(names_all.begin(), names_all.end());
@@ -506,6 +296,43 @@ void IndexCheck::check_postings() {
                     " missing: " + std::to_string(s.count) + " series have the label");
     }
   }
+}
+
+// One postings list against the series walked: every ref a series entry
+// (refs outside the series section the parser reported), the all-postings
+// list complete, and the list's terms added to its name's checksum.
+void IndexCheck::check_postings_refs(std::string_view name, std::string_view value, bool all,
+                                     std::span<const uint32_t> refs, PairSum& sum, bool& ok) {
+  const uint64_t nh = str_hash(name), vh = str_hash(value);
+  uint64_t nowhere = 0, first_nowhere = 0;
+  for (size_t i = 1; i < refs.size(); ++i)
+    if (refs[i] <= refs[i - 1]) ok = false;  // reported by the parser
+  for (uint32_t ref : refs) {
+    uint64_t off = uint64_t(ref) * index::kSeriesAlign;
+    bool known = series_refs_.contains(ref);
+    bool in_section = toc().series != 0 && off >= toc().series && off < layout_.series_end;
+    // Refs past where an incomplete walk stopped cannot be judged.
+    bool judgeable = off < series_walked_to_ && !bad_series_refs_.contains(ref);
+    if (!known) {
+      ok = false;
+      if (in_section && judgeable && nowhere++ == 0) first_nowhere = ref;
+    }
+    if (known && !all) {
+      sum.sum += pair_term(nh, vh, ref);
+      ++sum.count;
+    }
+  }
+  const std::string list_what = "postings of " + pair_name(name, value);
+  if (nowhere > 0)
+    problem("postings point nowhere", "",
+            list_what + ": series ref " + std::to_string(first_nowhere) + " (offset " +
+                std::to_string(uint64_t(first_nowhere) * index::kSeriesAlign) +
+                ") is not a series entry" +
+                (nowhere > 1 ? " (and " + std::to_string(nowhere - 1) + " more refs)" : ""));
+  if (all && series_complete_ && ok && refs.size() != series_count_)
+    problem("all-postings incomplete", "",
+            list_what + " holds " + std::to_string(refs.size()) + " series, the series section " +
+                std::to_string(series_count_));
 }
 
 }  // namespace promblock::verify

@@ -1,8 +1,9 @@
 #pragma once
-// Checks an index file (format v2) section by section, independently of
-// IndexReader: the reader stops at the first damage it meets, while a check
-// should report every damaged part it can still tell apart. Works on the raw
-// bytes with the library's decoding helpers, and streams: the series
+// Checks an index file (format v2, either layout) section by section: the
+// reader stops at the first damage it meets, while a check should report
+// every damaged part it can still tell apart. Sections are parsed by the
+// same parsers as the reader's (index/sections.h), which report faults and
+// go on where they can; the walk over the series streams: the series
 // section is walked entry by entry, each series compared with the one
 // before; memory grows with the series count only by a bitmap of refs.
 //
@@ -23,6 +24,7 @@
 
 #include "index/format.h"
 #include "index/roaring_compat.h"
+#include "index/sections.h"
 #include "tsdb/labels.h"
 #include "tsdb/verify/report.h"
 
@@ -60,6 +62,9 @@ class IndexCheck {
   };
 
   void problem(std::string_view kind, std::string series, std::string what);
+  // Reports the shared section parsers' faults as problems.
+  index::FaultFn reporter();
+  const index::Toc& toc() const { return layout_.toc; }
   // The body of a "len | body | CRC" section, or false after reporting why not.
   bool section(uint64_t offset, const std::string& what, std::span<const uint8_t>& body);
   bool check_header_and_toc();
@@ -67,16 +72,15 @@ class IndexCheck {
   void walk_series(const std::function<void(const IndexSeries&)>& on_series);
   void check_label_indices();
   void check_postings();
-  bool check_postings_list(std::string_view name, std::string_view value, uint64_t offset);
+  void check_postings_refs(std::string_view name, std::string_view value, bool all,
+                           std::span<const uint32_t> refs, PairSum& sum, bool& ok);
   std::string_view symbol(uint32_t ref) const;
 
   std::span<const uint8_t> bytes_;
   std::string file_;
   Report& report_;
 
-  uint64_t toc_start_ = 0;
-  index::Toc toc_;
-  uint64_t series_end_ = 0;
+  index::Layout layout_;
 
   bool symbols_ok_ = false;
   std::span<const uint8_t> symbols_body_;

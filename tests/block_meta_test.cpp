@@ -79,6 +79,66 @@ TEST(Meta, RejectsBadInputNamingTheFile) {
   }
 }
 
+// What Prometheus 3.14 writes (tsdb/block.go BlockStats, BlockMetaCompaction)
+// round-trips byte for byte, fields this version does not know included.
+TEST(Meta, Prometheus3FieldsRoundTrip) {
+  const std::string text = R"({
+	"ulid": "01ARZ3NDEKTSV4RRFFQ69G5FAV",
+	"minTime": 0,
+	"maxTime": 7200000,
+	"stats": {
+		"numSamples": 30,
+		"numFloatSamples": 20,
+		"numHistogramSamples": 10,
+		"numSeries": 3,
+		"numChunks": 3,
+		"numFutureThing": 7
+	},
+	"compaction": {
+		"level": 2,
+		"sources": [
+			"01ARZ3NDEKTSV4RRFFQ69G5FAV"
+		],
+		"hints": [
+			"from-out-of-order",
+			"from-stale-series"
+		],
+		"futureField": true
+	},
+	"version": 1
+})";
+  BlockMeta m = parse_meta(text, "meta.json");
+  EXPECT_EQ(m.stats.num_float_samples, 20u);
+  EXPECT_EQ(m.stats.num_histogram_samples, 10u);
+  EXPECT_TRUE(m.has_hint(kHintFromStaleSeries));
+  EXPECT_EQ(compaction_class(m), 1);
+  EXPECT_EQ(meta_to_json(m), text);
+}
+
+// CompactBlockMetas in Prometheus 3.14's compact.go: partial-view hints
+// stay when any input has them, from-out-of-order only when all have it.
+TEST(Meta, MergedHintsFollowPrometheus) {
+  auto with = [](std::vector<std::string> hints) {
+    BlockMeta m;
+    m.hints = std::move(hints);
+    return m;
+  };
+  BlockMeta plain = with({}), ooo = with({"from-out-of-order"}),
+            stale = with({"from-stale-series"}), selected = with({"from-selected-series"}),
+            ooo_stale = with({"from-out-of-order", "from-stale-series"});
+  using V = std::vector<std::string>;
+  EXPECT_EQ(merged_hints({&plain, &plain}), V{});
+  EXPECT_EQ(merged_hints({&ooo, &ooo}), V{"from-out-of-order"});
+  EXPECT_EQ(merged_hints({&ooo, &plain}), V{});
+  EXPECT_EQ(merged_hints({&stale, &stale}), V{"from-stale-series"});
+  EXPECT_EQ(merged_hints({&ooo_stale, &ooo_stale}), (V{"from-out-of-order", "from-stale-series"}));
+  EXPECT_EQ(merged_hints({&ooo_stale, &stale}), V{"from-stale-series"});
+  EXPECT_EQ(compaction_class(plain), 0);
+  EXPECT_EQ(compaction_class(ooo), 0);  // out-of-order blocks compact with in-order ones
+  EXPECT_EQ(compaction_class(stale), 1);
+  EXPECT_EQ(compaction_class(selected), 2);
+}
+
 TEST(Labels, CompareAndString) {
   Labels a{{"__name__", "up"}, {"job", "a"}};
   Labels b{{"__name__", "up"}, {"job", "b"}};

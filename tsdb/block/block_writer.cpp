@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "tsdb/chunkenc/xor.h"
 #include "tsdb/error.h"
 #include "tsdb/fsutil.h"
 #include "tsdb/tombstones.h"
@@ -39,6 +40,12 @@ void BlockWriter::add_series(const Labels& labels, std::span<const ChunkData> ch
     uint64_t ref = chunk_writer_->write(c.encoding, c.data);
     metas_scratch_.push_back({c.min_time, c.max_time, ref});
     meta_.stats.num_samples += c.num_samples;
+    // Split by encoding, as Prometheus 3.6+ counts them.
+    if (c.encoding == uint8_t(chunkenc::Encoding::kXOR) ||
+        c.encoding == uint8_t(chunkenc::Encoding::kXOR2))
+      meta_.stats.num_float_samples += c.num_samples;
+    else
+      meta_.stats.num_histogram_samples += c.num_samples;
   }
   meta_.stats.num_chunks += chunks.size();
   meta_.stats.num_series += 1;

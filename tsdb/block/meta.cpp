@@ -1,5 +1,7 @@
 #include "tsdb/block/meta.h"
 
+#include <algorithm>
+
 #include "tsdb/error.h"
 #include "tsdb/fsutil.h"
 #include "tsdb/ulid.h"
@@ -63,9 +65,15 @@ BlockMeta parse_meta(const std::string& text, const std::string& path) {
     const auto& s = j["stats"];
     if (!s.is_object()) fail(path, "field \"stats\" is not an object");
     m.stats.num_samples = get_u64(s, "numSamples", path);
+    m.stats.num_float_samples = get_u64(s, "numFloatSamples", path);
+    m.stats.num_histogram_samples = get_u64(s, "numHistogramSamples", path);
     m.stats.num_series = get_u64(s, "numSeries", path);
     m.stats.num_chunks = get_u64(s, "numChunks", path);
     m.stats.num_tombstones = get_u64(s, "numTombstones", path);
+    for (auto& [k, v] : s.items())
+      if (k != "numSamples" && k != "numFloatSamples" && k != "numHistogramSamples" &&
+          k != "numSeries" && k != "numChunks" && k != "numTombstones")
+        m.unknown_stats[k] = v;
   }
   if (j.contains("compaction")) {
     const auto& c = j["compaction"];
@@ -90,6 +98,11 @@ BlockMeta parse_meta(const std::string& text, const std::string& path) {
     if (c.contains("hints") && c["hints"].is_array())
       for (const auto& h : c["hints"])
         if (h.is_string()) m.hints.push_back(h);
+    std::sort(m.hints.begin(), m.hints.end());
+    for (auto& [k, v] : c.items())
+      if (k != "level" && k != "sources" && k != "parents" && k != "deletable" && k != "failed" &&
+          k != "hints")
+        m.unknown_compaction[k] = v;
   }
   if (j.contains("thanos")) {
     m.thanos = j["thanos"];
@@ -100,6 +113,37 @@ BlockMeta parse_meta(const std::string& text, const std::string& path) {
         k != "version" && k != "thanos")
       m.unknown[k] = v;
   return m;
+}
+
+bool BlockMeta::has_hint(std::string_view hint) const {
+  return std::find(hints.begin(), hints.end(), hint) != hints.end();
+}
+
+int compaction_class(const BlockMeta& meta) {
+  // A block with both partial-view hints plans with the stale ones, as
+  // Prometheus's planner (the stale case comes first) does.
+  if (meta.has_hint(kHintFromStaleSeries)) return 1;
+  if (meta.has_hint(kHintFromSelectedSeries)) return 2;
+  return 0;
+}
+
+std::string_view compaction_class_name(int cls) {
+  return cls == 1 ? kHintFromStaleSeries : cls == 2 ? kHintFromSelectedSeries : "ordinary";
+}
+
+std::vector<std::string> merged_hints(const std::vector<const BlockMeta*>& inputs) {
+  bool stale = false, selected = false, all_out_of_order = !inputs.empty();
+  for (const BlockMeta* m : inputs) {
+    stale |= m->has_hint(kHintFromStaleSeries);
+    selected |= m->has_hint(kHintFromSelectedSeries);
+    all_out_of_order &= m->has_hint(kHintFromOutOfOrder);
+  }
+  std::vector<std::string> hints;
+  if (all_out_of_order) hints.emplace_back(kHintFromOutOfOrder);
+  if (stale) hints.emplace_back(kHintFromStaleSeries);
+  if (selected) hints.emplace_back(kHintFromSelectedSeries);
+  std::sort(hints.begin(), hints.end());
+  return hints;
 }
 
 BlockMeta read_meta(const std::string& block_dir) {
@@ -115,9 +159,12 @@ std::string meta_to_json(const BlockMeta& m) {
   ojson stats = ojson::object();
   // Prometheus omits zero stats (omitempty).
   if (m.stats.num_samples) stats["numSamples"] = m.stats.num_samples;
+  if (m.stats.num_float_samples) stats["numFloatSamples"] = m.stats.num_float_samples;
+  if (m.stats.num_histogram_samples) stats["numHistogramSamples"] = m.stats.num_histogram_samples;
   if (m.stats.num_series) stats["numSeries"] = m.stats.num_series;
   if (m.stats.num_chunks) stats["numChunks"] = m.stats.num_chunks;
   if (m.stats.num_tombstones) stats["numTombstones"] = m.stats.num_tombstones;
+  for (auto& [k, v] : m.unknown_stats.items()) stats[k] = v;
   j["stats"] = stats;
   ojson c;
   c["level"] = m.level;
@@ -131,6 +178,7 @@ std::string meta_to_json(const BlockMeta& m) {
   }
   if (m.failed) c["failed"] = true;
   if (!m.hints.empty()) c["hints"] = m.hints;
+  for (auto& [k, v] : m.unknown_compaction.items()) c[k] = v;
   j["compaction"] = c;
   j["version"] = m.version;
   for (auto& [k, v] : m.unknown.items()) j[k] = v;

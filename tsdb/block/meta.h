@@ -6,6 +6,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace promblock {
@@ -18,6 +19,9 @@ struct BlockDesc {
 
 struct BlockStats {
   uint64_t num_samples = 0;
+  // Prometheus >= 3.6 splits the samples by kind (by chunk encoding).
+  uint64_t num_float_samples = 0;
+  uint64_t num_histogram_samples = 0;
   uint64_t num_series = 0;
   uint64_t num_chunks = 0;
   uint64_t num_tombstones = 0;
@@ -33,7 +37,7 @@ struct BlockMeta {
   std::vector<BlockDesc> parents;
   bool deletable = false;
   bool failed = false;
-  std::vector<std::string> hints;
+  std::vector<std::string> hints;  // sorted, as Prometheus keeps them
   int version = 1;
   // The Thanos extension (labels, downsample, source, files, ...), verbatim;
   // null when the block has none.
@@ -41,9 +45,32 @@ struct BlockMeta {
   // Top-level fields this version does not know, kept for rewriting.
   nlohmann::ordered_json unknown = nlohmann::ordered_json::object();
 
+  // Fields of "stats" and "compaction" this version does not know.
+  nlohmann::ordered_json unknown_stats = nlohmann::ordered_json::object();
+  nlohmann::ordered_json unknown_compaction = nlohmann::ordered_json::object();
+
   // thanos.labels (the external labels), empty when there are none.
   std::map<std::string, std::string> external_labels() const;
+  bool has_hint(std::string_view hint) const;
 };
+
+// Compaction hints of Prometheus 3.x (tsdb/block.go). Blocks made only of
+// stale series or of caller-selected series are partial views of their
+// range: Prometheus never compacts them together with other blocks, and
+// keeps the hint on what it makes of them. from-out-of-order stays only
+// where every input had it.
+inline constexpr std::string_view kHintFromOutOfOrder = "from-out-of-order";
+inline constexpr std::string_view kHintFromStaleSeries = "from-stale-series";
+inline constexpr std::string_view kHintFromSelectedSeries = "from-selected-series";
+
+// Which blocks Prometheus keeps apart: 0 for ordinary blocks, 1 for
+// from-stale-series, 2 for from-selected-series.
+int compaction_class(const BlockMeta& meta);
+// The name of a class for messages ("ordinary", or the hint).
+std::string_view compaction_class_name(int cls);
+// The hints of a block made from `inputs`, as Prometheus 3.14's
+// CompactBlockMetas sets them.
+std::vector<std::string> merged_hints(const std::vector<const BlockMeta*>& inputs);
 
 // Parses meta.json text; `path` only names the file in errors.
 BlockMeta parse_meta(const std::string& text, const std::string& path);

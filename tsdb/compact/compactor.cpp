@@ -262,8 +262,13 @@ class Run {
       for (size_t c : g.members) {
         const auto& e = catalog_[c];
         bool in_group = e.in_out && group_text(e.group) == text;
-        blocks.push_back(
-            {e.block.meta.ulid, e.block.meta.min_time, e.block.meta.max_time, in_group, text});
+        // Prometheus 3.x never compacts partial-view blocks (stale or
+        // selected series only) with other blocks: plan each class apart.
+        std::string plan_group = text;
+        if (int cls = compaction_class(e.block.meta))
+          plan_group += "\n" + std::string(compaction_class_name(cls));
+        blocks.push_back({e.block.meta.ulid, e.block.meta.min_time, e.block.meta.max_time, in_group,
+                          std::move(plan_group)});
         plan_refs_.push_back({c, &g});
       }
     jobs_ = plan_compaction(blocks, opts_.ranges);

@@ -62,6 +62,9 @@ BlockMeta output_meta(const std::vector<MergeInput>& inputs, const ReplicaRules&
   }
   m.level = level + 1;
   m.sources.assign(sources.begin(), sources.end());
+  std::vector<const BlockMeta*> metas;
+  for (const auto& in : inputs) metas.push_back(&in.block.meta);
+  m.hints = merged_hints(metas);
   if (opts.shard) {
     // Split output is marked even for plain Prometheus inputs: the label
     // keeps later runs from mixing shards.
@@ -112,6 +115,14 @@ void check_one_group(const std::vector<MergeInput>& inputs,
                                             labels_text(group) + " of " + inputs[0].block.dir +
                                             " beyond replica labels: they are different groups");
   }
+  // Nor blocks Prometheus 3.x keeps apart (compaction hints, meta.h).
+  int cls = compaction_class(inputs[0].block.meta);
+  for (const auto& in : inputs)
+    if (int c = compaction_class(in.block.meta); c != cls)
+      fail(in.block.dir + "/meta.json",
+           "a block of " + std::string(compaction_class_name(c)) + " cannot be merged with " +
+               inputs[0].block.dir + ", a block of " + std::string(compaction_class_name(cls)) +
+               " (Prometheus keeps such blocks apart)");
 }
 
 MergeResult merge_blocks(const std::vector<MergeInput>& inputs, const MergeOptions& opts) {

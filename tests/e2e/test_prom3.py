@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+"""Blocks of Prometheus 3.x (issue 17): the 3.7+ index layout, index version
+byte 3, meta.json stats and compaction hints.
+
+Inputs: testdata/prom3/ (made by its make_fixtures.py from the committed 2.42
+blocks, each file changed exactly as 3.14 writes it): replica_b is the real
+HA pair's replica b, basic_v3 the promtool-made basic set with version byte 3.
+Oracles: `promtool tsdb dump` of the 2.42 originals (the data did not
+change, only its layout), promblock's own results on the originals, the
+harness's independent block reader, and a real Prometheus 2.42 serving our
+output.
+
+  ReadTest      ls, dump (== promtool on the originals), verify --deep clean
+                (no label indices is no fault), analyze.
+  MergeTest     chain and penalty merges of the 2.42 replica a with the 3.14
+                replica b equal those of the two 2.42 replicas; the output's
+                index is in the 3.7+ layout with version byte 2 and its
+                meta.json has numFloatSamples; a real Prometheus 2.42 serving
+                it answers raw queries with the merged samples.
+  OtherCommandsTest  compact, rewrite, backup | restore on 3.x blocks.
+  HintsTest     merged hints as Prometheus 3.14 sets them; merge refuses to
+                mix a from-stale-series block with ordinary ones; compact
+                plans them apart.
+"""
+
+import json
+import os
+import shutil
+import struct
+import sys
+import unittest
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+
+PROM3 = os.path.join(h.TESTDATA, "prom3")
+REAL = os.path.join(h.TESTDATA, "realworld")
+BASIC = os.path.join(h.TESTDATA, "blocks", "basic")
+
+
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def toc_of(block):
+    data = read_bytes(os.path.join(block, "index"))
+    return data[4], struct.unpack(">6Q", data[-52:-4])
+
+
+def promblock_ok(tc, args, timeout=300):
+    rc, out, err = h.run_promblock(args, timeout=timeout)
+    tc.assertEqual(rc, 0, "promblock %s: %s" % (" ".join(args), err[-2000:]))
+    return out
+
+
+def merged_block(tc, out_dir):
+    blocks = h.block_dirs(out_dir)
+    tc.assertEqual(len(blocks), 1, blocks)
+    return blocks[0]
+
+
+class ReadTest(unittest.TestCase):
+    def test_fixtures_are_in_the_prom3_layout(self):
+        for name, version in (("replica_b", 2), ("basic_v3", 3)):
+            blocks = h.block_dirs(os.path.join(PROM3, name))
+            self.assertTrue(blocks)
+            for b in blocks:
+                v, (sym, series, li, lot, post, pot) = toc_of(b)
+                self.assertEqual(v, version)
+                self.assertEqual(li, post)
+                self.assertEqual(lot, pot)
+                self.assertIn("numFloatSamples", h.read_meta(b)["stats"])
+
+    def test_ls_matches_the_originals(self):
+        for name, orig in (("replica_b", os.path.join(REAL, "replica_b")), ("basic_v3", BASIC)):
+            ours = json.loads("[" + ",".join(promblock_ok(self, ["ls", "--json", os.path.join(PROM3, name)]).split("\n")[:-1]) + "]")
+            want = json.loads("[" + ",".join(promblock_ok(self, ["ls", "--json", orig]).split("\n")[:-1]) + "]")
+            strip = lambda rows: [{k: v for k, v in r.items() if k not in ("path", "size_bytes")} for r in rows]
+            self.assertEqual(strip(ours), strip(want))
+
+    def test_dump_equals_promtool_on_the_originals(self):
+        for name, orig in (("replica_b", os.path.join(REAL, "replica_b")), ("basic_v3", BASIC)):
+            with self.subTest(set=name):
+                want = h.promtool_dump(orig)
+                self.assertTrue(want)
+                self.assertEqual(promblock_ok(self, ["dump", os.path.join(PROM3, name)]), want)
+
+    def test_verify_deep_is_clean(self):
+        for name in ("replica_b", "basic_v3"):
+            out = promblock_ok(self, ["verify", "--deep", os.path.join(PROM3, name)])
+            self.assertNotIn("error", out.lower())
+
+    def test_verify_still_checks_label_indices_of_2x_blocks(self):
+        # A 2.42 block whose first label index is damaged: found, exit 1.
+        d = h.mkdtemp()
+        blk = h.copy_block(h.block_dirs(BASIC)[0], d)
+        path = os.path.join(blk, "index")
+        data = bytearray(read_bytes(path))
+        li = struct.unpack(">6Q", data[-52:-4])[2]
+        start = (li + 3) // 4 * 4
+        data[start + 12] ^= 0x40  # inside the first label index's entries
+        with open(path, "wb") as f:
+            f.write(data)
+        rc, out, err = h.run_promblock(["verify", blk])
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("label index of", out)
+
+    def test_analyze_reads_them(self):
+        out = promblock_ok(self, ["analyze", "--json", os.path.join(PROM3, "replica_b")])
+        self.assertTrue(out.strip())
+
+
+class MergeTest(unittest.TestCase):
+    def merge(self, dedup, a, b):
+        out = h.mkdtemp()
+        promblock_ok(self, ["merge", "--dedup", dedup, "--out", out] + a + b)
+        return merged_block(self, out)
+
+    def test_mixed_layout_replicas_merge_like_2x_ones(self):
+        a = h.block_dirs(os.path.join(REAL, "replica_a"))[:2]
+        b2 = h.block_dirs(os.path.join(REAL, "replica_b"))[:2]
+        b3 = [os.path.join(PROM3, "replica_b", os.path.basename(x)) for x in b2]
+        for dedup in ("chain", "penalty"):
+            with self.subTest(dedup=dedup):
+                want = self.merge(dedup, a, b2)
+                got = self.merge(dedup, a, b3)
+                self.assertEqual(h.promtool_dump(got), h.promtool_dump(want))
+                self.assertEqual(read_bytes(os.path.join(got, "index")),
+                                 read_bytes(os.path.join(want, "index")))
+                version, (_, _, li, lot, post, pot) = toc_of(got)
+                self.assertEqual((version, li, lot), (2, post, pot))
+                stats = h.read_meta(got)["stats"]
+                self.assertEqual(stats["numFloatSamples"], stats["numSamples"])
+                self.assertNotIn("numHistogramSamples", stats)
+                if dedup == "chain":
+                    self.check_prometheus_serves(got)
+
+    def check_prometheus_serves(self, block):
+        m = h.read_meta(block)
+        want = h.canonical_samples(h.read_block(block).samples(), drop_stale=True)
+        self.assertTrue(want)
+        with h.PrometheusServer([block]) as prom:
+            got = h.raw_samples(prom, '{__name__=~".+"}', m["minTime"], m["maxTime"])
+        self.assertEqual(h.canonical_samples(got), want)
+
+
+class OtherCommandsTest(unittest.TestCase):
+    def test_compact_of_mixed_layouts(self):
+        out = h.mkdtemp()
+        promblock_ok(self, ["compact", "--consistency-delay", "0s", "--out", out,
+                            os.path.join(REAL, "replica_a"), os.path.join(PROM3, "replica_b")])
+        blocks = h.block_dirs(out)
+        self.assertTrue(blocks)
+        ref = h.mkdtemp()
+        promblock_ok(self, ["compact", "--consistency-delay", "0s", "--out", ref,
+                            os.path.join(REAL, "replica_a"), os.path.join(REAL, "replica_b")])
+        self.assertEqual(promblock_ok(self, ["dump", out]), promblock_ok(self, ["dump", ref]))
+
+    def test_rewrite(self):
+        blk = h.block_dirs(os.path.join(PROM3, "basic_v3"))[0]
+        out = h.mkdtemp()
+        promblock_ok(self, ["rewrite", "--out", out, "--drop-label", "instance", blk])
+        new = merged_block(self, out)
+        self.assertEqual(toc_of(new)[0], 2)  # we write version 2, as 3.14 does
+        self.assertTrue(h.promtool_dump(new))
+        promblock_ok(self, ["verify", "--deep", new])
+
+    def test_backup_restore(self):
+        src = os.path.join(PROM3, "basic_v3")
+        archive = os.path.join(h.mkdtemp(), "b.tar.zst")
+        rc, _, err = h.run(["sh", "-c", '"$0" backup "$1" > "$2"', h.BIN, src, archive])
+        self.assertEqual(rc, 0, err)
+        into = h.mkdtemp()
+        promblock_ok(self, ["restore", "--into", into, archive])
+        for b in h.block_dirs(src):
+            r = os.path.join(into, os.path.basename(b))
+            for f in ("index", "meta.json", os.path.join("chunks", "000001")):
+                self.assertEqual(read_bytes(os.path.join(r, f)),
+                                 read_bytes(os.path.join(b, f)), f)
+
+
+def with_hints(block, parent, hints):
+    dst = h.copy_block(block, parent)
+    meta_path = os.path.join(dst, "meta.json")
+    with open(meta_path) as f:
+        m = json.load(f)
+    m["compaction"]["hints"] = hints
+    with open(meta_path, "w") as f:
+        f.write(json.dumps(m, indent="\t"))
+    return dst
+
+
+class HintsTest(unittest.TestCase):
+    def setUp(self):
+        self.a = h.block_dirs(os.path.join(REAL, "replica_a"))[0]
+        self.b = h.block_dirs(os.path.join(PROM3, "replica_b"))[0]
+
+    def test_merged_hints(self):
+        d = h.mkdtemp()
+        cases = [
+            (["from-out-of-order"], ["from-out-of-order"], ["from-out-of-order"]),
+            (["from-out-of-order"], [], None),
+            (["from-stale-series"], ["from-out-of-order", "from-stale-series"], ["from-stale-series"]),
+        ]
+        for i, (ha, hb, want) in enumerate(cases):
+            with self.subTest(case=i):
+                a = with_hints(self.a, h.mkdtemp(), ha)
+                b = with_hints(self.b, h.mkdtemp(), hb)
+                out = os.path.join(d, str(i))
+                promblock_ok(self, ["merge", "--out", out, a, b])
+                got = h.read_meta(merged_block(self, out))["compaction"].get("hints")
+                self.assertEqual(got, want)
+
+    def test_merge_refuses_to_mix_classes(self):
+        a = with_hints(self.a, h.mkdtemp(), ["from-stale-series"])
+        out = h.mkdtemp()
+        rc, _, err = h.run_promblock(["merge", "--out", out, a, self.b])
+        self.assertEqual(rc, 1)
+        self.assertIn("from-stale-series", err)
+        self.assertEqual(len(err.strip().split("\n")), 1, err)
+        self.assertEqual(h.block_dirs(out), [])
+
+    def test_compact_plans_classes_apart(self):
+        src = h.mkdtemp()
+        stale = with_hints(self.a, src, ["from-stale-series"])
+        shutil.copytree(self.b, os.path.join(src, os.path.basename(self.b)))
+        out = h.mkdtemp()
+        promblock_ok(self, ["compact", "--consistency-delay", "0s", "--out", out, src])
+        metas = [h.read_meta(b) for b in h.block_dirs(out)]
+        self.assertEqual(len(metas), 2, metas)
+        kinds = sorted(tuple(m["compaction"].get("hints", [])) for m in metas)
+        self.assertEqual(kinds, [(), ("from-stale-series",)])
+        self.assertIn(os.path.basename(stale), [s for m in metas for s in m["compaction"]["sources"]])
+
+
+if __name__ == "__main__":
+    h.main()

@@ -275,5 +275,43 @@ TEST(HistogramST, OverlongStartTimestampVarintFails) {
   EXPECT_EQ(it2.st(), 1);
 }
 
+TEST(CustomBounds, ThousandthsAsPrometheusTellsThem) {
+  // Prometheus stores a bound as varbit(bound * 1000 + 1) when rounding it
+  // to thousandths gives it back (1.001 * 1000 is 1000.9999999999999, yet
+  // 1.001 counts), as a 0-bit and the float otherwise (negative, too many
+  // decimals, above 33554.430, infinite, NaN).
+  auto bits_for = [](double bound) {
+    enc::BitWriter w;
+    HistogramLayout l;
+    l.schema = kCustomBucketsSchema;
+    l.custom_bounds = {bound};
+    write_histogram_layout(w, l);
+    enc::BitReader r(w.bytes());
+    HistogramLayout back;
+    std::string err;
+    EXPECT_TRUE(read_histogram_layout(r, back, err)) << err;
+    EXPECT_EQ(back.custom_bounds.size(), 1u);
+    if (!back.custom_bounds.empty()) {
+      EXPECT_EQ(std::bit_cast<uint64_t>(back.custom_bounds[0]), std::bit_cast<uint64_t>(bound));
+    }
+    return w.bytes().size();
+  };
+  // A bound as a float takes 65 bits, as thousandths at most 32.
+  const size_t as_float = bits_for(1e300);
+  for (double t : {0.0, 0.3, 1.0, 1.001, 2.675, 33554.43}) EXPECT_LT(bits_for(t), as_float) << t;
+  for (double f : {33554.431, -0.5, 1e-9, 0.0005, double(INFINITY), -double(INFINITY), double(NAN)})
+    EXPECT_EQ(bits_for(f), as_float) << f;
+}
+
+TEST(HistogramST, CounterResetHeaderSitsInTheFirstByte) {
+  const std::vector<uint8_t> st = {0x80, 0x05, 0x00}, plain = {0x00, 0x05, 0x40};
+  EXPECT_EQ(counter_reset_header_of(st, HistogramFormat::kWithST),
+            CounterResetHeader::kCounterReset);
+  EXPECT_EQ(counter_reset_header_of(plain), CounterResetHeader::kNotCounterReset);
+  HistogramIterator it(st, HistogramFormat::kWithST);
+  EXPECT_EQ(it.num_samples(), 5);
+  EXPECT_EQ(it.counter_reset_header(), CounterResetHeader::kCounterReset);
+}
+
 }  // namespace
 }  // namespace promblock::chunkenc

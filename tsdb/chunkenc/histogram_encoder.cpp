@@ -48,11 +48,12 @@ void write_spans(enc::BitWriter& w, const std::vector<HistogramSpan>& spans) {
 }
 
 void write_custom_bound(enc::BitWriter& w, double bound) {
-  // Bounds with at most three decimals (up to 33554.430) as a varbit of
-  // bound*1000+1, which starts with a 1-bit; others as a 0-bit and the float.
-  // "Three decimals" as Prometheus tests it: the bound equals its value
-  // rounded to thousandths (so 1.001, whose product with 1000 is not whole,
-  // counts), compared after a conversion to Go's uint.
+  // Bounds of at most three decimals from 0 to 33554.430 as a varbit of
+  // bound*1000+1 (which starts with a 1-bit), others as a 0-bit and the
+  // float. "Three decimals" as Prometheus tests it: bound*1000 rounded to a
+  // whole number and divided by 1000 gives the bound back (1.001 passes,
+  // though 1.001*1000 is 1000.9999999999999). NaN fails that test in Go;
+  // here it is caught first, as converting it to an integer is UB.
   double scaled = bound * 1000;
   if (std::isnan(bound) || scaled < 0 || scaled > 33554430 ||
       double(uint64_t(std::round(scaled))) / 1000 != bound) {

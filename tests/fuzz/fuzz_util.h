@@ -60,24 +60,31 @@ inline size_t decode_xor(std::span<const uint8_t> chunk) {
 // Decodes and formats every sample of a histogram chunk (Iterator:
 // HistogramIterator or FloatHistogramIterator, Sample to match).
 template <class Iterator, class Sample>
-inline size_t decode_histogram_as(std::span<const uint8_t> chunk) {
-  Iterator it(chunk);
+inline size_t decode_histogram_as(std::span<const uint8_t> chunk,
+                                  chunkenc::HistogramFormat format) {
+  Iterator it(chunk, format);
   Sample h;
   size_t n = 0;
   while (it.next()) {
     it.at(h);
+    (void)it.st();
     (void)chunkenc::format_histogram(h);
     ++n;
   }
   return n;
 }
 
-// Both histogram encodings share the header and layout: every input is
-// decoded as each of them.
+// All four histogram encodings (2, 3 and their start-timestamp variants 5,
+// 6) share the layout and most of the header: every input is decoded as
+// each of them.
 inline size_t decode_histogram(std::span<const uint8_t> chunk) {
-  return decode_histogram_as<chunkenc::HistogramIterator, chunkenc::HistogramSample>(chunk) +
-         decode_histogram_as<chunkenc::FloatHistogramIterator, chunkenc::FloatHistogramSample>(
-             chunk);
+  size_t n = 0;
+  for (auto format : {chunkenc::HistogramFormat::kPlain, chunkenc::HistogramFormat::kWithST}) {
+    n += decode_histogram_as<chunkenc::HistogramIterator, chunkenc::HistogramSample>(chunk, format);
+    n += decode_histogram_as<chunkenc::FloatHistogramIterator, chunkenc::FloatHistogramSample>(
+        chunk, format);
+  }
+  return n;
 }
 
 }  // namespace promblock::fuzz

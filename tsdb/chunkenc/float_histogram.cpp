@@ -6,14 +6,17 @@
 
 namespace promblock::chunkenc {
 
-FloatHistogramIterator::FloatHistogramIterator(std::span<const uint8_t> chunk)
-    : HistogramChunkReader(chunk, "float histogram") {}
+FloatHistogramIterator::FloatHistogramIterator(std::span<const uint8_t> chunk,
+                                               HistogramFormat format)
+    : HistogramChunkReader(
+          chunk, format == HistogramFormat::kWithST ? "float histogram-ST" : "float histogram",
+          format) {}
 
 bool FloatHistogramIterator::next() {
   if (done()) return false;
+  const int64_t prev_t = t_;
   if (!(num_read_ == 0 ? read_first() : read_next())) return false;
-  ++num_read_;
-  return true;
+  return finish_sample(prev_t);
 }
 
 bool FloatHistogramIterator::read_first() {

@@ -1,5 +1,6 @@
 #pragma once
-// Reading Prometheus's float histogram chunks (encoding 3): the header and
+// Reading Prometheus's float histogram chunks (encoding 3, and 6 with start
+// timestamps as st.h tells): the header and
 // layout of histogram chunks (histogram.h), then per sample the timestamp
 // as a varbit delta-of-delta and the count, zero count, sum and every
 // bucket as a float XOR-ed with its previous value (each with its own
@@ -17,7 +18,9 @@ namespace promblock::chunkenc {
 
 class FloatHistogramIterator : public HistogramChunkReader {
  public:
-  explicit FloatHistogramIterator(std::span<const uint8_t> chunk);
+  // Encoding 3, or 6 with HistogramFormat::kWithST.
+  explicit FloatHistogramIterator(std::span<const uint8_t> chunk,
+                                  HistogramFormat format = HistogramFormat::kPlain);
 
   // Advances to the next sample. False at the end or on a malformed chunk;
   // err() tells them apart. Never reads outside `chunk`.

@@ -15,8 +15,8 @@ void FloatHistogramEncoder::write(XorValue& v, double x) {
   v.bits = bits;
 }
 
-void FloatHistogramEncoder::append(int64_t t, const FloatHistogramSample& sample) {
-  if (num_samples_ == UINT16_MAX) throw Error("float histogram chunk already holds 65535 samples");
+void FloatHistogramEncoder::append(int64_t t, const FloatHistogramSample& sample, int64_t st) {
+  check_room("float histogram");
   const bool stale = std::bit_cast<uint64_t>(sample.sum) == kStaleNaNBits;
   if (num_samples_ > 0 && sum_.bits == kStaleNaNBits && !stale)
     throw Error("float histogram chunk: a sample after a stale marker needs a new chunk");
@@ -55,7 +55,7 @@ void FloatHistogramEncoder::append(int64_t t, const FloatHistogramSample& sample
     for (size_t i = 0; i < h.positive.size(); ++i) write(positive_[i], h.positive[i]);
     for (size_t i = 0; i < h.negative.size(); ++i) write(negative_[i], h.negative[i]);
   }
-  ++num_samples_;
+  finish_sample(t, st);
   t_ = t, t_delta_ = t_delta;
 }
 

@@ -1,7 +1,7 @@
 #pragma once
-// Writing float histogram chunks (encoding 3) byte for byte as Prometheus's
-// FloatHistogramAppender does, for samples that share one layout (the
-// caller cuts chunks where it changes; see histogram_encoder.h).
+// Writing float histogram chunks (encoding 3, and 6 with start timestamps)
+// byte for byte as Prometheus's FloatHistogramAppender (-STAppender) does, for samples that share
+// one layout (the caller cuts chunks where it changes; see histogram_encoder.h).
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -14,12 +14,16 @@ namespace promblock::chunkenc {
 
 class FloatHistogramEncoder : public HistogramChunkWriter {
  public:
-  explicit FloatHistogramEncoder(CounterResetHeader header) : HistogramChunkWriter(header) {}
+  // Encoding 3, or 6 with HistogramFormat::kWithST.
+  explicit FloatHistogramEncoder(CounterResetHeader header,
+                                 HistogramFormat format = HistogramFormat::kPlain)
+      : HistogramChunkWriter(header, format) {}
 
-  // Appends one sample; the same rules as HistogramEncoder::append (layout
-  // of the first sample, nothing but stale markers after a stale marker).
-  // Throws promblock::Error when they are broken.
-  void append(int64_t t, const FloatHistogramSample& h);
+  // Appends one sample with start timestamp `st`; the same rules as
+  // HistogramEncoder::append (layout of the first sample, nothing but stale
+  // markers after a stale marker, st ignored in encoding 3). Throws
+  // promblock::Error when they are broken.
+  void append(int64_t t, const FloatHistogramSample& h, int64_t st = 0);
 
  private:
   // A value and the XOR window last written for it (leading 0xff: none).

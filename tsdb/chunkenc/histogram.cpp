@@ -50,16 +50,29 @@ double bucket_upper_bound(int32_t schema, int32_t index, const std::vector<doubl
 
 }  // namespace
 
-HistogramChunkReader::HistogramChunkReader(std::span<const uint8_t> chunk, const char* kind)
-    : kind_(kind) {
+HistogramChunkReader::HistogramChunkReader(std::span<const uint8_t> chunk, const char* kind,
+                                           HistogramFormat format)
+    : kind_(kind), format_(format) {
   if (chunk.size() < kHeaderSize) {
     err_ = std::string(kind) + " chunk of " + std::to_string(chunk.size()) +
            " bytes is shorter than its header";
     return;
   }
   num_total_ = enc::load_be16(chunk.data());
-  header_ = counter_reset_header_of(chunk);
+  header_ = counter_reset_header_of(chunk, format);
+  if (format == HistogramFormat::kWithST) {
+    num_total_ &= kMaxHistogramSTSamples;
+    st_.reset(STHeader::parse(chunk[2]));
+  }
   stream_ = enc::BitReader(chunk.subspan(kHeaderSize));
+}
+
+bool HistogramChunkReader::finish_sample(int64_t prev_t) {
+  if (format_ == HistogramFormat::kWithST &&
+      !st_.read(stream_, uint32_t(num_read_) + 1, t_, prev_t))
+    return fail("chunk ends in the start timestamp");
+  ++num_read_;
+  return true;
 }
 
 bool HistogramChunkReader::fail(const std::string& what) {
@@ -86,16 +99,17 @@ bool HistogramChunkReader::read_next_timestamp() {
   return true;
 }
 
-HistogramIterator::HistogramIterator(std::span<const uint8_t> chunk)
-    : HistogramChunkReader(chunk, "histogram") {}
+HistogramIterator::HistogramIterator(std::span<const uint8_t> chunk, HistogramFormat format)
+    : HistogramChunkReader(chunk, format == HistogramFormat::kWithST ? "histogram-ST" : "histogram",
+                           format) {}
 
 double HistogramIterator::sum() const { return std::bit_cast<double>(sum_.v_bits); }
 
 bool HistogramIterator::next() {
   if (done()) return false;
+  const int64_t prev_t = t_;
   if (!(num_read_ == 0 ? read_first() : read_next())) return false;
-  ++num_read_;
-  return true;
+  return finish_sample(prev_t);
 }
 
 bool read_histogram_layout(enc::BitReader& r, HistogramLayout& layout, std::string& err) {

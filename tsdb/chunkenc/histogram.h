@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "tsdb/chunkenc/st.h"
 #include "tsdb/chunkenc/xor_decode.h"
 #include "tsdb/encoding.h"
 
@@ -27,11 +28,17 @@ enum class CounterResetHeader : uint8_t {
   kGauge = 3,
 };
 
+// Which header a histogram chunk has and whether its samples carry start
+// timestamps: encodings 2 and 3 (kPlain) or 5 and 6 (kWithST, see st.h).
+enum class HistogramFormat : uint8_t { kPlain, kWithST };
+
 // The counter reset header of a histogram chunk's data (without the
-// encoding byte): the top two bits of its third byte. Unknown when the
-// data is too short to have one.
-inline CounterResetHeader counter_reset_header_of(std::span<const uint8_t> data) {
-  return data.size() < 3 ? CounterResetHeader::kUnknown : CounterResetHeader(data[2] >> 6);
+// encoding byte): the top two bits of its third byte (of its first byte in
+// the ST encodings). Unknown when the data is too short to have one.
+inline CounterResetHeader counter_reset_header_of(
+    std::span<const uint8_t> data, HistogramFormat format = HistogramFormat::kPlain) {
+  if (data.size() < 3) return CounterResetHeader::kUnknown;
+  return CounterResetHeader(data[format == HistogramFormat::kWithST ? 0 : 2] >> 6);
 }
 
 struct HistogramSpan {
@@ -65,9 +72,10 @@ using FloatHistogramSample = BasicHistogramSample<double, double>;
 bool read_histogram_layout(enc::BitReader& r, HistogramLayout& layout, std::string& err);
 uint64_t bucket_count(const std::vector<HistogramSpan>& spans);
 
-// What the readers of both kinds of histogram chunk share: the header
-// (sample count, counter reset bits), the layout, the timestamp's
-// delta-of-delta, and how a malformed chunk is reported.
+// What the readers of all kinds of histogram chunk share: the header
+// (sample count, counter reset bits, ST header), the layout, the
+// timestamp's delta-of-delta, the start timestamps, and how a malformed
+// chunk is reported.
 class HistogramChunkReader {
  public:
   // False at the end or on a malformed chunk (see next() of the readers).
@@ -76,10 +84,14 @@ class HistogramChunkReader {
   CounterResetHeader counter_reset_header() const { return header_; }
   const HistogramLayout& layout() const { return layout_; }
   int64_t t() const { return t_; }
+  // The current sample's start timestamp; 0 when unknown (always in the
+  // plain encodings).
+  int64_t st() const { return st_.st(); }
+  HistogramFormat format() const { return format_; }
 
  protected:
   // `kind` names the chunk in messages ("histogram", "float histogram").
-  HistogramChunkReader(std::span<const uint8_t> chunk, const char* kind);
+  HistogramChunkReader(std::span<const uint8_t> chunk, const char* kind, HistogramFormat format);
   bool done() const { return num_read_ == num_total_ || !err_.empty(); }
   bool fail(const std::string& what);
   // Reads the layout and counts its buckets; each takes at least
@@ -88,6 +100,9 @@ class HistogramChunkReader {
   bool read_layout(uint64_t min_bits, uint64_t& positive, uint64_t& negative);
   // Reads a later sample's timestamp (a varbit delta-of-delta).
   bool read_next_timestamp();
+  // Reads what follows a sample's payload (its ST in the ST encodings) and
+  // counts the sample as read. `prev_t` is the time of the sample before.
+  bool finish_sample(int64_t prev_t);
 
   enc::BitReader stream_;
   uint16_t num_total_ = 0;
@@ -99,11 +114,15 @@ class HistogramChunkReader {
 
  private:
   const char* kind_;
+  HistogramFormat format_;
+  STDecoder st_;
 };
 
 class HistogramIterator : public HistogramChunkReader {
  public:
-  explicit HistogramIterator(std::span<const uint8_t> chunk);
+  // Encoding 2, or 5 with HistogramFormat::kWithST.
+  explicit HistogramIterator(std::span<const uint8_t> chunk,
+                             HistogramFormat format = HistogramFormat::kPlain);
 
   // Advances to the next sample. False at the end or on a malformed chunk;
   // err() tells them apart. Never reads outside `chunk`.

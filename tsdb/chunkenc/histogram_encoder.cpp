@@ -48,10 +48,15 @@ void write_spans(enc::BitWriter& w, const std::vector<HistogramSpan>& spans) {
 }
 
 void write_custom_bound(enc::BitWriter& w, double bound) {
-  // Bounds with at most three decimals (up to 33554.430) as a varbit of
-  // bound*1000+1, which starts with a 1-bit; others as a 0-bit and the float.
+  // Bounds of at most three decimals from 0 to 33554.430 as a varbit of
+  // bound*1000+1 (which starts with a 1-bit), others as a 0-bit and the
+  // float. "Three decimals" as Prometheus tests it: bound*1000 rounded to a
+  // whole number and divided by 1000 gives the bound back (1.001 passes,
+  // though 1.001*1000 is 1000.9999999999999). NaN fails that test in Go;
+  // here it is caught first, as converting it to an integer is UB.
   double scaled = bound * 1000;
-  if (scaled < 0 || scaled > 33554430 || std::floor(scaled) != scaled) {
+  if (std::isnan(bound) || scaled < 0 || scaled > 33554430 ||
+      double(uint64_t(std::round(scaled))) / 1000 != bound) {
     w.write_bits(0, 1);
     w.write_bits(std::bit_cast<uint64_t>(bound), 64);
     return;
@@ -61,9 +66,23 @@ void write_custom_bound(enc::BitWriter& w, double bound) {
 
 }  // namespace
 
-HistogramChunkWriter::HistogramChunkWriter(CounterResetHeader header) {
-  stream_.write_bits(0, 16);                     // sample count, patched in by bytes()
-  stream_.write_bits(uint64_t(header) << 6, 8);  // flags
+HistogramChunkWriter::HistogramChunkWriter(CounterResetHeader header, HistogramFormat format)
+    : format_(format), header_(header) {
+  stream_.write_bits(0, 16);  // sample count, patched in by bytes()
+  // Flags; in the ST encodings the ST header, patched in by bytes().
+  stream_.write_bits(format == HistogramFormat::kWithST ? 0 : uint64_t(header) << 6, 8);
+}
+
+void HistogramChunkWriter::check_room(const char* kind) const {
+  if (format_ == HistogramFormat::kWithST ? num_samples_ >= kMaxHistogramSTSamples
+                                          : num_samples_ == UINT16_MAX)
+    throw Error(std::string(kind) + " chunk already holds " + std::to_string(num_samples_) +
+                " samples");
+}
+
+void HistogramChunkWriter::finish_sample(int64_t t, int64_t st) {
+  ++num_samples_;
+  if (format_ == HistogramFormat::kWithST) st_.write(stream_, num_samples_, t, t_, st, st_header_);
 }
 
 int64_t HistogramChunkWriter::write_next_timestamp(int64_t t) {
@@ -76,7 +95,13 @@ int64_t HistogramChunkWriter::write_next_timestamp(int64_t t) {
 
 std::span<const uint8_t> HistogramChunkWriter::bytes() const {
   auto b = stream_.bytes();
-  stream_.patch_be16(0, num_samples_);
+  if (format_ == HistogramFormat::kWithST) {
+    uint16_t first = uint16_t(uint16_t(header_) << 14 | num_samples_);
+    stream_.patch_be16(0, first);
+    stream_.patch_be16(1, uint16_t((first & 0xff) << 8 | st_header_.byte()));
+  } else {
+    stream_.patch_be16(0, num_samples_);
+  }
   return b;
 }
 
@@ -91,8 +116,8 @@ void write_histogram_layout(enc::BitWriter& w, const HistogramLayout& layout) {
   }
 }
 
-void HistogramEncoder::append(int64_t t, const HistogramSample& sample) {
-  if (num_samples_ == UINT16_MAX) throw Error("histogram chunk already holds 65535 samples");
+void HistogramEncoder::append(int64_t t, const HistogramSample& sample, int64_t st) {
+  check_room("histogram");
   const uint64_t sum_bits = std::bit_cast<uint64_t>(sample.sum);
   // A stale marker carries nothing but its sum (and an empty layout when it
   // starts the chunk), as Prometheus writes it.
@@ -140,7 +165,7 @@ void HistogramEncoder::append(int64_t t, const HistogramSample& sample) {
       }
     }
   }
-  ++num_samples_;
+  finish_sample(t, st);
   t_ = t, count_ = count, zero_count_ = zero_count;
   t_delta_ = t_delta, count_delta_ = count_delta, zero_count_delta_ = zero_count_delta;
   std::copy(positive.begin(), positive.end(), positive_.begin());

@@ -1,6 +1,7 @@
 // XOR2 chunks (encoding 4): the encoder must write Prometheus v3.14.0's bytes
 // exactly and the iterator must read them back. tests/fixtures/chunks_xor2
-// holds cases whose chunks Prometheus's own appender wrote (see its README).
+// holds cases whose chunks Prometheus's own appender wrote (see its README),
+// including the sample sets of Prometheus's own XOR2 tests.
 #include <gtest/gtest.h>
 
 #include <bit>
@@ -73,11 +74,9 @@ struct Case {
   uint32_t digest_crc = 0;
 };
 
-std::vector<Case> load_cases() {
-  std::string path = std::string(PROMBLOCK_TESTDATA) + "/../tests/fixtures/chunks_xor2/cases.txt";
+void load_cases(const std::string& path, std::vector<Case>& cases) {
   std::ifstream in(path);
   EXPECT_TRUE(in) << "cannot open " << path;
-  std::vector<Case> cases;
   std::string line, word;
   while (std::getline(in, line)) {
     std::istringstream ls(line);
@@ -104,16 +103,21 @@ std::vector<Case> load_cases() {
       cases.back().digest_crc = uint32_t(std::stoul(word, 0, 16));
     }
   }
-  return cases;
 }
 
 const std::vector<Case>& cases() {
-  static const std::vector<Case> c = load_cases();
+  static const std::vector<Case> c = [] {
+    std::string dir = std::string(PROMBLOCK_TESTDATA) + "/../tests/fixtures/chunks_xor2/";
+    std::vector<Case> all;
+    load_cases(dir + "cases.txt", all);
+    load_cases(dir + "st_grid.txt", all);  // every ST combination of Prometheus's own test
+    return all;
+  }();
   return c;
 }
 
 TEST(Xor2Fixtures, Loaded) {
-  ASSERT_GE(cases().size(), 50u);
+  ASSERT_GE(cases().size(), 1100u);
   for (const auto& c : cases()) {
     EXPECT_FALSE(c.samples.empty()) << c.name;
     EXPECT_TRUE(!c.chunk.empty() || c.digest_size > 0) << c.name;

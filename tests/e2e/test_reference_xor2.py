@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """XOR2 chunks read by an independent decoder (tests/reference/xor2_ref.py).
 
-  - every chunk in tests/fixtures/chunks_xor2/cases.txt, written by
+  - every chunk in tests/fixtures/chunks_xor2/*.txt, written by
     Prometheus v3.14.0's own appender, decodes to the case's samples;
   - promblock's XOR2 encoder (driven through $PROMBLOCK_BUILD/tests/xor2_codec)
     writes exactly those chunks, and the big cases' digests;
@@ -24,13 +24,19 @@ import xor2_ref  # noqa: E402
 
 BUILD = os.environ.get("PROMBLOCK_BUILD") or os.path.join(REPO, "build")
 CODEC = os.path.join(BUILD, "tests", "xor2_codec")
-CASES = os.path.join(REPO, "tests", "fixtures", "chunks_xor2", "cases.txt")
+FIXTURES = os.path.join(REPO, "tests", "fixtures", "chunks_xor2")
 STALE = 0x7FF0000000000002
 
 
 def load_cases():
     cases = []
-    with open(CASES) as f:
+    for name in ("cases.txt", "st_grid.txt"):
+        load_file(os.path.join(FIXTURES, name), cases)
+    return cases
+
+
+def load_file(path, cases):
+    with open(path) as f:
         for line in f:
             w = line.split()
             if not w or w[0].startswith("#"):
@@ -46,7 +52,6 @@ def load_cases():
                 cases[-1]["chunk"] = bytes.fromhex(w[1])
             elif w[0] == "chunk_digest":
                 cases[-1]["digest"] = (int(w[1]), w[3])
-    return cases
 
 
 def encode_with_promblock(sample_sets):
@@ -65,7 +70,7 @@ class ReferenceXor2Test(unittest.TestCase):
         cls.cases = load_cases()
 
     def test_reference_decodes_go_chunks(self):
-        self.assertGreaterEqual(len(self.cases), 50)
+        self.assertGreaterEqual(len(self.cases), 1100)
         for c in self.cases:
             if c["chunk"] is None:
                 continue

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <unordered_map>
 
+#include "tsdb/chunkenc/chunk.h"
 #include "tsdb/error.h"
 #include "tsdb/query/postings_match.h"
 
@@ -42,12 +43,6 @@ struct NameHash {
   size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
 };
 using MetricMap = std::unordered_map<std::string, MetricStats, NameHash, std::equal_to<>>;
-
-uint16_t header_sample_count(std::span<const uint8_t> data) {
-  // XOR, histogram and float histogram chunks all start with a big-endian
-  // 16-bit sample count.
-  return data.size() >= 2 ? uint16_t(data[0] << 8 | data[1]) : 0;
-}
 
 }  // namespace
 
@@ -138,7 +133,7 @@ BlockAnalysis analyze_block(const BlockReader& block, const AnalyzeOptions& opts
     for (const auto& c : chunks) {
       auto chunk = block.chunks().chunk(c.ref);
       current->bytes += chunk.data.size();
-      current->samples += header_sample_count(chunk.data);
+      current->samples += chunkenc::header_sample_count(chunk.encoding, chunk.data);
     }
   }
 

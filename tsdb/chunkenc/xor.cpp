@@ -15,26 +15,6 @@ uint64_t zigzag(int64_t x) { return x < 0 ? ~(uint64_t(x) << 1) : uint64_t(x) <<
 
 }  // namespace
 
-std::string encoding_name(uint8_t encoding) {
-  switch (Encoding(encoding)) {
-    case Encoding::kNone:
-      return "none";
-    case Encoding::kXOR:
-      return "XOR";
-    case Encoding::kHistogram:
-      return "histogram";
-    case Encoding::kFloatHistogram:
-      return "floathistogram";
-    case Encoding::kXOR2:
-      return "XOR2";
-    case Encoding::kHistogramST:
-      return "histogramST";
-    case Encoding::kFloatHistogramST:
-      return "floathistogramST";
-  }
-  return "unknown(" + std::to_string(encoding) + ")";
-}
-
 // ---- XorEncoder ----
 
 XorEncoder::XorEncoder() {

@@ -14,25 +14,11 @@
 #include <span>
 #include <string>
 
+#include "tsdb/chunkenc/chunk.h"
 #include "tsdb/chunkenc/xor_decode.h"
 #include "tsdb/encoding.h"
 
 namespace promblock::chunkenc {
-
-// Prometheus 3.x adds 4-6 (tsdb/chunkenc/chunk.go): the same samples with
-// optional start (created) timestamps; XOR2 also packs floats tighter.
-enum class Encoding : uint8_t {
-  kNone = 0,
-  kXOR = 1,
-  kHistogram = 2,
-  kFloatHistogram = 3,
-  kXOR2 = 4,
-  kHistogramST = 5,
-  kFloatHistogramST = 6,
-};
-
-// The name Prometheus prints for an encoding byte, or "unknown(N)".
-std::string encoding_name(uint8_t encoding);
 
 class XorEncoder {
  public:

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <system_error>
 
-#include "tsdb/chunkenc/xor.h"
+#include "tsdb/chunkenc/chunk.h"
 #include "tsdb/chunks/segment_format.h"
 #include "tsdb/encoding.h"
 #include "tsdb/error.h"
@@ -128,8 +128,7 @@ ChunkReader::Chunk ChunkReader::chunk(uint64_t ref) const {
                   "checksum mismatch (stored %08" PRIx32 ", computed %08" PRIx32 ")", want, got);
     fail_chunk(seg, ref, buf);
   }
-  if (encoding < uint8_t(chunkenc::Encoding::kXOR) ||
-      encoding > uint8_t(chunkenc::Encoding::kFloatHistogram)) {
+  if (!chunkenc::is_known_encoding(encoding)) {
     fail_chunk(seg, ref, "unsupported chunk encoding " + std::to_string(encoding));
   }
   return Chunk{encoding, data};

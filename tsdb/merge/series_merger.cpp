@@ -24,7 +24,7 @@ void SeriesMerger::collect_sources(const Labels& labels, std::span<const SeriesC
   for (const auto& c : copies)
     for (const auto& m : c.chunks) {
       auto chunk = c.block->chunks().chunk(m.ref);
-      uint32_t n = chunk.data.size() >= 2 ? uint32_t(chunk.data[0]) << 8 | chunk.data[1] : 0;
+      uint32_t n = chunkenc::header_sample_count(chunk.encoding, chunk.data);
       sources_.push_back({&c, m, {m.min_time, m.max_time, chunk.encoding, chunk.data, n}});
       samples_in_ += n;
     }

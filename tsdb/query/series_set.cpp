@@ -6,6 +6,7 @@
 #include "tsdb/chunkenc/float_histogram.h"
 #include "tsdb/chunkenc/histogram.h"
 #include "tsdb/chunkenc/xor.h"
+#include "tsdb/chunkenc/xor2.h"
 #include "tsdb/error.h"
 #include "tsdb/message_format.h"
 #include "tsdb/query/postings_match.h"
@@ -27,6 +28,7 @@ class BlockSampleIterator final : public SampleIterator {
       if (in_chunk_) {
         if (hist_    ? step_histogram(hist_, histogram_)
             : fhist_ ? step_histogram(fhist_, float_histogram_)
+            : xor2_  ? step_xor2()
                      : step_xor()) {
           if (!deleted_.empty() && is_deleted(deleted_, t_)) continue;
           return true;
@@ -55,6 +57,14 @@ class BlockSampleIterator final : public SampleIterator {
     t_ = xor_.t(), v_ = xor_.v();
     return true;
   }
+  bool step_xor2() {
+    if (!xor2_->next()) {
+      if (!xor2_->err().empty()) fail_chunk(xor2_->err());
+      return false;
+    }
+    t_ = xor2_->t(), v_ = xor2_->v();
+    return true;
+  }
   template <class Iterator, class Sample>
   bool step_histogram(std::optional<Iterator>& it, Sample& out) {
     if (!it->next()) {
@@ -70,14 +80,32 @@ class BlockSampleIterator final : public SampleIterator {
     auto chunk = block_.chunks().chunk(meta.ref);
     hist_.reset();
     fhist_.reset();
-    if (chunk.encoding == uint8_t(chunkenc::Encoding::kHistogram)) {
-      hist_.emplace(chunk.data);
-    } else if (chunk.encoding == uint8_t(chunkenc::Encoding::kFloatHistogram)) {
-      fhist_.emplace(chunk.data);
-    } else if (chunk.encoding == uint8_t(chunkenc::Encoding::kXOR)) {
-      xor_ = chunkenc::XorIterator(chunk.data);
-    } else {
-      fail_chunk("unsupported chunk encoding " + chunkenc::encoding_name(chunk.encoding));
+    xor2_.reset();
+    using chunkenc::Encoding;
+    using chunkenc::HistogramFormat;
+    // Start timestamps (encodings 4-6) are not shown: promtool dump prints
+    // none either.
+    switch (Encoding(chunk.encoding)) {
+      case Encoding::kXOR:
+        xor_ = chunkenc::XorIterator(chunk.data);
+        break;
+      case Encoding::kXOR2:
+        xor2_.emplace(chunk.data);
+        break;
+      case Encoding::kHistogram:
+        hist_.emplace(chunk.data, HistogramFormat::kPlain);
+        break;
+      case Encoding::kHistogramST:
+        hist_.emplace(chunk.data, HistogramFormat::kWithST);
+        break;
+      case Encoding::kFloatHistogram:
+        fhist_.emplace(chunk.data, HistogramFormat::kPlain);
+        break;
+      case Encoding::kFloatHistogramST:
+        fhist_.emplace(chunk.data, HistogramFormat::kWithST);
+        break;
+      default:
+        fail_chunk("unsupported chunk encoding " + chunkenc::encoding_name(chunk.encoding));
     }
     in_chunk_ = true;
   }
@@ -94,6 +122,7 @@ class BlockSampleIterator final : public SampleIterator {
   uint64_t current_ref_ = 0;
   bool in_chunk_ = false;
   chunkenc::XorIterator xor_{std::span<const uint8_t>()};
+  std::optional<chunkenc::Xor2Iterator> xor2_;       // set while in an XOR2 chunk
   std::optional<chunkenc::HistogramIterator> hist_;  // set while in a histogram chunk
   chunkenc::HistogramSample histogram_;
   std::optional<chunkenc::FloatHistogramIterator> fhist_;  // set while in a float histogram chunk

@@ -7,6 +7,7 @@
 
 #include "tsdb/block/block_reader.h"
 #include "tsdb/block/block_writer.h"
+#include "tsdb/chunkenc/chunk.h"
 #include "tsdb/error.h"
 #include "tsdb/merge/series_merger.h"
 #include "tsdb/query/postings_match.h"
@@ -18,10 +19,6 @@ namespace {
 
 bool is_dropped(std::string_view name, const std::vector<std::string>& drop) {
   return std::find(drop.begin(), drop.end(), name) != drop.end();
-}
-
-uint64_t header_sample_count(std::span<const uint8_t> data) {
-  return data.size() >= 2 ? uint64_t(data[0]) << 8 | data[1] : 0;
 }
 
 // A kept series under its output labels (only built when labels are
@@ -148,8 +145,10 @@ RewriteResult rewrite_block(const std::string& block_dir, const RewriteOptions& 
   for (uint32_t ref : deleted) {
     ix.series(ref, stored, scratch);
     r.chunks_in += scratch.size();
-    for (const auto& c : scratch)
-      r.samples_in += header_sample_count(block.chunks().chunk(c.ref).data);
+    for (const auto& c : scratch) {
+      auto chunk = block.chunks().chunk(c.ref);
+      r.samples_in += chunkenc::header_sample_count(chunk.encoding, chunk.data);
+    }
   }
 
   bool relabel = false;

@@ -9,6 +9,7 @@
 #include "tsdb/chunkenc/float_histogram.h"
 #include "tsdb/chunkenc/histogram.h"
 #include "tsdb/chunkenc/xor.h"
+#include "tsdb/chunkenc/xor2.h"
 #include "tsdb/chunks/segment_format.h"
 #include "tsdb/chunks/segment_reader.h"
 #include "tsdb/encoding.h"
@@ -89,7 +90,9 @@ class ChunkCheck {
   }
 
   uint64_t num_chunks() const { return num_chunks_; }
-  uint64_t num_samples() const { return num_samples_; }
+  uint64_t num_samples() const { return num_float_samples_ + num_histogram_samples_; }
+  uint64_t num_float_samples() const { return num_float_samples_; }
+  uint64_t num_histogram_samples() const { return num_histogram_samples_; }
   // False when some chunk could not be read, so num_samples() is short.
   bool samples_complete() const { return samples_complete_; }
 
@@ -134,25 +137,48 @@ class ChunkCheck {
                         " bytes, too short for a sample count");
       return;
     }
-    uint16_t header_count = enc::load_be16(data.data.data());
+    uint16_t header_count = chunkenc::header_sample_count(data.encoding, data.data);
+    // Counted by kind, as Prometheus 3.6+ states them in meta.json.
+    uint64_t& counted =
+        chunkenc::is_float_encoding(data.encoding) ? num_float_samples_ : num_histogram_samples_;
     if (header_count == 0)
       report_.warning("empty chunk", file, s.name,
                       chunk + " (ref " + hex64(c.ref) + "): holds no samples");
     if (!opt_.deep) {
-      num_samples_ += header_count;
+      counted += header_count;
       return;
     }
-    if (data.encoding == uint8_t(chunkenc::Encoding::kXOR)) {
-      chunkenc::XorIterator it(data.data);
-      check_samples(it, c, s.name, file, chunk);
-    } else if (data.encoding == uint8_t(chunkenc::Encoding::kHistogram)) {
-      chunkenc::HistogramIterator it(data.data);
-      check_samples(it, c, s.name, file, chunk);
-    } else if (data.encoding == uint8_t(chunkenc::Encoding::kFloatHistogram)) {
-      chunkenc::FloatHistogramIterator it(data.data);
-      check_samples(it, c, s.name, file, chunk);
-    } else {
-      num_samples_ += header_count;
+    using chunkenc::Encoding;
+    using chunkenc::HistogramFormat;
+    switch (Encoding(data.encoding)) {
+      case Encoding::kXOR: {
+        chunkenc::XorIterator it(data.data);
+        return check_samples(it, c, s.name, file, chunk, counted);
+      }
+      case Encoding::kXOR2: {
+        chunkenc::Xor2Iterator it(data.data);
+        return check_samples(it, c, s.name, file, chunk, counted);
+      }
+      case Encoding::kHistogram:
+      case Encoding::kHistogramST: {
+        chunkenc::HistogramIterator it(data.data, data.encoding == uint8_t(Encoding::kHistogram)
+                                                      ? HistogramFormat::kPlain
+                                                      : HistogramFormat::kWithST);
+        return check_samples(it, c, s.name, file, chunk, counted);
+      }
+      case Encoding::kFloatHistogram:
+      case Encoding::kFloatHistogramST: {
+        chunkenc::FloatHistogramIterator it(data.data,
+                                            data.encoding == uint8_t(Encoding::kFloatHistogram)
+                                                ? HistogramFormat::kPlain
+                                                : HistogramFormat::kWithST);
+        return check_samples(it, c, s.name, file, chunk, counted);
+      }
+      default:
+        break;
+    }
+    {
+      counted += header_count;
       report_.warning("cannot decode encoding", file, s.name,
                       chunk + " (ref " + hex64(c.ref) + "): cannot decode encoding " +
                           chunkenc::encoding_name(data.encoding) +
@@ -164,7 +190,7 @@ class ChunkCheck {
   // Decodes every sample: order, count and time range against the index.
   template <class Iterator>
   void check_samples(Iterator& it, const index::ChunkMeta& c, const std::string& series,
-                     const std::string& file, const std::string& chunk) {
+                     const std::string& file, const std::string& chunk, uint64_t& counted) {
     uint64_t n = 0;
     int64_t first = 0, last = 0;
     bool ordered = true;
@@ -179,7 +205,7 @@ class ChunkCheck {
       last = it.t();
       ++n;
     }
-    num_samples_ += n;
+    counted += n;
     const std::string where = chunk + " (ref " + hex64(c.ref) + ")";
     if (!it.err().empty()) {
       report_.error("chunk undecodable", file, series, where + ": cannot decode: " + it.err());
@@ -198,7 +224,7 @@ class ChunkCheck {
   const chunks::ChunkReader* reader_;
   std::set<uint64_t> missing_;
   uint64_t num_chunks_ = 0;
-  uint64_t num_samples_ = 0;
+  uint64_t num_float_samples_ = 0, num_histogram_samples_ = 0;
   bool samples_complete_ = true;
 };
 
@@ -293,8 +319,16 @@ BlockResult verify_block(const std::string& dir, const Options& opt, Report& rep
     const BlockStats& st = res.meta->stats;
     compare_stat(report, "numSeries", st.num_series, index.series_count(), "series");
     compare_stat(report, "numChunks", st.num_chunks, chunks.num_chunks(), "chunks");
-    if (chunks.samples_complete())
+    if (chunks.samples_complete()) {
       compare_stat(report, "numSamples", st.num_samples, chunks.num_samples(), "samples");
+      // Written by Prometheus >= 3.6 (zero omitted): checked when either is there.
+      if (st.num_float_samples || st.num_histogram_samples) {
+        compare_stat(report, "numFloatSamples", st.num_float_samples, chunks.num_float_samples(),
+                     "float samples");
+        compare_stat(report, "numHistogramSamples", st.num_histogram_samples,
+                     chunks.num_histogram_samples(), "histogram samples");
+      }
+    }
   }
 
   try {

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "tsdb/chunkenc/xor2.h"
 #include "tsdb/merge/dedup.h"
 #include "tsdb/merge/rechunk.h"
 
@@ -109,6 +110,70 @@ TEST(Rechunker, CutsReencodedChunksAt120Samples) {
   EXPECT_EQ(out[1].num_samples, 120u);
   EXPECT_EQ(out[2].num_samples, 10u);
   EXPECT_EQ(out[2].max_time, 249000);
+}
+
+// Decodes an output chunk of encoding 1 or 4 into (t, st) pairs.
+std::vector<std::pair<int64_t, int64_t>> decoded(const ChunkData& c) {
+  std::vector<std::pair<int64_t, int64_t>> out;
+  if (c.encoding == uint8_t(chunkenc::Encoding::kXOR2)) {
+    chunkenc::Xor2Iterator it(c.data);
+    while (it.next()) out.push_back({it.t(), it.st()});
+    EXPECT_EQ(it.err(), "");
+  } else {
+    chunkenc::XorIterator it(c.data);
+    while (it.next()) out.push_back({it.t(), 0});
+    EXPECT_EQ(it.err(), "");
+  }
+  return out;
+}
+
+// Floats from XOR2 chunks are re-encoded as Prometheus 3.14's
+// seriesToChunkEncoder does: a chunk takes the encoding its first sample
+// wants (XOR2 when it comes from XOR2 or has a start timestamp), later
+// samples stay in it, except that a start timestamp cuts an XOR chunk.
+TEST(Rechunker, Xor2SamplesFollowPrometheusCutRules) {
+  std::vector<SourceChunk> sources(2);
+  sources[0] = {0, 0, uint8_t(chunkenc::Encoding::kXOR), {}, 1000};   // never whole
+  sources[1] = {0, 0, uint8_t(chunkenc::Encoding::kXOR2), {}, 1000};  // never whole
+  std::vector<std::vector<int64_t>> starts(2);
+  starts[1].assign(1000, 0);
+  starts[1][1] = 500;  // only the XOR2 chunk's second sample has a start timestamp
+  SampleRun merged;
+  merged.push_back({1000, 0, 0, 0});  // XOR, no ST: the chunk is XOR
+  merged.push_back({2000, 0, 1, 0});  // from XOR2, no ST: stays in the XOR chunk
+  merged.push_back({3000, 0, 1, 1});  // ST: cuts, an XOR2 chunk starts
+  merged.push_back({4000, 0, 0, 1});  // from XOR: stays in the XOR2 chunk
+  Rechunker r;
+  std::vector<ChunkData> out;
+  r.add(merged, sources, out, {}, starts);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].encoding, uint8_t(chunkenc::Encoding::kXOR));
+  EXPECT_EQ(decoded(out[0]), (std::vector<std::pair<int64_t, int64_t>>{{1000, 0}, {2000, 0}}));
+  EXPECT_EQ(out[1].encoding, uint8_t(chunkenc::Encoding::kXOR2));
+  EXPECT_EQ(decoded(out[1]), (std::vector<std::pair<int64_t, int64_t>>{{3000, 500}, {4000, 0}}));
+  EXPECT_EQ(out[1].min_time, 3000);
+  EXPECT_EQ(out[1].max_time, 4000);
+
+  // 250 samples from XOR2: chunks of 120, 120 and 10, all XOR2.
+  SampleRun many;
+  for (uint32_t i = 0; i < 250; ++i) many.push_back({int64_t(i) * 1000, 0, 1, i});
+  out.clear();
+  r.add(many, sources, out, {}, starts);
+  ASSERT_EQ(out.size(), 3u);
+  for (const auto& c : out) EXPECT_EQ(c.encoding, uint8_t(chunkenc::Encoding::kXOR2));
+  EXPECT_EQ(out[2].num_samples, 10u);
+  EXPECT_EQ(decoded(out[0])[1].second, 500);
+
+  // Legacy output: XOR only, start timestamps dropped, no XOR2 chunk copied.
+  Rechunker legacy;
+  legacy.set_output_encodings(OutputEncodings::kLegacy);
+  out.clear();
+  legacy.add(merged, sources, out, {}, starts);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].encoding, uint8_t(chunkenc::Encoding::kXOR));
+  EXPECT_EQ(out[0].num_samples, 4u);
+  EXPECT_FALSE(legacy.may_copy(sources[1]));
+  EXPECT_TRUE(legacy.may_copy(sources[0]));
 }
 
 }  // namespace

@@ -29,6 +29,7 @@ struct CompactArgs {
   std::string retention;
   int concurrency = 1;
   size_t threads = 0;
+  bool legacy_chunk_encodings = false;
   bool dry_run = false;
   bool json = false;
   std::string shard;
@@ -98,6 +99,7 @@ int run_compact(const CompactArgs& a) {
   if (a.concurrency < 1) throw UsageError("--concurrency must be at least 1");
   o.concurrency = a.concurrency;
   o.threads = a.threads;
+  if (a.legacy_chunk_encodings) o.encodings = merge::OutputEncodings::kLegacy;
   o.dry_run = a.dry_run;
   if (!a.shard.empty()) o.shard = compact::parse_shard_arg(a.shard);
   o.split_shards = a.split_shards;
@@ -179,6 +181,10 @@ void register_compact(CLI::App& app, Runner& run) {
                   "Threads each job merges series with (default: the cores shared among "
                   "concurrent jobs)")
       ->check(CLI::Range(1, 1024));
+  cmd->add_flag("--legacy-chunk-encodings", a->legacy_chunk_encodings,
+                "Write only chunk encodings 1-3 (XOR, histogram, float histogram), re-encoding "
+                "Prometheus 3.x's 4-6, for readers that know nothing newer (Thanos up to v0.42); "
+                "start timestamps are dropped");
   cmd->add_option("--shard", a->shard,
                   "I/N: take only the groups whose hash mod N is I (N processes, 0..N-1, "
                   "share the work)");

@@ -22,6 +22,7 @@ struct MergeArgs {
   std::string dedup = "penalty";
   bool json = false;
   size_t threads = 0;
+  bool legacy_chunk_encodings = false;
   std::vector<std::string> inputs;
 };
 
@@ -43,6 +44,7 @@ int run_merge(const MergeArgs& args) {
   opts.replica_labels = args.replica_labels;
   opts.mode = merge::dedup_mode_from_name(args.dedup);
   opts.threads = args.threads;
+  if (args.legacy_chunk_encodings) opts.encodings = merge::OutputEncodings::kLegacy;
   Progress progress("merging series", 0);
   opts.progress = [&](uint64_t done, uint64_t total, uint64_t bytes) {
     progress.set_total(total);
@@ -103,6 +105,10 @@ void register_merge(CLI::App& app, Runner& run) {
   cmd->add_option("--threads", args->threads,
                   "Threads that merge series (output order is kept); default: one per core")
       ->check(CLI::Range(1, 1024));
+  cmd->add_flag("--legacy-chunk-encodings", args->legacy_chunk_encodings,
+                "Write only chunk encodings 1-3 (XOR, histogram, float histogram), re-encoding "
+                "Prometheus 3.x's 4-6, for readers that know nothing newer (Thanos up to v0.42); "
+                "start timestamps are dropped");
   cmd->add_flag("--json", args->json, "Print the summary as one JSON line");
   cmd->callback([args, &run] { run = [args] { return run_merge(*args); }; });
 }

@@ -12,9 +12,10 @@ _promblock() {
   case ${COMP_WORDS[1]} in
     ls) opts="--json" ;;
     dump) opts="--match --min-time --max-time --format" ;;
-    merge) opts="--out --replica-label --dedup --threads --json" ;;
+    merge) opts="--out --replica-label --dedup --threads --legacy-chunk-encodings --json" ;;
     compact) opts="--out --replica-label --dedup --ranges --consistency-delay --delete-delay
-                   --retention --concurrency --threads --shard --split-shards --lock-expiry
+                   --retention --concurrency --threads --legacy-chunk-encodings --shard
+                   --split-shards --lock-expiry
                    --dry-run --json" ;;
     verify) opts="--deep --json --no-overlaps" ;;
     analyze) opts="--limit --match --json" ;;

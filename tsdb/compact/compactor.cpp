@@ -394,6 +394,7 @@ class Run {
       mo.out_dir = opts_.out_dir;
       mo.replica_labels = opts_.replica_labels;
       mo.mode = jobs_[i].vertical ? opts_.mode : merge::DedupMode::kChain;
+      mo.encodings = opts_.encodings;
       mo.threads = merge_threads();
       // Merges report bytes on their own thread: sum them; only a job on
       // the calling thread (one at a time) passes them on as it goes.

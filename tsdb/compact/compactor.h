@@ -21,6 +21,7 @@ struct CompactOptions {
   std::string out_dir;
   std::vector<std::string> replica_labels;
   merge::DedupMode mode = merge::DedupMode::kPenalty;
+  merge::OutputEncodings encodings = merge::OutputEncodings::kKeep;
   std::vector<int64_t> ranges;  // ms, ascending
   int64_t consistency_delay_ms = 30 * 60 * 1000;
   int64_t delete_delay_ms = 48 * 3600 * 1000;

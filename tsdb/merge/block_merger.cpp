@@ -208,7 +208,7 @@ MergeResult merge_blocks(const std::vector<MergeInput>& inputs, const MergeOptio
     return !batch.jobs.empty() || batch.copies_skipped > 0;
   };
   auto process = [&](Batch& batch) {
-    batch.merger = std::make_unique<SeriesMerger>(opts.mode);
+    batch.merger = std::make_unique<SeriesMerger>(opts.mode, opts.encodings);
     for (auto& job : batch.jobs) batch.merger->merge_keeping(job.labels, job.copies, job.chunks);
   };
   uint64_t copies_done = 0, bytes_done = 0;

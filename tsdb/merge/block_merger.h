@@ -44,6 +44,8 @@ struct MergeOptions {
   // index, and give the output the shard label (compact/sharding.h). The
   // inputs' shard labels are then not part of their group.
   std::optional<SeriesShard> shard;
+  // Encodings of re-encoded chunks (merge/rechunk.h).
+  OutputEncodings encodings = OutputEncodings::kKeep;
 };
 
 struct MergeInput {

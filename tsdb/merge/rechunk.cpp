@@ -3,11 +3,17 @@
 #include <algorithm>
 #include <type_traits>
 
+#include "tsdb/chunkenc/xor2.h"
 #include "tsdb/chunkenc/xor_batch.h"
 
 namespace promblock::merge {
 
 namespace {
+
+chunkenc::HistogramFormat histogram_format_of(uint8_t encoding) {
+  return encoding >= uint8_t(chunkenc::Encoding::kHistogramST) ? chunkenc::HistogramFormat::kWithST
+                                                               : chunkenc::HistogramFormat::kPlain;
+}
 
 // True when samples[i..] starts with every sample of source chunk c, in
 // order, and nothing else in between.
@@ -26,10 +32,10 @@ void Rechunker::add_verbatim(const SourceChunk& s, std::vector<ChunkData>& out) 
 }
 
 void Rechunker::add(const SampleRun& samples, std::span<const SourceChunk> sources,
-                    std::vector<ChunkData>& out, HistogramStore histograms) {
-  samples_ = samples, sources_ = sources, histograms_ = histograms;
+                    std::vector<ChunkData>& out, HistogramStore histograms, StartTimes starts) {
+  samples_ = samples, sources_ = sources, histograms_ = histograms, starts_ = starts;
   any_histograms_ = std::any_of(sources.begin(), sources.end(), [](const SourceChunk& c) {
-    return c.encoding != uint8_t(chunkenc::Encoding::kXOR);
+    return !chunkenc::is_float_encoding(c.encoding);
   });
   size_t pending_from = 0;
   size_t i = 0;
@@ -37,7 +43,7 @@ void Rechunker::add(const SampleRun& samples, std::span<const SourceChunk> sourc
     const TaggedSample& s = samples[i];
     // Only the start of a chunk can start a whole one: test that first.
     if (s.position == 0 && is_whole_chunk(samples, i, s.chunk, sources[s.chunk].num_samples) &&
-        (!any_histograms_ || header_holds(i))) {
+        may_copy(sources[s.chunk]) && (!any_histograms_ || header_holds(i))) {
       uint32_t count = sources[s.chunk].num_samples;
       encode(pending_from, i, out);
       add_verbatim(sources[s.chunk], out);
@@ -69,7 +75,7 @@ const Sample& Rechunker::histogram(const TaggedSample& s) const {
 
 template <class Sample>
 const Sample* Rechunker::histogram_before(size_t i) const {
-  while (i > 0 && encoding_of(samples_[i - 1]) == kEncodingOf<Sample>) {
+  while (i > 0 && kind_of(samples_[i - 1]) == kEncodingOf<Sample>) {
     const Sample& h = histogram<Sample>(samples_[--i]);
     if (!is_stale(h)) return &h;
   }
@@ -78,8 +84,8 @@ const Sample* Rechunker::histogram_before(size_t i) const {
 
 bool Rechunker::header_holds(size_t i) const {
   const SourceChunk& c = sources_[samples_[i].chunk];
-  if (c.encoding == uint8_t(chunkenc::Encoding::kXOR) || c.data.size() < 3) return true;
-  auto header = chunkenc::counter_reset_header_of(c.data);
+  if (chunkenc::is_float_encoding(c.encoding) || c.data.size() < 3) return true;
+  auto header = chunkenc::counter_reset_header_of(c.data, histogram_format_of(c.encoding));
   if (header == chunkenc::CounterResetHeader::kUnknown ||
       header == chunkenc::CounterResetHeader::kGauge)
     return true;
@@ -88,7 +94,7 @@ bool Rechunker::header_holds(size_t i) const {
   auto holds = [&](const auto* prev, const auto& first) {
     return !prev || counter_header_after(prev, first) == header;
   };
-  if (c.encoding == kEncodingOf<chunkenc::HistogramSample>)
+  if (kind_of(samples_[i]) == kEncodingOf<chunkenc::HistogramSample>)
     return holds(histogram_before<chunkenc::HistogramSample>(i),
                  histogram<chunkenc::HistogramSample>(samples_[i]));
   return holds(histogram_before<chunkenc::FloatHistogramSample>(i),
@@ -100,9 +106,9 @@ void Rechunker::encode(size_t from, size_t to, std::vector<ChunkData>& out) {
   // A series may switch between floats and histograms: each switch starts
   // a chunk of the other encoding.
   while (from < to) {
-    const uint8_t encoding = encoding_of(samples_[from]);
+    const uint8_t encoding = kind_of(samples_[from]);
     size_t end = from + 1;
-    while (end < to && encoding_of(samples_[end]) == encoding) ++end;
+    while (end < to && kind_of(samples_[end]) == encoding) ++end;
     if (encoding == kEncodingOf<chunkenc::HistogramSample>)
       encode_histograms<chunkenc::HistogramSample>(from, end, out);
     else if (encoding == kEncodingOf<chunkenc::FloatHistogramSample>)
@@ -119,7 +125,8 @@ void Rechunker::encode_histograms(size_t from, size_t to, std::vector<ChunkData>
   for (size_t i = from; i < to; ++i) {
     const TaggedSample& s = samples_[i];
     const SourceChunk& c = sources_[s.chunk];
-    bool gauge = chunkenc::counter_reset_header_of(c.data) == chunkenc::CounterResetHeader::kGauge;
+    bool gauge = chunkenc::counter_reset_header_of(c.data, histogram_format_of(c.encoding)) ==
+                 chunkenc::CounterResetHeader::kGauge;
     refs.push_back({s.t, &histogram<Sample>(s), gauge});
   }
   for (const auto& chunk : plan_histogram_chunks(refs, histogram_before<Sample>(from))) {
@@ -150,7 +157,51 @@ uint8_t* Rechunker::reserve(size_t size) {
   return blocks_[block_].bytes.get() + used_;
 }
 
+void Rechunker::emit(std::span<const uint8_t> bytes, uint8_t encoding, int64_t min_time,
+                     int64_t max_time, uint32_t n, std::vector<ChunkData>& out) {
+  uint8_t* dst = reserve(bytes.size());
+  std::copy(bytes.begin(), bytes.end(), dst);
+  used_ += bytes.size();
+  out.push_back({min_time, max_time, encoding, std::span<const uint8_t>(dst, bytes.size()), n});
+  ++reencoded_;
+}
+
+void Rechunker::encode_floats_st(std::span<const TaggedSample> samples,
+                                 std::vector<ChunkData>& out) {
+  constexpr auto kXOR = uint8_t(chunkenc::Encoding::kXOR);
+  constexpr auto kXOR2 = uint8_t(chunkenc::Encoding::kXOR2);
+  size_t i = 0;
+  while (i < samples.size()) {
+    // The chunk's encoding is what its first sample wants; later samples
+    // that want the other one stay in it (XOR and XOR2 append alike),
+    // except one with a start timestamp, which an XOR chunk cannot hold.
+    auto wants = [&](const TaggedSample& s) {
+      return start_of(s) != 0 || encoding_of(s) == kXOR2 ? kXOR2 : kXOR;
+    };
+    const uint8_t encoding = wants(samples[i]);
+    const size_t first = i;
+    if (encoding == kXOR2) {
+      chunkenc::Xor2Encoder enc;
+      for (; i < samples.size() && i - first < kMaxSamplesPerChunk; ++i)
+        enc.append(samples[i].t, samples[i].v_bits, start_of(samples[i]));
+      emit(enc.bytes(), kXOR2, samples[first].t, samples[i - 1].t, enc.num_samples(), out);
+    } else {
+      chunkenc::XorEncoder enc;
+      for (; i < samples.size() && i - first < kMaxSamplesPerChunk; ++i) {
+        if (i > first && start_of(samples[i]) != 0) break;
+        enc.append_bits(samples[i].t, samples[i].v_bits);
+      }
+      emit(enc.bytes(), kXOR, samples[first].t, samples[i - 1].t, enc.num_samples(), out);
+    }
+  }
+}
+
 void Rechunker::encode_floats(std::span<const TaggedSample> samples, std::vector<ChunkData>& out) {
+  if (output_ == OutputEncodings::kKeep &&
+      std::any_of(samples.begin(), samples.end(), [&](const TaggedSample& s) {
+        return encoding_of(s) == uint8_t(chunkenc::Encoding::kXOR2);
+      }))
+    return encode_floats_st(samples, out);
   while (!samples.empty()) {
     size_t n = std::min(samples.size(), kMaxSamplesPerChunk);
     uint8_t* dst = reserve(chunkenc::xor_max_encoded_size(n));

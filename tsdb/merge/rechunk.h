@@ -2,7 +2,8 @@
 // Turns the merged samples of one series back into chunks: runs that are
 // exactly one whole input chunk are copied byte for byte; everything else
 // is re-encoded into chunks of at most 120 samples (Prometheus's target
-// size): floats with our XOR encoder, native histograms as
+// size): floats with our XOR encoder, or XOR2 where samples come from XOR2
+// chunks or carry start timestamps; native histograms as
 // histogram_rechunk.h plans them.
 #include <cstdint>
 #include <memory>
@@ -31,8 +32,22 @@ struct SourceChunk {
 // The decoded histogram samples of the series being merged; a sample from
 // a histogram chunk carries, as its value, its index here.
 struct HistogramStore {
-  std::span<const chunkenc::HistogramSample> ints;         // encoding 2
-  std::span<const chunkenc::FloatHistogramSample> floats;  // encoding 3
+  std::span<const chunkenc::HistogramSample> ints;         // encoding 2 (and 5)
+  std::span<const chunkenc::FloatHistogramSample> floats;  // encoding 3 (and 6)
+};
+
+// Start timestamps of the series' source chunks, by source chunk index and
+// sample position; a source without any has an empty vector (all 0).
+using StartTimes = std::span<const std::vector<int64_t>>;
+
+// Which encodings re-encoded chunks may have.
+enum class OutputEncodings {
+  // Keep the inputs': XOR2 where a sample comes from an XOR2 chunk or has
+  // a start timestamp, as Prometheus 3.x's compaction does; 1-3 otherwise.
+  kKeep,
+  // Only 1-3, for readers that know nothing newer: chunks of 4-6 are
+  // re-encoded, and their start timestamps dropped.
+  kLegacy,
 };
 
 class Rechunker {
@@ -40,10 +55,15 @@ class Rechunker {
   // Appends the chunks for `samples` (time-ordered) to `out`. Spans in
   // `out` stay valid until clear() (encoded bytes are owned here).
   void add(const SampleRun& samples, std::span<const SourceChunk> sources,
-           std::vector<ChunkData>& out, HistogramStore histograms = {});
+           std::vector<ChunkData>& out, HistogramStore histograms = {}, StartTimes starts = {});
   // Copies one source chunk through unchanged.
   void add_verbatim(const SourceChunk& source, std::vector<ChunkData>& out);
   void clear() { block_ = 0, used_ = 0; }
+  void set_output_encodings(OutputEncodings e) { output_ = e; }
+  // Whether a source chunk may be copied as it is.
+  bool may_copy(const SourceChunk& c) const {
+    return output_ == OutputEncodings::kKeep || c.encoding < uint8_t(chunkenc::Encoding::kXOR2);
+  }
 
   uint64_t chunks_copied() const { return copied_; }
   uint64_t chunks_reencoded() const { return reencoded_; }
@@ -52,6 +72,20 @@ class Rechunker {
   // Re-encodes samples [from, to) of the run being added.
   void encode(size_t from, size_t to, std::vector<ChunkData>& out);
   void encode_floats(std::span<const TaggedSample> samples, std::vector<ChunkData>& out);
+  // Floats of which some come from XOR2 chunks: XOR2 and XOR chunks cut
+  // where Prometheus 3.14's seriesToChunkEncoder cuts them.
+  void encode_floats_st(std::span<const TaggedSample> samples, std::vector<ChunkData>& out);
+  void emit(std::span<const uint8_t> bytes, uint8_t encoding, int64_t min_time, int64_t max_time,
+            uint32_t n, std::vector<ChunkData>& out);
+  int64_t start_of(const TaggedSample& s) const {
+    return s.chunk < starts_.size() && !starts_[s.chunk].empty() ? starts_[s.chunk][s.position] : 0;
+  }
+  // 1 for floats, 2 and 3 for integer and float histograms (with or
+  // without start timestamps): samples of one kind share a chunk.
+  uint8_t kind_of(const TaggedSample& s) const {
+    uint8_t e = encoding_of(s);
+    return chunkenc::is_float_encoding(e) ? 1 : e >= uint8_t(chunkenc::Encoding::kXOR2) ? e - 3 : e;
+  }
   template <class Sample>
   void encode_histograms(size_t from, size_t to, std::vector<ChunkData>& out);
   uint8_t encoding_of(const TaggedSample& s) const { return sources_[s.chunk].encoding; }
@@ -81,6 +115,8 @@ class Rechunker {
   std::span<const TaggedSample> samples_;
   std::span<const SourceChunk> sources_;
   HistogramStore histograms_;
+  StartTimes starts_;
+  OutputEncodings output_ = OutputEncodings::kKeep;
   bool any_histograms_ = false;
   std::vector<uint8_t> encoded_;  // scratch for encode_histograms()
   uint64_t copied_ = 0;

@@ -5,6 +5,7 @@
 #include "tsdb/chunkenc/float_histogram.h"
 #include "tsdb/chunkenc/histogram.h"
 #include "tsdb/chunkenc/xor.h"
+#include "tsdb/chunkenc/xor2.h"
 #include "tsdb/chunkenc/xor_batch.h"
 #include "tsdb/encoding.h"
 #include "tsdb/error.h"
@@ -34,6 +35,8 @@ void SeriesMerger::collect_sources(const Labels& labels, std::span<const SeriesC
   });
   source_chunks_.clear();
   for (const auto& s : sources_) source_chunks_.push_back(s.chunk);
+  if (starts_.size() < sources_.size()) starts_.resize(sources_.size());
+  for (size_t i = 0; i < sources_.size(); ++i) starts_[i].clear();
 }
 
 bool SeriesMerger::touched_by_tombstones(const Source& s) const {
@@ -50,17 +53,42 @@ void SeriesMerger::decode(const Labels& labels, uint32_t i, SampleRun& run) cons
          "chunk " + hex64(s.meta.ref) + " of series " + labels_to_string(labels) + ": " + what);
   };
   const size_t first = run.size();
-  if (s.chunk.encoding == uint8_t(chunkenc::Encoding::kHistogram)) {
-    decode_histograms<chunkenc::HistogramIterator>(i, run, histograms_, histograms_used_,
-                                                   fail_chunk);
-  } else if (s.chunk.encoding == uint8_t(chunkenc::Encoding::kFloatHistogram)) {
-    decode_histograms<chunkenc::FloatHistogramIterator>(i, run, float_histograms_,
-                                                        float_histograms_used_, fail_chunk);
-  } else if (s.chunk.encoding != uint8_t(chunkenc::Encoding::kXOR)) {
-    fail_chunk("cannot merge overlapping chunks of encoding " +
-               chunkenc::encoding_name(s.chunk.encoding));
-  } else {
-    decode_floats(i, run, fail_chunk);
+  using chunkenc::Encoding;
+  const bool legacy = output_encodings_ == OutputEncodings::kLegacy;
+  switch (Encoding(s.chunk.encoding)) {
+    case Encoding::kXOR:
+      decode_floats(i, run, fail_chunk);
+      break;
+    case Encoding::kXOR2:
+      decode_xor2(i, run, fail_chunk);
+      break;
+    case Encoding::kHistogram:
+      decode_histograms<chunkenc::HistogramIterator>(i, run, histograms_, histograms_used_,
+                                                     fail_chunk);
+      break;
+    case Encoding::kFloatHistogram:
+      decode_histograms<chunkenc::FloatHistogramIterator>(i, run, float_histograms_,
+                                                          float_histograms_used_, fail_chunk);
+      break;
+    // Histograms with start timestamps are re-encoded only without them
+    // (as encodings 2 and 3) so far.
+    case Encoding::kHistogramST:
+      if (!legacy) goto unsupported;
+      decode_histograms<chunkenc::HistogramIterator>(i, run, histograms_, histograms_used_,
+                                                     fail_chunk);
+      break;
+    case Encoding::kFloatHistogramST:
+      if (!legacy) goto unsupported;
+      decode_histograms<chunkenc::FloatHistogramIterator>(i, run, float_histograms_,
+                                                          float_histograms_used_, fail_chunk);
+      break;
+    default:
+    unsupported:
+      fail_chunk("cannot merge overlapping chunks of encoding " +
+                 chunkenc::encoding_name(s.chunk.encoding) +
+                 (legacy ? std::string()
+                         : " yet (--legacy-chunk-encodings re-encodes them as encodings 1-3, "
+                           "dropping start timestamps)"));
   }
   if (const std::vector<Interval>* deleted = s.copy->deleted) {
     auto kept = std::remove_if(run.begin() + std::ptrdiff_t(first), run.end(),
@@ -73,7 +101,10 @@ template <class Iterator, class Sample, class Fail>
 void SeriesMerger::decode_histograms(uint32_t i, SampleRun& run, std::vector<Sample>& store,
                                      uint64_t& used, const Fail& fail_chunk) const {
   // Each sample is kept whole in the store; the run carries its index.
-  Iterator it(sources_[i].chunk.data);
+  const uint8_t encoding = sources_[i].chunk.encoding;
+  Iterator it(sources_[i].chunk.data, encoding >= uint8_t(chunkenc::Encoding::kHistogramST)
+                                          ? chunkenc::HistogramFormat::kWithST
+                                          : chunkenc::HistogramFormat::kPlain);
   uint32_t position = 0;
   while (it.next()) {
     if (used == store.size()) store.emplace_back();
@@ -81,6 +112,22 @@ void SeriesMerger::decode_histograms(uint32_t i, SampleRun& run, std::vector<Sam
     run.push_back({it.t(), used++, i, position++});
   }
   if (!it.err().empty()) fail_chunk(it.err());
+}
+
+template <class Fail>
+void SeriesMerger::decode_xor2(uint32_t i, SampleRun& run, const Fail& fail_chunk) const {
+  chunkenc::Xor2Iterator it(sources_[i].chunk.data);
+  std::vector<int64_t>& starts = starts_[i];
+  starts.clear();
+  bool any_start = false;
+  uint32_t position = 0;
+  while (it.next()) {
+    run.push_back({it.t(), it.v_bits(), i, position++});
+    starts.push_back(it.st());
+    any_start |= it.st() != 0;
+  }
+  if (!it.err().empty()) fail_chunk(it.err());
+  if (!any_start) starts.clear();  // all 0: no lookups needed
 }
 
 template <class Fail>
@@ -162,7 +209,7 @@ void SeriesMerger::merge_penalty(const Labels& labels, std::vector<ChunkData>& o
     replicas.push_back(merged(decode_runs(labels, order)));
   }
   SampleRun run = penalty_merge_all(replicas);
-  rechunker_.add(run, source_chunks_, out, histograms());
+  rechunker_.add(run, source_chunks_, out, histograms(), starts_);
 }
 
 void SeriesMerger::merge_chain(const Labels& labels, std::vector<ChunkData>& out) {
@@ -176,7 +223,8 @@ void SeriesMerger::merge_chain(const Labels& labels, std::vector<ChunkData>& out
       region_max = std::max(region_max, sources_[end].meta.max_time);
       ++end;
     }
-    if (end == i + 1 && !touched_by_tombstones(sources_[i])) {
+    if (end == i + 1 && !touched_by_tombstones(sources_[i]) &&
+        rechunker_.may_copy(sources_[i].chunk)) {
       rechunker_.add_verbatim(sources_[i].chunk, out);
     } else {
       // Runs ordered by replica rank so that on equal timestamps the
@@ -188,7 +236,7 @@ void SeriesMerger::merge_chain(const Labels& labels, std::vector<ChunkData>& out
       });
       // Decoded first: that fills histograms().
       const SampleRun& run = merged(decode_runs(labels, order));
-      rechunker_.add(run, source_chunks_, out, histograms());
+      rechunker_.add(run, source_chunks_, out, histograms(), starts_);
     }
     i = end;
   }

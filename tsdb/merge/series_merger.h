@@ -32,7 +32,10 @@ struct SeriesCopy {
 
 class SeriesMerger {
  public:
-  explicit SeriesMerger(DedupMode mode) : mode_(mode) {}
+  explicit SeriesMerger(DedupMode mode, OutputEncodings encodings = OutputEncodings::kKeep)
+      : mode_(mode), output_encodings_(encodings) {
+    rechunker_.set_output_encodings(encodings);
+  }
 
   // Replaces `out` with the output chunks of the series. The spans in `out`
   // stay valid until the next call.
@@ -59,6 +62,8 @@ class SeriesMerger {
   void decode(const Labels& labels, uint32_t i, SampleRun& run) const;
   template <class Fail>
   void decode_floats(uint32_t i, SampleRun& run, const Fail& fail_chunk) const;
+  template <class Fail>
+  void decode_xor2(uint32_t i, SampleRun& run, const Fail& fail_chunk) const;
   template <class Iterator, class Sample, class Fail>
   void decode_histograms(uint32_t i, SampleRun& run, std::vector<Sample>& store, uint64_t& used,
                          const Fail& fail_chunk) const;
@@ -81,6 +86,9 @@ class SeriesMerger {
   std::vector<SampleRun> runs_;           // scratch, reused across series
   SampleRun merged_;                      // scratch, reused across series
   mutable std::vector<uint8_t> scratch_;  // the padded copy of a chunk being decoded
+  // Start timestamps of decoded XOR2 sources, by source index (rechunk.h).
+  mutable std::vector<std::vector<int64_t>> starts_;
+  OutputEncodings output_encodings_ = OutputEncodings::kKeep;
   // Decoded histogram samples of the series (kept for reuse beyond
   // histograms_used_); a run's histogram sample holds its index here.
   mutable std::vector<chunkenc::HistogramSample> histograms_;

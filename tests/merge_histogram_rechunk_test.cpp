@@ -134,6 +134,31 @@ TEST(HistogramPlan, CutsOnSchemaGaugeAndAfterStaleMarkers) {
   EXPECT_EQ(plan[0].end, 2u);
 }
 
+// Prometheus 3.14 (storage/series.go seriesToChunkEncoder): samples with a
+// start timestamp go to histogram-ST chunks, those without to plain ones;
+// the two never share a chunk.
+TEST(HistogramPlan, CutsWhereStartTimestampsStartOrStop) {
+  std::vector<HistogramSample> hs{hist({{0, 1}}), hist({{0, 2}}), hist({{0, 3}}), hist({{0, 4}})};
+  auto rs = refs(hs);
+  rs[1].st = rs[2].st = -500;
+  auto plan = plan_histogram_chunks(rs, nullptr);
+  ASSERT_EQ(plan.size(), 3u);
+  EXPECT_EQ(plan[1].begin, 1u);
+  EXPECT_EQ(plan[1].end, 3u);
+  std::vector<uint8_t> bytes;
+  auto part = std::span<const HistogramRef>(rs).subspan(1, 2);
+  encode_histogram_chunk(part, plan[1].header, bytes);
+  chunkenc::HistogramIterator it(bytes, chunkenc::HistogramFormat::kWithST);
+  int n = 0;
+  while (it.next()) {
+    EXPECT_EQ(it.st(), -500);
+    EXPECT_EQ(it.count(), uint64_t(2 + n));
+    ++n;
+  }
+  EXPECT_EQ(it.err(), "");
+  EXPECT_EQ(n, 2);
+}
+
 TEST(HistogramEncodeChunk, UsesTheUnionOfTheSamplesBuckets) {
   // Buckets appear in a counter histogram and vanish in a gauge histogram:
   // either way one chunk, every sample decoding to what it was.

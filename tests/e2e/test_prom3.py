@@ -19,7 +19,7 @@ output.
                 it answers raw queries with the merged samples.
   OtherCommandsTest  compact, rewrite, backup | restore on 3.x blocks.
   Xor2Test      a real replica block whose chunks are XOR2 (encoding 4, start
-                timestamps on counters; written by roundtrip_block --xor2 with
+                timestamps on counters; written by roundtrip_block --st-encodings with
                 our encoder, byte-exact with Prometheus's appender on the
                 Go-made fixtures of tests/fixtures/chunks_xor2): the
                 independent reference decoder (tests/reference/xor2_ref.py)
@@ -33,6 +33,13 @@ output.
                 input's; re-encoded chunks are XOR2 where their samples come
                 from XOR2 (at most 120 samples); --legacy-chunk-encodings
                 writes only XOR chunks with the same samples.
+  HistogramStMergeTest  the real native-histogram HA pair in encodings 5/6
+                (and 4): chain and penalty merges dump like the merge of the
+                originals; every output histogram sample's (t, st) and
+                counts, read by the independent reference decoder
+                (tests/reference/histogram_ref.py), are an input's; output
+                chunks keep 5/6; --legacy-chunk-encodings writes 1-3 only,
+                which promtool 2.42 reads.
   HintsTest     merged hints as Prometheus 3.14 sets them; merge refuses to
                 mix a from-stale-series block with ordinary ones; compact
                 plans them apart.
@@ -50,6 +57,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
+import histogram_ref  # noqa: E402
 import xor2_ref  # noqa: E402
 
 PROM3 = os.path.join(h.TESTDATA, "prom3")
@@ -204,7 +212,7 @@ class Xor2Test(unittest.TestCase):
     def setUpClass(cls):
         cls.orig = h.block_dirs(os.path.join(REAL, "replica_b"))[0]
         cls.parent = h.mkdtemp()
-        rc, out, err = h.run([os.path.join(h.BUILD, "tests", "roundtrip_block"), "--xor2",
+        rc, out, err = h.run([os.path.join(h.BUILD, "tests", "roundtrip_block"), "--st-encodings",
                               cls.orig, cls.parent])
         assert rc == 0, err
         cls.block = out.strip()
@@ -251,7 +259,7 @@ class Xor2Test(unittest.TestCase):
 
 def xor2_copy(block):
     parent = h.mkdtemp()
-    rc, out, err = h.run([os.path.join(h.BUILD, "tests", "roundtrip_block"), "--xor2", block, parent])
+    rc, out, err = h.run([os.path.join(h.BUILD, "tests", "roundtrip_block"), "--st-encodings", block, parent])
     assert rc == 0, err
     return out.strip()
 
@@ -333,6 +341,72 @@ class Xor2MergeTest(unittest.TestCase):
         self.assertEqual(len(blocks), 1)
         encodings = {c.encoding for _, cs in h.read_block(blocks[0]).series for c in cs}
         self.assertEqual(encodings, {4})
+
+
+def hist_samples(block):
+    """{labels: {(t, st, counts)}} of a block's histogram chunks, read by the
+    reference decoder."""
+    out = {}
+    for lbls, chunks in h.read_block(block).series:
+        got = out.setdefault(lbls, set())
+        for c in chunks:
+            if c.encoding in (2, 3, 5, 6):
+                for smp in histogram_ref.decode(c.encoding, c.data)["samples"]:
+                    hh = smp["h"]
+                    got.add((smp["t"], smp["st"], hh["sum_bits"], repr(hh.get("count")),
+                             repr(hh.get("pos")), repr(hh.get("neg"))))
+    return out
+
+
+class HistogramStMergeTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        hist = os.path.join(h.TESTDATA, "histograms")
+        cls.a = h.block_dirs(os.path.join(hist, "replica_a"))[0]
+        cls.b = h.block_dirs(os.path.join(hist, "replica_b"))[0]
+        cls.a5, cls.b5 = xor2_copy(cls.a), xor2_copy(cls.b)
+
+    def merge(self, dedup, inputs, *extra):
+        out = h.mkdtemp()
+        promblock_ok(self, ["merge", "--dedup", dedup, "--out", out] + list(extra) + inputs)
+        return merged_block(self, out)
+
+    def test_st_histograms_merge(self):
+        encs = {c.encoding for _, cs in h.read_block(self.a5).series for c in cs}
+        self.assertEqual(encs, {4, 5, 6})
+        for dedup in ("chain", "penalty"):
+            with self.subTest(dedup=dedup):
+                want = self.merge(dedup, [self.a, self.b])
+                got = self.merge(dedup, [self.a5, self.b5])
+                self.assertEqual(promblock_ok(self, ["dump", got]),
+                                 promblock_ok(self, ["dump", want]))
+                promblock_ok(self, ["verify", "--deep", got])
+                have = hist_samples(self.a5)
+                for lbls, ss in hist_samples(self.b5).items():
+                    have.setdefault(lbls, set()).update(ss)
+                out = hist_samples(got)
+                self.assertTrue(any(out.values()))
+                for lbls, ss in out.items():
+                    self.assertLessEqual(ss, have[lbls], h.labels_str(lbls))
+                    self.assertTrue(all(x[1] != 0 for x in ss))
+                encs = {c.encoding for _, cs in h.read_block(got).series for c in cs}
+                self.assertEqual(encs, {4, 5, 6})
+                stats = h.read_meta(got)["stats"]
+                self.assertEqual(stats["numFloatSamples"] + stats["numHistogramSamples"],
+                                 stats["numSamples"])
+                self.assertGreater(stats["numHistogramSamples"], 0)
+
+    def test_legacy(self):
+        for dedup in ("chain", "penalty"):
+            with self.subTest(dedup=dedup):
+                want = self.merge(dedup, [self.a, self.b])
+                got = self.merge(dedup, [self.a5, self.b5], "--legacy-chunk-encodings")
+                self.assertEqual({c.encoding for _, cs in h.read_block(got).series for c in cs},
+                                 {1, 2, 3})
+                self.assertEqual(promblock_ok(self, ["dump", got]),
+                                 promblock_ok(self, ["dump", want]))
+                # promtool 2.42 reads it (its dump shows the float series only).
+                self.assertEqual(h.promtool_dump(got), h.promtool_dump(want))
 
 
 def with_hints(block, parent, hints):

@@ -178,7 +178,7 @@ std::vector<HistogramChunkPlan> plan_chunks(std::span<const BasicHistogramRef<Sa
       const HistogramChunkPlan& c = plan.back();
       const BasicHistogramRef<Sample>& prev = samples[i - 1];
       cut = i - c.begin >= kMaxSamplesPerChunk || r.gauge != samples[c.begin].gauge ||
-            (stale_sample(*prev.h) && !stale);
+            (stale_sample(*prev.h) && !stale) || (r.st != 0) != (samples[c.begin].st != 0);
       if (!cut && !stale && chunk_layout) {
         cut = !same_resolution(chunk_layout->layout, r.h->layout) ||
               (!r.gauge && change_of(*last_real, *r.h) != CounterChange::kNoReset);
@@ -200,13 +200,15 @@ void encode_chunk(std::span<const BasicHistogramRef<Sample>> samples, CounterRes
   std::vector<HistogramSpan> pos_tmp, neg_tmp;
   const auto& pos = union_spans<Sample>(samples, &HistogramLayout::positive_spans, pos_tmp);
   const auto& neg = union_spans<Sample>(samples, &HistogramLayout::negative_spans, neg_tmp);
-  Encoder encoder(header);
+  Encoder encoder(header, !samples.empty() && samples.front().st != 0
+                              ? chunkenc::HistogramFormat::kWithST
+                              : chunkenc::HistogramFormat::kPlain);
   Sample relaid;
   for (const auto& r : samples) {
     const Sample& h = *r.h;
     if (stale_sample(h) ||
         (same_spans(h.layout.positive_spans, pos) && same_spans(h.layout.negative_spans, neg))) {
-      encoder.append(r.t, h);
+      encoder.append(r.t, h, r.st);
       continue;
     }
     relaid.layout = h.layout;
@@ -215,7 +217,7 @@ void encode_chunk(std::span<const BasicHistogramRef<Sample>> samples, CounterRes
     relaid.count = h.count, relaid.zero_count = h.zero_count, relaid.sum = h.sum;
     expand(h.layout.positive_spans, h.positive, pos, relaid.positive);
     expand(h.layout.negative_spans, h.negative, neg, relaid.negative);
-    encoder.append(r.t, relaid);
+    encoder.append(r.t, relaid, r.st);
   }
   auto bytes = encoder.bytes();
   out.assign(bytes.begin(), bytes.end());

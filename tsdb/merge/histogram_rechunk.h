@@ -1,12 +1,14 @@
 #pragma once
-// Re-encoding merged native histogram samples (encodings 2 and 3) into
-// chunks.
+// Re-encoding merged native histogram samples into chunks of encodings 2
+// and 3, or 5 and 6 for samples with start timestamps.
 //
 // A histogram chunk stores its layout (schema, zero threshold, spans) once,
 // so a merged stretch is cut into chunks where Prometheus's appender would
 // cut it: at 120 samples, when schema, zero threshold or custom bounds
 // change, at a counter reset, between gauge and counter histograms, and at
-// a real sample after a stale marker. Buckets that appear (or, in gauges,
+// a real sample after a stale marker, and where samples start or stop
+// having a start timestamp (Prometheus 3.14: an ST chunk holds samples
+// with one, a plain chunk those without). Buckets that appear (or, in gauges,
 // vanish) inside a chunk do not cut it: as Prometheus recodes such a chunk,
 // its layout becomes the union of its samples' buckets, a sample's missing
 // buckets counted as zero (which queries do not show).
@@ -29,6 +31,7 @@ struct BasicHistogramRef {
   int64_t t = 0;
   const Sample* h = nullptr;
   bool gauge = false;  // from a gauge histogram chunk
+  int64_t st = 0;      // start timestamp; 0: none
 };
 using HistogramRef = BasicHistogramRef<chunkenc::HistogramSample>;
 using FloatHistogramRef = BasicHistogramRef<chunkenc::FloatHistogramSample>;
@@ -70,7 +73,8 @@ std::vector<HistogramChunkPlan> plan_histogram_chunks(std::span<const FloatHisto
                                                       const chunkenc::FloatHistogramSample* before);
 
 // Encodes one planned chunk into `out` (replaced), in the union layout of
-// its samples.
+// its samples; in the ST encoding (5, 6) when its samples have start
+// timestamps (plan_histogram_chunks never mixes them).
 void encode_histogram_chunk(std::span<const HistogramRef> samples,
                             chunkenc::CounterResetHeader header, std::vector<uint8_t>& out);
 void encode_histogram_chunk(std::span<const FloatHistogramRef> samples,

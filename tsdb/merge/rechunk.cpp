@@ -127,7 +127,8 @@ void Rechunker::encode_histograms(size_t from, size_t to, std::vector<ChunkData>
     const SourceChunk& c = sources_[s.chunk];
     bool gauge = chunkenc::counter_reset_header_of(c.data, histogram_format_of(c.encoding)) ==
                  chunkenc::CounterResetHeader::kGauge;
-    refs.push_back({s.t, &histogram<Sample>(s), gauge});
+    int64_t st = output_ == OutputEncodings::kLegacy ? 0 : start_of(s);
+    refs.push_back({s.t, &histogram<Sample>(s), gauge, st});
   }
   for (const auto& chunk : plan_histogram_chunks(refs, histogram_before<Sample>(from))) {
     auto part = std::span<const BasicHistogramRef<Sample>>(refs).subspan(chunk.begin,
@@ -136,7 +137,9 @@ void Rechunker::encode_histograms(size_t from, size_t to, std::vector<ChunkData>
     uint8_t* dst = reserve(encoded_.size());
     std::copy(encoded_.begin(), encoded_.end(), dst);
     used_ += encoded_.size();
-    out.push_back({part.front().t, part.back().t, kEncodingOf<Sample>,
+    // Start timestamps: encodings 5 and 6 (chunk.h).
+    uint8_t encoding = kEncodingOf<Sample> + (part.front().st != 0 ? 3 : 0);
+    out.push_back({part.front().t, part.back().t, encoding,
                    std::span<const uint8_t>(dst, encoded_.size()), uint32_t(part.size())});
     ++reencoded_;
   }

@@ -54,7 +54,6 @@ void SeriesMerger::decode(const Labels& labels, uint32_t i, SampleRun& run) cons
   };
   const size_t first = run.size();
   using chunkenc::Encoding;
-  const bool legacy = output_encodings_ == OutputEncodings::kLegacy;
   switch (Encoding(s.chunk.encoding)) {
     case Encoding::kXOR:
       decode_floats(i, run, fail_chunk);
@@ -70,25 +69,17 @@ void SeriesMerger::decode(const Labels& labels, uint32_t i, SampleRun& run) cons
       decode_histograms<chunkenc::FloatHistogramIterator>(i, run, float_histograms_,
                                                           float_histograms_used_, fail_chunk);
       break;
-    // Histograms with start timestamps are re-encoded only without them
-    // (as encodings 2 and 3) so far.
     case Encoding::kHistogramST:
-      if (!legacy) goto unsupported;
       decode_histograms<chunkenc::HistogramIterator>(i, run, histograms_, histograms_used_,
                                                      fail_chunk);
       break;
     case Encoding::kFloatHistogramST:
-      if (!legacy) goto unsupported;
       decode_histograms<chunkenc::FloatHistogramIterator>(i, run, float_histograms_,
                                                           float_histograms_used_, fail_chunk);
       break;
     default:
-    unsupported:
       fail_chunk("cannot merge overlapping chunks of encoding " +
-                 chunkenc::encoding_name(s.chunk.encoding) +
-                 (legacy ? std::string()
-                         : " yet (--legacy-chunk-encodings re-encodes them as encodings 1-3, "
-                           "dropping start timestamps)"));
+                 chunkenc::encoding_name(s.chunk.encoding));
   }
   if (const std::vector<Interval>* deleted = s.copy->deleted) {
     auto kept = std::remove_if(run.begin() + std::ptrdiff_t(first), run.end(),
@@ -101,17 +92,24 @@ template <class Iterator, class Sample, class Fail>
 void SeriesMerger::decode_histograms(uint32_t i, SampleRun& run, std::vector<Sample>& store,
                                      uint64_t& used, const Fail& fail_chunk) const {
   // Each sample is kept whole in the store; the run carries its index.
-  const uint8_t encoding = sources_[i].chunk.encoding;
-  Iterator it(sources_[i].chunk.data, encoding >= uint8_t(chunkenc::Encoding::kHistogramST)
-                                          ? chunkenc::HistogramFormat::kWithST
-                                          : chunkenc::HistogramFormat::kPlain);
+  const bool with_st = sources_[i].chunk.encoding >= uint8_t(chunkenc::Encoding::kHistogramST);
+  Iterator it(sources_[i].chunk.data,
+              with_st ? chunkenc::HistogramFormat::kWithST : chunkenc::HistogramFormat::kPlain);
+  std::vector<int64_t>& starts = starts_[i];
+  starts.clear();
+  bool any_start = false;
   uint32_t position = 0;
   while (it.next()) {
     if (used == store.size()) store.emplace_back();
     it.at(store[used]);
     run.push_back({it.t(), used++, i, position++});
+    if (with_st) {
+      starts.push_back(it.st());
+      any_start |= it.st() != 0;
+    }
   }
   if (!it.err().empty()) fail_chunk(it.err());
+  if (!any_start) starts.clear();
 }
 
 template <class Fail>

@@ -81,6 +81,13 @@ def promblock_ok(tc, args, timeout=300):
     return out
 
 
+def merge_one(tc, dedup, inputs, *extra):
+    """The one block `promblock merge` makes of `inputs`."""
+    out = h.mkdtemp()
+    promblock_ok(tc, ["merge", "--dedup", dedup, "--out", out] + list(extra) + list(inputs))
+    return merged_block(tc, out)
+
+
 def merged_block(tc, out_dir):
     blocks = h.block_dirs(out_dir)
     tc.assertEqual(len(blocks), 1, blocks)
@@ -286,9 +293,7 @@ class Xor2MergeTest(unittest.TestCase):
         cls.a2, cls.b2 = xor2_copy(cls.a), xor2_copy(cls.b)
 
     def merge(self, dedup, inputs, *extra):
-        out = h.mkdtemp()
-        promblock_ok(self, ["merge", "--dedup", dedup, "--out", out] + list(extra) + inputs)
-        return merged_block(self, out)
+        return merge_one(self, dedup, inputs, *extra)
 
     def test_xor2_replicas(self):
         for dedup in ("chain", "penalty"):
@@ -367,9 +372,7 @@ class HistogramStMergeTest(unittest.TestCase):
         cls.a5, cls.b5 = xor2_copy(cls.a), xor2_copy(cls.b)
 
     def merge(self, dedup, inputs, *extra):
-        out = h.mkdtemp()
-        promblock_ok(self, ["merge", "--dedup", dedup, "--out", out] + list(extra) + inputs)
-        return merged_block(self, out)
+        return merge_one(self, dedup, inputs, *extra)
 
     def test_st_histograms_merge(self):
         encs = {c.encoding for _, cs in h.read_block(self.a5).series for c in cs}

@@ -197,6 +197,12 @@ TEST(OpenMetrics, SeriesEscapesValues) {
   Labels l{{"__name__", "m"}, {"a", "x\"y\\z\nw"}, {"b", ""}};
   EXPECT_EQ(openmetrics_series(l), "m{a=\"x\\\"y\\\\z\\nw\",b=\"\"}");
   EXPECT_EQ(openmetrics_series(Labels{{"__name__", "m"}}), "m");
+  // UTF-8 names as Prometheus 3's expfmt writes them (':' is legacy there).
+  EXPECT_EQ(openmetrics_series(Labels{{"__name__", "my.metric"}}), "{\"my.metric\"}");
+  EXPECT_EQ(openmetrics_series(Labels{{"__name__", "my.metric"}, {"a.b", "c"}, {"k:v", "d"}}),
+            "{\"my.metric\",\"a.b\"=\"c\",k:v=\"d\"}");
+  EXPECT_EQ(openmetrics_series(Labels{{"__name__", "up"}, {"q\"\\", "1"}}),
+            "up{\"q\\\"\\\\\"=\"1\"}");
 }
 
 }  // namespace

@@ -19,6 +19,8 @@ Oracles:
     map[string]string writes them (sorted keys, no spaces, <>& as \\u003c
     etc.), implemented here on top of Python's json;
   - --match with PromQL 3's quoted names selects what a filter here selects;
+  - dump --format openmetrics: names quoted as Prometheus 3's encoder
+    (prometheus/common expfmt) writes them, spot checks;
   - merge of two replicas with UTF-8 names: the chain union of their samples;
   - rewrite --delete with a quoted selector, --drop-label of a UTF-8 label.
 """
@@ -180,6 +182,16 @@ class Utf8NamesTest(unittest.TestCase):
         self.assertIn('{"1st"="a", __name__="up", job="api", "\u65e5\u672c.x"="\u5024"} ', got)
         self.assertIn('{__name__="up", instance="i:9090", job="db"} ', got)
         self.assertIn('"k:v"="y"', got)
+
+    def test_openmetrics_quotes_names_as_prometheus_3(self):
+        got = self.dump("--format", "openmetrics", self.block_a)
+        lines = got.splitlines()
+        self.assertEqual(lines[-1], "# EOF")
+        self.assertIn('{"my.metric","a.b"="1","host name"="h1",job="api"} 0 1700000000', lines)
+        self.assertIn('{"temp\u00e9rature.\u00b0C","host name"="h2",k:v="y",'
+                      '"\u00e9t\u00e9"="winter"} 1 1700000000', lines)
+        self.assertIn('up{"1st"="a",job="api","\u65e5\u672c.x"="\u5024"} 0 1700000000', lines)
+        self.assertEqual(len(lines), 1 + sum(len(s) for _, s in self.want_a))
 
     def test_seriesjson(self):
         got = self.dump("--format", "seriesjson", self.block_a)

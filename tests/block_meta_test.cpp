@@ -151,6 +151,37 @@ TEST(Labels, CompareAndString) {
   EXPECT_EQ(label_value(a, "nope"), "");
 }
 
+TEST(Labels, NonLegacyNamesAreQuotedAsPrometheus3Does) {
+  EXPECT_TRUE(is_legacy_label_name("_a1"));
+  EXPECT_TRUE(is_legacy_label_name("A_b"));
+  EXPECT_FALSE(is_legacy_label_name(""));
+  EXPECT_FALSE(is_legacy_label_name("1a"));
+  EXPECT_FALSE(is_legacy_label_name("a:b"));  // ':' only in metric names
+  EXPECT_FALSE(is_legacy_label_name("a.b"));
+  EXPECT_FALSE(is_legacy_label_name("\xc3\xa9"));
+  EXPECT_TRUE(is_legacy_metric_name("a:b_1"));
+  EXPECT_TRUE(is_legacy_metric_name(":a"));
+  EXPECT_FALSE(is_legacy_metric_name("my.metric"));
+  EXPECT_FALSE(is_legacy_metric_name("9"));
+
+  Labels ls{{"__name__", "my.metric"}, {"a b", "1"},        {"a.b", "c"}, {"job", "x"},
+            {"k:v", "q\"\n"},          {"\xc3\xa9", "\xff"}};
+  EXPECT_EQ(labels_to_string(ls),
+            "{__name__=\"my.metric\", \"a b\"=\"1\", \"a.b\"=\"c\", job=\"x\", "
+            "\"k:v\"=\"q\\\"\\n\", \"\xc3\xa9\"=\"\\xff\"}");
+  EXPECT_EQ(labels_to_string(Labels{{"a\"\\", "v"}}), "{\"a\\\"\\\\\"=\"v\"}");
+}
+
+TEST(Labels, JsonAsGoMarshalsLabels) {
+  Labels ls{{"__name__", "my.metric"}, {"a.b", "<&>"}, {"job", "x\xff"}};
+  EXPECT_EQ(labels_to_json(ls),
+            "{\"__name__\":\"my.metric\",\"a.b\":\"\\u003c\\u0026\\u003e\",\"job\":\"x\\ufffd\"}");
+  EXPECT_EQ(labels_to_json(Labels{}), "{}");
+  // Unsorted input is sorted by key bytes, as Go sorts map keys.
+  EXPECT_EQ(labels_to_json(Labels{{"b", "1"}, {"A", "2"}, {"\xc3\xa9", "3"}, {"_", "4"}}),
+            "{\"A\":\"2\",\"_\":\"4\",\"b\":\"1\",\"\xc3\xa9\":\"3\"}");
+}
+
 TEST(OpenMetrics, TimestampsParseBackExactly) {
   for (int64_t ms :
        {int64_t(0), int64_t(1), int64_t(-1), int64_t(999), int64_t(-500), int64_t(1700000000123),
@@ -166,6 +197,12 @@ TEST(OpenMetrics, SeriesEscapesValues) {
   Labels l{{"__name__", "m"}, {"a", "x\"y\\z\nw"}, {"b", ""}};
   EXPECT_EQ(openmetrics_series(l), "m{a=\"x\\\"y\\\\z\\nw\",b=\"\"}");
   EXPECT_EQ(openmetrics_series(Labels{{"__name__", "m"}}), "m");
+  // UTF-8 names as Prometheus 3's expfmt writes them (':' is legacy there).
+  EXPECT_EQ(openmetrics_series(Labels{{"__name__", "my.metric"}}), "{\"my.metric\"}");
+  EXPECT_EQ(openmetrics_series(Labels{{"__name__", "my.metric"}, {"a.b", "c"}, {"k:v", "d"}}),
+            "{\"my.metric\",\"a.b\"=\"c\",k:v=\"d\"}");
+  EXPECT_EQ(openmetrics_series(Labels{{"__name__", "up"}, {"q\"\\", "1"}}),
+            "up{\"q\\\"\\\\\"=\"1\"}");
 }
 
 }  // namespace

@@ -227,3 +227,24 @@ TEST(GoFormatG, RoundTripsRandomBits) {
 
 }  // namespace
 }  // namespace promblock
+
+namespace promblock {
+namespace {
+
+// Expected strings are what Go's json.Marshal writes (checked with Go; \b
+// and \f as Go 1.22+ writes them, which builds Prometheus 3.x).
+TEST(GoJsonString, EscapesAsEncodingJson) {
+  EXPECT_EQ(go_json_string(""), "\"\"");
+  EXPECT_EQ(go_json_string("a<b>&c"), "\"a\\u003cb\\u003e\\u0026c\"");
+  EXPECT_EQ(go_json_string("q\"\\"), "\"q\\\"\\\\\"");
+  EXPECT_EQ(go_json_string(std::string("\x00\x01\x1f\x7f", 4)), "\"\\u0000\\u0001\\u001f\x7f\"");
+  EXPECT_EQ(go_json_string("\b\f\n\r\t"), "\"\\b\\f\\n\\r\\t\"");
+  EXPECT_EQ(go_json_string("\xc3\xa9\xe2\x80\xa8\xe2\x80\xa9x"), "\"\xc3\xa9\\u2028\\u2029x\"");
+  EXPECT_EQ(go_json_string("bad\xff\xe2\x82z"), "\"bad\\ufffd\\ufffd\\ufffdz\"");
+  EXPECT_EQ(go_json_string("\xed\xa0\x80"), "\"\\ufffd\\ufffd\\ufffd\"");  // a surrogate
+  EXPECT_EQ(go_json_string("\xe6\x97\xa5\xe6\x9c\xac"), "\"\xe6\x97\xa5\xe6\x9c\xac\"");
+  EXPECT_EQ(go_json_string("/'"), "\"/'\"");
+}
+
+}  // namespace
+}  // namespace promblock

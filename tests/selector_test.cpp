@@ -139,6 +139,68 @@ TEST(ParseSelector, Errors) {
             R"(bad selector "é": expected metric name or '{' at position 0)");
 }
 
+TEST(ParseSelector, QuotedNamesOfPromQL3) {
+  // A quoted string alone in the braces is the metric name.
+  auto m = parse_selector(R"({"my.metric"})");
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0].type(), MatchType::kEqual);
+  EXPECT_EQ(m[0].name(), "__name__");
+  EXPECT_EQ(m[0].value(), "my.metric");
+  EXPECT_EQ(render(parse_selector(R"({"my.metric", "a.b"="c"})")),
+            R"({__name__="my.metric", "a.b"="c"})");
+  EXPECT_EQ(render(parse_selector(R"({__name__="x", "a.b"=~"y"})")),
+            R"({__name__="x", "a.b"=~"y"})");
+  // Anywhere in the list, with any quote style, a trailing comma, spaces.
+  EXPECT_EQ(render(parse_selector("{ job='a' , 'my metric' , }")),
+            R"({job="a", __name__="my metric"})");
+  EXPECT_EQ(render(parse_selector("{`a\\b`=\"1\", 'c'!~'2'}")), R"({"a\\b"="1", c!~"2"})");
+  // Go escapes in quoted names; non-ASCII as is.
+  m = parse_selector(R"({"a\u00e9\x41\n\"" = "v", "\u65e5\u672c"})");
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_EQ(m[0].name(),
+            "a\xc3\xa9"
+            "A\n\"");
+  EXPECT_EQ(m[1].name(), "__name__");
+  EXPECT_EQ(m[1].value(), "\xe6\x97\xa5\xe6\x9c\xac");
+  EXPECT_EQ(render(parse_selector("{\"\xc3\xa9t\xc3\xa9\"=\"1\"}")),
+            "{\"\xc3\xa9t\xc3\xa9\"=\"1\"}");
+  // A legacy name may be quoted too; it is the same name.
+  EXPECT_EQ(render(parse_selector(R"(up{"job"="a"})")), R"({__name__="up", job="a"})");
+  // Metric name outside and quoted inside: both must hold.
+  EXPECT_EQ(render(parse_selector(R"(up{"my.metric"})")),
+            R"({__name__="up", __name__="my.metric"})");
+}
+
+TEST(ParseSelector, QuotedNameErrors) {
+  // PromQL 3 takes a quoted metric name only inside the braces.
+  EXPECT_EQ(parse_error(R"("my.metric")"),
+            R"(bad selector "\"my.metric\"": expected metric name or '{' (a quoted metric name )"
+            R"(goes inside the braces, as in {"my.metric"}) at position 0)");
+  EXPECT_EQ(parse_error(R"({"a.b"=})"),
+            R"(bad selector "{\"a.b\"=}": expected string at position 7)");
+  EXPECT_EQ(
+      parse_error(R"({"a.b" "c"})"),
+      R"(bad selector "{\"a.b\" \"c\"}": expected one of '=', '!=', '=~', '!~' at position 7)");
+  EXPECT_EQ(parse_error(R"({"a.b")"),
+            R"(bad selector "{\"a.b\"": expected ',' or '}' at position 6 (end of input))");
+  EXPECT_EQ(parse_error(R"({"a\q"})"),
+            R"(bad selector "{\"a\\q\"}": unknown escape sequence 'q' at position 3)");
+  // The metric name matcher alone matching "" is no selector.
+  EXPECT_EQ(
+      parse_error(R"({""})"),
+      R"(bad selector "{\"\"}": vector selector must contain at least one non-empty matcher)");
+  // A bare identifier is no metric name inside the braces.
+  EXPECT_EQ(parse_error("{up}"),
+            R"(bad selector "{up}": expected one of '=', '!=', '=~', '!~' at position 3)");
+}
+
+TEST(MatchesAll, QuotedNames) {
+  auto m = parse_selector(R"({"my.metric", "a.b"=~"c|d"})");
+  EXPECT_TRUE(matches_all(m, Labels{{"__name__", "my.metric"}, {"a.b", "d"}}));
+  EXPECT_FALSE(matches_all(m, Labels{{"__name__", "my.metric"}, {"a_b", "d"}}));
+  EXPECT_FALSE(matches_all(m, Labels{{"__name__", "my_metric"}, {"a.b", "c"}}));
+}
+
 TEST(ParseSelector, MetricNameAlsoInBraces) {
   // Both must hold, as with Prometheus's ParseMetricSelector.
   EXPECT_EQ(render(parse_selector(R"(up{__name__=~"u.*"})")),

@@ -4,6 +4,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "tools/command.h"
@@ -67,6 +68,18 @@ int run_dump(const DumpOptions& opt) {
   }
   MergedSeriesSet series(std::move(sets));
   Output out;
+  if (opt.format == "seriesjson") {
+    // One JSON object of labels per series, each printed once (promtool
+    // 3.9+'s `tsdb dump --format seriesjson`).
+    std::unordered_set<std::string> seen;
+    while (series.next()) {
+      std::string json = labels_to_json(series.labels());
+      if (!seen.insert(json).second) continue;
+      json += '\n';
+      out.append(json);
+    }
+    return kExitOk;
+  }
   bool openmetrics = opt.format == "openmetrics";
   std::string line;
   while (series.next()) {
@@ -108,8 +121,10 @@ void register_dump(CLI::App& app, Runner& run) {
   cmd->add_option("--min-time", opt->min_time,
                   "Earliest sample: RFC 3339, Unix seconds, or milliseconds with 'ms'");
   cmd->add_option("--max-time", opt->max_time, "Latest sample (inclusive), same syntax");
-  cmd->add_option("--format", opt->format, "text (as promtool tsdb dump) or openmetrics")
-      ->check(CLI::IsMember({"text", "openmetrics"}));
+  cmd->add_option("--format", opt->format,
+                  "text (as promtool tsdb dump), openmetrics, or seriesjson (the labels of each "
+                  "series as one JSON object a line, as promtool tsdb dump --format seriesjson)")
+      ->check(CLI::IsMember({"text", "openmetrics", "seriesjson"}));
   cmd->callback([opt, &run] { run = [opt] { return run_dump(*opt); }; });
 }
 

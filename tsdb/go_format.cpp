@@ -325,6 +325,65 @@ std::string go_quote(std::string_view s) {
   return out;
 }
 
+std::string go_json_string(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  out += '"';
+  while (!s.empty()) {
+    auto c = static_cast<unsigned char>(s[0]);
+    if (c < 0x80) {
+      s.remove_prefix(1);
+      switch (c) {
+        case '"':
+          out += "\\\"";
+          continue;
+        case '\\':
+          out += "\\\\";
+          continue;
+        case '\b':
+          out += "\\b";
+          continue;
+        case '\f':
+          out += "\\f";
+          continue;
+        case '\n':
+          out += "\\n";
+          continue;
+        case '\r':
+          out += "\\r";
+          continue;
+        case '\t':
+          out += "\\t";
+          continue;
+        default:
+          break;
+      }
+      if (c < 0x20 || c == '<' || c == '>' || c == '&') {
+        out += "\\u00";
+        append_hex(out, c, 2);
+      } else {
+        out += static_cast<char>(c);
+      }
+      continue;
+    }
+    char32_t rune;
+    size_t width = go_decode_rune(s, rune);
+    if (width == 0) {
+      out += "\\ufffd";
+      s.remove_prefix(1);
+    } else if (rune == 0x2028 || rune == 0x2029) {
+      out += "\\u";
+      append_hex(out, rune, 4);
+      s.remove_prefix(width);
+    } else {
+      out += s.substr(0, width);
+      s.remove_prefix(width);
+    }
+  }
+  out += '"';
+  return out;
+}
+
 std::string go_format_g(double v) {
   if (auto name = non_finite_name(v); !name.empty()) return std::string(name);
   ShortestDecimal d = shortest_decimal(v);

@@ -13,6 +13,13 @@ namespace promblock {
 // as of the Go release that built promtool 2.42 (Go 1.19, Unicode 13.0).
 std::string go_quote(std::string_view s);
 
+// A string as Go's encoding/json Marshal writes it (Go 1.22 and later, which
+// build Prometheus 3.x): double-quoted; \" \\ \b \f \n \r \t; other
+// control characters as \u00XX (lower-case hex); <, > and & as \u003c,
+// \u003e, \u0026 (HTML escaping); U+2028, U+2029 as \u2028, \u2029; every
+// byte that is not valid UTF-8 as \ufffd; everything else as is.
+std::string go_json_string(std::string_view s);
+
 // Go's utf8.DecodeRuneInString, strictly: the width in bytes of the rune
 // that starts s (stored in `rune`), or 0 when s is empty or does not start
 // with valid UTF-8 (overlong forms, surrogates, values above U+10FFFF).

@@ -39,13 +39,57 @@ std::string_view label_value(const Labels& ls, std::string_view name) {
   return {};
 }
 
+namespace {
+
+bool is_legacy_name(std::string_view name, bool colon) {
+  if (name.empty()) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    bool ok = c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (colon && c == ':') ||
+              (i > 0 && c >= '0' && c <= '9');
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool is_legacy_label_name(std::string_view name) { return is_legacy_name(name, false); }
+bool is_legacy_metric_name(std::string_view name) { return is_legacy_name(name, true); }
+
 std::string labels_to_string(const Labels& ls) {
   std::string out = "{";
   for (size_t i = 0; i < ls.size(); ++i) {
     if (i) out += ", ";
-    out += ls[i].name;
+    if (is_legacy_label_name(ls[i].name)) {
+      out += ls[i].name;
+    } else {
+      out += go_quote(ls[i].name);
+    }
     out += '=';
     out += go_quote(ls[i].value);
+  }
+  out += '}';
+  return out;
+}
+
+std::string labels_to_json(const Labels& ls) {
+  // Go sorts map keys by their bytes. A label set is already sorted so, but
+  // sort anyway; of equal names (not in a valid set) the map keeps the last.
+  std::vector<const Label*> sorted;
+  sorted.reserve(ls.size());
+  for (const auto& l : ls) sorted.push_back(&l);
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const Label* a, const Label* b) { return a->name < b->name; });
+  std::string out = "{";
+  bool first = true;
+  for (size_t i = 0; i < sorted.size(); ++i) {
+    if (i + 1 < sorted.size() && sorted[i + 1]->name == sorted[i]->name) continue;
+    if (!first) out += ',';
+    first = false;
+    out += go_json_string(sorted[i]->name);
+    out += ':';
+    out += go_json_string(sorted[i]->value);
   }
   out += '}';
   return out;

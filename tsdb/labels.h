@@ -27,7 +27,22 @@ std::string_view label_value(const Labels& ls, std::string_view name);
 // every label. Shard numbers are this hash mod the shard count.
 uint64_t labels_hash(const Labels& ls);
 
-// Prometheus's labels.String(): {a="b", c="d"} with Go-quoted values.
+// Whether `name` is a label name of the legacy (pre-UTF-8) charset,
+// [a-zA-Z_][a-zA-Z0-9_]*, as prometheus/common's LegacyValidation checks it.
+bool is_legacy_label_name(std::string_view name);
+
+// Whether `name` is a metric name of the legacy charset,
+// [a-zA-Z_:][a-zA-Z0-9_:]*.
+bool is_legacy_metric_name(std::string_view name);
+
+// Prometheus's labels.String(): {a="b", c="d"} with Go-quoted values. As in
+// Prometheus 3.x, a label name outside the legacy charset is Go-quoted too:
+// {__name__="my.metric", "a.b"="c"}; legacy names print bare, as 2.x did.
 std::string labels_to_string(const Labels& ls);
+
+// json.Marshal of Prometheus's labels.Labels (a map of name to value):
+// {"__name__":"up","job":"api"}, keys sorted, no spaces, strings escaped as
+// go_json_string does.
+std::string labels_to_json(const Labels& ls);
 
 }  // namespace promblock

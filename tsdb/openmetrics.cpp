@@ -28,18 +28,38 @@ bool parses_back(const std::string& s, int64_t ms) {
 }  // namespace
 
 std::string openmetrics_series(const Labels& labels) {
-  std::string out(label_value(labels, "__name__"));
-  bool first = true;
+  // Names outside the legacy metric-name charset are written in double
+  // quotes, a quoted metric name inside the braces, as Prometheus 3's
+  // encoder (prometheus/common expfmt) writes them: {"my.metric","a.b"="c"}.
+  auto append_name = [](std::string& out, std::string_view name) {
+    if (is_legacy_metric_name(name)) {
+      out += name;
+      return;
+    }
+    out += '"';
+    append_escaped(out, name);
+    out += '"';
+  };
+  std::string_view metric = label_value(labels, "__name__");
+  std::string out;
+  bool open = false;
+  if (!metric.empty() && !is_legacy_metric_name(metric)) {
+    out += '{';
+    append_name(out, metric);
+    open = true;
+  } else {
+    out += metric;
+  }
   for (const auto& l : labels) {
     if (l.name == "__name__") continue;
-    out += first ? '{' : ',';
-    first = false;
-    out += l.name;
+    out += open ? ',' : '{';
+    open = true;
+    append_name(out, l.name);
     out += "=\"";
     append_escaped(out, l.value);
     out += '"';
   }
-  if (!first) out += '}';
+  if (open) out += '}';
   return out;
 }
 

@@ -8,7 +8,9 @@
 
 namespace promblock {
 
-// "name{a=\"b\"}" for a series; its __name__ becomes the metric name.
+// "name{a=\"b\"}" for a series; its __name__ becomes the metric name. Names
+// outside the legacy charset are quoted as Prometheus 3 writes them:
+// {"my.metric","a.b"="c"}.
 std::string openmetrics_series(const Labels& labels);
 
 // Seconds with millisecond digits, chosen so that Prometheus's parser

@@ -11,6 +11,7 @@ constexpr std::string_view kMetricNameLabel = "__name__";
 
 bool is_alpha(char c) { return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_quote(char c) { return c == '"' || c == '\'' || c == '`'; }
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 int hex_value(char c) {
@@ -103,6 +104,10 @@ class SelectorParser {
     if (!at_end() && peek() == '{') {
       parse_braces(matchers);
       skip_space();
+    } else if (!has_name && !at_end() && is_quote(peek())) {
+      fail_here(
+          "expected metric name or '{' (a quoted metric name goes inside the braces, "
+          "as in {\"my.metric\"})");
     } else if (!has_name) {
       fail_here("expected metric name or '{'");
     }
@@ -121,8 +126,25 @@ class SelectorParser {
       if (!at_end() && peek() == '}') break;  // `{}` or a trailing comma
       // `up{__name__="x"}` is two matchers that both must hold, as in
       // Prometheus's ParseMetricSelector (only full queries reject it).
-      std::string name = label_name();
-      skip_space();
+      // PromQL 3: a name may be quoted ("a.b"="c"), and a quoted string on
+      // its own is the metric name ({"my.metric"}), anywhere in the list.
+      std::string name;
+      if (!at_end() && is_quote(peek())) {
+        name = string_literal();
+        skip_space();
+        if (at_end() || peek() == ',' || peek() == '}') {
+          matchers.emplace_back(MatchType::kEqual, std::string(kMetricNameLabel), std::move(name));
+          if (!at_end() && peek() == ',') {
+            ++pos_;
+            continue;
+          }
+          if (at_end()) fail_here("expected ',' or '}'");
+          break;
+        }
+      } else {
+        name = label_name();
+        skip_space();
+      }
       MatchType type = match_op();
       skip_space();
       size_t value_pos = pos_;
@@ -322,7 +344,8 @@ bool Matcher::matches(std::string_view value) const {
 
 std::string Matcher::to_string() const {
   static constexpr std::string_view kOps[] = {"=", "!=", "=~", "!~"};
-  return name_ + std::string(kOps[static_cast<int>(type_)]) + go_quote(value_);
+  std::string name = is_legacy_label_name(name_) ? name_ : go_quote(name_);
+  return name + std::string(kOps[static_cast<int>(type_)]) + go_quote(value_);
 }
 
 std::vector<Matcher> parse_selector(std::string_view text) { return SelectorParser(text).parse(); }

@@ -598,6 +598,16 @@ def check_dump_match(t, run, ex, res):
         t.assertIn('mode="idle"', l)
 
 
+def check_seriesjson(t, run, ex, res):
+    """series.jsonl: one JSON object of labels a line, each series once."""
+    with open(os.path.join(run.cwd, "series.jsonl"), encoding="utf-8") as f:
+        lines = nonempty_lines(f.read())
+    t.assertTrue(lines)
+    t.assertEqual(len(lines), len(set(lines)))
+    for l in lines:
+        t.assertTrue(json.loads(l)["__name__"].startswith("node_"), l)
+
+
 def check_promtool_copy(t, run, ex, res):
     t.assertEqual(len(ulids(os.path.join(run.cwd, "copy"))), 1)
 
@@ -668,7 +678,8 @@ CHECKS = [
     Check("promblock-backup.1", r"^zstd -dc full\.tar\.zst \| tar -tv$",
           check_archive_lists_blocks),
     Check("promblock-dump.1", r"> samples\.txt$", check_file("samples.txt", 1000)),
-    Check("promblock-dump.1", r"--match", check_dump_match),
+    Check("promblock-dump.1", r"--match 'node_cpu", check_dump_match),
+    Check("promblock-dump.1", r"> series\.jsonl$", check_seriesjson),
     Check("promblock-dump.1", r"> block\.om$", check_file("block.om", 1000, endswith=b"# EOF\n")),
     Check("promblock-dump.1", r"^promtool tsdb create-blocks-from", check_promtool_copy),
     Check("promblock-ls.1", r"^promblock ls /var/lib/prometheus/metrics2$", check_ls_lists_blocks),

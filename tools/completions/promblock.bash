@@ -25,7 +25,7 @@ _promblock() {
   esac
   case $prev in
     --dedup) COMPREPLY=($(compgen -W "penalty chain none" -- "$cur")); return ;;
-    --format) COMPREPLY=($(compgen -W "text openmetrics" -- "$cur")); return ;;
+    --format) COMPREPLY=($(compgen -W "text openmetrics seriesjson" -- "$cur")); return ;;
     --out | --into) COMPREPLY=($(compgen -d -- "$cur")); return ;;
     --match | --min-time | --max-time | --replica-label | --threads | --ranges | \
       --consistency-delay | --delete-delay | --retention | --concurrency | --limit | \

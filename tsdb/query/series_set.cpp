@@ -1,5 +1,6 @@
 #include "tsdb/query/series_set.h"
 
+#include <algorithm>
 #include <limits>
 #include <optional>
 
@@ -157,6 +158,15 @@ bool BlockSeriesSet::next() {
     deleted_.clear();
     if (auto it = block_.tombstones().find(ref_); it != block_.tombstones().end())
       deleted_ = it->second;
+    // Chunks inside one tombstone interval are gone; a series left with none
+    // is not yielded (Prometheus's querier skips it too, which shows in
+    // `dump --format seriesjson`).
+    std::erase_if(chunks_, [&](const index::ChunkMeta& c) {
+      return std::any_of(deleted_.begin(), deleted_.end(), [&](const Interval& d) {
+        return d.min_time <= c.min_time && c.max_time <= d.max_time;
+      });
+    });
+    if (chunks_.empty()) continue;
     // Samples outside the range are trimmed as if deleted, like Prometheus.
     if (chunks_.front().min_time < min_time_)
       deleted_.push_back({std::numeric_limits<int64_t>::min(), min_time_ - 1});

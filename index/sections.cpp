@@ -204,7 +204,9 @@ bool parse_postings_list(std::span<const uint8_t> body, const Layout& layout, co
   // Whether each ref is a series entry is the caller's to judge (verify
   // knows which entries exist); here only the section's bounds.
   if (count > 0) {
-    auto [lo, hi] = std::minmax_element(refs.begin(), refs.end());
+    // A sorted list (every list a reader accepts) is bounded by its ends.
+    auto [lo, hi] = sorted ? std::pair(refs.begin(), refs.end() - 1)
+                           : std::minmax_element(refs.begin(), refs.end());
     const Toc& t = layout.toc;
     if (t.series == 0 || uint64_t(*lo) * kSeriesAlign < t.series ||
         uint64_t(*hi) * kSeriesAlign >= layout.series_end)

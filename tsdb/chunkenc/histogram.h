@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "tsdb/chunkenc/chunk.h"
 #include "tsdb/chunkenc/st.h"
 #include "tsdb/chunkenc/xor_decode.h"
 #include "tsdb/encoding.h"
@@ -31,6 +32,12 @@ enum class CounterResetHeader : uint8_t {
 // Which header a histogram chunk has and whether its samples carry start
 // timestamps: encodings 2 and 3 (kPlain) or 5 and 6 (kWithST, see st.h).
 enum class HistogramFormat : uint8_t { kPlain, kWithST };
+
+// The format of a histogram chunk of encoding 2, 3, 5 or 6 (chunk.h).
+inline HistogramFormat histogram_format_of(uint8_t encoding) {
+  return encoding >= uint8_t(Encoding::kHistogramST) ? HistogramFormat::kWithST
+                                                     : HistogramFormat::kPlain;
+}
 
 // The counter reset header of a histogram chunk's data (without the
 // encoding byte): the top two bits of its third byte (of its first byte in

@@ -10,11 +10,6 @@ namespace promblock::merge {
 
 namespace {
 
-chunkenc::HistogramFormat histogram_format_of(uint8_t encoding) {
-  return encoding >= uint8_t(chunkenc::Encoding::kHistogramST) ? chunkenc::HistogramFormat::kWithST
-                                                               : chunkenc::HistogramFormat::kPlain;
-}
-
 // True when samples[i..] starts with every sample of source chunk c, in
 // order, and nothing else in between.
 bool is_whole_chunk(std::span<const TaggedSample> samples, size_t i, uint32_t c, uint32_t count) {
@@ -36,6 +31,9 @@ void Rechunker::add(const SampleRun& samples, std::span<const SourceChunk> sourc
   samples_ = samples, sources_ = sources, histograms_ = histograms, starts_ = starts;
   any_histograms_ = std::any_of(sources.begin(), sources.end(), [](const SourceChunk& c) {
     return !chunkenc::is_float_encoding(c.encoding);
+  });
+  any_xor2_ = std::any_of(sources.begin(), sources.end(), [](const SourceChunk& c) {
+    return c.encoding == uint8_t(chunkenc::Encoding::kXOR2);
   });
   size_t pending_from = 0;
   size_t i = 0;
@@ -85,7 +83,8 @@ const Sample* Rechunker::histogram_before(size_t i) const {
 bool Rechunker::header_holds(size_t i) const {
   const SourceChunk& c = sources_[samples_[i].chunk];
   if (chunkenc::is_float_encoding(c.encoding) || c.data.size() < 3) return true;
-  auto header = chunkenc::counter_reset_header_of(c.data, histogram_format_of(c.encoding));
+  auto header =
+      chunkenc::counter_reset_header_of(c.data, chunkenc::histogram_format_of(c.encoding));
   if (header == chunkenc::CounterResetHeader::kUnknown ||
       header == chunkenc::CounterResetHeader::kGauge)
     return true;
@@ -125,8 +124,9 @@ void Rechunker::encode_histograms(size_t from, size_t to, std::vector<ChunkData>
   for (size_t i = from; i < to; ++i) {
     const TaggedSample& s = samples_[i];
     const SourceChunk& c = sources_[s.chunk];
-    bool gauge = chunkenc::counter_reset_header_of(c.data, histogram_format_of(c.encoding)) ==
-                 chunkenc::CounterResetHeader::kGauge;
+    bool gauge =
+        chunkenc::counter_reset_header_of(c.data, chunkenc::histogram_format_of(c.encoding)) ==
+        chunkenc::CounterResetHeader::kGauge;
     int64_t st = output_ == OutputEncodings::kLegacy ? 0 : start_of(s);
     refs.push_back({s.t, &histogram<Sample>(s), gauge, st});
   }
@@ -200,7 +200,8 @@ void Rechunker::encode_floats_st(std::span<const TaggedSample> samples,
 }
 
 void Rechunker::encode_floats(std::span<const TaggedSample> samples, std::vector<ChunkData>& out) {
-  if (output_ == OutputEncodings::kKeep &&
+  // Only series with XOR2 sources scan their samples for them.
+  if (output_ == OutputEncodings::kKeep && any_xor2_ &&
       std::any_of(samples.begin(), samples.end(), [&](const TaggedSample& s) {
         return encoding_of(s) == uint8_t(chunkenc::Encoding::kXOR2);
       }))

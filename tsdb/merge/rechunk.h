@@ -118,6 +118,7 @@ class Rechunker {
   StartTimes starts_;
   OutputEncodings output_ = OutputEncodings::kKeep;
   bool any_histograms_ = false;
+  bool any_xor2_ = false;
   std::vector<uint8_t> encoded_;  // scratch for encode_histograms()
   uint64_t copied_ = 0;
   uint64_t reencoded_ = 0;

@@ -92,9 +92,9 @@ template <class Iterator, class Sample, class Fail>
 void SeriesMerger::decode_histograms(uint32_t i, SampleRun& run, std::vector<Sample>& store,
                                      uint64_t& used, const Fail& fail_chunk) const {
   // Each sample is kept whole in the store; the run carries its index.
-  const bool with_st = sources_[i].chunk.encoding >= uint8_t(chunkenc::Encoding::kHistogramST);
-  Iterator it(sources_[i].chunk.data,
-              with_st ? chunkenc::HistogramFormat::kWithST : chunkenc::HistogramFormat::kPlain);
+  const auto format = chunkenc::histogram_format_of(sources_[i].chunk.encoding);
+  const bool with_st = format == chunkenc::HistogramFormat::kWithST;
+  Iterator it(sources_[i].chunk.data, format);
   std::vector<int64_t>& starts = starts_[i];
   starts.clear();
   bool any_start = false;

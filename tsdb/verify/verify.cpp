@@ -149,7 +149,6 @@ class ChunkCheck {
       return;
     }
     using chunkenc::Encoding;
-    using chunkenc::HistogramFormat;
     switch (Encoding(data.encoding)) {
       case Encoding::kXOR: {
         chunkenc::XorIterator it(data.data);
@@ -161,29 +160,22 @@ class ChunkCheck {
       }
       case Encoding::kHistogram:
       case Encoding::kHistogramST: {
-        chunkenc::HistogramIterator it(data.data, data.encoding == uint8_t(Encoding::kHistogram)
-                                                      ? HistogramFormat::kPlain
-                                                      : HistogramFormat::kWithST);
+        chunkenc::HistogramIterator it(data.data, chunkenc::histogram_format_of(data.encoding));
         return check_samples(it, c, s.name, file, chunk, counted);
       }
       case Encoding::kFloatHistogram:
       case Encoding::kFloatHistogramST: {
         chunkenc::FloatHistogramIterator it(data.data,
-                                            data.encoding == uint8_t(Encoding::kFloatHistogram)
-                                                ? HistogramFormat::kPlain
-                                                : HistogramFormat::kWithST);
+                                            chunkenc::histogram_format_of(data.encoding));
         return check_samples(it, c, s.name, file, chunk, counted);
       }
       default:
-        break;
-    }
-    {
-      counted += header_count;
-      report_.warning("cannot decode encoding", file, s.name,
-                      chunk + " (ref " + hex64(c.ref) + "): cannot decode encoding " +
-                          chunkenc::encoding_name(data.encoding) +
-                          " yet: its samples were not checked",
-                      1);
+        counted += header_count;
+        report_.warning("cannot decode encoding", file, s.name,
+                        chunk + " (ref " + hex64(c.ref) + "): cannot decode encoding " +
+                            chunkenc::encoding_name(data.encoding) +
+                            " yet: its samples were not checked",
+                        1);
     }
   }
 

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/histogram_json.h"
 #include "tsdb/chunkenc/float_histogram.h"
 #include "tsdb/chunkenc/float_histogram_encoder.h"
 #include "tsdb/chunkenc/histogram.h"
@@ -23,6 +24,8 @@ namespace promblock::chunkenc {
 namespace {
 
 using nlohmann::json;
+using promblock::chunkenc::testing::spans;
+using promblock::chunkenc::testing::to_float;
 
 const json& cases() {
   static const json c = [] {
@@ -31,17 +34,6 @@ const json& cases() {
     return json::parse(f);
   }();
   return c;
-}
-
-double to_float(const json& j) {
-  if (j.is_number()) return j.get<double>();
-  auto s = j.get<std::string>();
-  if (s == "StaleNaN") return std::bit_cast<double>(kStaleNaNBits);
-  if (s == "+Inf") return INFINITY;
-  if (s == "-Inf") return -INFINITY;
-  if (s == "-0") return -0.0;
-  if (s.rfind("NaN:", 0) == 0) return std::bit_cast<double>(std::stoull(s.substr(4), nullptr, 16));
-  throw std::runtime_error("bad float " + s);
 }
 
 std::vector<uint8_t> from_hex(const std::string& s) {
@@ -56,12 +48,6 @@ CounterResetHeader header_named(const std::string& s) {
   if (s == "not_reset") return CounterResetHeader::kNotCounterReset;
   if (s == "gauge") return CounterResetHeader::kGauge;
   return CounterResetHeader::kUnknown;
-}
-
-std::vector<HistogramSpan> spans(const json& j) {
-  std::vector<HistogramSpan> out;
-  for (const auto& s : j) out.push_back({s[0].get<int32_t>(), s[1].get<uint32_t>()});
-  return out;
 }
 
 template <class Sample>

@@ -14,30 +14,16 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "tests/histogram_json.h"
 #include "tsdb/chunkenc/float_histogram_encoder.h"
 #include "tsdb/chunkenc/histogram_encoder.h"
 
 namespace {
 
 using nlohmann::json;
+using promblock::chunkenc::testing::spans;
+using promblock::chunkenc::testing::to_float;
 using namespace promblock::chunkenc;
-
-double to_float(const json& j) {
-  if (j.is_number()) return j.get<double>();
-  auto s = j.get<std::string>();
-  if (s == "StaleNaN") return std::bit_cast<double>(kStaleNaNBits);
-  if (s == "+Inf") return INFINITY;
-  if (s == "-Inf") return -INFINITY;
-  if (s == "-0") return -0.0;
-  if (s.rfind("NaN:", 0) == 0) return std::bit_cast<double>(std::stoull(s.substr(4), nullptr, 16));
-  throw std::runtime_error("bad float " + s);
-}
-
-std::vector<HistogramSpan> spans(const json& j) {
-  std::vector<HistogramSpan> out;
-  for (const auto& s : j) out.push_back({s[0].get<int32_t>(), s[1].get<uint32_t>()});
-  return out;
-}
 
 template <class Sample>
 Sample sample_of(const json& h) {
@@ -84,7 +70,7 @@ int main() {
     json chunks = json::parse(std::cin);
     for (const auto& chunk : chunks) {
       int encoding = chunk["encoding"].get<int>();
-      auto format = encoding >= 5 ? HistogramFormat::kWithST : HistogramFormat::kPlain;
+      auto format = histogram_format_of(uint8_t(encoding));
       if (encoding == 2 || encoding == 5)
         std::cout << encode<HistogramEncoder, HistogramSample>(chunk, format) << '\n';
       else if (encoding == 3 || encoding == 6)

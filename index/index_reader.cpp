@@ -4,9 +4,9 @@
 #include <cstdio>
 
 #include "index/series_codec.h"
-#include "tsdb/encoding.h"
-#include "tsdb/error.h"
-#include "tsdb/message_format.h"
+#include "tsdb/base/encoding.h"
+#include "tsdb/base/error.h"
+#include "tsdb/base/message_format.h"
 
 namespace promblock::index {
 

@@ -22,8 +22,8 @@
 #include "index/format.h"
 #include "index/roaring_compat.h"
 #include "index/sections.h"
-#include "tsdb/labels.h"
-#include "tsdb/mapped_file.h"
+#include "tsdb/base/mapped_file.h"
+#include "tsdb/model/labels.h"
 
 namespace promblock::index {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <limits>
 
-#include "tsdb/error.h"
+#include "tsdb/base/error.h"
 
 namespace promblock::index {
 

@@ -24,9 +24,9 @@
 
 #include "index/format.h"
 #include "index/series_codec.h"
-#include "tsdb/encoding.h"
-#include "tsdb/file_writer.h"
-#include "tsdb/labels.h"
+#include "tsdb/base/encoding.h"
+#include "tsdb/base/file_writer.h"
+#include "tsdb/model/labels.h"
 
 namespace promblock::index {
 

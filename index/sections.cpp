@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "tsdb/encoding.h"
-#include "tsdb/message_format.h"
+#include "tsdb/base/encoding.h"
+#include "tsdb/base/message_format.h"
 
 namespace promblock::index {
 

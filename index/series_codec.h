@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "index/format.h"
-#include "tsdb/encoding.h"
+#include "tsdb/base/encoding.h"
 
 namespace promblock::index {
 

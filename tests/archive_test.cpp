@@ -11,7 +11,7 @@
 #include "tsdb/archive/entry_name.h"
 #include "tsdb/archive/tar.h"
 #include "tsdb/archive/zstd_stream.h"
-#include "tsdb/error.h"
+#include "tsdb/base/error.h"
 
 namespace promblock::archive {
 namespace {

@@ -1,10 +1,10 @@
 #include <gtest/gtest.h>
 
+#include "tools/openmetrics.h"
+#include "tsdb/base/error.h"
+#include "tsdb/base/ulid.h"
 #include "tsdb/block/meta.h"
-#include "tsdb/error.h"
-#include "tsdb/labels.h"
-#include "tsdb/openmetrics.h"
-#include "tsdb/ulid.h"
+#include "tsdb/model/labels.h"
 
 namespace promblock {
 namespace {

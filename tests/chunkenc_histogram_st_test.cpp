@@ -13,12 +13,12 @@
 #include <vector>
 
 #include "tests/histogram_json.h"
+#include "tsdb/base/error.h"
 #include "tsdb/chunkenc/float_histogram.h"
 #include "tsdb/chunkenc/float_histogram_encoder.h"
 #include "tsdb/chunkenc/histogram.h"
 #include "tsdb/chunkenc/histogram_encoder.h"
 #include "tsdb/chunkenc/st.h"
-#include "tsdb/error.h"
 
 namespace promblock::chunkenc {
 namespace {

@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "tsdb/base/encoding.h"
+#include "tsdb/base/error.h"
 #include "tsdb/chunkenc/xor2.h"
-#include "tsdb/encoding.h"
-#include "tsdb/error.h"
 
 namespace promblock::chunkenc {
 namespace {

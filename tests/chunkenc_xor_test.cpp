@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "tests/random_values.h"
+#include "tsdb/base/error.h"
 #include "tsdb/chunkenc/xor.h"
-#include "tsdb/error.h"
 
 namespace promblock::chunkenc {
 namespace {

@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "tsdb/base/encoding.h"
 #include "tsdb/chunkenc/xor.h"
 #include "tsdb/chunks/segment_format.h"
 #include "tsdb/chunks/segment_reader.h"
-#include "tsdb/encoding.h"
 
 namespace promblock {
 namespace {

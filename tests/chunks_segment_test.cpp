@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "tsdb/base/error.h"
 #include "tsdb/chunkenc/xor.h"
 #include "tsdb/chunks/segment_format.h"
 #include "tsdb/chunks/segment_reader.h"
 #include "tsdb/chunks/segment_writer.h"
-#include "tsdb/error.h"
 
 namespace promblock::chunks {
 namespace {

@@ -8,12 +8,12 @@
 #include <fstream>
 #include <thread>
 
+#include "tsdb/base/error.h"
+#include "tsdb/base/fsutil.h"
+#include "tsdb/base/usage_error.h"
 #include "tsdb/compact/group_lock.h"
 #include "tsdb/compact/sharding.h"
-#include "tsdb/error.h"
-#include "tsdb/fsutil.h"
-#include "tsdb/labels.h"
-#include "tsdb/usage_error.h"
+#include "tsdb/model/labels.h"
 
 namespace promblock::compact {
 namespace {

@@ -1,4 +1,4 @@
-#include "tsdb/go_format.h"
+#include "tsdb/base/go_format.h"
 
 #include <gtest/gtest.h>
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "tsdb/base/encoding.h"
 #include "tsdb/chunkenc/xor.h"
-#include "tsdb/encoding.h"
 
 namespace promblock::testing {
 

@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "index/index_reader.h"
-#include "tsdb/encoding.h"
-#include "tsdb/error.h"
+#include "tsdb/base/encoding.h"
+#include "tsdb/base/error.h"
 
 namespace promblock::index {
 namespace {

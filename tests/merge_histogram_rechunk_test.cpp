@@ -11,11 +11,11 @@
 #include <vector>
 
 #include "tests/histogram_fixtures.h"
+#include "tsdb/base/encoding.h"
 #include "tsdb/chunkenc/float_histogram.h"
 #include "tsdb/chunkenc/histogram.h"
 #include "tsdb/chunkenc/histogram_encoder.h"
 #include "tsdb/chunkenc/xor.h"
-#include "tsdb/encoding.h"
 #include "tsdb/merge/histogram_rechunk.h"
 #include "tsdb/merge/rechunk.h"
 

@@ -1,4 +1,4 @@
-#include "tsdb/ordered_parallel.h"
+#include "tsdb/base/ordered_parallel.h"
 
 #include <gtest/gtest.h>
 

@@ -14,7 +14,7 @@
 #include "tsdb/block/block_reader.h"
 #include "tsdb/block/block_writer.h"
 #include "tsdb/chunkenc/xor.h"
-#include "tsdb/tombstones.h"
+#include "tsdb/tombstones/tombstones.h"
 
 namespace promblock::rewrite {
 namespace {

@@ -1,4 +1,4 @@
-#include "tsdb/selector.h"
+#include "tsdb/model/selector.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "tsdb/timeparse.h"
+#include "tsdb/model/timeparse.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "tsdb/tombstones.h"
+#include "tsdb/tombstones/tombstones.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "tsdb/encoding.h"
-#include "tsdb/error.h"
+#include "tsdb/base/encoding.h"
+#include "tsdb/base/error.h"
 
 namespace promblock {
 namespace {

@@ -12,7 +12,7 @@
 #include "tsdb/analyze/analyze.h"
 #include "tsdb/block/block_reader.h"
 #include "tsdb/block/discover.h"
-#include "tsdb/selector.h"
+#include "tsdb/model/selector.h"
 
 namespace promblock::tools {
 

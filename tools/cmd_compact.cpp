@@ -9,10 +9,10 @@
 
 #include "tools/command.h"
 #include "tools/log.h"
+#include "tsdb/base/usage_error.h"
 #include "tsdb/compact/compactor.h"
 #include "tsdb/compact/sharding.h"
-#include "tsdb/timeparse.h"
-#include "tsdb/usage_error.h"
+#include "tsdb/model/timeparse.h"
 
 namespace promblock::tools {
 

@@ -8,14 +8,14 @@
 #include <vector>
 
 #include "tools/command.h"
+#include "tools/openmetrics.h"
+#include "tsdb/base/error.h"
+#include "tsdb/base/go_format.h"
 #include "tsdb/block/discover.h"
 #include "tsdb/chunkenc/histogram.h"
-#include "tsdb/error.h"
-#include "tsdb/go_format.h"
-#include "tsdb/openmetrics.h"
+#include "tsdb/model/selector.h"
+#include "tsdb/model/timeparse.h"
 #include "tsdb/query/series_set.h"
-#include "tsdb/selector.h"
-#include "tsdb/timeparse.h"
 
 namespace promblock::tools {
 

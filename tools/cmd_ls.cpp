@@ -8,7 +8,7 @@
 #include "tools/command.h"
 #include "tools/format.h"
 #include "tsdb/block/discover.h"
-#include "tsdb/timeparse.h"
+#include "tsdb/model/timeparse.h"
 
 namespace promblock::tools {
 

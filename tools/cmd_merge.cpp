@@ -8,8 +8,9 @@
 
 #include "tools/command.h"
 #include "tools/log.h"
+#include "tsdb/base/dir_lock.h"
 #include "tsdb/block/discover.h"
-#include "tsdb/dir_lock.h"
+#include "tsdb/block/leftovers.h"
 #include "tsdb/merge/block_merger.h"
 
 namespace promblock::tools {

@@ -11,8 +11,8 @@
 #include "tools/log.h"
 #include "tsdb/archive/byte_stream.h"
 #include "tsdb/archive/restore.h"
-#include "tsdb/error.h"
-#include "tsdb/usage_error.h"
+#include "tsdb/base/error.h"
+#include "tsdb/base/usage_error.h"
 
 namespace promblock::tools {
 

@@ -9,11 +9,12 @@
 
 #include "tools/command.h"
 #include "tools/log.h"
+#include "tsdb/base/dir_lock.h"
+#include "tsdb/base/usage_error.h"
 #include "tsdb/block/discover.h"
-#include "tsdb/dir_lock.h"
+#include "tsdb/block/leftovers.h"
+#include "tsdb/model/selector.h"
 #include "tsdb/rewrite/rewrite.h"
-#include "tsdb/selector.h"
-#include "tsdb/usage_error.h"
 
 namespace promblock::tools {
 

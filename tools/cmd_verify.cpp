@@ -10,8 +10,8 @@
 
 #include "tools/command.h"
 #include "tools/log.h"
+#include "tsdb/base/ulid.h"
 #include "tsdb/block/meta.h"
-#include "tsdb/ulid.h"
 #include "tsdb/verify/verify.h"
 
 namespace promblock::tools {

@@ -4,9 +4,9 @@
 
 #include "tools/command.h"
 #include "tools/log.h"
-#include "tsdb/dir_lock.h"
-#include "tsdb/error.h"
-#include "tsdb/timeparse.h"
+#include "tsdb/base/dir_lock.h"
+#include "tsdb/base/error.h"
+#include "tsdb/model/timeparse.h"
 
 #ifndef PROMBLOCK_VERSION  // set by CMakeLists.txt
 #define PROMBLOCK_VERSION "0.0.0"

@@ -505,7 +505,7 @@ def nonempty_lines(text):
 def check_lock_exit_75(t, run, ex, res):
     """Compaction into shared storage made verified blocks; a run while
     another promblock holds the lock on --out (flock on .promblock.lock, see
-    tsdb/dir_lock.h) exits 75 at once and changes nothing."""
+    tsdb/base/dir_lock.h) exits 75 at once and changes nothing."""
     shared = run.path("/mnt/shared")
     t.assertTrue(ulids(shared), "no block in --out")
     rc, out, err = h.run_promblock(["verify", shared])

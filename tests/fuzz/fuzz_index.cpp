@@ -5,7 +5,7 @@
 // verifier's independent index walk runs over the same bytes.
 #include "index/index_reader.h"
 #include "tests/fuzz/fuzz_util.h"
-#include "tsdb/error.h"
+#include "tsdb/base/error.h"
 #include "tsdb/verify/index_check.h"
 
 using namespace promblock;

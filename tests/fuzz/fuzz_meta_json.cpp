@@ -1,8 +1,8 @@
 // meta.json parsing; what parses is serialized again and must parse again.
 #include <string>
 
+#include "tsdb/base/error.h"
 #include "tsdb/block/meta.h"
-#include "tsdb/error.h"
 
 using namespace promblock;
 

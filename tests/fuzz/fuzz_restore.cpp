@@ -9,7 +9,7 @@
 
 #include "tests/fuzz/fuzz_util.h"
 #include "tsdb/archive/restore.h"
-#include "tsdb/error.h"
+#include "tsdb/base/error.h"
 
 using namespace promblock;
 

@@ -4,9 +4,9 @@
 // decoded, and a few refs no walk produces (inside the header, at and past
 // the end, in a missing segment) are read too.
 #include "tests/fuzz/fuzz_util.h"
+#include "tsdb/base/error.h"
 #include "tsdb/chunks/segment_format.h"
 #include "tsdb/chunks/segment_reader.h"
-#include "tsdb/error.h"
 
 using namespace promblock;
 

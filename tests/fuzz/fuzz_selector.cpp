@@ -2,7 +2,7 @@
 // and must parse again to the same matchers; matching is exercised too.
 #include <string>
 
-#include "tsdb/selector.h"
+#include "tsdb/model/selector.h"
 
 using namespace promblock;
 

@@ -1,7 +1,7 @@
 // The tombstones file reader.
 #include "tests/fuzz/fuzz_util.h"
-#include "tsdb/error.h"
-#include "tsdb/tombstones.h"
+#include "tsdb/base/error.h"
+#include "tsdb/tombstones/tombstones.h"
 
 using namespace promblock;
 

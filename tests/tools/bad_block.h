@@ -13,13 +13,13 @@
 
 #include "index/format.h"
 #include "index/series_codec.h"
+#include "tsdb/base/encoding.h"
+#include "tsdb/base/error.h"
+#include "tsdb/base/ulid.h"
 #include "tsdb/block/meta.h"
 #include "tsdb/chunkenc/xor.h"
 #include "tsdb/chunks/segment_writer.h"
-#include "tsdb/encoding.h"
-#include "tsdb/error.h"
-#include "tsdb/labels.h"
-#include "tsdb/ulid.h"
+#include "tsdb/model/labels.h"
 
 namespace promblock::testing {
 

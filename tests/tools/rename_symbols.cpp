@@ -13,10 +13,10 @@
 #include <string>
 #include <vector>
 
+#include "tsdb/base/error.h"
 #include "tsdb/block/block_reader.h"
 #include "tsdb/block/block_writer.h"
 #include "tsdb/chunkenc/chunk.h"
-#include "tsdb/error.h"
 
 namespace {
 

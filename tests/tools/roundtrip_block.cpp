@@ -13,6 +13,7 @@
 #include <optional>
 #include <vector>
 
+#include "tsdb/base/error.h"
 #include "tsdb/block/block_reader.h"
 #include "tsdb/block/block_writer.h"
 #include "tsdb/chunkenc/float_histogram.h"
@@ -21,7 +22,6 @@
 #include "tsdb/chunkenc/histogram_encoder.h"
 #include "tsdb/chunkenc/xor.h"
 #include "tsdb/chunkenc/xor2.h"
-#include "tsdb/error.h"
 
 namespace {
 

@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <string>
 
-#include "tsdb/mapped_file.h"
+#include "tsdb/base/mapped_file.h"
 
 int main(int argc, char** argv) {
   if (argc != 2) {

@@ -4,8 +4,8 @@
 #include <cstdio>
 #include <unordered_map>
 
+#include "tsdb/base/error.h"
 #include "tsdb/chunkenc/chunk.h"
-#include "tsdb/error.h"
 #include "tsdb/query/postings_match.h"
 
 namespace promblock::analyze {

@@ -24,7 +24,7 @@
 
 #include "index/format.h"
 #include "tsdb/block/block_reader.h"
-#include "tsdb/selector.h"
+#include "tsdb/model/selector.h"
 
 namespace promblock::analyze {
 

@@ -11,10 +11,10 @@
 #include "tsdb/archive/entry_name.h"
 #include "tsdb/archive/tar.h"
 #include "tsdb/archive/zstd_stream.h"
-#include "tsdb/error.h"
-#include "tsdb/fsutil.h"
-#include "tsdb/timeparse.h"
-#include "tsdb/ulid.h"
+#include "tsdb/base/error.h"
+#include "tsdb/base/fsutil.h"
+#include "tsdb/base/ulid.h"
+#include "tsdb/model/timeparse.h"
 
 namespace fs = std::filesystem;
 

@@ -4,7 +4,7 @@
 
 #include <cerrno>
 
-#include "tsdb/error.h"
+#include "tsdb/base/error.h"
 
 namespace promblock::archive {
 

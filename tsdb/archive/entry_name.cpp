@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "tsdb/ulid.h"
+#include "tsdb/base/ulid.h"
 
 namespace promblock::archive {
 

@@ -7,11 +7,12 @@
 #include "tsdb/archive/entry_name.h"
 #include "tsdb/archive/tar.h"
 #include "tsdb/archive/zstd_stream.h"
+#include "tsdb/base/dir_lock.h"
+#include "tsdb/base/error.h"
+#include "tsdb/base/file_writer.h"
+#include "tsdb/base/fsutil.h"
 #include "tsdb/block/block_writer.h"
-#include "tsdb/dir_lock.h"
-#include "tsdb/error.h"
-#include "tsdb/file_writer.h"
-#include "tsdb/fsutil.h"
+#include "tsdb/block/leftovers.h"
 #include "tsdb/verify/verify.h"
 
 namespace fs = std::filesystem;

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "tsdb/encoding.h"
-#include "tsdb/error.h"
+#include "tsdb/base/encoding.h"
+#include "tsdb/base/error.h"
 
 namespace promblock::archive {
 

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "tsdb/error.h"
+#include "tsdb/base/error.h"
 
 namespace promblock::archive {
 

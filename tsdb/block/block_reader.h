@@ -7,7 +7,7 @@
 #include "index/index_reader.h"
 #include "tsdb/block/meta.h"
 #include "tsdb/chunks/segment_reader.h"
-#include "tsdb/tombstones.h"
+#include "tsdb/tombstones/tombstones.h"
 
 namespace promblock {
 

@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "tsdb/base/error.h"
+#include "tsdb/base/fsutil.h"
+#include "tsdb/base/ulid.h"
 #include "tsdb/chunkenc/xor.h"
-#include "tsdb/error.h"
-#include "tsdb/fsutil.h"
-#include "tsdb/tombstones.h"
-#include "tsdb/ulid.h"
+#include "tsdb/tombstones/tombstones.h"
 
 namespace promblock {
 

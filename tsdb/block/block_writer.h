@@ -12,7 +12,7 @@
 #include "index/index_writer.h"
 #include "tsdb/block/meta.h"
 #include "tsdb/chunks/segment_writer.h"
-#include "tsdb/labels.h"
+#include "tsdb/model/labels.h"
 
 namespace promblock {
 

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "tsdb/error.h"
-#include "tsdb/fsutil.h"
-#include "tsdb/ulid.h"
+#include "tsdb/base/error.h"
+#include "tsdb/base/fsutil.h"
+#include "tsdb/base/ulid.h"
 
 namespace fs = std::filesystem;
 

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "tsdb/base/encoding.h"
 #include "tsdb/chunkenc/histogram.h"
 #include "tsdb/chunkenc/xor_decode.h"
-#include "tsdb/encoding.h"
 
 namespace promblock::chunkenc {
 

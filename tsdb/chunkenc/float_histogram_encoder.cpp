@@ -2,10 +2,10 @@
 
 #include <bit>
 
+#include "tsdb/base/error.h"
 #include "tsdb/chunkenc/histogram_encoder.h"
 #include "tsdb/chunkenc/varbit.h"
 #include "tsdb/chunkenc/xor.h"
-#include "tsdb/error.h"
 
 namespace promblock::chunkenc {
 

@@ -6,9 +6,9 @@
 #include <span>
 #include <vector>
 
+#include "tsdb/base/encoding.h"
 #include "tsdb/chunkenc/histogram.h"
 #include "tsdb/chunkenc/histogram_encoder.h"
-#include "tsdb/encoding.h"
 
 namespace promblock::chunkenc {
 

@@ -6,8 +6,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "tsdb/base/go_format.h"
 #include "tsdb/chunkenc/varbit.h"
-#include "tsdb/go_format.h"
 
 namespace promblock::chunkenc {
 

@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "tsdb/base/encoding.h"
 #include "tsdb/chunkenc/chunk.h"
 #include "tsdb/chunkenc/st.h"
 #include "tsdb/chunkenc/xor_decode.h"
-#include "tsdb/encoding.h"
 
 namespace promblock::chunkenc {
 

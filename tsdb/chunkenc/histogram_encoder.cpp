@@ -5,9 +5,9 @@
 #include <cmath>
 #include <tuple>
 
+#include "tsdb/base/error.h"
 #include "tsdb/chunkenc/varbit.h"
 #include "tsdb/chunkenc/xor.h"
-#include "tsdb/error.h"
 
 namespace promblock::chunkenc {
 

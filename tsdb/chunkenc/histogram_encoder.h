@@ -7,8 +7,8 @@
 #include <span>
 #include <vector>
 
+#include "tsdb/base/encoding.h"
 #include "tsdb/chunkenc/histogram.h"
-#include "tsdb/encoding.h"
 
 namespace promblock::chunkenc {
 

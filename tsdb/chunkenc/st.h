@@ -17,7 +17,7 @@
 #include <cstdint>
 #include <string>
 
-#include "tsdb/encoding.h"
+#include "tsdb/base/encoding.h"
 
 namespace promblock::chunkenc {
 

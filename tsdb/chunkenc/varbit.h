@@ -5,7 +5,7 @@
 // same lopsided two's-complement ranges as the XOR timestamps.
 #include <cstdint>
 
-#include "tsdb/encoding.h"
+#include "tsdb/base/encoding.h"
 
 namespace promblock::chunkenc {
 

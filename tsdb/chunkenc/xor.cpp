@@ -2,7 +2,7 @@
 
 #include <bit>
 
-#include "tsdb/error.h"
+#include "tsdb/base/error.h"
 
 namespace promblock::chunkenc {
 

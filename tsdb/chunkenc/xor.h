@@ -14,9 +14,9 @@
 #include <span>
 #include <string>
 
+#include "tsdb/base/encoding.h"
 #include "tsdb/chunkenc/chunk.h"
 #include "tsdb/chunkenc/xor_decode.h"
-#include "tsdb/encoding.h"
 
 namespace promblock::chunkenc {
 

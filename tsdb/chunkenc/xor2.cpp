@@ -2,8 +2,8 @@
 
 #include <bit>
 
+#include "tsdb/base/error.h"
 #include "tsdb/chunkenc/varbit.h"
-#include "tsdb/error.h"
 
 namespace promblock::chunkenc {
 

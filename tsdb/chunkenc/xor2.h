@@ -25,7 +25,7 @@
 #include <span>
 #include <string>
 
-#include "tsdb/encoding.h"
+#include "tsdb/base/encoding.h"
 
 namespace promblock::chunkenc {
 

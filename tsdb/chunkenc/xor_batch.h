@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "tsdb/encoding.h"
+#include "tsdb/base/encoding.h"
 
 namespace promblock::chunkenc {
 

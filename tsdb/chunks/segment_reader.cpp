@@ -6,11 +6,11 @@
 #include <filesystem>
 #include <system_error>
 
+#include "tsdb/base/encoding.h"
+#include "tsdb/base/error.h"
+#include "tsdb/base/message_format.h"
 #include "tsdb/chunkenc/chunk.h"
 #include "tsdb/chunks/segment_format.h"
-#include "tsdb/encoding.h"
-#include "tsdb/error.h"
-#include "tsdb/message_format.h"
 
 namespace promblock::chunks {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "tsdb/mapped_file.h"
+#include "tsdb/base/mapped_file.h"
 
 namespace promblock::chunks {
 

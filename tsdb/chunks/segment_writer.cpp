@@ -2,9 +2,9 @@
 
 #include <filesystem>
 
-#include "tsdb/encoding.h"
-#include "tsdb/error.h"
-#include "tsdb/fsutil.h"
+#include "tsdb/base/encoding.h"
+#include "tsdb/base/error.h"
+#include "tsdb/base/fsutil.h"
 
 namespace promblock::chunks {
 

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "tsdb/base/file_writer.h"
 #include "tsdb/chunks/segment_format.h"
-#include "tsdb/file_writer.h"
 
 namespace promblock::chunks {
 

@@ -9,17 +9,18 @@
 #include <set>
 #include <thread>
 
+#include "tsdb/base/dir_lock.h"
+#include "tsdb/base/error.h"
+#include "tsdb/base/ordered_parallel.h"
+#include "tsdb/base/ulid.h"
 #include "tsdb/block/block_writer.h"
 #include "tsdb/block/discover.h"
+#include "tsdb/block/leftovers.h"
 #include "tsdb/compact/group_lock.h"
 #include "tsdb/compact/marks.h"
 #include "tsdb/compact/sharding.h"
-#include "tsdb/dir_lock.h"
-#include "tsdb/error.h"
 #include "tsdb/merge/block_merger.h"
 #include "tsdb/merge/replicas.h"
-#include "tsdb/ordered_parallel.h"
-#include "tsdb/ulid.h"
 
 namespace promblock::compact {
 

@@ -13,8 +13,8 @@
 #include <optional>
 #include <random>
 
-#include "tsdb/error.h"
-#include "tsdb/fsutil.h"
+#include "tsdb/base/error.h"
+#include "tsdb/base/fsutil.h"
 
 namespace promblock::compact {
 

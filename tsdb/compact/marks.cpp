@@ -5,9 +5,10 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "tsdb/dir_lock.h"
-#include "tsdb/error.h"
-#include "tsdb/fsutil.h"
+#include "tsdb/base/dir_lock.h"
+#include "tsdb/base/error.h"
+#include "tsdb/base/fsutil.h"
+#include "tsdb/block/leftovers.h"
 
 namespace promblock::compact {
 

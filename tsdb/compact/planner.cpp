@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "tsdb/timeparse.h"
+#include "tsdb/model/timeparse.h"
 
 namespace promblock::compact {
 

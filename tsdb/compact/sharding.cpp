@@ -2,8 +2,8 @@
 
 #include <charconv>
 
-#include "tsdb/labels.h"
-#include "tsdb/usage_error.h"
+#include "tsdb/base/usage_error.h"
+#include "tsdb/model/labels.h"
 
 namespace promblock::compact {
 

@@ -4,12 +4,12 @@
 #include <memory>
 #include <set>
 
+#include "tsdb/base/error.h"
+#include "tsdb/base/ordered_parallel.h"
 #include "tsdb/block/block_writer.h"
-#include "tsdb/error.h"
-#include "tsdb/labels.h"
 #include "tsdb/merge/replicas.h"
 #include "tsdb/merge/series_stream.h"
-#include "tsdb/ordered_parallel.h"
+#include "tsdb/model/labels.h"
 
 namespace promblock::merge {
 

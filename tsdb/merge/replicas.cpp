@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "tsdb/error.h"
+#include "tsdb/base/error.h"
 
 namespace promblock::merge {
 

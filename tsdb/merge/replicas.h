@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "tsdb/block/block_reader.h"
-#include "tsdb/labels.h"
+#include "tsdb/model/labels.h"
 
 namespace promblock::merge {
 

@@ -2,15 +2,15 @@
 
 #include <algorithm>
 
+#include "tsdb/base/encoding.h"
+#include "tsdb/base/error.h"
+#include "tsdb/base/message_format.h"
 #include "tsdb/chunkenc/float_histogram.h"
 #include "tsdb/chunkenc/histogram.h"
 #include "tsdb/chunkenc/xor.h"
 #include "tsdb/chunkenc/xor2.h"
 #include "tsdb/chunkenc/xor_batch.h"
-#include "tsdb/encoding.h"
-#include "tsdb/error.h"
 #include "tsdb/merge/dedup.h"
-#include "tsdb/message_format.h"
 
 namespace promblock::merge {
 

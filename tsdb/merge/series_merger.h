@@ -11,8 +11,8 @@
 #include "index/format.h"
 #include "tsdb/block/block_reader.h"
 #include "tsdb/chunkenc/histogram.h"
-#include "tsdb/labels.h"
 #include "tsdb/merge/rechunk.h"
+#include "tsdb/model/labels.h"
 
 namespace promblock::merge {
 

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "index/index_reader.h"
-#include "tsdb/selector.h"
+#include "tsdb/model/selector.h"
 
 namespace promblock {
 

@@ -4,12 +4,12 @@
 #include <limits>
 #include <optional>
 
+#include "tsdb/base/error.h"
+#include "tsdb/base/message_format.h"
 #include "tsdb/chunkenc/float_histogram.h"
 #include "tsdb/chunkenc/histogram.h"
 #include "tsdb/chunkenc/xor.h"
 #include "tsdb/chunkenc/xor2.h"
-#include "tsdb/error.h"
-#include "tsdb/message_format.h"
 #include "tsdb/query/postings_match.h"
 
 namespace promblock {

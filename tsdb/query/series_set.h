@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "tsdb/block/block_reader.h"
-#include "tsdb/labels.h"
+#include "tsdb/model/labels.h"
+#include "tsdb/model/selector.h"
 #include "tsdb/query/sample_iterator.h"
-#include "tsdb/selector.h"
 
 namespace promblock {
 

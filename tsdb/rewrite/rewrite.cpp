@@ -5,13 +5,13 @@
 #include <algorithm>
 #include <memory>
 
+#include "tsdb/base/error.h"
+#include "tsdb/base/usage_error.h"
 #include "tsdb/block/block_reader.h"
 #include "tsdb/block/block_writer.h"
 #include "tsdb/chunkenc/chunk.h"
-#include "tsdb/error.h"
 #include "tsdb/merge/series_merger.h"
 #include "tsdb/query/postings_match.h"
-#include "tsdb/usage_error.h"
 
 namespace promblock::rewrite {
 

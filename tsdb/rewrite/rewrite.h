@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "tsdb/block/meta.h"
-#include "tsdb/labels.h"
-#include "tsdb/selector.h"
+#include "tsdb/model/labels.h"
+#include "tsdb/model/selector.h"
 
 namespace promblock::rewrite {
 

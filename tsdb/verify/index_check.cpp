@@ -5,8 +5,8 @@
 #include <functional>
 
 #include "index/series_codec.h"
-#include "tsdb/encoding.h"
-#include "tsdb/message_format.h"
+#include "tsdb/base/encoding.h"
+#include "tsdb/base/message_format.h"
 
 namespace promblock::verify {
 

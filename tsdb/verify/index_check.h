@@ -25,7 +25,7 @@
 #include "index/format.h"
 #include "index/roaring_compat.h"
 #include "index/sections.h"
-#include "tsdb/labels.h"
+#include "tsdb/model/labels.h"
 #include "tsdb/verify/report.h"
 
 namespace promblock::verify {

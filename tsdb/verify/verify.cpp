@@ -6,18 +6,18 @@
 #include <set>
 
 #include "index/format.h"
+#include "tsdb/base/encoding.h"
+#include "tsdb/base/error.h"
+#include "tsdb/base/mapped_file.h"
+#include "tsdb/base/message_format.h"
+#include "tsdb/base/ulid.h"
 #include "tsdb/chunkenc/float_histogram.h"
 #include "tsdb/chunkenc/histogram.h"
 #include "tsdb/chunkenc/xor.h"
 #include "tsdb/chunkenc/xor2.h"
 #include "tsdb/chunks/segment_format.h"
 #include "tsdb/chunks/segment_reader.h"
-#include "tsdb/encoding.h"
-#include "tsdb/error.h"
-#include "tsdb/mapped_file.h"
-#include "tsdb/message_format.h"
-#include "tsdb/tombstones.h"
-#include "tsdb/ulid.h"
+#include "tsdb/tombstones/tombstones.h"
 #include "tsdb/verify/index_check.h"
 
 namespace promblock::verify {

@@ -1,11 +1,11 @@
-#include "tsdb/file_writer.h"
+#include "tsdb/base/file_writer.h"
 
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
 
-#include "tsdb/error.h"
+#include "tsdb/base/error.h"
 
 namespace promblock {
 

@@ -1,4 +1,4 @@
-#include "tsdb/timeparse.h"
+#include "tsdb/model/timeparse.h"
 
 #include <array>
 #include <charconv>
@@ -7,7 +7,7 @@
 #include <limits>
 #include <optional>
 
-#include "tsdb/go_format.h"
+#include "tsdb/base/go_format.h"
 
 namespace promblock {
 namespace {

@@ -1,4 +1,4 @@
-#include "tsdb/encoding.h"
+#include "tsdb/base/encoding.h"
 
 #include <array>
 #include <cstring>

@@ -1,4 +1,4 @@
-#include "tsdb/tombstones.h"
+#include "tsdb/tombstones/tombstones.h"
 
 #include <unistd.h>
 
@@ -10,10 +10,10 @@
 #include <limits>
 #include <system_error>
 
-#include "tsdb/encoding.h"
-#include "tsdb/error.h"
-#include "tsdb/fsutil.h"
-#include "tsdb/mapped_file.h"
+#include "tsdb/base/encoding.h"
+#include "tsdb/base/error.h"
+#include "tsdb/base/fsutil.h"
+#include "tsdb/base/mapped_file.h"
 
 namespace promblock {
 

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "tsdb/labels.h"
+#include "tsdb/model/labels.h"
 
 namespace promblock {
 

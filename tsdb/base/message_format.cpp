@@ -1,4 +1,4 @@
-#include "tsdb/message_format.h"
+#include "tsdb/base/message_format.h"
 
 #include <cstdio>
 

@@ -1,4 +1,4 @@
-#include "tsdb/labels.h"
+#include "tsdb/model/labels.h"
 
 // The state struct is only public with static linking of the definitions.
 #define XXH_STATIC_LINKING_ONLY
@@ -6,7 +6,7 @@
 
 #include <algorithm>
 
-#include "tsdb/go_format.h"
+#include "tsdb/base/go_format.h"
 
 namespace promblock {
 

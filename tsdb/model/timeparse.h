@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "tsdb/usage_error.h"
+#include "tsdb/base/usage_error.h"
 
 namespace promblock {
 

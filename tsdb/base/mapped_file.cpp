@@ -1,4 +1,4 @@
-#include "tsdb/mapped_file.h"
+#include "tsdb/base/mapped_file.h"
 
 #include <signal.h>
 #include <sys/mman.h>
@@ -14,7 +14,7 @@
 #include <system_error>
 #include <utility>
 
-#include "tsdb/error.h"
+#include "tsdb/base/error.h"
 
 namespace promblock {
 

@@ -7,8 +7,8 @@
 #include <string_view>
 #include <vector>
 
-#include "tsdb/labels.h"
-#include "tsdb/usage_error.h"
+#include "tsdb/base/usage_error.h"
+#include "tsdb/model/labels.h"
 
 namespace re2 {
 class RE2;

@@ -1,4 +1,4 @@
-#include "tsdb/fsutil.h"
+#include "tsdb/base/fsutil.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -7,8 +7,8 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "tsdb/error.h"
-#include "tsdb/file_writer.h"
+#include "tsdb/base/error.h"
+#include "tsdb/base/file_writer.h"
 
 namespace promblock::fsutil {
 

@@ -1,4 +1,4 @@
-#include "tsdb/ulid.h"
+#include "tsdb/base/ulid.h"
 
 #include <chrono>
 #include <random>

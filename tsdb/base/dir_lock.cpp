@@ -1,4 +1,4 @@
-#include "tsdb/dir_lock.h"
+#include "tsdb/base/dir_lock.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -6,11 +6,9 @@
 
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 #include <string>
 
-#include "tsdb/block/block_writer.h"
-#include "tsdb/fsutil.h"
+#include "tsdb/base/fsutil.h"
 
 namespace promblock {
 
@@ -37,8 +35,7 @@ DirLock::DirLock(const std::string& dir, Mode mode) : mode_(mode) {
       ::close(fd_);
       fd_ = -1;
       if (holder.empty())
-        throw LockedError(path + ": locked by running `promblock compact --shard` processes; " +
-                          "try again later");
+        throw LockedError(path + ": locked by running sharded compactions; " + "try again later");
       throw LockedError(path + ": locked by another promblock (pid " + holder +
                         "); try again later");
     }
@@ -64,17 +61,6 @@ DirLock::~DirLock() {
   // No pid left behind to name a holder that is gone.
   if (mode_ == Mode::kExclusive) (void)::ftruncate(fd_, 0);
   ::close(fd_);
-}
-
-void remove_leftover_tmp_dirs(const std::string& dir) {
-  std::error_code ec;
-  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    std::string name = it->path().filename().string();
-    // Creation leftovers are partial blocks; deletion leftovers are blocks
-    // a killed run was removing.
-    if (name.ends_with(BlockWriter::kTmpSuffix) || name.ends_with(kTmpForDeletionSuffix))
-      std::filesystem::remove_all(it->path(), ec);
-  }
 }
 
 }  // namespace promblock

@@ -4,9 +4,8 @@
 // flock(2) on DIR/.promblock.lock: released by the kernel when the process
 // dies, so a crashed run never leaves a stale lock behind.
 #include <string>
-#include <string_view>
 
-#include "tsdb/error.h"
+#include "tsdb/base/error.h"
 
 namespace promblock {
 
@@ -33,13 +32,5 @@ class DirLock {
   int fd_ = -1;
   Mode mode_;
 };
-
-// Suffix of a block directory being deleted (see compact/marks.h).
-inline constexpr std::string_view kTmpForDeletionSuffix = ".tmp-for-deletion";
-
-// Removes "<ULID>.tmp-for-creation" and "<ULID>.tmp-for-deletion"
-// directories that a killed run left in `dir`. Call only while holding the
-// DirLock.
-void remove_leftover_tmp_dirs(const std::string& dir);
 
 }  // namespace promblock

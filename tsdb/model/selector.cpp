@@ -1,8 +1,8 @@
-#include "tsdb/selector.h"
+#include "tsdb/model/selector.h"
 
 #include <re2/re2.h>
 
-#include "tsdb/go_format.h"
+#include "tsdb/base/go_format.h"
 
 namespace promblock {
 namespace {

@@ -1,4 +1,4 @@
-#include "tsdb/openmetrics.h"
+#include "tools/openmetrics.h"
 
 #include <cstdlib>
 #include <string_view>

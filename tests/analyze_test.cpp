@@ -8,58 +8,17 @@
 #include <string>
 #include <vector>
 
+#include "tests/test_util.h"
 #include "tsdb/block/block_writer.h"
 #include "tsdb/chunkenc/xor.h"
 
 namespace promblock::analyze {
 namespace {
 
-struct TestSeries {
-  Labels labels;
-  std::vector<std::vector<int64_t>> chunks;  // sample times per chunk
-};
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "analyze-test-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-// Writes a block of the given series (sorted here) and returns its dir.
-std::string write_block(const std::string& parent, std::vector<TestSeries> series, int64_t min_time,
-                        int64_t max_time) {
-  std::sort(series.begin(), series.end(), [](const TestSeries& a, const TestSeries& b) {
-    return labels_less(a.labels, b.labels);
-  });
-  std::vector<std::string> symbols;
-  for (const auto& s : series)
-    for (const auto& l : s.labels) symbols.push_back(l.name), symbols.push_back(l.value);
-  std::sort(symbols.begin(), symbols.end());
-  symbols.erase(std::unique(symbols.begin(), symbols.end()), symbols.end());
-  BlockMeta meta;
-  meta.min_time = min_time;
-  meta.max_time = max_time;
-  BlockWriter w(parent, meta);
-  for (const auto& s : symbols) w.add_symbol(s);
-  for (const auto& s : series) {
-    std::deque<chunkenc::XorEncoder> encoders;
-    std::vector<ChunkData> chunks;
-    for (const auto& times : s.chunks) {
-      auto& e = encoders.emplace_back();
-      for (int64_t t : times) e.append(t, double(t));
-      chunks.push_back({times.front(), times.back(), 1, e.bytes(), uint32_t(times.size())});
-    }
-    w.add_series(s.labels, chunks);
-  }
-  return w.commit();
-}
+using testing::samples_at;
+using testing::TempDir;
+using testing::TestSeries;
+using testing::write_block;
 
 size_t xor_size(const std::vector<int64_t>& times) {
   chunkenc::XorEncoder e;
@@ -129,11 +88,12 @@ class AnalyzeBlock : public ::testing::Test {
     for (int64_t t = 600; t <= 799; t += 100) c5.push_back(t);
     c5.push_back(799);
     chunks_ = {c1, c2, c3, c4, c5};
+    auto s = [](const std::vector<int64_t>& times) { return samples_at(times); };
     dir_ = write_block(tmp_.path(),
-                       {{{{"__name__", "up"}, {"instance", "a"}, {"job", "api"}}, {c1, c2}},
-                        {{{"__name__", "up"}, {"instance", "b"}, {"job", "api"}}, {c3}},
-                        {{{"__name__", "up"}, {"instance", "a"}, {"job", "db"}}, {c4}},
-                        {{{"__name__", "rpc_total"}, {"job", "api"}}, {c5}}},
+                       {{{{"__name__", "up"}, {"instance", "a"}, {"job", "api"}}, {s(c1), s(c2)}},
+                        {{{"__name__", "up"}, {"instance", "b"}, {"job", "api"}}, {s(c3)}},
+                        {{{"__name__", "up"}, {"instance", "a"}, {"job", "db"}}, {s(c4)}},
+                        {{{"__name__", "rpc_total"}, {"job", "api"}}, {s(c5)}}},
                        0, 1000);
   }
   TempDir tmp_;

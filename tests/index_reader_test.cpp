@@ -13,37 +13,18 @@
 #include <vector>
 
 #include "index/index_writer.h"
+#include "tests/test_util.h"
 #include "tsdb/base/encoding.h"
 #include "tsdb/base/error.h"
 
 namespace promblock::index {
 namespace {
 
+using testing::read_bytes;
+using testing::TempDir;
+using testing::write_bytes;
+
 namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "index_reader_test.XXXXXX").string();
-    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
-
-std::vector<uint8_t> read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_bytes(const std::string& path, std::span<const uint8_t> b) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(b.data()), std::streamsize(b.size()));
-}
 
 fs::path fixture_index() {
   return fs::path(__FILE__).parent_path() / "fixtures" / "index_small" / "block" / "index";

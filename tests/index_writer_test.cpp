@@ -15,32 +15,17 @@
 #include <vector>
 
 #include "index/index_reader.h"
+#include "tests/test_util.h"
 #include "tsdb/base/encoding.h"
 #include "tsdb/base/error.h"
 
 namespace promblock::index {
 namespace {
 
+using testing::read_bytes;
+using testing::TempDir;
+
 namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "index_writer_test.XXXXXX").string();
-    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
-
-std::vector<uint8_t> read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 std::vector<uint32_t> to_vector(const roaring::Roaring& r) {
   std::vector<uint32_t> out(r.cardinality());

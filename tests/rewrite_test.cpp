@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/test_util.h"
 #include "tsdb/block/block_reader.h"
 #include "tsdb/block/block_writer.h"
 #include "tsdb/chunkenc/xor.h"
@@ -19,52 +20,12 @@
 namespace promblock::rewrite {
 namespace {
 
+using testing::Samples;
+using testing::TempDir;
+using testing::TestSeries;
+using testing::write_block;
+
 namespace fs = std::filesystem;
-
-using Samples = std::vector<std::pair<int64_t, double>>;
-
-struct TestSeries {
-  Labels labels;
-  std::vector<Samples> chunks;
-};
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "rewrite-test-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-std::string write_block(const std::string& parent, std::vector<TestSeries> series, BlockMeta meta) {
-  std::sort(series.begin(), series.end(), [](const TestSeries& a, const TestSeries& b) {
-    return labels_less(a.labels, b.labels);
-  });
-  std::vector<std::string> symbols;
-  for (const auto& s : series)
-    for (const auto& l : s.labels) symbols.push_back(l.name), symbols.push_back(l.value);
-  std::sort(symbols.begin(), symbols.end());
-  symbols.erase(std::unique(symbols.begin(), symbols.end()), symbols.end());
-  BlockWriter w(parent, meta);
-  for (const auto& s : symbols) w.add_symbol(s);
-  for (const auto& s : series) {
-    std::deque<chunkenc::XorEncoder> encoders;
-    std::vector<ChunkData> chunks;
-    for (const auto& samples : s.chunks) {
-      auto& e = encoders.emplace_back();
-      for (auto [t, v] : samples) e.append(t, v);
-      chunks.push_back(
-          {samples.front().first, samples.back().first, 1, e.bytes(), uint32_t(samples.size())});
-    }
-    w.add_series(s.labels, chunks);
-  }
-  return w.commit();
-}
 
 // Every series of a block with its samples, by Labels.String().
 std::map<std::string, Samples> read_all(const std::string& dir) {

@@ -10,11 +10,15 @@
 #include <string>
 #include <vector>
 
+#include "tests/test_util.h"
 #include "tsdb/base/encoding.h"
 #include "tsdb/base/error.h"
 
 namespace promblock {
 namespace {
+
+using testing::read_bytes;
+using testing::write_bytes;
 
 namespace fs = std::filesystem;
 
@@ -22,16 +26,6 @@ constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
 constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
 
 std::string fixtures() { return std::string(PROMBLOCK_TESTDATA) + "/../tests/fixtures"; }
-
-std::vector<uint8_t> read_bytes(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
-
-void write_bytes(const std::string& path, const std::vector<uint8_t>& b) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(reinterpret_cast<const char*>(b.data()), std::streamsize(b.size()));
-}
 
 class TombstonesFile : public ::testing::Test {
  protected:

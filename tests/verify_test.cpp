@@ -12,26 +12,16 @@
 #include <string>
 #include <vector>
 
+#include "tests/test_util.h"
 #include "tests/tools/bad_block.h"
 #include "tsdb/block/block_writer.h"
 
 namespace promblock::verify {
 namespace {
 
+using testing::TempDir;
+
 namespace fs = std::filesystem;
-
-class VerifyTempDir {
- public:
-  VerifyTempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "verify_test.XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~VerifyTempDir() { fs::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 struct Collected {
   std::vector<Problem> problems;
@@ -79,7 +69,7 @@ void write_file(const std::string& path, const std::string& data) {
 }
 
 TEST(VerifyTest, HandMadeHealthyBlockPasses) {
-  VerifyTempDir tmp;
+  TempDir tmp;
   std::string dir = testing::write_bad_block(tmp.path(), "none");
   for (bool deep : {false, true}) {
     auto c = run(dir, deep);
@@ -88,7 +78,7 @@ TEST(VerifyTest, HandMadeHealthyBlockPasses) {
 }
 
 TEST(VerifyTest, BlockWriterBlockPasses) {
-  VerifyTempDir tmp;
+  TempDir tmp;
   BlockMeta meta;
   meta.min_time = 1000;
   meta.max_time = 2005;
@@ -140,7 +130,7 @@ TEST(VerifyTest, HandMadeFaultsAreFound) {
   };
   for (const auto& fc : cases) {
     SCOPED_TRACE(fc.fault);
-    VerifyTempDir tmp;
+    TempDir tmp;
     std::string dir = testing::write_bad_block(tmp.path(), fc.fault);
     auto c = run(dir);
     EXPECT_TRUE(c.has(fc.file, fc.needle)) << c.text();
@@ -155,7 +145,7 @@ TEST(VerifyTest, HandMadeFaultsAreFound) {
 }
 
 TEST(VerifyTest, DeepFindsChunkTimesThatDifferFromTheIndex) {
-  VerifyTempDir tmp;
+  TempDir tmp;
   std::string dir = testing::write_bad_block(tmp.path(), "chunk-times-wrong");
   EXPECT_EQ(run(dir).errors, 0u);
   auto c = run(dir, true);
@@ -165,7 +155,7 @@ TEST(VerifyTest, DeepFindsChunkTimesThatDifferFromTheIndex) {
 }
 
 TEST(VerifyTest, MetaProblems) {
-  VerifyTempDir tmp;
+  TempDir tmp;
   std::string dir = testing::write_bad_block(tmp.path(), "none");
   std::string meta = read_file(dir + "/meta.json");
 
@@ -194,7 +184,7 @@ TEST(VerifyTest, MetaProblems) {
 }
 
 TEST(VerifyTest, MissingSegmentIsOneProblem) {
-  VerifyTempDir tmp;
+  TempDir tmp;
   std::string dir = testing::write_bad_block(tmp.path(), "none");
   fs::remove(dir + "/chunks/000001");
   auto c = run(dir);
@@ -203,7 +193,7 @@ TEST(VerifyTest, MissingSegmentIsOneProblem) {
 }
 
 TEST(VerifyTest, ChunkChecksumMismatchNamesTheSeries) {
-  VerifyTempDir tmp;
+  TempDir tmp;
   std::string dir = testing::write_bad_block(tmp.path(), "none");
   std::string seg = read_file(dir + "/chunks/000001");
   seg[8 + 1 + 1 + 3] ^= 0x40;  // inside the data of the first chunk
@@ -216,7 +206,7 @@ TEST(VerifyTest, ChunkChecksumMismatchNamesTheSeries) {
 }
 
 TEST(VerifyTest, IndexByteFlipsAreFoundWithoutStopping) {
-  VerifyTempDir tmp;
+  TempDir tmp;
   std::string dir = testing::write_bad_block(tmp.path(), "none");
   std::string idx = read_file(dir + "/index");
   auto toc = idx.size() - index::kTocLen;
@@ -233,7 +223,7 @@ TEST(VerifyTest, IndexByteFlipsAreFoundWithoutStopping) {
 }
 
 TEST(VerifyTest, GarbageIndexIsAProblemNotACrash) {
-  VerifyTempDir tmp;
+  TempDir tmp;
   std::string dir = testing::write_bad_block(tmp.path(), "none");
   write_file(dir + "/index", "garbage");
   auto c = run(dir);

@@ -21,6 +21,7 @@
 #include "tsdb/compact/sharding.h"
 #include "tsdb/merge/block_merger.h"
 #include "tsdb/merge/replicas.h"
+#include "tsdb/model/labels.h"
 
 namespace promblock::compact {
 
@@ -32,12 +33,6 @@ int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-std::string group_text(const Group& labels) {
-  std::string s = "{";
-  for (const auto& [k, v] : labels) s += (s.size() > 1 ? "," : "") + k + "=\"" + v + "\"";
-  return s + "}";
 }
 
 std::vector<std::string> sources_of(const BlockMeta& m) {
@@ -193,7 +188,8 @@ class Run {
     for (const auto& b : found) {
       if (b.deletion_marked) continue;
       auto sources = sources_of(b.meta);
-      represented_[group_text(rules_.group_labels(b.meta))].insert(sources.begin(), sources.end());
+      represented_[label_map_text(rules_.group_labels(b.meta))].insert(sources.begin(),
+                                                                       sources.end());
     }
     std::vector<FoundBlock> live;
     for (const auto& b : found) {
@@ -242,9 +238,9 @@ class Run {
   void build_groups() {
     for (size_t c = 0; c < catalog_.size(); ++c) {
       const auto& e = catalog_[c];
-      std::string own = group_text(e.group);
+      std::string own = label_map_text(e.group);
       for (auto& [labels, split] : targets(e)) {
-        std::string text = group_text(labels);
+        std::string text = label_map_text(labels);
         uint64_t hash = group_hash(labels);
         if (!owns_hash(hash)) continue;
         // Data the group already holds (for sources and split inputs).
@@ -262,7 +258,7 @@ class Run {
     for (const auto& [text, g] : groups_)
       for (size_t c : g.members) {
         const auto& e = catalog_[c];
-        bool in_group = e.in_out && group_text(e.group) == text;
+        bool in_group = e.in_out && label_map_text(e.group) == text;
         // Prometheus 3.x never compacts partial-view blocks (stale or
         // selected series only) with other blocks: plan each class apart.
         std::string plan_group = text;
@@ -438,7 +434,7 @@ class Run {
         if (in.is_job)
           mark(*outputs_[in.index], "compacted into " + r.output);
         else if (entry(in.index).in_out &&
-                 group_text(entry(in.index).group) == plan_refs_[in.index].second->text)
+                 label_map_text(entry(in.index).group) == plan_refs_[in.index].second->text)
           mark(entry(in.index).block, "compacted into " + r.output);
       }
     } else {

@@ -34,12 +34,6 @@ struct Batch {
   std::vector<uint64_t> last_chunk_ref;  // per input block: highest chunk ref read
 };
 
-std::string labels_text(const std::map<std::string, std::string>& m) {
-  std::string s = "{";
-  for (const auto& [k, v] : m) s += (s.size() > 1 ? "," : "") + k + "=\"" + v + "\"";
-  return s + "}";
-}
-
 // The output's meta.json: lineage of the inputs and, when any input is a
 // Thanos block, a Thanos section for the deduplicated group.
 BlockMeta output_meta(const std::vector<MergeInput>& inputs, const ReplicaRules& rules,
@@ -111,8 +105,8 @@ void check_one_group(const std::vector<MergeInput>& inputs,
   for (const auto& in : inputs) {
     auto g = group_of(in.block.meta);
     if (g != group)
-      fail(in.block.dir + "/meta.json", "external labels " + labels_text(g) + " differ from " +
-                                            labels_text(group) + " of " + inputs[0].block.dir +
+      fail(in.block.dir + "/meta.json", "external labels " + label_map_text(g) + " differ from " +
+                                            label_map_text(group) + " of " + inputs[0].block.dir +
                                             " beyond replica labels: they are different groups");
   }
   // Nor blocks Prometheus 3.x keeps apart (compaction hints, meta.h).

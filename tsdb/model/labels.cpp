@@ -73,6 +73,13 @@ std::string labels_to_string(const Labels& ls) {
   return out;
 }
 
+std::string label_map_text(const std::map<std::string, std::string>& labels) {
+  std::string out = "{";
+  for (const auto& [name, value] : labels)
+    out += (out.size() > 1 ? "," : "") + name + "=\"" + value + "\"";
+  return out + "}";
+}
+
 std::string labels_to_json(const Labels& ls) {
   // Go sorts map keys by their bytes. A label set is already sorted so, but
   // sort anyway; of equal names (not in a valid set) the map keeps the last.

@@ -1,6 +1,7 @@
 #pragma once
 // A series' label set: sorted by name, names unique (as Prometheus keeps it).
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,5 +45,10 @@ std::string labels_to_string(const Labels& ls);
 // {"__name__":"up","job":"api"}, keys sorted, no spaces, strings escaped as
 // go_json_string does.
 std::string labels_to_json(const Labels& ls);
+
+// A label map (a block's external labels, a compaction group) as
+// {a="b",c="d"}: sorted, unquoted, no spaces. Messages show it and the
+// compactor keys groups by it.
+std::string label_map_text(const std::map<std::string, std::string>& labels);
 
 }  // namespace promblock

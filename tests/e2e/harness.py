@@ -140,6 +140,16 @@ def run_promblock(args, timeout=120, input=None, cwd=None):
     return run([BIN] + [str(a) for a in args], timeout=timeout, input=input, cwd=cwd)
 
 
+def promblock_dump(*args, timeout=300):
+    """stdout of `promblock dump ARGS`; an AssertionError with its stderr if
+    it fails."""
+    rc, out, err = run_promblock(["dump"] + [str(a) for a in args], timeout=timeout)
+    if rc != 0:
+        raise AssertionError("promblock dump %s failed (exit %d): %s"
+                             % (" ".join(map(str, args)), rc, err[-2000:]))
+    return out
+
+
 def run_roundtrip(src_block, out_parent, timeout=120):
     """tests/roundtrip_block SRC_BLOCK_DIR OUT_PARENT_DIR -> (rc, stdout, stderr)."""
     if not os.path.isfile(ROUNDTRIP_BIN):
@@ -345,14 +355,25 @@ def big_block_set(series=50000, samples=2):
 
 # ---------------------------------------------------------------- text formats
 
+def split_dump_line(line):
+    """One dump line -> (series string, value string, ts_ms). A histogram's
+    value is its '{count:...}' text, which has spaces of its own."""
+    rest, ts = line.rsplit(" ", 1)
+    if " {count:" in rest:
+        series, body = rest.split(" {count:", 1)
+        return series, "{count:" + body, int(ts)
+    series, value = rest.rsplit(" ", 1)
+    return series, value, int(ts)
+
+
 def parse_dump(text):
     """promtool dump text -> {series string: [(ts_ms, value string)]}, in order."""
     out = {}
     for line in text.splitlines():
         if not line:
             continue
-        series, val, ts = line.rsplit(" ", 2)
-        out.setdefault(series, []).append((int(ts), val))
+        series, value, ts = split_dump_line(line)
+        out.setdefault(series, []).append((ts, value))
     return out
 
 

@@ -46,10 +46,7 @@ def run_with_faults(args, out_dir, after, err="ENOSPC"):
 @unittest.skipUnless(SHIM and os.path.exists(SHIM), "PROMBLOCK_FAIL_IO shim not built")
 class DiskFullTest(unittest.TestCase):
 
-    def dump(self, out):
-        rc, so, se = h.run_promblock(["dump", out], timeout=300)
-        self.assertEqual(rc, 0, se)
-        return so
+    dump = staticmethod(h.promblock_dump)
 
     @staticmethod
     def budgets(total):

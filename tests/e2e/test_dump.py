@@ -38,10 +38,7 @@ class DumpTest(unittest.TestCase):
         cls.sets = h.committed_block_sets()
         cls.basic = cls.sets["basic"]
 
-    def dump(self, *args):
-        rc, out, err = h.run_promblock(["dump"] + list(args), timeout=300)
-        self.assertEqual(rc, 0, "promblock dump %s failed: %s" % (" ".join(args), err[-2000:]))
-        return out
+    dump = staticmethod(h.promblock_dump)
 
     def assertSameText(self, got, want, what):
         if got != want:

@@ -35,21 +35,6 @@ FUNCTIONS = ["histogram_count(%s)", "histogram_sum(%s)", "histogram_quantile(0.9
 NATIVE = ["--enable-feature=native-histograms"]
 
 
-def parse_dump(text):
-    """dump text -> {series: [(ts, value text)]}; a histogram's value text is
-    its '{count:...}' form."""
-    out = {}
-    for line in text.splitlines():
-        rest, ts = line.rsplit(" ", 1)
-        if " {count:" in rest:
-            series, body = rest.split(" {count:", 1)
-            value = "{count:" + body
-        else:
-            series, value = rest.rsplit(" ", 1)
-        out.setdefault(series, []).append((int(ts), value))
-    return out
-
-
 def per_series(fn):
     """One query applying fn to every histogram series, keeping their names
     in a label (histogram functions drop them, the series differ only by
@@ -80,7 +65,7 @@ class HistogramMergeTest(unittest.TestCase):
         for r in REPLICAS:
             rc, out, err = h.run_promblock(["dump", r], timeout=300)
             assert rc == 0, err
-            cls.inputs.append(parse_dump(out))
+            cls.inputs.append(h.parse_dump(out))
         cls.outputs = {}
         for mode in ("chain", "penalty"):
             out = os.path.join(h.mkdtemp(prefix="promblock-histmerge-"), "out")
@@ -109,7 +94,7 @@ class HistogramMergeTest(unittest.TestCase):
         for mode, out in self.outputs.items():
             rc, text, err = h.run_promblock(["dump", out], timeout=300)
             self.assertEqual(rc, 0, err)
-            got = parse_dump(text)
+            got = h.parse_dump(text)
             want = {s: [(t, v) for t, v, _ in smp] for s, smp in self.reference(mode).items()}
             self.assertEqual(sorted(got), sorted(want), mode)
             for series in want:
@@ -165,7 +150,7 @@ class HistogramMergeTest(unittest.TestCase):
         for d in (out, self.outputs["chain"]):
             rc, text, err = h.run_promblock(["dump", d], timeout=300)
             self.assertEqual(rc, 0, err)
-            dumps.append(parse_dump(text))
+            dumps.append(h.parse_dump(text))
         self.assertEqual(dumps[0], dumps[1])
         rc, so, se = h.run_promblock(["verify", "--deep", out], timeout=300)
         self.assertEqual(rc, 0, so + se)

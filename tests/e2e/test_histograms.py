@@ -57,10 +57,9 @@ def split_dump(text):
     """dump text -> ({series: [(ts, histogram text)]}, float lines)."""
     hists, floats = {}, []
     for line in text.splitlines():
-        if " {count:" in line:
-            series, rest = line.split(" {count:", 1)
-            body, ts = rest.rsplit(" ", 1)
-            hists.setdefault(series, []).append((int(ts), "{count:" + body))
+        series, value, ts = h.split_dump_line(line)
+        if value.startswith("{count:"):
+            hists.setdefault(series, []).append((ts, value))
         else:
             floats.append(line)
     return hists, floats
@@ -75,10 +74,7 @@ class HistogramTest(unittest.TestCase):
         for r, blocks in cls.blocks.items():
             assert blocks, "no fixture blocks in %s" % r
 
-    def dump(self, *args):
-        rc, out, err = h.run_promblock(["dump"] + list(args), timeout=300)
-        self.assertEqual(rc, 0, err)
-        return out
+    dump = staticmethod(h.promblock_dump)
 
     def test_every_histogram_series_is_dumped(self):
         hists, _ = split_dump(self.dump(REPLICAS[0]))

@@ -39,10 +39,7 @@ def run_killed(args, delay):
 
 class KillTest(unittest.TestCase):
 
-    def dump(self, out):
-        rc, so, se = h.run_promblock(["dump", out], timeout=300)
-        self.assertEqual(rc, 0, se)
-        return so
+    dump = staticmethod(h.promblock_dump)
 
     def check_killed_output(self, out, what):
         for d in os.listdir(out):

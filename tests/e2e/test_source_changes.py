@@ -61,11 +61,7 @@ class SourceChangeTest(unittest.TestCase):
         assert rc == 0, se
         cls.want = cls.dump(out)
 
-    @staticmethod
-    def dump(out):
-        rc, so, se = h.run_promblock(["dump", out], timeout=300)
-        assert rc == 0, se
-        return so
+    dump = staticmethod(h.promblock_dump)
 
     def copy_sources(self):
         tmp = h.mkdtemp(prefix="promblock-srcchange-")
@@ -145,7 +141,7 @@ class SourceChangeTest(unittest.TestCase):
                                       os.path.join(tmp, "out")] + srcs)
         duration = time.monotonic() - t0
         self.assertEqual(rc, 0, se)
-        outcomes = {True: 0, False: 0}
+        intercepted = 0
         for trial in range(TRIALS):
             tmp, srcs = self.copy_sources()
             out = os.path.join(tmp, "out")
@@ -165,9 +161,16 @@ class SourceChangeTest(unittest.TestCase):
             if running:
                 p.send_signal(signal.SIGCONT)
             _, err = p.communicate(timeout=120)
-            ok = self.check_outcome(p.returncode, err.decode(), out, tmp, what, srcs)
-            outcomes[ok] += 1
-        self.assertEqual(outcomes[True] + outcomes[False], TRIALS)
+            if running:
+                intercepted += 1
+                self.check_outcome(p.returncode, err.decode(), out, tmp, what, srcs)
+            else:
+                # It had finished before the change: it must have succeeded,
+                # with the output of the unchanged sources.
+                self.assertTrue(self.check_outcome(p.returncode, err.decode(), out, tmp, what),
+                                what)
+        if intercepted == 0:
+            self.skipTest("every merge finished before its source changed")
 
 
 if __name__ == "__main__":

@@ -185,10 +185,7 @@ class Utf8NamesTest(unittest.TestCase):
             raise AssertionError("rename_symbols failed: %s" % err)
         return stdout.strip()
 
-    def dump(self, *args):
-        rc, out, err = h.run_promblock(["dump"] + list(args))
-        self.assertEqual(rc, 0, err)
-        return out
+    dump = staticmethod(h.promblock_dump)
 
     def test_renamed_block_verifies(self):
         rc, out, err = h.run_promblock(["verify", "--deep", self.block_a])

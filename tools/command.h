@@ -1,6 +1,6 @@
 #pragma once
 // Each subcommand registers itself on the CLI app and returns the exit code
-// of its run (see ../shared/cli.md "Output and exit codes").
+// of its run (exit codes: promblock(1), EXIT STATUS).
 #include <CLI/CLI.hpp>
 #include <functional>
 

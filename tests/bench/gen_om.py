@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Deterministic OpenMetrics generator for promblock's benchmark (issue 6).
+"""Deterministic OpenMetrics generator for promblock's benchmark.
 
 Usage:
   gen_om.py --targets N --metrics M --replica R [--samples K] OUT|-
@@ -45,7 +45,7 @@ VARIANTS = 10  # series per family and target (label cpu="0".."9")
 JOBS = ("node", "api", "db", "cache")
 # Family kinds, by family index modulo 5. The mix (float and integer
 # counters, an integer gauge, a float gauge that changes every few minutes)
-# makes blocks of about 3.5-4 bytes per sample, like the ones issue 6 measured.
+# makes blocks of about 3.5-4 bytes per sample, like the ones the first benchmark measured.
 KINDS = ("counter", "counter_int", "gauge_int", "counter_int", "gauge_step")
 
 

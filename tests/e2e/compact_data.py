@@ -19,7 +19,7 @@ promtool turns each replica's OpenMetrics into exactly 12 blocks, one per
 window (checked); they are cached under $PROMBLOCK_BUILD/e2e-cache/compact-*.
 
 Reference computations (independent of the C++ code, written from the
-contract in the brief / cli.md / issue 4, with Prometheus's high-time rule):
+contract in promblock-compact(1), with Prometheus's high-time rule):
   plan(...)         the compaction planner: catalog filtering (marks,
                     "represented" source blocks), groups, vertical clusters,
                     leveled selection; returns the jobs and the final layout.

@@ -1,9 +1,9 @@
 """Reference implementation of `promblock merge`'s dedup modes, for the tests.
 
-Written from the command's description (../../shared/DESIGN.md "Deduplication
-semantics", cli.md, issue 3), independently of the C++ engine, in plain Python.
+Written from the command's description (promblock-merge(1) "DEDUP MODES"
+and the README), independently of the C++ engine, in plain Python.
 It works on sample lists [(ts_ms, value)] where value is whatever the caller
-read: the value text of `promtool tsdb dump` (the issue's oracle) or the exact
+read: the value text of `promtool tsdb dump` (the oracle) or the exact
 64-bit pattern from harness.read_block (needed where stale markers matter:
 dumps print them as "NaN" like any other NaN). Values are only carried, never
 compared, so both kinds work.

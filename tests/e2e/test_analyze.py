@@ -1,7 +1,6 @@
 #!/usr/bin/env python3
-"""promblock analyze == promtool tsdb analyze (cli.md: "cardinality and churn,
-like `promtool tsdb analyze`"; issue 5: "`analyze` series and label counts
-equal `promtool tsdb analyze`'s").
+"""promblock analyze == promtool tsdb analyze (cardinality and churn:
+series and label counts equal `promtool tsdb analyze`'s).
 
 For every committed block (testdata/blocks/*/*, testdata/realworld/replica_a/*)
 promtool 2.42 analyzes a copy of the block (a data dir with an empty wal/, the

@@ -152,7 +152,7 @@ class CorruptTest(unittest.TestCase):
     def test_corruptions(self):
         for name, fname, damage in corruptions():
             # In a dir of blocks, a ULID dir whose meta.json cannot be read is a
-            # partial block (DESIGN.md), not an error: only the block itself is
+            # partial block, not an error: only the block itself is
             # given as SOURCE for meta.json damage.
             for as_parent in (False,) if fname == "meta.json" else (False, True):
                 with self.subTest(corruption=name, source="parent dir" if as_parent else "block"):

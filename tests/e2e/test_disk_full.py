@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Disk full and failing writes (issue 8, fault injection).
+"""Disk full and failing writes (fault injection).
 
 An LD_PRELOAD shim (tests/tools/fail_io.c) makes every write to files
 under the output directory fail with ENOSPC (or EIO) once N bytes have

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""promblock dump == promtool tsdb dump, byte for byte (cli.md: "`text` is
-line-for-line what `promtool tsdb dump` prints for the same blocks").
+"""promblock dump == promtool tsdb dump, byte for byte (`text` is
+line-for-line what `promtool tsdb dump` prints for the same blocks).
 
 SOURCE forms: one block dir, a dir of blocks, several sources at once,
 overlapping blocks (replica pair). Data: every committed block set, the
@@ -148,7 +148,7 @@ class DumpTest(unittest.TestCase):
 
     def test_time_range(self):
         # Bounds on exact sample timestamps (inclusivity matters), across block
-        # boundaries, in each time syntax of cli.md.
+        # boundaries, in each time syntax of promblock(1).
         t_min = 1700003600000   # an http_requests_total sample (block 0)
         t_max = 1700010000000   # another one (block 1)
         cases = [
@@ -205,7 +205,7 @@ class DumpTest(unittest.TestCase):
                             h.promtool_dump(self.basic, match=sel, min_time=1700006400000),
                             "openmetrics with filters")
 
-    # -- usage errors (cli.md: exit 2, message on stderr, nothing on stdout)
+    # -- usage errors (exit 2, message on stderr, nothing on stdout)
     def test_bad_usage_exits_2(self):
         for args in (["--match", "{", self.basic],
                      ["--match", 'foo{a=~"("}', self.basic],

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Inputs that fail under a running promblock (issue 8).
+"""Inputs that fail under a running promblock.
 
 Source files are mapped into memory, so a read the file can no longer back
 (another process truncated it, or the disk failed) arrives as SIGBUS, not

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""kill -9 at random moments of `restore` and `rewrite` (issue 8; compact has
+"""kill -9 at random moments of `restore` and `rewrite` (compact has
 its own, event-driven kill test in test_compact.py).
 
 Each trial starts the command, SIGKILLs it after a random delay spread over

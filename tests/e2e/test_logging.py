@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""What promblock prints on stderr (issue 9, cli.md "Output and exit codes").
+"""What promblock prints on stderr (promblock(1), PROGRESS and EXIT STATUS).
 
 - a progress line (carriage returns, "merging series N/M") when stderr is a
   terminal (a pty from script(1)), and none when it is a pipe;

@@ -186,7 +186,7 @@ class LsTest(unittest.TestCase):
                 by_time = sorted(ulids, key=lambda u: h.read_meta(os.path.join(src, u))["minTime"])
                 self.assertEqual([next(u for u in ulids if u in l) for l in lines[1:]], by_time)
                 self.assertNotIn(PARTIAL_ULID, out)
-                # Times appear in ms and RFC 3339 (cli.md).
+                # Times appear in ms and RFC 3339 (promblock-ls(1)).
                 m = h.read_meta(h.block_dirs(src)[0])
                 self.assertIn(str(m["minTime"]), out)
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Man pages and --help agree (issue 9).
+"""Man pages and --help agree.
 
 - every subcommand that `promblock --help` lists has a page
   man/promblock-SUB.1, and promblock.1 lists every subcommand;

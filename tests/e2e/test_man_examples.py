@@ -1,6 +1,5 @@
 #!/usr/bin/env python3
-"""Every command in the EXAMPLES section of every man page runs (issue 9:
-"every example in the man pages runs").
+"""Every command in the EXAMPLES section of every man page runs.
 
 Each page's examples (the lines between .nf/.fi or .EX/.EE, roff escapes
 undone, '#' lines being comments) run in page order, with bash -o pipefail,

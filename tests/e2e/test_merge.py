@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""promblock merge: vertical merge of HA-replica blocks with deduplication (issue 3).
+"""promblock merge: vertical merge of HA-replica blocks with deduplication.
 
-The command (contract in shared/cli.md, DESIGN.md "Deduplication semantics"):
+The command (contract in promblock-merge(1)):
   promblock merge --out DIR [--replica-label L]... [--dedup penalty|chain|none] [--json] INPUT...
 writes ONE new block into DIR covering all inputs. Oracles:
   - chain: a real Prometheus 2.42 that vertically compacts copies of the same

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Installing promblock (issue 9): shell completions and the .deb package.
+"""Installing promblock: shell completions and the .deb package.
 
 - the bash and zsh completions (tools/completions/) offer every subcommand
   and every option each subcommand's --help lists, and bash's completes

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Blocks of Prometheus 3.x (issue 17): the 3.7+ index layout, index version
+"""Blocks of Prometheus 3.x: the 3.7+ index layout, index version
 byte 3, meta.json stats and compaction hints.
 
 Inputs: testdata/prom3/ (made by its make_fixtures.py from the committed 2.42

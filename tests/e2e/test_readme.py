@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""README.md's 5-minute tour runs as written, in order (issue 9).
+"""README.md's 5-minute tour runs as written, in order.
 
 The tour's shell block is run with bash -e from the repository root, with
 only these substitutions: `./build/promblock` -> the binary under test, the

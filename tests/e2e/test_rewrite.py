@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """promblock rewrite --out DIR [--delete SEL]... [--drop-label L]... [--json] BLOCK
-(issue 5 item 5; "Done when": "`rewrite --delete '{job="x"}'` output dumps equal
+("`rewrite --delete '{job="x"}'` output dumps equal
 the input dump minus those series, and loads in a real `prometheus`").
 
 Input: copies of the real-world blocks (testdata/realworld/replica_a, written by

@@ -12,7 +12,7 @@ OUT_PARENT_DIR/<new ULID>/ and prints that path. For every committed block:
     itself does not check chunk CRCs on read);
   - series, labels, symbols and postings keys equal the original's; each chunk
     has the original's time range and bytes (a Prometheus-made chunk may carry
-    one extra trailing zero byte of padding, DESIGN.md; nothing else may differ);
+    one extra trailing zero byte of padding; nothing else may differ);
   - a real Prometheus serving only the new blocks returns, through its query
     API, exactly the original raw samples (stale markers left out, as always).
 """

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Source blocks deleted or replaced by another process while a merge runs
-(issue 8): Prometheus's and Thanos's compactors delete blocks they replaced,
+"""Source blocks deleted or replaced by another process while a merge runs:
+Prometheus's and Thanos's compactors delete blocks they replaced,
 renaming each away and removing it file by file.
 
 Each trial copies the real HA pair of testdata/realworld, starts

@@ -1,6 +1,5 @@
 #!/usr/bin/env python3
-"""UTF-8 metric and label names end to end, as Prometheus 3.x has them
-(issue 17 part 4).
+"""UTF-8 metric and label names end to end, as Prometheus 3.x has them.
 
 Prometheus 2.42's promtool cannot write such names (OpenMetrics text takes
 only legacy names), so the blocks here are promtool-made blocks with legacy

@@ -1,5 +1,5 @@
 #pragma once
-// Time and duration arguments as the CLI takes them (cli.md): times are
+// Time and duration arguments as the CLI takes them (promblock(1)): times are
 // RFC 3339, Unix seconds or `<int>ms`; durations use Prometheus syntax.
 // All values are milliseconds, like timestamps in TSDB blocks.
 #include <cstdint>

@@ -166,10 +166,10 @@ TEST_F(GroupLockTest, DeadProcessesScratchFilesAndStaleLocksAreRemoved) {
 }
 
 TEST(ShardingTest, ShardArgumentsAndLabelValues) {
-  EXPECT_EQ(parse_shard_arg("0/1"), (ShardOf{0, 1}));
-  EXPECT_EQ(parse_shard_arg("3/4"), (ShardOf{3, 4}));
+  EXPECT_EQ(parse_shard_spec("0/1"), (ShardOf{0, 1}));
+  EXPECT_EQ(parse_shard_spec("3/4"), (ShardOf{3, 4}));
   for (const char* bad : {"4/4", "1", "/2", "1/", "a/2", "-1/2", "0/0", "1/2/3", " 1/2"})
-    EXPECT_FALSE(parse_shard_arg(bad)) << bad;
+    EXPECT_FALSE(parse_shard_spec(bad)) << bad;
   EXPECT_EQ(shard_label_value({0, 4}), "1_of_4");
   EXPECT_EQ(parse_shard_label_value("4_of_4"), (ShardOf{3, 4}));
   EXPECT_FALSE(parse_shard_label_value("0_of_4"));

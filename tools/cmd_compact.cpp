@@ -102,7 +102,7 @@ compact::CompactOptions compact_options(const CompactArgs& a) {
   if (a.legacy_chunk_encodings) o.encodings = merge::OutputEncodings::kLegacy;
   o.dry_run = a.dry_run;
   if (!a.shard.empty()) {
-    o.shard = compact::parse_shard_arg(a.shard);
+    o.shard = compact::parse_shard_spec(a.shard);
     if (!o.shard) throw UsageError("--shard wants I/N with 0 <= I < N, got \"" + a.shard + "\"");
   }
   o.split_shards = a.split_shards;

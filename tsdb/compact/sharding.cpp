@@ -26,7 +26,9 @@ std::optional<ShardOf> parse_pair(std::string_view text, std::string_view sep, u
 
 }  // namespace
 
-std::optional<ShardOf> parse_shard_arg(const std::string& text) { return parse_pair(text, "/", 0); }
+std::optional<ShardOf> parse_shard_spec(const std::string& text) {
+  return parse_pair(text, "/", 0);
+}
 
 std::optional<ShardOf> parse_shard_label_value(const std::string& value) {
   return parse_pair(value, "_of_", 1);

@@ -24,7 +24,7 @@ using merge::shard_label_value;
 using ShardOf = merge::SeriesShard;
 
 // "I/N" with 0 <= I < N; nullopt otherwise.
-std::optional<ShardOf> parse_shard_arg(const std::string& text);
+std::optional<ShardOf> parse_shard_spec(const std::string& text);
 
 // The inverse of shard_label_value; nullopt when `value` is not one.
 std::optional<ShardOf> parse_shard_label_value(const std::string& value);

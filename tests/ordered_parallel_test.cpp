@@ -2,10 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
-#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <stdexcept>
-#include <thread>
 #include <vector>
 
 namespace promblock {
@@ -16,11 +17,21 @@ struct Item {
   int squared = 0;
 };
 
-// Items finish out of order (later ones sleep less); consume must still
-// see them in production order, each processed once.
-std::vector<int> run(size_t threads, size_t window, int count) {
+// With workers, every even item waits until the odd one after it is
+// processed, so items finish out of order; consume must still see them in
+// production order, each processed once. (The odd item is always in flight
+// by then: the window holds at least two items, and workers take items in
+// order, so no worker waits on an item no one can take.)
+struct Outcome {
+  std::vector<int> seen;      // consumed
+  std::vector<int> finished;  // processed
+};
+
+Outcome run(size_t threads, size_t window, int count) {
   int next = 0;
-  std::vector<int> seen;
+  Outcome r;
+  std::mutex mu;
+  std::condition_variable cv;
   ordered_parallel<Item>(
       threads, window,
       [&](Item& it) {
@@ -29,25 +40,33 @@ std::vector<int> run(size_t threads, size_t window, int count) {
         return true;
       },
       [&](Item& it) {
-        std::this_thread::sleep_for(std::chrono::microseconds((count - it.n) % 7 * 50));
+        std::unique_lock lock(mu);
+        if (threads > 1 && it.n % 2 == 0 && it.n + 1 < count)
+          cv.wait(lock, [&] {
+            return std::find(r.finished.begin(), r.finished.end(), it.n + 1) != r.finished.end();
+          });
         it.squared = it.n * it.n;
+        r.finished.push_back(it.n);
+        cv.notify_all();
       },
       [&](Item& it) {
         EXPECT_EQ(it.squared, it.n * it.n);
-        seen.push_back(it.n);
+        r.seen.push_back(it.n);
       });
-  return seen;
+  return r;
 }
 
 TEST(OrderedParallel, KeepsProductionOrder) {
   for (size_t threads : {1, 2, 4}) {
-    auto seen = run(threads, threads + 1, 500);
-    ASSERT_EQ(seen.size(), 500u) << threads;
-    for (int i = 0; i < 500; ++i) ASSERT_EQ(seen[size_t(i)], i) << threads;
+    Outcome r = run(threads, threads + 1, 500);
+    ASSERT_EQ(r.seen.size(), 500u) << threads;
+    for (int i = 0; i < 500; ++i) ASSERT_EQ(r.seen[size_t(i)], i) << threads;
+    EXPECT_EQ(std::is_sorted(r.finished.begin(), r.finished.end()), threads == 1)
+        << threads << ": with workers, items finish out of order";
   }
 }
 
-TEST(OrderedParallel, NothingToDo) { EXPECT_TRUE(run(3, 4, 0).empty()); }
+TEST(OrderedParallel, NothingToDo) { EXPECT_TRUE(run(3, 4, 0).seen.empty()); }
 
 TEST(OrderedParallel, BoundsItemsInFlight) {
   std::atomic<int> in_flight{0};
@@ -60,10 +79,9 @@ TEST(OrderedParallel, BoundsItemsInFlight) {
         max_seen = std::max(max_seen, ++in_flight);
         return true;
       },
-      [&](Item&) { std::this_thread::sleep_for(std::chrono::microseconds(100)); },
-      [&](Item&) { --in_flight; });
+      [&](Item&) {}, [&](Item&) { --in_flight; });
   EXPECT_LE(max_seen, 4);
-  EXPECT_GE(max_seen, 2);  // it did run things side by side
+  EXPECT_EQ(max_seen, 4);  // the window fills before the first item is consumed
 }
 
 TEST(OrderedParallel, WorkerErrorReachesCaller) {

@@ -2,6 +2,7 @@
 // an output directory (or of one source in place).
 #include <chrono>
 #include <cstdio>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -79,8 +80,7 @@ void print_job(const compact::JobReport& r, bool json) {
   print_line(line + "\n");
 }
 
-int run_compact(const CompactArgs& a) {
-  auto start = std::chrono::steady_clock::now();
+compact::CompactOptions compact_options(const CompactArgs& a) {
   compact::CompactOptions o;
   if (a.out.empty()) {
     if (a.sources.size() != 1)
@@ -101,11 +101,52 @@ int run_compact(const CompactArgs& a) {
   o.threads = a.threads;
   if (a.legacy_chunk_encodings) o.encodings = merge::OutputEncodings::kLegacy;
   o.dry_run = a.dry_run;
-  if (!a.shard.empty()) o.shard = compact::parse_shard_arg(a.shard);
+  if (!a.shard.empty()) {
+    o.shard = compact::parse_shard_spec(a.shard);
+    if (!o.shard) throw UsageError("--shard wants I/N with 0 <= I < N, got \"" + a.shard + "\"");
+  }
   o.split_shards = a.split_shards;
   o.lock_expiry_ms = parse_duration_ms(a.lock_expiry);
   if (o.lock_expiry_ms <= 0) throw UsageError("--lock-expiry must be positive");
+  return o;
+}
 
+void print_summary(const compact::CompactSummary& s, bool dry_run, bool json, double seconds) {
+  if (json) {
+    nlohmann::ordered_json j;
+    j["jobs_planned"] = s.jobs_planned;
+    j["jobs_done"] = s.jobs_done;
+    j["jobs_failed"] = s.jobs_failed;
+    j["blocks_written"] = s.blocks_written;
+    j["blocks_marked"] = s.blocks_marked;
+    j["blocks_deleted"] = s.blocks_deleted;
+    j["groups_locked"] = s.groups_locked;
+    j["seconds"] = seconds;
+    if (dry_run) j["dry_run"] = true;
+    print_line(j.dump() + "\n");
+    return;
+  }
+  if (s.jobs_planned == 0 && s.blocks_marked == 0 && s.blocks_deleted == 0 &&
+      s.groups_locked == 0) {
+    print_line("nothing to do\n");
+    return;
+  }
+  std::string locked =
+      s.groups_locked ? "; groups left to other processes " + std::to_string(s.groups_locked) : "";
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "%s%llu jobs planned, %llu done, %llu failed; blocks written %llu, marked %llu, "
+                "deleted %llu%s; %.2fs\n",
+                dry_run ? "dry run: " : "", (unsigned long long)s.jobs_planned,
+                (unsigned long long)s.jobs_done, (unsigned long long)s.jobs_failed,
+                (unsigned long long)s.blocks_written, (unsigned long long)s.blocks_marked,
+                (unsigned long long)s.blocks_deleted, locked.c_str(), seconds);
+  print_line(buf);
+}
+
+int run_compact(const CompactArgs& a) {
+  auto start = std::chrono::steady_clock::now();
+  compact::CompactOptions o = compact_options(a);
   Progress progress("compaction jobs", 0);
   o.progress = [&](uint64_t done, uint64_t total, uint64_t bytes) {
     progress.set_total(total);
@@ -117,39 +158,13 @@ int run_compact(const CompactArgs& a) {
   };
   auto s = compact::run_compaction(o, [&](const compact::JobReport& r) {
     progress.clear();  // job lines go to stdout, often the same terminal
+    if (!r.error.empty())
+      std::cerr << "promblock: job " << r.number << " failed: " << r.error << "\n";
     print_job(r, a.json);
   });
   progress.finish();
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (a.json) {
-    nlohmann::ordered_json j;
-    j["jobs_planned"] = s.jobs_planned;
-    j["jobs_done"] = s.jobs_done;
-    j["jobs_failed"] = s.jobs_failed;
-    j["blocks_written"] = s.blocks_written;
-    j["blocks_marked"] = s.blocks_marked;
-    j["blocks_deleted"] = s.blocks_deleted;
-    j["groups_locked"] = s.groups_locked;
-    j["seconds"] = seconds;
-    if (a.dry_run) j["dry_run"] = true;
-    print_line(j.dump() + "\n");
-  } else if (s.jobs_planned == 0 && s.blocks_marked == 0 && s.blocks_deleted == 0 &&
-             s.groups_locked == 0) {
-    print_line("nothing to do\n");
-  } else {
-    std::string locked = s.groups_locked
-                             ? "; groups left to other processes " + std::to_string(s.groups_locked)
-                             : "";
-    char buf[512];
-    std::snprintf(buf, sizeof buf,
-                  "%s%llu jobs planned, %llu done, %llu failed; blocks written %llu, marked %llu, "
-                  "deleted %llu%s; %.2fs\n",
-                  a.dry_run ? "dry run: " : "", (unsigned long long)s.jobs_planned,
-                  (unsigned long long)s.jobs_done, (unsigned long long)s.jobs_failed,
-                  (unsigned long long)s.blocks_written, (unsigned long long)s.blocks_marked,
-                  (unsigned long long)s.blocks_deleted, locked.c_str(), seconds);
-    print_line(buf);
-  }
+  print_summary(s, a.dry_run, a.json, seconds);
   if (s.jobs_failed) return kExitFailed;
   // Work left undone because others hold it: try again later, as cron does.
   return s.groups_locked ? kExitLocked : kExitOk;

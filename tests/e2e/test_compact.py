@@ -918,11 +918,15 @@ class LockTest(CompactTestCase):
         r1, r2 = finish(p1), finish(p2)
         rcs = sorted((r1[0], r2[0]))
         if rcs == [0, 0]:
-            # They did not overlap (possible only if a run is very short): then the
-            # later one must have found nothing to do.
-            planned = sorted(parse_json_lines(r[1])[1]["jobs_planned"] for r in (r1, r2))
-            self.assertTrue(fx.seconds < 0.5 and planned == [0, len(fx.ref_jobs)],
-                            "both runs did work: %s / %s" % (r1, r2))
+            # They did not overlap: then, by what each run reports, one did every
+            # job and wrote every block, and the later one found nothing to do.
+            results = [parse_json_lines(r[1]) for r in (r1, r2)]
+            done = sorted((len(jobs), s["jobs_planned"], s["jobs_done"], s["blocks_written"])
+                          for jobs, s in results)
+            n = len(fx.ref_jobs)
+            self.assertEqual(done[0], (0, 0, 0, 0), "both runs did work: %s / %s" % (r1, r2))
+            self.assertEqual(done[1][:3], (n, n, n), "one run did all the work: %s / %s"
+                             % (r1, r2))
         else:
             self.assertEqual(rcs, [0, 75], "exit codes %s; stderr: %s / %s" % (rcs, r1[2], r2[2]))
             loser, winner = (r1, p2) if r1[0] == 75 else (r2, p1)

@@ -212,10 +212,11 @@ class KillTest(ShardsBase):
             # The other shard runs meanwhile, untroubled.
             rc, _, err = h.run_promblock(["compact"] + other)
             self.assertEqual(rc, 0, err)
-            t0 = time.monotonic()
             rc, _, err = h.run_promblock(["compact"] + args)
+            # A group it could not take would have been left (exit 75) with a
+            # notice: the dead holder's locks were taken over at once.
             self.assertEqual(rc, 0, "re-run of the killed shard: %s" % err)
-            self.assertLess(time.monotonic() - t0, 30, "a dead local holder needs no waiting")
+            self.assertNotIn("is locked by", err, "a dead local holder needs no waiting")
             self.assertEqual(signature(out), ref, "trial %d" % trial)
             self.assertEqual(sorted(os.listdir(out)), sorted(
                 [os.path.basename(b) for b in h.block_dirs(out)] + [".promblock.lock"]),

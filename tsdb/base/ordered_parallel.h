@@ -25,6 +25,105 @@ inline size_t default_thread_count() {
   return n == 0 ? 1 : n;
 }
 
+namespace ordered_parallel_detail {
+
+// The state shared by the calling thread and the workers.
+template <typename T>
+class Pipeline {
+ public:
+  struct Slot {
+    T item{};
+    bool ready = false;
+    std::exception_ptr error;
+  };
+
+  // Joins the workers before the slots they may still be using go.
+  ~Pipeline();
+  template <typename Process>
+  void start(size_t threads, Process& process) {
+    for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this, &process] { work(process); });
+  }
+  size_t in_flight() const { return in_flight_.size(); }
+  // Queues a made item for the workers.
+  void push(std::unique_ptr<Slot> slot);
+  // The oldest item once processed; rethrows what processing it threw.
+  std::unique_ptr<Slot> pop();
+
+ private:
+  template <typename Process>
+  void work(Process& process);
+  Slot* next_todo();  // nullptr when stopping
+
+  std::mutex mu_;
+  std::condition_variable work_cv_, done_cv_;
+  std::deque<std::unique_ptr<Slot>> in_flight_;  // production order
+  std::deque<Slot*> todo_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+template <typename T>
+Pipeline<T>::~Pipeline() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  work_cv_.notify_all();
+  for (auto& t : threads_) t.join();
+}
+
+template <typename T>
+void Pipeline<T>::push(std::unique_ptr<Slot> slot) {
+  {
+    std::lock_guard lock(mu_);
+    todo_.push_back(slot.get());
+    in_flight_.push_back(std::move(slot));
+  }
+  work_cv_.notify_one();
+}
+
+template <typename T>
+auto Pipeline<T>::pop() -> std::unique_ptr<Slot> {
+  std::unique_ptr<Slot> next;
+  {
+    std::unique_lock lock(mu_);
+    done_cv_.wait(lock, [&] { return in_flight_.front()->ready; });
+    next = std::move(in_flight_.front());
+    in_flight_.pop_front();
+  }
+  if (next->error) std::rethrow_exception(next->error);
+  return next;
+}
+
+template <typename T>
+auto Pipeline<T>::next_todo() -> Slot* {
+  std::unique_lock lock(mu_);
+  work_cv_.wait(lock, [&] { return stopping_ || !todo_.empty(); });
+  if (stopping_) return nullptr;
+  Slot* slot = todo_.front();
+  todo_.pop_front();
+  return slot;
+}
+
+template <typename T>
+template <typename Process>
+void Pipeline<T>::work(Process& process) {
+  while (Slot* slot = next_todo()) {
+    try {
+      process(slot->item);
+    } catch (...) {
+      slot->error = std::current_exception();
+    }
+    {
+      std::lock_guard lock(mu_);
+      slot->ready = true;
+    }
+    done_cv_.notify_all();
+  }
+}
+
+}  // namespace ordered_parallel_detail
+
 // produce(T&) -> bool fills a default-constructed item, false when done;
 // process(T&) runs on a worker; consume(T&) sees items in production order.
 // threads <= 1 runs everything on the calling thread.
@@ -39,84 +138,18 @@ void ordered_parallel(size_t threads, size_t window, Produce&& produce, Process&
       consume(item);
     }
   }
-
-  struct Slot {
-    T item{};
-    bool ready = false;
-    std::exception_ptr error;
-  };
-  std::mutex mu;
-  std::condition_variable work_cv, done_cv;
-  std::deque<std::unique_ptr<Slot>> in_flight;  // production order
-  std::deque<Slot*> todo;
-  bool stopping = false;
-
-  auto worker = [&] {
-    for (;;) {
-      Slot* slot;
-      {
-        std::unique_lock lock(mu);
-        work_cv.wait(lock, [&] { return stopping || !todo.empty(); });
-        if (stopping) return;
-        slot = todo.front();
-        todo.pop_front();
-      }
-      try {
-        process(slot->item);
-      } catch (...) {
-        slot->error = std::current_exception();
-      }
-      {
-        std::lock_guard lock(mu);
-        slot->ready = true;
-      }
-      done_cv.notify_all();
-    }
-  };
-
-  // Declared after the slots so that it joins the workers before the slots
-  // they may still be using are destroyed.
-  struct Pool {
-    std::vector<std::thread> threads;
-    std::mutex& mu;
-    std::condition_variable& work_cv;
-    bool& stopping;
-    ~Pool() {
-      {
-        std::lock_guard lock(mu);
-        stopping = true;
-      }
-      work_cv.notify_all();
-      for (auto& t : threads) t.join();
-    }
-  } pool{{}, mu, work_cv, stopping};
-  for (size_t i = 0; i < threads; ++i) pool.threads.emplace_back(worker);
-
+  using Pipeline = ordered_parallel_detail::Pipeline<T>;
+  Pipeline pipeline;
+  pipeline.start(threads, process);
   bool more = true;
-  while (more || !in_flight.empty()) {
-    while (more && in_flight.size() < window) {
-      auto slot = std::make_unique<Slot>();
-      if (!produce(slot->item)) {
-        more = false;
-        break;
-      }
-      {
-        std::lock_guard lock(mu);
-        todo.push_back(slot.get());
-        in_flight.push_back(std::move(slot));
-      }
-      work_cv.notify_one();
+  while (more || pipeline.in_flight() > 0) {
+    while (more && pipeline.in_flight() < window) {
+      auto slot = std::make_unique<typename Pipeline::Slot>();
+      more = produce(slot->item);
+      if (more) pipeline.push(std::move(slot));
     }
-    if (in_flight.empty()) break;
-    std::unique_ptr<Slot> next;
-    {
-      std::unique_lock lock(mu);
-      done_cv.wait(lock, [&] { return in_flight.front()->ready; });
-      next = std::move(in_flight.front());
-      in_flight.pop_front();
-    }
-    if (next->error) std::rethrow_exception(next->error);
-    consume(next->item);
+    if (pipeline.in_flight() == 0) break;
+    consume(pipeline.pop()->item);
   }
 }
 

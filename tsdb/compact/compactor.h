@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "tsdb/compact/clock.h"
 #include "tsdb/compact/planner.h"
 #include "tsdb/merge/block_merger.h"
 
@@ -29,19 +30,23 @@ struct CompactOptions {
   int concurrency = 1;
   size_t threads = 0;  // per job's merge; 0: the cores shared among concurrent jobs
   bool dry_run = false;
-  // --shard I/N: only the output groups whose hash mod N is I. Sharded
+  // Shard I of N: only the output groups whose hash mod N is I. Sharded
   // processes share the directory lock (and lock groups among themselves).
   std::optional<merge::SeriesShard> shard;
-  // --split-shards K (> 1): each job of an unsplit group becomes K jobs,
+  // K (> 1): each job of an unsplit group becomes K jobs,
   // job k writing the series whose hash mod K is k.
   uint64_t split_shards = 1;
   // A group lock whose holder has not refreshed it this long is taken over.
   int64_t lock_expiry_ms = 5 * 60 * 1000;
-  // Where notices go (a group left for later); nullptr: stderr.
+  // Hears notices (a group left for later) as one-line sentences; the
+  // library prints nothing itself.
   std::function<void(const std::string&)> notice;
   // Called on the calling thread as work advances: jobs finished of all,
   // and chunk bytes written by the jobs so far.
   std::function<void(uint64_t jobs_done, uint64_t jobs_total, uint64_t bytes)> progress;
+  // Unix ms for block ages, delays and lock heartbeats; unset: the system
+  // clock.
+  Clock clock;
 };
 
 // One job as reported to the caller, planned or finished.
@@ -62,7 +67,7 @@ struct CompactSummary {
 };
 
 // Runs (or with dry_run only plans) the compaction; `on_job` is called for
-// each job as planned (dry run) or as finished.
+// each job as planned (dry run) or as finished (failed ones with `error`).
 CompactSummary run_compaction(const CompactOptions& opts,
                               const std::function<void(const JobReport&)>& on_job);
 

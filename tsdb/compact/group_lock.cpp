@@ -20,12 +20,6 @@ namespace promblock::compact {
 
 namespace {
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string this_host() {
   char buf[256] = {};
   if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
@@ -138,7 +132,7 @@ void GroupLock::write_locked() {
                owner_,
                set_.host_,
                int64_t(::getpid()),
-               now_ms(),
+               set_.clock_(),
                set_.expiry_.count(),
                std::vector<std::string>(writing_.begin(), writing_.end())};
   std::string tmp = path_ + set_.scratch_suffix(token_) + ".tmp";
@@ -177,10 +171,11 @@ void GroupLock::check() const {
 
 // --- GroupLockSet ---
 
-GroupLockSet::GroupLockSet(std::string out_dir, std::chrono::milliseconds expiry)
+GroupLockSet::GroupLockSet(std::string out_dir, std::chrono::milliseconds expiry, Clock clock)
     : out_dir_(std::move(out_dir)),
       lock_dir_(out_dir_ + "/" + kLockDirName),
       expiry_(expiry),
+      clock_(std::move(clock)),
       host_(this_host()) {
   fsutil::make_dirs(lock_dir_);
   heartbeat_thread_ = std::thread([this] { heartbeat_loop(); });
@@ -213,21 +208,29 @@ void GroupLockSet::heartbeat_loop() {
   while (!stopping_) {
     wake_.wait_for(g, period, [this] { return stopping_; });
     if (stopping_) break;
-    std::vector<std::shared_ptr<GroupLock>> held;
+    g.unlock();
+    heartbeat_all();
+    g.lock();
+  }
+}
+
+void GroupLockSet::heartbeat_all() {
+  std::vector<std::shared_ptr<GroupLock>> held;
+  {
+    std::lock_guard<std::mutex> g(mutex_);
     for (auto& w : locks_)
       if (auto l = w.lock()) held.push_back(std::move(l));
     std::erase_if(locks_, [](const auto& w) { return w.expired(); });
-    g.unlock();
-    for (auto& l : held) {
-      try {
-        l->heartbeat();
-      } catch (const std::exception&) {
-        // Shared storage hiccup: the next beat tries again before expiry.
-      }
-    }
-    held.clear();  // a lock may be released here: outside mutex_
-    g.lock();
   }
+  for (auto& l : held) {
+    try {
+      l->heartbeat();
+    } catch (const std::exception&) {
+      // Shared storage hiccup: the next beat tries again before expiry.
+    }
+  }
+  // `held` may hold the last reference: a lock is released here, outside
+  // mutex_.
 }
 
 std::shared_ptr<GroupLock> GroupLockSet::try_acquire(uint64_t group_hash, const std::string& group,
@@ -238,7 +241,7 @@ std::shared_ptr<GroupLock> GroupLockSet::try_acquire(uint64_t group_hash, const 
   std::string tmp = path + scratch_suffix(token) + ".tmp";
   for (int attempt = 0; attempt < 20; ++attempt) {
     fsutil::make_dirs(lock_dir_);  // another process may have removed it, empty
-    LockHolder mine{group, lock->owner_, host_, int64_t(::getpid()), now_ms(), expiry_.count(), {}};
+    LockHolder mine{group, lock->owner_, host_, int64_t(::getpid()), clock_(), expiry_.count(), {}};
     fsutil::write_file_synced(tmp, render(mine));
     // link(2) fails if the lock exists: exactly one creator wins, NFS too.
     if (::link(tmp.c_str(), path.c_str()) == 0) {
@@ -262,7 +265,7 @@ std::shared_ptr<GroupLock> GroupLockSet::try_acquire(uint64_t group_hash, const 
         current.expiry_ms = expiry_.count();
       }
     }
-    if (!lock_is_stale(current, now_ms(), host_)) {
+    if (!lock_is_stale(current, clock_(), host_)) {
       ::unlink(tmp.c_str());
       holder = current;
       return nullptr;
@@ -276,7 +279,7 @@ std::shared_ptr<GroupLock> GroupLockSet::try_acquire(uint64_t group_hash, const 
     }
     auto moved = read_if_exists(aside);
     LockHolder was = moved ? parse_lock(*moved) : LockHolder{};
-    if (!was.owner.empty() && !lock_is_stale(was, now_ms(), host_)) {
+    if (!was.owner.empty() && !lock_is_stale(was, clock_(), host_)) {
       // Its holder came back just now: give the lock back.
       (void)::link(aside.c_str(), path.c_str());
       ::unlink(aside.c_str());
@@ -305,7 +308,7 @@ void GroupLockSet::remove_dead_locks() {
       auto text = read_if_exists(path);
       if (!text) continue;
       LockHolder h = parse_lock(*text);
-      if (h.owner.empty() || !lock_is_stale(h, now_ms(), host_)) continue;
+      if (h.owner.empty() || !lock_is_stale(h, clock_(), host_)) continue;
       LockHolder holder;
       (void)try_acquire(hash, h.group, holder);
       continue;
@@ -321,7 +324,7 @@ void GroupLockSet::remove_dead_locks() {
     int64_t pid = std::strtoll(name.substr(pid_at + 1, token_at - pid_at - 1).c_str(), nullptr, 10);
     struct stat st {};
     bool old =
-        ::stat(path.c_str(), &st) == 0 && int64_t(st.st_mtime) * 1000 + expiry_.count() < now_ms();
+        ::stat(path.c_str(), &st) == 0 && int64_t(st.st_mtime) * 1000 + expiry_.count() < clock_();
     bool dead = host == host_ && pid > 0 && ::kill(pid_t(pid), 0) != 0 && errno == ESRCH;
     if (old || dead) ::unlink(path.c_str());
   }
@@ -330,7 +333,7 @@ void GroupLockSet::remove_dead_locks() {
 std::set<std::string> GroupLockSet::live_writing() const {
   std::set<std::string> live;
   std::error_code ec;
-  int64_t now = now_ms();
+  int64_t now = clock_();
   for (std::filesystem::directory_iterator it(lock_dir_, ec), end; !ec && it != end;
        it.increment(ec)) {
     std::string name = it->path().filename().string();

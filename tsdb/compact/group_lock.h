@@ -21,6 +21,8 @@
 #include <thread>
 #include <vector>
 
+#include "tsdb/compact/clock.h"
+
 namespace promblock::compact {
 
 inline constexpr const char* kLockDirName = ".promblock-locks";
@@ -77,7 +79,8 @@ class GroupLock {
 // keeps their heartbeats going.
 class GroupLockSet {
  public:
-  GroupLockSet(std::string out_dir, std::chrono::milliseconds expiry);
+  // `clock` dates heartbeats and judges other holders' ones.
+  GroupLockSet(std::string out_dir, std::chrono::milliseconds expiry, Clock clock = system_now_ms);
   ~GroupLockSet();
   GroupLockSet(const GroupLockSet&) = delete;
   GroupLockSet& operator=(const GroupLockSet&) = delete;
@@ -91,6 +94,9 @@ class GroupLockSet {
   // Removes what dead processes left in the lock directory: stale locks
   // (taken over and released) and half-written lock files.
   void remove_dead_locks();
+  // Refreshes every held lock now (the heartbeat thread's work, callable
+  // directly so that a test decides when beats happen).
+  void heartbeat_all();
 
   const std::string& out_dir() const { return out_dir_; }
   std::chrono::milliseconds expiry() const { return expiry_; }
@@ -105,6 +111,7 @@ class GroupLockSet {
   std::string out_dir_;
   std::string lock_dir_;
   std::chrono::milliseconds expiry_;
+  Clock clock_;
   std::string host_;
   std::mutex mutex_;
   std::condition_variable wake_;

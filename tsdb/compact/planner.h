@@ -1,6 +1,6 @@
 #pragma once
 // Plans compaction from meta.json facts only (no block data is read), so
-// `--dry-run` is cheap and exact. Per group of blocks:
+// a dry run is cheap and exact. Per group of blocks:
 //  1. vertical: every cluster of time-overlapping blocks that holds a
 //     source block (or several output blocks) becomes one block;
 //  2. leveled, as Prometheus's planner: excluding the newest block, the

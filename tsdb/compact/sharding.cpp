@@ -2,7 +2,6 @@
 
 #include <charconv>
 
-#include "tsdb/base/usage_error.h"
 #include "tsdb/model/labels.h"
 
 namespace promblock::compact {
@@ -27,10 +26,8 @@ std::optional<ShardOf> parse_pair(std::string_view text, std::string_view sep, u
 
 }  // namespace
 
-ShardOf parse_shard_arg(const std::string& text) {
-  auto s = parse_pair(text, "/", 0);
-  if (!s) throw UsageError("--shard wants I/N with 0 <= I < N, got \"" + text + "\"");
-  return *s;
+std::optional<ShardOf> parse_shard_spec(const std::string& text) {
+  return parse_pair(text, "/", 0);
 }
 
 std::optional<ShardOf> parse_shard_label_value(const std::string& value) {

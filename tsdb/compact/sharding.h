@@ -1,8 +1,8 @@
 #pragma once
 // Splitting compaction work without a coordinator. Two independent cuts:
-//  - jobs between processes: `--shard I/N` takes the output groups whose
+//  - jobs between processes: shard I of N takes the output groups whose
 //    hash mod N is I;
-//  - one group's series between blocks: `--split-shards K` writes, per
+//  - one group's series between blocks: a split into K writes, per
 //    range, K blocks, block k holding the series whose hash mod K is k. The
 //    blocks carry the external label __compactor_shard_id__="<k+1>_of_<K>" (as
 //    Mimir's split-and-merge compactor), which makes each shard a group of
@@ -23,8 +23,8 @@ using merge::kShardLabel;
 using merge::shard_label_value;
 using ShardOf = merge::SeriesShard;
 
-// "I/N" with 0 <= I < N; throws UsageError otherwise.
-ShardOf parse_shard_arg(const std::string& text);
+// "I/N" with 0 <= I < N; nullopt otherwise.
+std::optional<ShardOf> parse_shard_spec(const std::string& text);
 
 // The inverse of shard_label_value; nullopt when `value` is not one.
 std::optional<ShardOf> parse_shard_label_value(const std::string& value);

@@ -11,7 +11,10 @@ std::string postings_pair_name(std::string_view name, std::string_view value) {
   return std::string(name.empty() ? "(all)" : name) + "=" + quote_for_message(value);
 }
 
-bool parse_layout(std::span<const uint8_t> file, Layout& out, const FaultFn& fault) {
+namespace {
+
+// Magic, version and room for the table of contents.
+bool check_header(std::span<const uint8_t> file, Layout& out, const FaultFn& fault) {
   if (file.size() < kHeaderLen) {
     fault({"index too small",
            "file too small for an index header (" + std::to_string(file.size()) + " bytes)"});
@@ -34,6 +37,13 @@ bool parse_layout(std::span<const uint8_t> file, Layout& out, const FaultFn& fau
            "file too small for a table of contents (" + std::to_string(file.size()) + " bytes)"});
     return false;
   }
+  return true;
+}
+
+}  // namespace
+
+bool parse_layout(std::span<const uint8_t> file, Layout& out, const FaultFn& fault) {
+  if (!check_header(file, out, fault)) return false;
   out.toc_start = file.size() - kTocLen;
   auto toc = file.subspan(out.toc_start);
   if (!enc::checksum_ok(enc::crc32c(toc.first(kTocLen - kCrcLen)),

@@ -40,6 +40,16 @@ bool check_header(std::span<const uint8_t> file, Layout& out, const FaultFn& fau
   return true;
 }
 
+// The entry count that starts a table, or false after a fault where the
+// rest of the table cannot hold that many entries of `min_entry` bytes.
+bool read_count(enc::Decbuf& d, size_t min_entry, std::string_view kind, const std::string& what,
+                const FaultFn& fault, uint32_t& count) {
+  count = d.be32();
+  if (d.ok() && count <= d.remaining() / min_entry) return true;
+  fault({kind, what + ": count " + std::to_string(count) + " exceeds its size"});
+  return false;
+}
+
 }  // namespace
 
 bool parse_layout(std::span<const uint8_t> file, Layout& out, const FaultFn& fault) {
@@ -110,14 +120,10 @@ bool parse_section(std::span<const uint8_t> file, const Layout& layout, uint64_t
 bool parse_symbols(std::span<const uint8_t> body, const FaultFn& fault,
                    const std::function<void(uint32_t, std::string_view)>& on_symbol) {
   enc::Decbuf d(body);
-  uint32_t count = d.be32();
+  uint32_t count = 0;
   // Each symbol takes at least one byte: bound the count before callers
   // reserve memory for it.
-  if (!d.ok() || count > d.remaining()) {
-    fault({"symbol table malformed",
-           "symbol table: count " + std::to_string(count) + " exceeds its size"});
-    return false;
-  }
+  if (!read_count(d, 1, "symbol table malformed", "symbol table", fault, count)) return false;
   std::string_view prev;
   for (uint32_t i = 0; i < count; ++i) {
     auto offset = uint32_t(d.pos() - body.data());
@@ -147,13 +153,9 @@ bool parse_postings_offset_table(std::span<const uint8_t> body, const Layout& la
                                  const std::function<void(const PostingsOffsetEntry&)>& on_entry) {
   const std::string what = "postings offset table";
   enc::Decbuf d(body);
-  uint32_t count = d.be32();
+  uint32_t count = 0;
   // An entry takes at least four bytes.
-  if (!d.ok() || count > d.remaining() / 4) {
-    fault({"postings offset table malformed",
-           what + ": count " + std::to_string(count) + " exceeds its size"});
-    return false;
-  }
+  if (!read_count(d, 4, "postings offset table malformed", what, fault, count)) return false;
   std::string_view prev_name, prev_value;
   for (uint32_t i = 0; i < count; ++i) {
     uint64_t keys = d.uvarint();
@@ -234,12 +236,8 @@ bool parse_label_indices(std::span<const uint8_t> file, const Layout& layout, ui
           file, layout, layout.toc.label_offset_table, [&] { return what; }, body, fault))
     return false;
   enc::Decbuf d(body);
-  uint32_t count = d.be32();
-  if (!d.ok() || count > d.remaining() / 3) {
-    fault({"label offset table malformed",
-           what + ": count " + std::to_string(count) + " exceeds its size"});
-    return false;
-  }
+  uint32_t count = 0;
+  if (!read_count(d, 3, "label offset table malformed", what, fault, count)) return false;
   for (uint32_t i = 0; i < count; ++i) {
     uint64_t keys = d.uvarint();
     std::string_view name = d.uvarint_str();

@@ -128,27 +128,28 @@ void IndexReader::series(uint32_t ref, Labels& labels, std::vector<ChunkMeta>& c
   auto what = [ref] { return "series " + std::to_string(ref); };
   uint64_t offset = uint64_t(ref) * kSeriesAlign;
   if (toc().series == 0 || offset < toc().series || offset >= layout_.series_end)
-    fail_here(what() + ": offset " + std::to_string(offset) + " outside the series section");
+    fail(file_.path(), what(), "offset " + std::to_string(offset) + " outside the series section");
   enc::Decbuf d(bytes_.subspan(offset, layout_.series_end - offset));
   uint64_t len = d.uvarint();
   auto body = d.bytes(size_t(std::min<uint64_t>(len, d.remaining() + 1)));
   uint32_t want = d.be32();
-  if (!d.ok()) fail_here(what() + ": entry runs past the series section (" + d.err() + ")");
+  if (!d.ok()) fail(file_.path(), what(), "entry runs past the series section (" + d.err() + ")");
   if (!enc::checksum_ok(enc::crc32c(body), want))
-    fail_here(what() + ": checksum mismatch (CRC32-C)");
+    fail(file_.path(), what(), "checksum mismatch (CRC32-C)");
 
   std::vector<LabelRefs> refs;
   if (auto bad = decode_series_body(body, refs, chunks); !bad.empty())
-    fail_here(what() + ": " + bad);
+    fail(file_.path(), what(), bad);
   labels.clear();
   labels.reserve(refs.size());
   for (const auto& [name_ref, value_ref] : refs) {
     if (name_ref >= symbol_count() || value_ref >= symbol_count())
-      fail_here(what() + ": symbol ref " + std::to_string(std::max(name_ref, value_ref)) +
-                " out of range (" + std::to_string(symbol_count()) + " symbols)");
+      fail(file_.path(), what(),
+           "symbol ref " + std::to_string(std::max(name_ref, value_ref)) + " out of range (" +
+               std::to_string(symbol_count()) + " symbols)");
     std::string_view name = symbol(name_ref);
     if (!labels.empty() && name <= labels.back().name)
-      fail_here(what() + ": label names not sorted or not unique");
+      fail(file_.path(), what(), "label names not sorted or not unique");
     labels.push_back({std::string(name), std::string(symbol(value_ref))});
   }
 }

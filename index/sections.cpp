@@ -11,7 +11,10 @@ std::string postings_pair_name(std::string_view name, std::string_view value) {
   return std::string(name.empty() ? "(all)" : name) + "=" + quote_for_message(value);
 }
 
-bool parse_layout(std::span<const uint8_t> file, Layout& out, const FaultFn& fault) {
+namespace {
+
+// Magic, version and room for the table of contents.
+bool check_header(std::span<const uint8_t> file, Layout& out, const FaultFn& fault) {
   if (file.size() < kHeaderLen) {
     fault({"index too small",
            "file too small for an index header (" + std::to_string(file.size()) + " bytes)"});
@@ -34,6 +37,23 @@ bool parse_layout(std::span<const uint8_t> file, Layout& out, const FaultFn& fau
            "file too small for a table of contents (" + std::to_string(file.size()) + " bytes)"});
     return false;
   }
+  return true;
+}
+
+// The entry count that starts a table, or false after a fault where the
+// rest of the table cannot hold that many entries of `min_entry` bytes.
+bool read_count(enc::Decbuf& d, size_t min_entry, std::string_view kind, const std::string& what,
+                const FaultFn& fault, uint32_t& count) {
+  count = d.be32();
+  if (d.ok() && count <= d.remaining() / min_entry) return true;
+  fault({kind, what + ": count " + std::to_string(count) + " exceeds its size"});
+  return false;
+}
+
+}  // namespace
+
+bool parse_layout(std::span<const uint8_t> file, Layout& out, const FaultFn& fault) {
+  if (!check_header(file, out, fault)) return false;
   out.toc_start = file.size() - kTocLen;
   auto toc = file.subspan(out.toc_start);
   if (!enc::checksum_ok(enc::crc32c(toc.first(kTocLen - kCrcLen)),
@@ -100,14 +120,10 @@ bool parse_section(std::span<const uint8_t> file, const Layout& layout, uint64_t
 bool parse_symbols(std::span<const uint8_t> body, const FaultFn& fault,
                    const std::function<void(uint32_t, std::string_view)>& on_symbol) {
   enc::Decbuf d(body);
-  uint32_t count = d.be32();
+  uint32_t count = 0;
   // Each symbol takes at least one byte: bound the count before callers
   // reserve memory for it.
-  if (!d.ok() || count > d.remaining()) {
-    fault({"symbol table malformed",
-           "symbol table: count " + std::to_string(count) + " exceeds its size"});
-    return false;
-  }
+  if (!read_count(d, 1, "symbol table malformed", "symbol table", fault, count)) return false;
   std::string_view prev;
   for (uint32_t i = 0; i < count; ++i) {
     auto offset = uint32_t(d.pos() - body.data());
@@ -137,13 +153,9 @@ bool parse_postings_offset_table(std::span<const uint8_t> body, const Layout& la
                                  const std::function<void(const PostingsOffsetEntry&)>& on_entry) {
   const std::string what = "postings offset table";
   enc::Decbuf d(body);
-  uint32_t count = d.be32();
+  uint32_t count = 0;
   // An entry takes at least four bytes.
-  if (!d.ok() || count > d.remaining() / 4) {
-    fault({"postings offset table malformed",
-           what + ": count " + std::to_string(count) + " exceeds its size"});
-    return false;
-  }
+  if (!read_count(d, 4, "postings offset table malformed", what, fault, count)) return false;
   std::string_view prev_name, prev_value;
   for (uint32_t i = 0; i < count; ++i) {
     uint64_t keys = d.uvarint();
@@ -224,12 +236,8 @@ bool parse_label_indices(std::span<const uint8_t> file, const Layout& layout, ui
           file, layout, layout.toc.label_offset_table, [&] { return what; }, body, fault))
     return false;
   enc::Decbuf d(body);
-  uint32_t count = d.be32();
-  if (!d.ok() || count > d.remaining() / 3) {
-    fault({"label offset table malformed",
-           what + ": count " + std::to_string(count) + " exceeds its size"});
-    return false;
-  }
+  uint32_t count = 0;
+  if (!read_count(d, 3, "label offset table malformed", what, fault, count)) return false;
   for (uint32_t i = 0; i < count; ++i) {
     uint64_t keys = d.uvarint();
     std::string_view name = d.uvarint_str();

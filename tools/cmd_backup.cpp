@@ -11,6 +11,7 @@
 #include "tsdb/archive/backup.h"
 #include "tsdb/archive/byte_stream.h"
 #include "tsdb/archive/zstd_stream.h"
+#include "tsdb/base/usage_error.h"
 
 namespace promblock::tools {
 
@@ -31,7 +32,13 @@ int run_backup(const BackupArgs& a) {
     return kExitUsage;
   }
   archive::BackupFilter filter;
-  if (!a.since.empty()) archive::parse_since(a.since, filter);
+  if (!a.since.empty()) {
+    try {
+      archive::parse_since(a.since, filter);
+    } catch (const UsageError& e) {
+      throw UsageError("--since " + std::string(e.what()));
+    }
+  }
   filter.min_level = a.level;
   auto blocks = archive::select_backup_blocks(a.source, filter);
   archive::FdSink out(STDOUT_FILENO, "stdout");

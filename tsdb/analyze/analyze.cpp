@@ -92,38 +92,34 @@ std::string go_duration(int64_t ms) {
   return out + std::to_string(hours) + "h" + m + s;
 }
 
-BlockAnalysis analyze_block(const BlockReader& block, const AnalyzeOptions& opts) {
-  const auto& ix = block.index();
-  const auto& meta = block.meta();
-  BlockAnalysis a;
-  a.ulid = meta.ulid;
-  a.min_time = meta.min_time;
-  a.max_time = meta.max_time;
-  a.series = meta.stats.num_series;
-  a.matched = !opts.matchers.empty();
-  roaring::Roaring selected =
-      a.matched ? postings_for_matchers(ix, opts.matchers) : ix.all_postings();
-  a.matched_series = selected.cardinality();
+namespace {
 
-  // Pass 1, over the series entries: each series' uncovered time (kept in
-  // ref order for pass 2) and its chunks' cost, per metric name.
+// What pass 1 over the series entries yields: each series' uncovered time,
+// in ref order for pass 2, and its chunks' cost per metric name.
+struct SeriesPass {
   std::vector<uint32_t> refs;
   std::vector<uint64_t> uncovered;
-  refs.reserve(a.matched_series);
-  uncovered.reserve(a.matched_series);
   MetricMap metrics;
+};
+
+SeriesPass series_pass(const BlockReader& block, const roaring::Roaring& selected) {
+  const auto& ix = block.index();
+  const auto& meta = block.meta();
+  SeriesPass out;
+  out.refs.reserve(selected.cardinality());
+  out.uncovered.reserve(selected.cardinality());
   MetricStats* current = nullptr;  // series come sorted: names repeat in runs
   Labels labels;
   std::vector<index::ChunkMeta> chunks;
   for (uint32_t ref : selected) {
     ix.series(ref, labels, chunks);
-    refs.push_back(ref);
-    uncovered.push_back(uncovered_ms(meta.min_time, meta.max_time, chunks));
+    out.refs.push_back(ref);
+    out.uncovered.push_back(uncovered_ms(meta.min_time, meta.max_time, chunks));
     std::string_view name = label_value(labels, "__name__");
     if (!current || current->name != name) {
-      auto it = metrics.find(name);
-      if (it == metrics.end()) {
-        it = metrics.emplace(std::string(name), MetricStats{}).first;
+      auto it = out.metrics.find(name);
+      if (it == out.metrics.end()) {
+        it = out.metrics.emplace(std::string(name), MetricStats{}).first;
         it->second.name = std::string(name);
       }
       current = &it->second;
@@ -136,9 +132,16 @@ BlockAnalysis analyze_block(const BlockReader& block, const AnalyzeOptions& opts
       current->samples += chunkenc::header_sample_count(chunk.encoding, chunk.data);
     }
   }
+  return out;
+}
 
-  // Pass 2, over the postings lists: per label pair its series and their
-  // uncovered time; per label name its values.
+// Pass 2, over the postings lists: per label pair its series and their
+// uncovered time; per label name its values; into a's counts and top lists.
+void postings_pass(const BlockReader& block, const roaring::Roaring& selected,
+                   const SeriesPass& series, size_t limit, BlockAnalysis& a) {
+  const auto& ix = block.index();
+  const auto& meta = block.meta();
+  const auto& refs = series.refs;
   std::vector<View> churn_pairs, churn_names, common_pairs, value_lengths, cardinality, names;
   for (std::string_view name : ix.label_names()) {
     uint64_t name_uncovered = 0, value_bytes = 0, values = 0;
@@ -161,7 +164,7 @@ BlockAnalysis analyze_block(const BlockReader& block, const AnalyzeOptions& opts
           fail(std::string(ix.path()), "postings of " + std::string(name) + "=\"" +
                                            std::string(value) + "\" list series ref " +
                                            std::to_string(ref) + ", which is not a series");
-        sum += uncovered[size_t(from - refs.begin())];
+        sum += series.uncovered[size_t(from - refs.begin())];
       }
       name_uncovered += sum;
       a.postings += 1;
@@ -170,36 +173,58 @@ BlockAnalysis analyze_block(const BlockReader& block, const AnalyzeOptions& opts
       common_pairs.push_back({name, value, count});
       if (name == "__name__") names.push_back({name, value, count});
     });
-    if (values == 0) continue;  // with --match: no matching series has this label
+    if (values == 0) continue;  // no selected series has this label
     a.label_names += 1;
     churn_names.push_back({name, {}, churn_value(name_uncovered, meta.min_time, meta.max_time)});
     value_lengths.push_back({name, {}, value_bytes});
     cardinality.push_back({name, {}, values});
   }
-  a.churn_label_pairs = top(churn_pairs, opts.limit);
-  a.churn_label_names = top(churn_names, opts.limit);
-  a.common_label_pairs = top(common_pairs, opts.limit);
-  a.label_value_lengths = top(value_lengths, opts.limit);
-  a.label_cardinality = top(cardinality, opts.limit);
-  a.metric_cardinality = top(names, opts.limit);
+  a.churn_label_pairs = top(churn_pairs, limit);
+  a.churn_label_names = top(churn_names, limit);
+  a.common_label_pairs = top(common_pairs, limit);
+  a.label_value_lengths = top(value_lengths, limit);
+  a.label_cardinality = top(cardinality, limit);
+  a.metric_cardinality = top(names, limit);
+}
 
+// The `limit` metrics with the most chunk bytes; `total` sums all of them.
+std::vector<MetricStats> top_metrics(MetricMap& metrics, size_t limit, MetricStats& total) {
   std::vector<MetricStats> all;
   all.reserve(metrics.size());
   for (auto& [_, m] : metrics) {
-    a.total.series += m.series;
-    a.total.chunks += m.chunks;
-    a.total.samples += m.samples;
-    a.total.bytes += m.bytes;
+    total.series += m.series;
+    total.chunks += m.chunks;
+    total.samples += m.samples;
+    total.bytes += m.bytes;
     all.push_back(std::move(m));
   }
-  size_t n = std::min(opts.limit, all.size());
+  size_t n = std::min(limit, all.size());
   std::partial_sort(all.begin(), all.begin() + ptrdiff_t(n), all.end(),
                     [](const MetricStats& x, const MetricStats& y) {
                       if (x.bytes != y.bytes) return x.bytes > y.bytes;
                       return x.name < y.name;
                     });
   all.resize(n);
-  a.metrics = std::move(all);
+  return all;
+}
+
+}  // namespace
+
+BlockAnalysis analyze_block(const BlockReader& block, const AnalyzeOptions& opts) {
+  const auto& ix = block.index();
+  const auto& meta = block.meta();
+  BlockAnalysis a;
+  a.ulid = meta.ulid;
+  a.min_time = meta.min_time;
+  a.max_time = meta.max_time;
+  a.series = meta.stats.num_series;
+  a.matched = !opts.matchers.empty();
+  roaring::Roaring selected =
+      a.matched ? postings_for_matchers(ix, opts.matchers) : ix.all_postings();
+  a.matched_series = selected.cardinality();
+  SeriesPass series = series_pass(block, selected);
+  postings_pass(block, selected, series, opts.limit, a);
+  a.metrics = top_metrics(series.metrics, opts.limit, a.total);
   return a;
 }
 

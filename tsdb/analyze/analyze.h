@@ -51,8 +51,8 @@ struct BlockAnalysis {
   int64_t min_time = 0;
   int64_t max_time = 0;
   uint64_t series = 0;          // meta.json numSeries, as promtool prints it
-  bool matched = false;         // --match given
-  uint64_t matched_series = 0;  // series analyzed (all of the index without --match)
+  bool matched = false;         // a series selector was given
+  uint64_t matched_series = 0;  // series analyzed (all of the index without a selector)
   uint64_t label_names = 0;
   uint64_t postings = 0;          // unique label pairs
   uint64_t postings_entries = 0;  // total label pairs

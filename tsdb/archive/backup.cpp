@@ -115,6 +115,41 @@ void copy_file(const OpenFile& f, const std::string& ulid, TarWriter& tar,
   tar.end_entry();
 }
 
+// The files of a block, open, in archive order (meta.json last); none after
+// saying why the block is left out, `incomplete` where that is a failure
+// rather than the block going away meanwhile.
+std::vector<OpenFile> open_block(const std::string& dir, const std::string& ulid,
+                                 const Notice& notice, bool& incomplete) {
+  std::error_code ec;
+  if (fs::exists(dir + "/deletion-mark.json", ec)) {
+    notice("block " + ulid + " was marked for deletion meanwhile; left out");
+    return {};
+  }
+  std::vector<OpenFile> index;
+  if (!fs::is_directory(dir + "/chunks", ec) || open_file(dir, "index", index) != OpenStatus::kOk) {
+    if (!fs::exists(dir + "/meta.json", ec)) {
+      notice("block " + ulid + " was deleted meanwhile; left out");
+    } else {
+      notice("block " + ulid + " is incomplete (no index or no chunks/); left out");
+      incomplete = true;
+    }
+    return {};
+  }
+  std::vector<OpenFile> files;
+  bool missing = false;
+  for (const auto& seg : segment_names(dir + "/chunks", notice))
+    missing |= open_file(dir, "chunks/" + seg, files) != OpenStatus::kOk;
+  files.push_back(std::move(index.front()));
+  for (const char* optional : {"tombstones", "no-compact-mark.json"})
+    open_file(dir, optional, files);
+  missing |= open_file(dir, "meta.json", files) != OpenStatus::kOk;  // last
+  if (missing) {
+    notice("block " + ulid + " was deleted meanwhile; left out");
+    return {};
+  }
+  return files;
+}
+
 }  // namespace
 
 void parse_since(std::string_view arg, BackupFilter& filter) {
@@ -125,8 +160,7 @@ void parse_since(std::string_view arg, BackupFilter& filter) {
   try {
     filter.after_time_ms = parse_time_ms(arg);
   } catch (const UsageError& e) {
-    throw UsageError("--since " + std::string(arg) + ": neither a ULID nor a time (" + e.what() +
-                     ")");
+    throw UsageError(std::string(arg) + ": neither a ULID nor a time (" + e.what() + ")");
   }
 }
 
@@ -167,34 +201,10 @@ BackupResult write_backup(const std::vector<FoundBlock>& blocks, ByteSink& out, 
     if (!is_ulid(ulid)) ulid = b.meta.ulid;
     if (!is_ulid(ulid)) fail(dir + "/meta.json", "block ULID " + ulid + " is not a ULID");
 
-    std::error_code ec;
-    if (fs::exists(dir + "/deletion-mark.json", ec)) {
-      notice("block " + ulid + " was marked for deletion meanwhile; left out");
-      continue;
-    }
-    std::vector<OpenFile> index;
-    if (!fs::is_directory(dir + "/chunks", ec) ||
-        open_file(dir, "index", index) != OpenStatus::kOk) {
-      if (!fs::exists(dir + "/meta.json", ec)) {
-        notice("block " + ulid + " was deleted meanwhile; left out");
-      } else {
-        notice("block " + ulid + " is incomplete (no index or no chunks/); left out");
-        ++r.failed;
-      }
-      continue;
-    }
-    std::vector<OpenFile> files;
-    bool missing = false;
-    for (const auto& seg : segment_names(dir + "/chunks", notice))
-      missing |= open_file(dir, "chunks/" + seg, files) != OpenStatus::kOk;
-    files.push_back(std::move(index.front()));
-    for (const char* optional : {"tombstones", "no-compact-mark.json"})
-      open_file(dir, optional, files);
-    missing |= open_file(dir, "meta.json", files) != OpenStatus::kOk;  // last
-    if (missing) {
-      notice("block " + ulid + " was deleted meanwhile; left out");
-      continue;
-    }
+    bool incomplete = false;
+    std::vector<OpenFile> files = open_block(dir, ulid, notice, incomplete);
+    if (incomplete) ++r.failed;
+    if (files.empty()) continue;
     tar.begin_entry(dir_header(ulid + "/", dir));
     tar.end_entry();
     tar.begin_entry(dir_header(ulid + "/chunks/", dir + "/chunks"));

@@ -30,7 +30,9 @@ struct BackupFilter {
   int min_level = 0;                      // compaction level >= this
 };
 
-// --since: a ULID, else a time as parse_time_ms takes it. Throws UsageError.
+// A lower bound on the blocks to back up: a ULID, else a time as
+// parse_time_ms takes it. Throws UsageError "ARG: why"; the caller names
+// where ARG came from.
 void parse_since(std::string_view arg, BackupFilter& filter);
 
 // The blocks of `source` a backup takes: complete (discover_blocks), not

@@ -5,6 +5,7 @@
 #include <cerrno>
 
 #include "tsdb/base/error.h"
+#include "tsdb/base/file_writer.h"
 
 namespace promblock::archive {
 
@@ -28,18 +29,8 @@ size_t FdSource::read(std::span<uint8_t> buf) {
 }
 
 void FdSink::write(std::span<const uint8_t> bytes) {
-  const uint8_t* p = bytes.data();
-  size_t left = bytes.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd_, p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fail_errno(name_, "write failed");
-    }
-    p += n;
-    left -= size_t(n);
-    written_ += uint64_t(n);
-  }
+  write_fully(fd_, bytes, name_);
+  written_ += bytes.size();
 }
 
 }  // namespace promblock::archive

@@ -35,46 +35,69 @@ bool is_block_file(std::string_view rel) {
   return rel.starts_with("chunks/") && is_segment_name(rel.substr(7));
 }
 
+namespace {
+
+// The block an entry names, for refusing the whole block: the first
+// component after any leading "/" and "./", where that is a ULID.
+std::string named_block(std::string_view n) {
+  while (!n.empty() && (n.front() == '/' || n.starts_with("./")))
+    n.remove_prefix(n.front() == '/' ? 1 : 2);
+  std::string_view first = n.substr(0, n.find('/'));
+  return is_ulid(first) ? std::string(first) : std::string();
+}
+
+// Why an entry of this type is refused, or "" for a file or directory.
+std::string type_refusal(const TarHeader& h) {
+  switch (h.type) {
+    case tar_type::kFile:
+    case tar_type::kOldFile:
+    case tar_type::kDirectory:
+      return "";
+    case tar_type::kHardLink:
+      return "hard link (to \"" + printable(h.linkname) + "\")";
+    case tar_type::kSymlink:
+      return "symbolic link (to \"" + printable(h.linkname) + "\")";
+    case tar_type::kCharDevice:
+    case tar_type::kBlockDevice:
+      return "device node";
+    case tar_type::kFifo:
+      return "FIFO";
+    default:
+      return std::string("unsupported entry type '") +
+             (h.type >= 0x20 && h.type < 0x7f ? std::string(1, h.type)
+                                              : "\\x" + std::to_string(uint8_t(h.type))) +
+             "'";
+  }
+}
+
+// Splits a relative path at "/" into `parts`; why it is refused, or "".
+std::string split_path(std::string_view name, std::vector<std::string_view>& parts) {
+  for (size_t start = 0;;) {
+    size_t slash = name.find('/', start);
+    std::string_view part =
+        name.substr(start, slash == std::string_view::npos ? slash : slash - start);
+    if (part.empty()) return "empty path component";
+    if (part == "..") return "\"..\" in the path";
+    if (part == ".") return "\".\" in the path";
+    parts.push_back(part);
+    if (slash == std::string_view::npos) return "";
+    start = slash + 1;
+  }
+}
+
+}  // namespace
+
 EntryCheck check_block_entry(const TarHeader& h) {
   EntryCheck c;
   std::string_view name = h.name;
-  // The block it names, for refusing the whole block: the first component
-  // after any leading "/" and "./".
-  {
-    std::string_view n = name;
-    while (!n.empty() && (n.front() == '/' || n.starts_with("./")))
-      n.remove_prefix(n.front() == '/' ? 1 : 2);
-    std::string_view first = n.substr(0, n.find('/'));
-    if (is_ulid(first)) c.ulid = std::string(first);
-  }
+  c.ulid = named_block(name);
   auto refuse = [&](std::string why) {
     c.ok = false;
     c.reason = std::move(why);
     return c;
   };
-
-  switch (h.type) {
-    case tar_type::kFile:
-    case tar_type::kOldFile:
-      break;
-    case tar_type::kDirectory:
-      c.is_dir = true;
-      break;
-    case tar_type::kHardLink:
-      return refuse("hard link (to \"" + printable(h.linkname) + "\")");
-    case tar_type::kSymlink:
-      return refuse("symbolic link (to \"" + printable(h.linkname) + "\")");
-    case tar_type::kCharDevice:
-    case tar_type::kBlockDevice:
-      return refuse("device node");
-    case tar_type::kFifo:
-      return refuse("FIFO");
-    default:
-      return refuse(std::string("unsupported entry type '") +
-                    (h.type >= 0x20 && h.type < 0x7f ? std::string(1, h.type)
-                                                     : "\\x" + std::to_string(uint8_t(h.type))) +
-                    "'");
-  }
+  if (std::string why = type_refusal(h); !why.empty()) return refuse(std::move(why));
+  c.is_dir = h.type == tar_type::kDirectory;
   if (name.find('\0') != std::string_view::npos) return refuse("NUL byte in the name");
   if (name.empty()) return refuse("empty name");
   if (name.front() == '/') return refuse("absolute path");
@@ -88,17 +111,7 @@ EntryCheck check_block_entry(const TarHeader& h) {
     if (name.ends_with('/')) name.remove_suffix(1);
   }
   std::vector<std::string_view> parts;
-  for (size_t start = 0;;) {
-    size_t slash = name.find('/', start);
-    std::string_view part =
-        name.substr(start, slash == std::string_view::npos ? slash : slash - start);
-    if (part.empty()) return refuse("empty path component");
-    if (part == "..") return refuse("\"..\" in the path");
-    if (part == ".") return refuse("\".\" in the path");
-    parts.push_back(part);
-    if (slash == std::string_view::npos) break;
-    start = slash + 1;
-  }
+  if (std::string why = split_path(name, parts); !why.empty()) return refuse(std::move(why));
   if (!is_ulid(parts[0])) return refuse("not inside a block directory (<ULID>/)");
   std::string rel;
   for (size_t i = 1; i < parts.size(); ++i) rel += (i > 1 ? "/" : "") + std::string(parts[i]);

@@ -29,7 +29,7 @@ std::string quoted(const std::string& s) {
   return out + "\"";
 }
 
-// The checks of `promblock verify` (without --deep): meta.json, index
+// The checks of `promblock verify` (without decoding samples): meta.json, index
 // sections and CRCs, every chunk's ref and CRC, stats. Throws Error with the
 // first problems when there are errors; warnings do not count (the
 // temporary directory's name is not the ULID, verify warns about that).

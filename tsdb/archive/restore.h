@@ -4,7 +4,7 @@
 //   entries of a block are written to DIR/<ULID>.tmp-for-creation/; when
 //   the block is complete (its meta.json has been read and its zstd frame
 //   ended, or the next entry belongs to another block, or the archive
-//   ends), it is verified as `promblock verify` does (without --deep),
+//   ends), it is verified as `promblock verify` does (without decoding samples),
 //   fsynced and renamed to DIR/<ULID>.
 // A block already in DIR is skipped (never overwritten). Entries that are
 // not regular files <ULID>/<block file> or the directories <ULID>/,

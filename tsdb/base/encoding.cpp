@@ -95,24 +95,16 @@ uint8_t Decbuf::byte() {
   if (p_ >= end_) return set_err("unexpected end of data"), 0;
   return *p_++;
 }
-uint16_t Decbuf::be16() {
-  if (remaining() < 2) return set_err("unexpected end of data"), 0;
-  uint16_t v = load_be16(p_);
-  p_ += 2;
+template <class T, T (*Load)(const uint8_t*)>
+T Decbuf::fixed() {
+  if (remaining() < sizeof(T)) return set_err("unexpected end of data"), T(0);
+  T v = Load(p_);
+  p_ += sizeof(T);
   return v;
 }
-uint32_t Decbuf::be32() {
-  if (remaining() < 4) return set_err("unexpected end of data"), 0;
-  uint32_t v = load_be32(p_);
-  p_ += 4;
-  return v;
-}
-uint64_t Decbuf::be64() {
-  if (remaining() < 8) return set_err("unexpected end of data"), 0;
-  uint64_t v = load_be64(p_);
-  p_ += 8;
-  return v;
-}
+uint16_t Decbuf::be16() { return fixed<uint16_t, load_be16>(); }
+uint32_t Decbuf::be32() { return fixed<uint32_t, load_be32>(); }
+uint64_t Decbuf::be64() { return fixed<uint64_t, load_be64>(); }
 uint64_t Decbuf::uvarint() {
   uint64_t x = 0;
   for (int shift = 0; shift < 70; shift += 7) {

@@ -117,6 +117,10 @@ class Decbuf {
   }
 
  private:
+  // A big-endian integer of sizeof(T) bytes, read by Load.
+  template <class T, T (*Load)(const uint8_t*)>
+  T fixed();
+
   const uint8_t* p_ = nullptr;
   const uint8_t* end_ = nullptr;
   std::string err_;

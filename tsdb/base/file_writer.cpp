@@ -9,6 +9,20 @@
 
 namespace promblock {
 
+void write_fully(int fd, std::span<const uint8_t> bytes, const std::string& name) {
+  const uint8_t* p = bytes.data();
+  size_t left = bytes.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail_errno(name, "write failed");
+    }
+    p += n;
+    left -= size_t(n);
+  }
+}
+
 FileWriter::FileWriter(std::string path, size_t buffer_size, mode_t mode, std::string_view kind)
     : path_(std::move(path)), buf_cap_(buffer_size) {
   fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
@@ -76,15 +90,7 @@ void FileWriter::start_writeback() {
 }
 
 void FileWriter::write_all(const uint8_t* p, size_t left) {
-  while (left > 0) {
-    ssize_t n = ::write(fd_, p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fail_errno(path_, "write failed");
-    }
-    p += n;
-    left -= size_t(n);
-  }
+  write_fully(fd_, std::span<const uint8_t>(p, left), path_);
 }
 
 void FileWriter::write_at(uint64_t pos, std::span<const uint8_t> bytes) {

@@ -14,6 +14,10 @@
 
 namespace promblock {
 
+// Writes all of `bytes` to `fd`, again where write(2) is interrupted or
+// writes less; a failure throws an Error "NAME: write failed: ...".
+void write_fully(int fd, std::span<const uint8_t> bytes, const std::string& name);
+
 class FileWriter {
  public:
   static constexpr size_t kDefaultBufferSize = size_t(4) << 20;

@@ -305,56 +305,64 @@ size_t go_decode_rune(std::string_view s, char32_t& rune) {
   return width;
 }
 
-std::string go_quote(std::string_view s) {
+namespace {
+
+// `s` in double quotes, `step` appending the escaped form of what starts
+// `s` and removing it from `s`, until nothing is left.
+template <class Step>
+std::string quoted(std::string_view s, Step step) {
   std::string out;
   out.reserve(s.size() + 2);
   out += '"';
-  while (!s.empty()) {
+  while (!s.empty()) step(out, s);
+  out += '"';
+  return out;
+}
+
+}  // namespace
+
+std::string go_quote(std::string_view s) {
+  return quoted(s, [](std::string& out, std::string_view& s) {
     char32_t rune;
     size_t width = go_decode_rune(s, rune);
     if (width == 0) {  // invalid UTF-8: escape the single byte
       out += "\\x";
       append_hex(out, static_cast<unsigned char>(s[0]), 2);
       s.remove_prefix(1);
-      continue;
+      return;
     }
     append_escaped_rune(out, rune, s.substr(0, width));
     s.remove_prefix(width);
-  }
-  out += '"';
-  return out;
+  });
 }
 
 std::string go_json_string(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  out += '"';
-  while (!s.empty()) {
+  return quoted(s, [](std::string& out, std::string_view& s) {
     auto c = static_cast<unsigned char>(s[0]);
     if (c < 0x80) {
       s.remove_prefix(1);
       switch (c) {
         case '"':
           out += "\\\"";
-          continue;
+          return;
         case '\\':
           out += "\\\\";
-          continue;
+          return;
         case '\b':
           out += "\\b";
-          continue;
+          return;
         case '\f':
           out += "\\f";
-          continue;
+          return;
         case '\n':
           out += "\\n";
-          continue;
+          return;
         case '\r':
           out += "\\r";
-          continue;
+          return;
         case '\t':
           out += "\\t";
-          continue;
+          return;
         default:
           break;
       }
@@ -364,7 +372,7 @@ std::string go_json_string(std::string_view s) {
       } else {
         out += static_cast<char>(c);
       }
-      continue;
+      return;
     }
     char32_t rune;
     size_t width = go_decode_rune(s, rune);
@@ -379,9 +387,7 @@ std::string go_json_string(std::string_view s) {
       out += s.substr(0, width);
       s.remove_prefix(width);
     }
-  }
-  out += '"';
-  return out;
+  });
 }
 
 std::string go_format_g(double v) {

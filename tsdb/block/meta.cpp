@@ -44,6 +44,47 @@ std::string get_ulid(const ojson& v, const std::string& path, const char* what) 
   return v.get<std::string>();
 }
 
+void parse_stats(const ojson& s, const std::string& path, BlockMeta& m) {
+  if (!s.is_object()) fail(path, "field \"stats\" is not an object");
+  m.stats.num_samples = get_u64(s, "numSamples", path);
+  m.stats.num_float_samples = get_u64(s, "numFloatSamples", path);
+  m.stats.num_histogram_samples = get_u64(s, "numHistogramSamples", path);
+  m.stats.num_series = get_u64(s, "numSeries", path);
+  m.stats.num_chunks = get_u64(s, "numChunks", path);
+  m.stats.num_tombstones = get_u64(s, "numTombstones", path);
+  for (auto& [k, v] : s.items())
+    if (k != "numSamples" && k != "numFloatSamples" && k != "numHistogramSamples" &&
+        k != "numSeries" && k != "numChunks" && k != "numTombstones")
+      m.unknown_stats[k] = v;
+}
+
+void parse_compaction(const ojson& c, const std::string& path, BlockMeta& m) {
+  if (!c.is_object()) fail(path, "field \"compaction\" is not an object");
+  m.level = int(get_i64(c, "level", path, false));
+  if (c.contains("sources")) {
+    if (!c["sources"].is_array()) fail(path, "compaction.sources is not an array");
+    for (const auto& s : c["sources"]) m.sources.push_back(get_ulid(s, path, "compaction.sources"));
+  }
+  if (c.contains("parents")) {
+    if (!c["parents"].is_array()) fail(path, "compaction.parents is not an array");
+    for (const auto& p : c["parents"]) {
+      if (!p.is_object() || !p.contains("ulid")) fail(path, "bad entry in compaction.parents");
+      m.parents.push_back({get_ulid(p["ulid"], path, "compaction.parents"),
+                           get_i64(p, "minTime", path, false), get_i64(p, "maxTime", path, false)});
+    }
+  }
+  if (c.contains("deletable") && c["deletable"].is_boolean()) m.deletable = c["deletable"];
+  if (c.contains("failed") && c["failed"].is_boolean()) m.failed = c["failed"];
+  if (c.contains("hints") && c["hints"].is_array())
+    for (const auto& h : c["hints"])
+      if (h.is_string()) m.hints.push_back(h);
+  std::sort(m.hints.begin(), m.hints.end());
+  for (auto& [k, v] : c.items())
+    if (k != "level" && k != "sources" && k != "parents" && k != "deletable" && k != "failed" &&
+        k != "hints")
+      m.unknown_compaction[k] = v;
+}
+
 }  // namespace
 
 BlockMeta parse_meta(const std::string& text, const std::string& path) {
@@ -61,49 +102,8 @@ BlockMeta parse_meta(const std::string& text, const std::string& path) {
   m.max_time = get_i64(j, "maxTime", path, true);
   m.version = int(get_i64(j, "version", path, true));
   if (m.version != 1) fail(path, "unsupported meta.json version " + std::to_string(m.version));
-  if (j.contains("stats")) {
-    const auto& s = j["stats"];
-    if (!s.is_object()) fail(path, "field \"stats\" is not an object");
-    m.stats.num_samples = get_u64(s, "numSamples", path);
-    m.stats.num_float_samples = get_u64(s, "numFloatSamples", path);
-    m.stats.num_histogram_samples = get_u64(s, "numHistogramSamples", path);
-    m.stats.num_series = get_u64(s, "numSeries", path);
-    m.stats.num_chunks = get_u64(s, "numChunks", path);
-    m.stats.num_tombstones = get_u64(s, "numTombstones", path);
-    for (auto& [k, v] : s.items())
-      if (k != "numSamples" && k != "numFloatSamples" && k != "numHistogramSamples" &&
-          k != "numSeries" && k != "numChunks" && k != "numTombstones")
-        m.unknown_stats[k] = v;
-  }
-  if (j.contains("compaction")) {
-    const auto& c = j["compaction"];
-    if (!c.is_object()) fail(path, "field \"compaction\" is not an object");
-    m.level = int(get_i64(c, "level", path, false));
-    if (c.contains("sources")) {
-      if (!c["sources"].is_array()) fail(path, "compaction.sources is not an array");
-      for (const auto& s : c["sources"])
-        m.sources.push_back(get_ulid(s, path, "compaction.sources"));
-    }
-    if (c.contains("parents")) {
-      if (!c["parents"].is_array()) fail(path, "compaction.parents is not an array");
-      for (const auto& p : c["parents"]) {
-        if (!p.is_object() || !p.contains("ulid")) fail(path, "bad entry in compaction.parents");
-        m.parents.push_back({get_ulid(p["ulid"], path, "compaction.parents"),
-                             get_i64(p, "minTime", path, false),
-                             get_i64(p, "maxTime", path, false)});
-      }
-    }
-    if (c.contains("deletable") && c["deletable"].is_boolean()) m.deletable = c["deletable"];
-    if (c.contains("failed") && c["failed"].is_boolean()) m.failed = c["failed"];
-    if (c.contains("hints") && c["hints"].is_array())
-      for (const auto& h : c["hints"])
-        if (h.is_string()) m.hints.push_back(h);
-    std::sort(m.hints.begin(), m.hints.end());
-    for (auto& [k, v] : c.items())
-      if (k != "level" && k != "sources" && k != "parents" && k != "deletable" && k != "failed" &&
-          k != "hints")
-        m.unknown_compaction[k] = v;
-  }
+  if (j.contains("stats")) parse_stats(j["stats"], path, m);
+  if (j.contains("compaction")) parse_compaction(j["compaction"], path, m);
   if (j.contains("thanos")) {
     m.thanos = j["thanos"];
     if (!m.thanos.is_object()) fail(path, "field \"thanos\" is not an object");

@@ -49,7 +49,7 @@ void check_header(const MappedFile& f) {
 }
 
 [[noreturn]] void fail_chunk(const MappedFile& seg, uint64_t ref, const std::string& what) {
-  fail(seg.path(), "chunk ref " + hex64(ref) + ": " + what);
+  fail(seg.path(), "chunk ref " + hex64(ref), what);
 }
 
 }  // namespace

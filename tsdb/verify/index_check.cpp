@@ -98,129 +98,141 @@ void IndexCheck::walk_series(const std::function<void(const IndexSeries&)>& on_s
     series_complete_ = true;
     return;
   }
-  std::vector<index::LabelRefs> label_refs;
-  std::vector<index::ChunkMeta> chunks;
-  Labels labels, prev;
-  std::string name, prev_name;
-  bool have_prev = false;
-  int bad_in_a_row = 0;
-  bool complete = true;
-  uint64_t pos = toc().series;
+  Walk w;
+  w.pos = toc().series;
   while (true) {
-    // Padding up to the next entry is zeros: anything else is damage,
-    // even though no reader would notice it.
-    uint64_t aligned = std::min(align(pos, index::kSeriesAlign), layout_.series_end);
-    for (uint64_t p = pos; p < aligned; ++p) {
-      if (bytes_[p] != 0) {
-        problem("padding not zero", "",
-                "series section: non-zero padding byte at offset " + std::to_string(p));
-        break;
-      }
-    }
-    pos = aligned;
-    if (pos >= layout_.series_end) break;
-    auto ref = uint32_t(pos / index::kSeriesAlign);
-    auto where = [&] {
-      return "series entry at offset " + std::to_string(pos) + " (ref " + std::to_string(ref) +
-             ")" + (have_prev ? " after " + prev_name : "");
-    };
-    enc::Decbuf d(bytes_.subspan(pos, layout_.series_end - pos));
-    uint64_t len = d.uvarint();
-    if (!d.ok() || len > d.remaining() || d.remaining() - len < index::kCrcLen) {
-      problem("series entry runs past the section", "",
-              where() + ": length " + std::to_string(len) +
-                  " runs past the end of the series section; the rest of the section is not "
-                  "checked");
-      complete = false;
-      bad_series_refs_.add(ref);
-      break;
-    }
-    auto body = d.bytes(size_t(len));
-    uint32_t want = d.be32();
-    uint64_t next = uint64_t(d.pos() - bytes_.data());
-    auto fail_entry = [&](std::string_view kind, const std::string& what) {
-      problem(kind, "", where() + ": " + what);
-      complete = false;
-      bad_series_refs_.add(ref);
-      pos = next;
-      return ++bad_in_a_row < kMaxConsecutiveBadEntries;
-    };
-    if (!enc::checksum_ok(enc::crc32c(body), want)) {
-      if (fail_entry("series checksum mismatch", "checksum mismatch (CRC32-C)")) continue;
-      problem("series walk given up", "",
-              "series section: " + std::to_string(kMaxConsecutiveBadEntries) +
-                  " unreadable entries in a row, the rest of the section is not checked");
-      break;
-    }
-    std::string bad = index::decode_series_body(body, label_refs, chunks);
-    // Unsorted chunk metas decode completely; they are the caller's to report.
-    if (!bad.empty() && bad != index::check_chunk_metas(chunks)) {
-      if (fail_entry("series entry malformed", "malformed entry: " + bad)) continue;
-      problem("series walk given up", "",
-              "series section: " + std::to_string(kMaxConsecutiveBadEntries) +
-                  " unreadable entries in a row, the rest of the section is not checked");
-      break;
-    }
-    bad_in_a_row = 0;
+    w.pos = skip_padding(w.pos);
+    if (w.pos >= layout_.series_end) break;
+    auto ref = uint32_t(w.pos / index::kSeriesAlign);
+    uint64_t next = 0;
+    EntryRead read = read_entry(w, ref, next);
+    if (read == EntryRead::kStop) break;
+    if (read == EntryRead::kSkip) continue;
+    w.bad_in_a_row = 0;
     series_refs_.add(ref);
     ++series_count_;
-
-    // Labels.
-    labels.resize(label_refs.size());
-    bool resolved = symbols_ok_;
-    for (size_t i = 0; resolved && i < label_refs.size(); ++i) {
-      auto [n, v] = label_refs[i];
-      if (n >= symbol_offsets_.size() || v >= symbol_offsets_.size()) {
-        problem("symbol ref out of range", "",
-                where() + ": label " + std::to_string(i) + ": symbol ref " +
-                    std::to_string(std::max(n, v)) + " out of range (" +
-                    std::to_string(symbol_offsets_.size()) + " symbols)");
-        resolved = false;
-        break;
-      }
-      labels[i].name.assign(symbol(n));
-      labels[i].value.assign(symbol(v));
-    }
-    if (!resolved) {
-      labels.clear();
-      labels_complete_ = false;
-      name.clear();
-    } else {
-      name = labels_to_string(labels);
-      for (size_t i = 0; i < labels.size(); ++i) {
-        if (labels[i].name.empty())
-          problem("empty label name", name, "label " + std::to_string(i) + " has an empty name");
-        if (i > 0 && labels[i].name <= labels[i - 1].name)
-          problem("labels not sorted", name,
-                  "label names not sorted and unique: " + quote_for_message(labels[i].name) +
-                      (labels[i].name == labels[i - 1].name
-                           ? " repeated"
-                           : " after " + quote_for_message(labels[i - 1].name)));
-      }
-      if (labels.empty()) problem("series without labels", name, "series has no labels");
-      if (have_prev) {
-        int c = compare_labels(prev, labels);
-        if (c == 0)
-          problem("duplicate series", name, "series appears twice (refs not unique by labels)");
-        else if (c > 0)
-          problem("series not sorted", name, "series not sorted: comes after " + prev_name);
-      }
-      for (auto [n, v] : label_refs) {
-        auto& s = series_sums_[n];
-        s.sum += pair_term(symbol_hashes_[n], symbol_hashes_[v], ref);
-        ++s.count;
-      }
-    }
-    on_series({ref, labels, name, chunks});
+    const bool resolved = resolve_labels(w, ref);
+    if (resolved) check_series_labels(w, ref);
+    on_series({ref, w.labels, w.name, w.chunks});
     if (resolved) {
-      std::swap(prev, labels);
-      std::swap(prev_name, name);
-      have_prev = true;
+      std::swap(w.prev, w.labels);
+      std::swap(w.prev_name, w.name);
+      w.have_prev = true;
     }
-    pos = next;
+    w.pos = next;
   }
-  series_walked_to_ = complete ? layout_.series_end : pos;
-  series_complete_ = complete;
+  series_walked_to_ = w.complete ? layout_.series_end : w.pos;
+  series_complete_ = w.complete;
+}
+
+uint64_t IndexCheck::skip_padding(uint64_t pos) {
+  // Padding up to the next entry is zeros: anything else is damage,
+  // even though no reader would notice it.
+  uint64_t aligned = std::min(align(pos, index::kSeriesAlign), layout_.series_end);
+  for (uint64_t p = pos; p < aligned; ++p) {
+    if (bytes_[p] != 0) {
+      problem("padding not zero", "",
+              "series section: non-zero padding byte at offset " + std::to_string(p));
+      break;
+    }
+  }
+  return aligned;
+}
+
+std::string IndexCheck::entry_where(const Walk& w, uint32_t ref) const {
+  return "series entry at offset " + std::to_string(w.pos) + " (ref " + std::to_string(ref) + ")" +
+         (w.have_prev ? " after " + w.prev_name : "");
+}
+
+IndexCheck::EntryRead IndexCheck::read_entry(Walk& w, uint32_t ref, uint64_t& next) {
+  enc::Decbuf d(bytes_.subspan(w.pos, layout_.series_end - w.pos));
+  uint64_t len = d.uvarint();
+  if (!d.ok() || len > d.remaining() || d.remaining() - len < index::kCrcLen) {
+    problem("series entry runs past the section", "",
+            entry_where(w, ref) + ": length " + std::to_string(len) +
+                " runs past the end of the series section; the rest of the section is not "
+                "checked");
+    w.complete = false;
+    bad_series_refs_.add(ref);
+    return EntryRead::kStop;
+  }
+  auto body = d.bytes(size_t(len));
+  uint32_t want = d.be32();
+  next = uint64_t(d.pos() - bytes_.data());
+  std::string_view kind;
+  std::string what;
+  if (!enc::checksum_ok(enc::crc32c(body), want)) {
+    kind = "series checksum mismatch";
+    what = "checksum mismatch (CRC32-C)";
+  } else if (std::string bad = index::decode_series_body(body, w.label_refs, w.chunks);
+             // Unsorted chunk metas decode completely; they are the caller's to report.
+             !bad.empty() && bad != index::check_chunk_metas(w.chunks)) {
+    kind = "series entry malformed";
+    what = "malformed entry: " + bad;
+  }
+  if (kind.empty()) return EntryRead::kOk;
+  problem(kind, "", entry_where(w, ref) + ": " + what);
+  w.complete = false;
+  bad_series_refs_.add(ref);
+  w.pos = next;
+  if (++w.bad_in_a_row < kMaxConsecutiveBadEntries) return EntryRead::kSkip;
+  problem("series walk given up", "",
+          "series section: " + std::to_string(kMaxConsecutiveBadEntries) +
+              " unreadable entries in a row, the rest of the section is not checked");
+  return EntryRead::kStop;
+}
+
+bool IndexCheck::resolve_labels(Walk& w, uint32_t ref) {
+  w.labels.resize(w.label_refs.size());
+  bool resolved = symbols_ok_;
+  for (size_t i = 0; resolved && i < w.label_refs.size(); ++i) {
+    auto [n, v] = w.label_refs[i];
+    if (n >= symbol_offsets_.size() || v >= symbol_offsets_.size()) {
+      problem("symbol ref out of range", "",
+              entry_where(w, ref) + ": label " + std::to_string(i) + ": symbol ref " +
+                  std::to_string(std::max(n, v)) + " out of range (" +
+                  std::to_string(symbol_offsets_.size()) + " symbols)");
+      resolved = false;
+      break;
+    }
+    w.labels[i].name.assign(symbol(n));
+    w.labels[i].value.assign(symbol(v));
+  }
+  if (!resolved) {
+    w.labels.clear();
+    labels_complete_ = false;
+    w.name.clear();
+    return false;
+  }
+  w.name = labels_to_string(w.labels);
+  return true;
+}
+
+void IndexCheck::check_series_labels(Walk& w, uint32_t ref) {
+  const Labels& labels = w.labels;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    if (labels[i].name.empty())
+      problem("empty label name", w.name, "label " + std::to_string(i) + " has an empty name");
+    if (i > 0 && labels[i].name <= labels[i - 1].name)
+      problem("labels not sorted", w.name,
+              "label names not sorted and unique: " + quote_for_message(labels[i].name) +
+                  (labels[i].name == labels[i - 1].name
+                       ? " repeated"
+                       : " after " + quote_for_message(labels[i - 1].name)));
+  }
+  if (labels.empty()) problem("series without labels", w.name, "series has no labels");
+  if (w.have_prev) {
+    int c = compare_labels(w.prev, labels);
+    if (c == 0)
+      problem("duplicate series", w.name, "series appears twice (refs not unique by labels)");
+    else if (c > 0)
+      problem("series not sorted", w.name, "series not sorted: comes after " + w.prev_name);
+  }
+  for (auto [n, v] : w.label_refs) {
+    auto& sum = series_sums_[n];
+    sum.sum += pair_term(symbol_hashes_[n], symbol_hashes_[v], ref);
+    ++sum.count;
+  }
 }
 
 void IndexCheck::check_label_indices() {
@@ -244,19 +256,7 @@ void IndexCheck::check_postings() {
   // symbols to map names to refs.
   const bool can_compare = series_complete_ && labels_complete_ && symbols_ok_;
   auto finish_name = [&] {
-    if (!have_name || cur_name.empty() || !cur_ok || !can_compare) return;
-    PairSum want;
-    for (const auto& [ref, s] : series_sums_)
-      if (symbol(ref) == cur_name) {
-        want = s;
-        break;
-      }
-    if (want.sum != cur.sum || want.count != cur.count)
-      problem("postings do not match series", "",
-              "postings of label " + quote_for_message(cur_name) +
-                  " do not list exactly the series that " + "have it (" +
-                  std::to_string(cur.count) + " postings entries, " + std::to_string(want.count) +
-                  " series with the label)");
+    if (have_name && !cur_name.empty() && cur_ok && can_compare) compare_name_sums(cur_name, cur);
   };
   bool all_seen = false;
   std::vector<uint32_t> refs;
@@ -285,16 +285,33 @@ void IndexCheck::check_postings() {
   finish_name();
   if (!all_seen)
     problem("no all-postings list", "", "postings offset table: no all-series postings list");
-  // Label names that series have but the postings do not.
-  if (can_compare) {
-    std::sort(names_all.begin(), names_all.end());
-    for (const auto& [ref, s] : series_sums_) {
-      std::string_view n = symbol(ref);
-      if (!std::binary_search(names_all.begin(), names_all.end(), n))
-        problem("postings do not match series", "",
-                "postings of label " + quote_for_message(n) +
-                    " missing: " + std::to_string(s.count) + " series have the label");
+  if (can_compare) check_names_have_postings(names_all);
+}
+
+// The postings of one label name against the series that have the label.
+void IndexCheck::compare_name_sums(std::string_view name, const PairSum& got) {
+  PairSum want;
+  for (const auto& [ref, s] : series_sums_)
+    if (symbol(ref) == name) {
+      want = s;
+      break;
     }
+  if (want.sum != got.sum || want.count != got.count)
+    problem("postings do not match series", "",
+            "postings of label " + quote_for_message(name) +
+                " do not list exactly the series that have it (" + std::to_string(got.count) +
+                " postings entries, " + std::to_string(want.count) + " series with the label)");
+}
+
+// Label names that series have but the postings do not.
+void IndexCheck::check_names_have_postings(std::vector<std::string_view>& names) {
+  std::sort(names.begin(), names.end());
+  for (const auto& [ref, s] : series_sums_) {
+    std::string_view n = symbol(ref);
+    if (!std::binary_search(names.begin(), names.end(), n))
+      problem("postings do not match series", "",
+              "postings of label " + quote_for_message(n) + " missing: " + std::to_string(s.count) +
+                  " series have the label");
   }
 }
 

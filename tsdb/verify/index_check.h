@@ -25,6 +25,7 @@
 #include "index/format.h"
 #include "index/roaring_compat.h"
 #include "index/sections.h"
+#include "index/series_codec.h"
 #include "tsdb/model/labels.h"
 #include "tsdb/verify/report.h"
 
@@ -61,6 +62,19 @@ class IndexCheck {
     uint64_t count = 0;
   };
 
+  // What the walk over the series section carries from one entry to the next.
+  struct Walk {
+    uint64_t pos = 0;  // offset of the entry
+    std::vector<index::LabelRefs> label_refs;
+    std::vector<index::ChunkMeta> chunks;
+    Labels labels, prev;
+    std::string name, prev_name;
+    bool have_prev = false;
+    int bad_in_a_row = 0;
+    bool complete = true;
+  };
+  enum class EntryRead { kOk, kSkip, kStop };
+
   void problem(std::string_view kind, std::string series, std::string what);
   // Reports the shared section parsers' faults as problems.
   index::FaultFn reporter();
@@ -70,8 +84,19 @@ class IndexCheck {
   bool check_header_and_toc();
   void check_symbols();
   void walk_series(const std::function<void(const IndexSeries&)>& on_series);
+  // The offset of the next entry after checking the padding before it.
+  uint64_t skip_padding(uint64_t pos);
+  std::string entry_where(const Walk& w, uint32_t ref) const;
+  // Reads the entry at w.pos into w (next: the offset after it); kSkip after
+  // an entry that is damaged, kStop where the walk cannot go on.
+  EntryRead read_entry(Walk& w, uint32_t ref, uint64_t& next);
+  // w.labels and w.name from w.label_refs, or false (both empty).
+  bool resolve_labels(Walk& w, uint32_t ref);
+  void check_series_labels(Walk& w, uint32_t ref);
   void check_label_indices();
   void check_postings();
+  void compare_name_sums(std::string_view name, const PairSum& got);
+  void check_names_have_postings(std::vector<std::string_view>& names);
   void check_postings_refs(std::string_view name, std::string_view value, bool all,
                            std::span<const uint32_t> refs, PairSum& sum, bool& ok);
   std::string_view symbol(uint32_t ref) const;

@@ -26,17 +26,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Library errors read "PATH: what". Splits off the file (relative to the
-// block dir) when PATH is inside the block, else names `fallback`.
-std::pair<std::string, std::string> split_error(const std::string& msg, const std::string& dir,
+// The file a library error is about, relative to the block dir, and the
+// rest of its message; an error about no file inside the block is
+// `fallback`'s, told whole.
+std::pair<std::string, std::string> split_error(const Error& e, const std::string& dir,
                                                 const std::string& fallback) {
-  std::string prefix = dir + "/";
-  if (msg.compare(0, prefix.size(), prefix) == 0) {
-    std::string rest = msg.substr(prefix.size());
-    if (auto colon = rest.find(": "); colon != std::string::npos)
-      return {rest.substr(0, colon), rest.substr(colon + 2)};
-  }
-  return {fallback, msg};
+  const std::string prefix = dir + "/";
+  if (e.path().size() > prefix.size() && e.path().starts_with(prefix))
+    return {e.path().substr(prefix.size()), e.located_detail()};
+  return {fallback, e.what()};
 }
 
 std::string range_text(int64_t a, int64_t b, bool exclusive_end) {
@@ -102,41 +100,13 @@ class ChunkCheck {
   }
 
   void check_data(const IndexSeries& s, const index::ChunkMeta& c, const std::string& chunk) {
-    if (!reader_) {  // the segments could not be opened (already reported)
-      samples_complete_ = false;
-      return;
-    }
-    uint64_t seg = chunks::ref_segment_index(c.ref);
-    if (seg >= reader_->segment_count()) {
-      samples_complete_ = false;
-      // One line per missing segment, not per chunk.
-      if (missing_.insert(seg).second)
-        report_.error("segment missing", "chunks/" + chunks::segment_file_name(seg), s.name,
-                      chunk + " (ref " + hex64(c.ref) + "): segment file does not exist (" +
-                          std::to_string(reader_->segment_count()) + " segments)");
-      return;
-    }
     chunks::ChunkReader::Chunk data;
-    try {
-      data = reader_->chunk(c.ref);
-    } catch (const Error& e) {
+    if (!read_chunk(s, c, chunk, data)) {
       samples_complete_ = false;
-      std::string file = "chunks/" + chunks::segment_file_name(seg);
-      std::string what = e.what();
-      // "…/chunks/000001: chunk ref 0x…: what" -> "chunk N: chunk ref 0x…: what"
-      if (auto p = what.find(file + ": "); p != std::string::npos)
-        what = what.substr(p + file.size() + 2);
-      report_.error("chunk unreadable", file, s.name, chunk + ": " + what);
       return;
     }
-    const std::string file = "chunks/" + chunks::segment_file_name(seg);
-    if (data.data.size() < 2) {
-      samples_complete_ = false;
-      report_.error("chunk unreadable", file, s.name,
-                    chunk + " (ref " + hex64(c.ref) + "): " + std::to_string(data.data.size()) +
-                        " bytes, too short for a sample count");
-      return;
-    }
+    const std::string file =
+        "chunks/" + chunks::segment_file_name(chunks::ref_segment_index(c.ref));
     uint16_t header_count = chunkenc::header_sample_count(data.encoding, data.data);
     // Counted by kind, as Prometheus 3.6+ states them in meta.json.
     uint64_t& counted =
@@ -148,34 +118,79 @@ class ChunkCheck {
       counted += header_count;
       return;
     }
+    if (!decode_samples(data, c, s.name, file, chunk, counted)) {
+      counted += header_count;
+      report_.warning("cannot decode encoding", file, s.name,
+                      chunk + " (ref " + hex64(c.ref) + "): cannot decode encoding " +
+                          chunkenc::encoding_name(data.encoding) +
+                          " yet: its samples were not checked",
+                      1);
+    }
+  }
+
+  // The chunk's bytes, or false after reporting why they cannot be had.
+  bool read_chunk(const IndexSeries& s, const index::ChunkMeta& c, const std::string& chunk,
+                  chunks::ChunkReader::Chunk& data) {
+    if (!reader_) return false;  // the segments could not be opened (already reported)
+    uint64_t seg = chunks::ref_segment_index(c.ref);
+    const std::string file = "chunks/" + chunks::segment_file_name(seg);
+    if (seg >= reader_->segment_count()) {
+      // One line per missing segment, not per chunk.
+      if (missing_.insert(seg).second)
+        report_.error("segment missing", file, s.name,
+                      chunk + " (ref " + hex64(c.ref) + "): segment file does not exist (" +
+                          std::to_string(reader_->segment_count()) + " segments)");
+      return false;
+    }
+    try {
+      data = reader_->chunk(c.ref);
+    } catch (const Error& e) {
+      // The segment is named by the problem's file: "chunk N: chunk ref 0x…: what".
+      std::string what = e.path().ends_with("/" + file) ? e.located_detail() : e.what();
+      report_.error("chunk unreadable", file, s.name, chunk + ": " + what);
+      return false;
+    }
+    if (data.data.size() < 2) {
+      report_.error("chunk unreadable", file, s.name,
+                    chunk + " (ref " + hex64(c.ref) + "): " + std::to_string(data.data.size()) +
+                        " bytes, too short for a sample count");
+      return false;
+    }
+    return true;
+  }
+
+  // Checks the samples of a chunk of an encoding it can decode; false for
+  // any other encoding.
+  bool decode_samples(const chunks::ChunkReader::Chunk& data, const index::ChunkMeta& c,
+                      const std::string& series, const std::string& file, const std::string& chunk,
+                      uint64_t& counted) {
     using chunkenc::Encoding;
     switch (Encoding(data.encoding)) {
       case Encoding::kXOR: {
         chunkenc::XorIterator it(data.data);
-        return check_samples(it, c, s.name, file, chunk, counted);
+        check_samples(it, c, series, file, chunk, counted);
+        return true;
       }
       case Encoding::kXOR2: {
         chunkenc::Xor2Iterator it(data.data);
-        return check_samples(it, c, s.name, file, chunk, counted);
+        check_samples(it, c, series, file, chunk, counted);
+        return true;
       }
       case Encoding::kHistogram:
       case Encoding::kHistogramST: {
         chunkenc::HistogramIterator it(data.data, chunkenc::histogram_format_of(data.encoding));
-        return check_samples(it, c, s.name, file, chunk, counted);
+        check_samples(it, c, series, file, chunk, counted);
+        return true;
       }
       case Encoding::kFloatHistogram:
       case Encoding::kFloatHistogramST: {
         chunkenc::FloatHistogramIterator it(data.data,
                                             chunkenc::histogram_format_of(data.encoding));
-        return check_samples(it, c, s.name, file, chunk, counted);
+        check_samples(it, c, series, file, chunk, counted);
+        return true;
       }
       default:
-        counted += header_count;
-        report_.warning("cannot decode encoding", file, s.name,
-                        chunk + " (ref " + hex64(c.ref) + "): cannot decode encoding " +
-                            chunkenc::encoding_name(data.encoding) +
-                            " yet: its samples were not checked",
-                        1);
+        return false;
     }
   }
 
@@ -269,6 +284,47 @@ void compare_stat(Report& report, const char* name, uint64_t in_meta, uint64_t c
                    ", the block holds " + std::to_string(counted) + " " + what);
 }
 
+std::unique_ptr<chunks::ChunkReader> open_segments(const std::string& dir, Report& report) {
+  try {
+    return std::make_unique<chunks::ChunkReader>(dir + "/chunks");
+  } catch (const Error& e) {
+    auto [file, what] = split_error(e, dir, "chunks");
+    report.error("segments unreadable", file, "",
+                 what + " (chunk data and sample counts not checked)");
+    return nullptr;
+  }
+}
+
+// meta.json's stats against what the index and chunks hold.
+void compare_stats(const BlockStats& st, const IndexCheck& index, const ChunkCheck& chunks,
+                   Report& report) {
+  compare_stat(report, "numSeries", st.num_series, index.series_count(), "series");
+  compare_stat(report, "numChunks", st.num_chunks, chunks.num_chunks(), "chunks");
+  if (!chunks.samples_complete()) return;
+  compare_stat(report, "numSamples", st.num_samples, chunks.num_samples(), "samples");
+  // Written by Prometheus >= 3.6 (zero omitted): checked when either is there.
+  if (st.num_float_samples || st.num_histogram_samples) {
+    compare_stat(report, "numFloatSamples", st.num_float_samples, chunks.num_float_samples(),
+                 "float samples");
+    compare_stat(report, "numHistogramSamples", st.num_histogram_samples,
+                 chunks.num_histogram_samples(), "histogram samples");
+  }
+}
+
+void check_tombstones(const std::string& dir, const IndexCheck& index, Report& report) {
+  try {
+    Tombstones ts = read_tombstones(dir + "/tombstones");
+    if (!index.series_complete()) return;
+    for (const auto& [ref, intervals] : ts)
+      if (ref > UINT32_MAX || !index.series_refs().contains(uint32_t(ref)))
+        report.error("tombstone for no series", "tombstones", "",
+                     "series ref " + std::to_string(ref) + " is not a series of the index");
+  } catch (const Error& e) {
+    auto [file, what] = split_error(e, dir, "tombstones");
+    report.error("tombstones unreadable", file, "", what);
+  }
+}
+
 }  // namespace
 
 BlockResult verify_block(const std::string& dir, const Options& opt, Report& report) {
@@ -277,28 +333,19 @@ BlockResult verify_block(const std::string& dir, const Options& opt, Report& rep
   try {
     res.meta = read_meta(dir);
   } catch (const Error& e) {
-    auto [file, what] = split_error(e.what(), dir, "meta.json");
+    auto [file, what] = split_error(e, dir, "meta.json");
     report.error("meta.json unreadable", file, "", what);
   }
   if (res.meta) {
     res.ulid = res.meta->ulid;
     check_meta(dir, *res.meta, report);
   }
-
-  std::unique_ptr<chunks::ChunkReader> reader;
-  try {
-    reader = std::make_unique<chunks::ChunkReader>(dir + "/chunks");
-  } catch (const Error& e) {
-    auto [file, what] = split_error(e.what(), dir, "chunks");
-    report.error("segments unreadable", file, "",
-                 what + " (chunk data and sample counts not checked)");
-  }
-
+  std::unique_ptr<chunks::ChunkReader> reader = open_segments(dir, report);
   std::optional<MappedFile> index_file;
   try {
     index_file.emplace(dir + "/index");
   } catch (const Error& e) {
-    auto [file, what] = split_error(e.what(), dir, "index");
+    auto [file, what] = split_error(e, dir, "index");
     report.error("index unreadable", file, "", what);
   }
   if (!index_file) return res;
@@ -306,35 +353,8 @@ BlockResult verify_block(const std::string& dir, const Options& opt, Report& rep
   ChunkCheck chunks(opt, report, res.meta, reader.get());
   IndexCheck index(index_file->bytes(), "index", report);
   index.run([&](const IndexSeries& s) { chunks.check(s); });
-
-  if (res.meta && index.series_complete()) {
-    const BlockStats& st = res.meta->stats;
-    compare_stat(report, "numSeries", st.num_series, index.series_count(), "series");
-    compare_stat(report, "numChunks", st.num_chunks, chunks.num_chunks(), "chunks");
-    if (chunks.samples_complete()) {
-      compare_stat(report, "numSamples", st.num_samples, chunks.num_samples(), "samples");
-      // Written by Prometheus >= 3.6 (zero omitted): checked when either is there.
-      if (st.num_float_samples || st.num_histogram_samples) {
-        compare_stat(report, "numFloatSamples", st.num_float_samples, chunks.num_float_samples(),
-                     "float samples");
-        compare_stat(report, "numHistogramSamples", st.num_histogram_samples,
-                     chunks.num_histogram_samples(), "histogram samples");
-      }
-    }
-  }
-
-  try {
-    Tombstones ts = read_tombstones(dir + "/tombstones");
-    if (index.series_complete()) {
-      for (const auto& [ref, intervals] : ts)
-        if (ref > UINT32_MAX || !index.series_refs().contains(uint32_t(ref)))
-          report.error("tombstone for no series", "tombstones", "",
-                       "series ref " + std::to_string(ref) + " is not a series of the index");
-    }
-  } catch (const Error& e) {
-    auto [file, what] = split_error(e.what(), dir, "tombstones");
-    report.error("tombstones unreadable", file, "", what);
-  }
+  if (res.meta && index.series_complete()) compare_stats(res.meta->stats, index, chunks, report);
+  check_tombstones(dir, index, report);
   return res;
 }
 

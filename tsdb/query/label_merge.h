@@ -10,6 +10,7 @@
 // own (it runs once per series, never per sample).
 #include <cstddef>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "tsdb/model/labels.h"
@@ -24,8 +25,8 @@ class LabelMerge {
       : children_(std::move(children)), has_(children_.size(), 0), parked_(children_.size(), 0) {}
 
   // Moves to the next output series; false when every child is done.
-  // Children of the previous group are stepped past it first, unless
-  // step() has already moved them on.
+  // Each child of the previous group is first stepped once, unless step()
+  // has already moved it off that series.
   bool next() {
     if (!started_) {
       for (size_t i = 0; i < children_.size(); ++i) has_[i] = children_[i]->next();

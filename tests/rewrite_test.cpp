@@ -259,7 +259,14 @@ TEST_F(RewriteBlock, DeletingEverythingWritesNoBlock) {
 TEST_F(RewriteBlock, SeriesLeftWithoutLabelsIsAnError) {
   RewriteOptions opts;
   opts.drop_labels = {"__name__", "job", "instance"};
-  EXPECT_THROW(run(opts), Error);
+  try {
+    run(opts);
+    FAIL() << "no error";
+  } catch (const NoLabelsLeft& e) {
+    EXPECT_EQ(e.file(), input_ + "/index");
+    EXPECT_FALSE(e.series().empty()) << "names the series as it was";
+    EXPECT_EQ(std::string(e.what()).find("--"), std::string::npos) << "no flag names";
+  }
   opts.drop_labels = {""};
   EXPECT_THROW(run(opts), UsageError);
 }

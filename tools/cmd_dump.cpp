@@ -45,42 +45,20 @@ class Output {
   std::string buf_;
 };
 
-int run_dump(const DumpOptions& opt) {
-  int64_t mint = std::numeric_limits<int64_t>::min();
-  int64_t maxt = std::numeric_limits<int64_t>::max();
-  if (!opt.min_time.empty()) mint = parse_time_ms(opt.min_time);
-  if (!opt.max_time.empty()) maxt = parse_time_ms(opt.max_time);
-  std::vector<std::vector<Matcher>> selectors;
-  for (const auto& m : opt.matches) selectors.push_back(parse_selector(m));
-  if (selectors.empty()) selectors.emplace_back();  // no matcher: every series
+// One JSON object of labels per series, each printed once (promtool
+// 3.9+'s `tsdb dump --format seriesjson`).
+void write_series_json(MergedSeriesSet& series, Output& out) {
+  std::unordered_set<std::string> seen;
+  while (series.next()) {
+    std::string json = labels_to_json(series.labels());
+    if (!seen.insert(json).second) continue;
+    json += '\n';
+    out.append(json);
+  }
+}
 
-  auto found = discover_blocks(opt.sources);
-  std::vector<std::unique_ptr<BlockReader>> blocks;
-  std::vector<std::unique_ptr<SeriesSet>> sets;
-  for (const auto& f : found) {
-    // meta.json maxTime is exclusive; skip blocks outside the range.
-    if (f.meta.max_time <= mint || f.meta.min_time > maxt) continue;
-    blocks.push_back(std::make_unique<BlockReader>(f.dir));
-    // Several --match selectors select the union of their series; the merge
-    // joins a series matched twice.
-    for (const auto& sel : selectors)
-      sets.push_back(std::make_unique<BlockSeriesSet>(*blocks.back(), sel, mint, maxt));
-  }
-  MergedSeriesSet series(std::move(sets));
-  Output out;
-  if (opt.format == "seriesjson") {
-    // One JSON object of labels per series, each printed once (promtool
-    // 3.9+'s `tsdb dump --format seriesjson`).
-    std::unordered_set<std::string> seen;
-    while (series.next()) {
-      std::string json = labels_to_json(series.labels());
-      if (!seen.insert(json).second) continue;
-      json += '\n';
-      out.append(json);
-    }
-    return kExitOk;
-  }
-  bool openmetrics = opt.format == "openmetrics";
+// One line per sample, as promtool prints them or as OpenMetrics.
+void write_samples(MergedSeriesSet& series, bool openmetrics, Output& out) {
   std::string line;
   while (series.next()) {
     std::string name =
@@ -105,6 +83,35 @@ int run_dump(const DumpOptions& opt) {
     }
   }
   if (openmetrics) out.append("# EOF\n");
+}
+
+int run_dump(const DumpOptions& opt) {
+  int64_t mint = std::numeric_limits<int64_t>::min();
+  int64_t maxt = std::numeric_limits<int64_t>::max();
+  if (!opt.min_time.empty()) mint = parse_time_ms(opt.min_time);
+  if (!opt.max_time.empty()) maxt = parse_time_ms(opt.max_time);
+  std::vector<std::vector<Matcher>> selectors;
+  for (const auto& m : opt.matches) selectors.push_back(parse_selector(m));
+  if (selectors.empty()) selectors.emplace_back();  // no matcher: every series
+
+  auto found = discover_blocks(opt.sources);
+  std::vector<std::unique_ptr<BlockReader>> blocks;
+  std::vector<std::unique_ptr<SeriesSet>> sets;
+  for (const auto& f : found) {
+    // meta.json maxTime is exclusive; skip blocks outside the range.
+    if (f.meta.max_time <= mint || f.meta.min_time > maxt) continue;
+    blocks.push_back(std::make_unique<BlockReader>(f.dir));
+    // Several --match selectors select the union of their series; the merge
+    // joins a series matched twice.
+    for (const auto& sel : selectors)
+      sets.push_back(std::make_unique<BlockSeriesSet>(*blocks.back(), sel, mint, maxt));
+  }
+  MergedSeriesSet series(std::move(sets));
+  Output out;
+  if (opt.format == "seriesjson")
+    write_series_json(series, out);
+  else
+    write_samples(series, opt.format == "openmetrics", out);
   return kExitOk;
 }
 

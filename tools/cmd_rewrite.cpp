@@ -40,6 +40,18 @@ bool is_within(const std::string& inner, const std::string& outer) {
   return a == b || a.starts_with(b + "/");
 }
 
+// The library reports a series left without labels as a fact; the message
+// names the flag that caused it.
+rewrite::RewriteResult rewrite_or_explain(const std::string& dir,
+                                          const rewrite::RewriteOptions& opts) {
+  try {
+    return rewrite::rewrite_block(dir, opts);
+  } catch (const rewrite::NoLabelsLeft& e) {
+    fail(e.file(), "series " + labels_to_string(e.series()) +
+                       " would have no labels left after --drop-label");
+  }
+}
+
 int run_rewrite(const RewriteArgs& args) {
   rewrite::RewriteOptions opts;
   opts.out_dir = args.out;
@@ -58,7 +70,7 @@ int run_rewrite(const RewriteArgs& args) {
 
   DirLock lock(args.out);
   remove_leftover_tmp_dirs(args.out);
-  auto r = rewrite::rewrite_block(input.dir, opts);
+  auto r = rewrite_or_explain(input.dir, opts);
 
   std::string line;
   if (args.json) {

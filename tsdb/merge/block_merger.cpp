@@ -10,6 +10,7 @@
 #include "tsdb/merge/replicas.h"
 #include "tsdb/merge/series_stream.h"
 #include "tsdb/model/labels.h"
+#include "tsdb/query/label_merge.h"
 
 namespace promblock::merge {
 
@@ -88,6 +89,139 @@ std::vector<std::string_view> symbol_union(const std::vector<std::unique_ptr<Blo
   return all;
 }
 
+// Opens the inputs and registers their replicas with `rules`; in mode none
+// the replica labels that series get are collected as extra symbols.
+std::vector<std::unique_ptr<BlockReader>> open_inputs(const std::vector<MergeInput>& inputs,
+                                                      DedupMode mode, ReplicaRules& rules,
+                                                      MergeResult& result,
+                                                      std::vector<std::string>& extra_symbols) {
+  std::vector<std::unique_ptr<BlockReader>> blocks;
+  for (const auto& in : inputs) {
+    blocks.push_back(std::make_unique<BlockReader>(in.block.dir));
+    rules.register_block(*blocks.back(), in.source_index);
+    result.inputs.push_back(in.block.meta.ulid);
+    if (mode == DedupMode::kNone)
+      for (const auto& [k, v] : in.block.meta.external_labels())
+        if (rules.is_replica_label(k)) extra_symbols.push_back(k), extra_symbols.push_back(v);
+  }
+  rules.assign_ranks();
+  return blocks;
+}
+
+// Walks the inputs' series in output label order and fills batches with
+// the copies of each output series (chunk metas only, no chunk data).
+class BatchProducer {
+ public:
+  BatchProducer(const std::vector<std::unique_ptr<BlockReader>>& blocks,
+                const std::vector<MergeInput>& inputs, const ReplicaRules& rules,
+                const MergeOptions& opts)
+      : shard_(opts.shard), merge_(open_streams(blocks, inputs, rules, opts.mode)) {}
+
+  uint64_t series_in() const { return series_in_; }
+  uint64_t chunks_in() const { return chunks_in_; }
+
+  // False when the inputs are exhausted and the batch holds nothing.
+  bool fill(Batch& batch) {
+    batch.last_chunk_ref.assign(streams_.size(), 0);
+    size_t chunks = 0;
+    while (batch.jobs.size() < kBatchSeries && chunks < kBatchChunks && merge_.next()) {
+      if (shard_ && labels_hash(merge_.labels()) % shard_->count != shard_->index)
+        skip_series(batch);
+      else
+        chunks += take_series(batch);
+    }
+    chunks_in_ += chunks;
+    return !batch.jobs.empty() || batch.copies_skipped > 0;
+  }
+
+ private:
+  std::vector<SeriesStream*> open_streams(const std::vector<std::unique_ptr<BlockReader>>& blocks,
+                                          const std::vector<MergeInput>& inputs,
+                                          const ReplicaRules& rules, DedupMode mode) {
+    std::vector<SeriesStream*> children;
+    for (size_t i = 0; i < blocks.size(); ++i) {
+      streams_.push_back(
+          std::make_unique<SeriesStream>(*blocks[i], inputs[i].source_index, rules, mode));
+      series_in_ += streams_.back()->series_count();
+      children.push_back(streams_.back().get());
+    }
+    return children;
+  }
+
+  // Another shard's series: its copies are stepped over unread.
+  void skip_series(Batch& batch) {
+    for (size_t i : merge_.group()) {
+      do ++batch.copies_skipped;
+      while (merge_.step(i));
+    }
+  }
+
+  // Adds the current output series to the batch; returns its chunk count.
+  size_t take_series(Batch& batch) {
+    SeriesJob& job = batch.jobs.emplace_back();
+    job.labels = merge_.labels();
+    size_t chunks = 0;
+    for (size_t i : merge_.group()) {
+      do {
+        const SeriesStream& s = merge_.child(i);
+        SeriesCopy& c = job.copies.emplace_back();
+        c.block = &s.block();
+        c.replica_rank = s.replica_rank();
+        s.block().index().series(s.ref(), scratch_, c.chunks);
+        if (auto t = s.block().tombstones().find(s.ref()); t != s.block().tombstones().end())
+          c.deleted = &t->second;
+        for (const auto& m : c.chunks)
+          batch.last_chunk_ref[i] = std::max(batch.last_chunk_ref[i], m.ref);
+        chunks += c.chunks.size();
+      } while (merge_.step(i));
+    }
+    return chunks;
+  }
+
+  std::optional<SeriesShard> shard_;
+  std::vector<std::unique_ptr<SeriesStream>> streams_;
+  uint64_t series_in_ = 0, chunks_in_ = 0;
+  LabelMerge<SeriesStream> merge_;
+  Labels scratch_;
+};
+
+void merge_batch(Batch& batch, const MergeOptions& opts) {
+  batch.merger = std::make_unique<SeriesMerger>(opts.mode, opts.encodings);
+  for (auto& job : batch.jobs) batch.merger->merge_keeping(job.labels, job.copies, job.chunks);
+}
+
+// Writes merged batches in order, counts them and reports progress.
+class BatchConsumer {
+ public:
+  BatchConsumer(const std::vector<std::unique_ptr<BlockReader>>& blocks, BlockWriter& writer,
+                const MergeOptions& opts, MergeResult& result)
+      : blocks_(blocks), writer_(writer), opts_(opts), result_(result) {}
+
+  void write(Batch& batch) {
+    copies_done_ += batch.copies_skipped;
+    for (const auto& job : batch.jobs) {
+      if (!job.chunks.empty()) writer_.add_series(job.labels, job.chunks);  // else all deleted
+      copies_done_ += job.copies.size();
+      for (const auto& c : job.chunks) bytes_done_ += c.data.size();
+    }
+    if (opts_.progress) opts_.progress(copies_done_, result_.series_in, bytes_done_);
+    result_.chunks_copied += batch.merger->chunks_copied();
+    result_.chunks_reencoded += batch.merger->chunks_reencoded();
+    result_.samples_in += batch.merger->samples_in();
+    // Input chunks are read roughly in file order: let go of the pages
+    // behind, so that resident memory does not grow with the input.
+    for (size_t i = 0; i < blocks_.size(); ++i)
+      if (batch.last_chunk_ref[i]) blocks_[i]->chunks().release_before(batch.last_chunk_ref[i]);
+  }
+
+ private:
+  const std::vector<std::unique_ptr<BlockReader>>& blocks_;
+  BlockWriter& writer_;
+  const MergeOptions& opts_;
+  MergeResult& result_;
+  uint64_t copies_done_ = 0, bytes_done_ = 0;
+};
+
 }  // namespace
 
 void check_one_group(const std::vector<MergeInput>& inputs,
@@ -122,108 +256,28 @@ void check_one_group(const std::vector<MergeInput>& inputs,
 MergeResult merge_blocks(const std::vector<MergeInput>& inputs, const MergeOptions& opts) {
   if (inputs.empty()) throw Error("merge: no input blocks");
   ReplicaRules rules(opts.replica_labels);
-
   std::string ignore = opts.shard ? kShardLabel : "";
   check_one_group(inputs, opts.replica_labels, ignore);
   auto group = rules.group_labels(inputs[0].block.meta);
   if (!ignore.empty()) group.erase(ignore);
 
   MergeResult result;
-  std::vector<std::unique_ptr<BlockReader>> blocks;
   std::vector<std::string> extra_symbols;
-  for (const auto& in : inputs) {
-    blocks.push_back(std::make_unique<BlockReader>(in.block.dir));
-    rules.register_block(*blocks.back(), in.source_index);
-    result.inputs.push_back(in.block.meta.ulid);
-    if (opts.mode == DedupMode::kNone)
-      for (const auto& [k, v] : in.block.meta.external_labels())
-        if (rules.is_replica_label(k)) extra_symbols.push_back(k), extra_symbols.push_back(v);
-  }
-  rules.assign_ranks();
-
-  std::vector<std::unique_ptr<SeriesStream>> streams;
-  std::vector<bool> has;
-  for (size_t i = 0; i < blocks.size(); ++i) {
-    streams.push_back(
-        std::make_unique<SeriesStream>(*blocks[i], inputs[i].source_index, rules, opts.mode));
-    result.series_in += streams.back()->series_count();
-    has.push_back(streams.back()->next());
-  }
+  auto blocks = open_inputs(inputs, opts.mode, rules, result, extra_symbols);
+  BatchProducer producer(blocks, inputs, rules, opts);
+  result.series_in = producer.series_in();
 
   BlockWriter writer(opts.out_dir, output_meta(inputs, rules, group, opts));
   for (auto s : symbol_union(blocks, extra_symbols)) writer.add_symbol(s);
+  BatchConsumer consumer(blocks, writer, opts, result);
 
   // Series are gathered in label order on this thread, merged in batches on
   // worker threads, and written in order on this thread again.
-  auto produce = [&](Batch& batch) {
-    batch.last_chunk_ref.assign(blocks.size(), 0);
-    size_t chunks_in_batch = 0;
-    Labels scratch;
-    while (batch.jobs.size() < kBatchSeries && chunks_in_batch < kBatchChunks) {
-      // The smallest output labels among the streams: that series' copies.
-      int min = -1;
-      for (size_t i = 0; i < streams.size(); ++i)
-        if (has[i] &&
-            (min < 0 || compare_labels(streams[i]->labels(), streams[size_t(min)]->labels()) < 0))
-          min = int(i);
-      if (min < 0) break;
-      if (opts.shard &&
-          labels_hash(streams[size_t(min)]->labels()) % opts.shard->count != opts.shard->index) {
-        // Another shard's series: step over its copies unread.
-        scratch = streams[size_t(min)]->labels();
-        for (size_t i = 0; i < streams.size(); ++i)
-          while (has[i] && compare_labels(streams[i]->labels(), scratch) == 0) {
-            ++batch.copies_skipped;
-            has[i] = streams[i]->next();
-          }
-        continue;
-      }
-      SeriesJob& job = batch.jobs.emplace_back();
-      job.labels = streams[size_t(min)]->labels();
-      for (size_t i = 0; i < streams.size(); ++i) {
-        // A stream may hold several copies of one output series (replica
-        // labels removed within one block).
-        while (has[i] && compare_labels(streams[i]->labels(), job.labels) == 0) {
-          auto& s = *streams[i];
-          SeriesCopy& c = job.copies.emplace_back();
-          c.block = &s.block();
-          c.replica_rank = s.replica_rank();
-          s.block().index().series(s.ref(), scratch, c.chunks);
-          if (auto t = s.block().tombstones().find(s.ref()); t != s.block().tombstones().end())
-            c.deleted = &t->second;
-          for (const auto& m : c.chunks)
-            batch.last_chunk_ref[i] = std::max(batch.last_chunk_ref[i], m.ref);
-          chunks_in_batch += c.chunks.size();
-          has[i] = s.next();
-        }
-      }
-    }
-    result.chunks_in += chunks_in_batch;
-    return !batch.jobs.empty() || batch.copies_skipped > 0;
-  };
-  auto process = [&](Batch& batch) {
-    batch.merger = std::make_unique<SeriesMerger>(opts.mode, opts.encodings);
-    for (auto& job : batch.jobs) batch.merger->merge_keeping(job.labels, job.copies, job.chunks);
-  };
-  uint64_t copies_done = 0, bytes_done = 0;
-  auto consume = [&](Batch& batch) {
-    copies_done += batch.copies_skipped;
-    for (const auto& job : batch.jobs) {
-      if (!job.chunks.empty()) writer.add_series(job.labels, job.chunks);  // else all deleted
-      copies_done += job.copies.size();
-      for (const auto& c : job.chunks) bytes_done += c.data.size();
-    }
-    if (opts.progress) opts.progress(copies_done, result.series_in, bytes_done);
-    result.chunks_copied += batch.merger->chunks_copied();
-    result.chunks_reencoded += batch.merger->chunks_reencoded();
-    result.samples_in += batch.merger->samples_in();
-    // Input chunks are read roughly in file order: let go of the pages
-    // behind, so that resident memory does not grow with the input.
-    for (size_t i = 0; i < blocks.size(); ++i)
-      if (batch.last_chunk_ref[i]) blocks[i]->chunks().release_before(batch.last_chunk_ref[i]);
-  };
   size_t threads = opts.threads ? opts.threads : default_thread_count();
-  ordered_parallel<Batch>(threads, threads + 1, produce, process, consume);
+  ordered_parallel<Batch>(
+      threads, threads + 1, [&](Batch& b) { return producer.fill(b); },
+      [&](Batch& b) { merge_batch(b, opts); }, [&](Batch& b) { consumer.write(b); });
+  result.chunks_in = producer.chunks_in();
 
   if (opts.before_commit) opts.before_commit();
   result.path = writer.commit();

@@ -18,8 +18,8 @@ namespace promblock::merge {
 
 enum class DedupMode { kPenalty, kChain, kNone };
 
-// The mode a --dedup value names ("chain", "none"; anything else is
-// penalty, the default: the command line has checked the value already).
+// The mode a name names ("chain", "none"; anything else is penalty, the
+// default: callers have checked the name already).
 DedupMode dedup_mode_from_name(std::string_view name);
 
 // One input block's copy of the series.

@@ -35,20 +35,15 @@ SeriesStream::SeriesStream(const BlockReader& block, uint32_t source_index,
   if (!external_key_.empty() || !labels_in_series)
     fixed_rank_ = rules_.rank(rules_.series_key(external_key_, Labels{}, source_index_));
   if (!relabel_) return;
-  Labels stored;
-  for (uint32_t ref : postings_) {
-    block_.index().series(ref, stored, scratch_);
-    Entry e{output_labels(stored), ref,
-            rules_.rank(rules_.series_key(external_key_, stored, source_index_))};
-    sorted_.push_back(std::move(e));
-  }
-  std::stable_sort(sorted_.begin(), sorted_.end(), [](const Entry& a, const Entry& b) {
-    return compare_labels(a.labels, b.labels) < 0;
-  });
+  sorted_.emplace(
+      sort_relabeled(block_.index(), postings_, [&](uint32_t, const Labels& stored, Labels& out) {
+        output_labels(stored, out);
+        return rules_.rank(rules_.series_key(external_key_, stored, source_index_));
+      }));
 }
 
-Labels SeriesStream::output_labels(const Labels& stored) const {
-  Labels out;
+void SeriesStream::output_labels(const Labels& stored, Labels& out) const {
+  out.clear();
   if (mode_ == DedupMode::kNone) {
     // Merge the added labels in; a series' own value wins.
     size_t j = 0;
@@ -58,17 +53,16 @@ Labels SeriesStream::output_labels(const Labels& stored) const {
       out.push_back(l);
     }
     while (j < added_.size()) out.push_back(added_[j++]);
-    return out;
+    return;
   }
   for (const auto& l : stored)
     if (!rules_.is_replica_label(l.name)) out.push_back(l);
-  return out;
 }
 
 bool SeriesStream::next() {
   if (relabel_) {
-    if (next_sorted_ >= sorted_.size()) return false;
-    current_ = std::move(sorted_[next_sorted_++]);
+    if (!sorted_->next()) return false;
+    at_ = &sorted_->current();
     return true;
   }
   if (started_) ++it_;
@@ -76,7 +70,7 @@ bool SeriesStream::next() {
   if (it_ == end_) return false;
   current_.ref = *it_;
   block_.index().series(current_.ref, current_.labels, scratch_);
-  current_.rank =
+  current_.tag =
       fixed_rank_ ? *fixed_rank_
                   : rules_.rank(rules_.series_key(external_key_, current_.labels, source_index_));
   return true;

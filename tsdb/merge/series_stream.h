@@ -11,6 +11,7 @@
 #include "tsdb/block/block_reader.h"
 #include "tsdb/merge/replicas.h"
 #include "tsdb/merge/series_merger.h"
+#include "tsdb/query/relabeled_series.h"
 
 namespace promblock::merge {
 
@@ -18,20 +19,17 @@ class SeriesStream {
  public:
   SeriesStream(const BlockReader& block, uint32_t source_index, const ReplicaRules& rules,
                DedupMode mode);
+  SeriesStream(const SeriesStream&) = delete;  // at_ may point into the object
+  SeriesStream& operator=(const SeriesStream&) = delete;
   bool next();
-  const Labels& labels() const { return current_.labels; }
-  uint32_t ref() const { return current_.ref; }
-  uint32_t replica_rank() const { return current_.rank; }
+  const Labels& labels() const { return at_->labels; }
+  uint32_t ref() const { return at_->ref; }
+  uint32_t replica_rank() const { return at_->tag; }
   const BlockReader& block() const { return block_; }
   uint64_t series_count() const { return series_count_; }
 
  private:
-  struct Entry {
-    Labels labels;
-    uint32_t ref = 0;
-    uint32_t rank = 0;
-  };
-  Labels output_labels(const Labels& stored) const;
+  void output_labels(const Labels& stored, Labels& out) const;
 
   const BlockReader& block_;
   uint32_t source_index_;
@@ -45,9 +43,9 @@ class SeriesStream {
   roaring::Roaring postings_;
   roaring::RoaringSetBitForwardIterator it_, end_;
   bool started_ = false;
-  std::vector<Entry> sorted_;  // when relabeling
-  size_t next_sorted_ = 0;
-  Entry current_;
+  std::optional<RelabeledSeriesStream> sorted_;  // when relabeling
+  RelabeledSeries current_;                      // when reading in index order
+  const RelabeledSeries* at_ = &current_;        // the series positioned on
   std::vector<index::ChunkMeta> scratch_;
   uint64_t series_count_ = 0;
 };

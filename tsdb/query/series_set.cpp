@@ -159,8 +159,8 @@ bool BlockSeriesSet::next() {
     if (auto it = block_.tombstones().find(ref_); it != block_.tombstones().end())
       deleted_ = it->second;
     // Chunks inside one tombstone interval are gone; a series left with none
-    // is not yielded (Prometheus's querier skips it too, which shows in
-    // `dump --format seriesjson`).
+    // is not yielded (Prometheus's querier skips it too, which shows when
+    // only series labels are listed).
     std::erase_if(chunks_, [&](const index::ChunkMeta& c) {
       return std::any_of(deleted_.begin(), deleted_.end(), [&](const Interval& d) {
         return d.min_time <= c.min_time && c.max_time <= d.max_time;
@@ -181,32 +181,22 @@ std::unique_ptr<SampleIterator> BlockSeriesSet::samples() const {
 }
 
 MergedSeriesSet::MergedSeriesSet(std::vector<std::unique_ptr<SeriesSet>> sets)
-    : sets_(std::move(sets)), has_(sets_.size(), false) {}
+    : sets_(std::move(sets)), merge_(pointers(sets_)) {}
 
-bool MergedSeriesSet::next() {
-  if (!started_) {
-    for (size_t i = 0; i < sets_.size(); ++i) has_[i] = sets_[i]->next();
-    started_ = true;
-  } else {
-    for (size_t i : current_) has_[i] = sets_[i]->next();
-  }
-  current_.clear();
-  for (size_t i = 0; i < sets_.size(); ++i) {
-    if (!has_[i]) continue;
-    int c =
-        current_.empty() ? -1 : compare_labels(sets_[i]->labels(), sets_[current_[0]]->labels());
-    if (c < 0) current_.clear();
-    if (c <= 0) current_.push_back(i);
-  }
-  if (current_.empty()) return false;
-  labels_ = sets_[current_[0]]->labels();
-  return true;
+std::vector<SeriesSet*> MergedSeriesSet::pointers(
+    const std::vector<std::unique_ptr<SeriesSet>>& sets) {
+  std::vector<SeriesSet*> out;
+  for (const auto& s : sets) out.push_back(s.get());
+  return out;
 }
 
+bool MergedSeriesSet::next() { return merge_.next(); }
+
 std::unique_ptr<SampleIterator> MergedSeriesSet::samples() const {
-  if (current_.size() == 1) return sets_[current_[0]]->samples();
+  auto group = merge_.group();
+  if (group.size() == 1) return merge_.child(group[0]).samples();
   std::vector<std::unique_ptr<SampleIterator>> children;
-  for (size_t i : current_) children.push_back(sets_[i]->samples());
+  for (size_t i : group) children.push_back(merge_.child(i).samples());
   return std::make_unique<ChainSampleIterator>(std::move(children));
 }
 

@@ -9,6 +9,7 @@
 #include "tsdb/block/block_reader.h"
 #include "tsdb/model/labels.h"
 #include "tsdb/model/selector.h"
+#include "tsdb/query/label_merge.h"
 #include "tsdb/query/sample_iterator.h"
 
 namespace promblock {
@@ -49,15 +50,14 @@ class MergedSeriesSet final : public SeriesSet {
  public:
   explicit MergedSeriesSet(std::vector<std::unique_ptr<SeriesSet>> sets);
   bool next() override;
-  const Labels& labels() const override { return labels_; }
+  const Labels& labels() const override { return merge_.labels(); }
   std::unique_ptr<SampleIterator> samples() const override;
 
  private:
+  static std::vector<SeriesSet*> pointers(const std::vector<std::unique_ptr<SeriesSet>>& sets);
+
   std::vector<std::unique_ptr<SeriesSet>> sets_;
-  std::vector<bool> has_;        // set i is positioned on a series
-  std::vector<size_t> current_;  // sets positioned on the current series
-  bool started_ = false;
-  Labels labels_;
+  LabelMerge<SeriesSet> merge_;
 };
 
 }  // namespace promblock

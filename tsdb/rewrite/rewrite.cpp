@@ -11,7 +11,9 @@
 #include "tsdb/block/block_writer.h"
 #include "tsdb/chunkenc/chunk.h"
 #include "tsdb/merge/series_merger.h"
+#include "tsdb/query/label_merge.h"
 #include "tsdb/query/postings_match.h"
+#include "tsdb/query/relabeled_series.h"
 
 namespace promblock::rewrite {
 
@@ -20,13 +22,6 @@ namespace {
 bool is_dropped(std::string_view name, const std::vector<std::string>& drop) {
   return std::find(drop.begin(), drop.end(), name) != drop.end();
 }
-
-// A kept series under its output labels (only built when labels are
-// dropped: the series must then be re-sorted).
-struct Entry {
-  Labels labels;
-  uint32_t ref;
-};
 
 // The output's symbols where its series keep their labels: every name and
 // value of a label pair that some kept series carries (read from the
@@ -49,9 +44,9 @@ std::vector<std::string_view> kept_symbols(const index::IndexReader& ix,
   return out;
 }
 
-std::vector<std::string_view> entry_symbols(const std::vector<Entry>& entries) {
+std::vector<std::string_view> relabeled_symbols(const std::vector<RelabeledSeries>& series) {
   std::vector<std::string_view> out;
-  for (const auto& e : entries)
+  for (const auto& e : series)
     for (const auto& l : e.labels) {
       out.push_back(l.name);
       out.push_back(l.value);
@@ -60,6 +55,110 @@ std::vector<std::string_view> entry_symbols(const std::vector<Entry>& entries) {
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
+
+// The series to keep and to delete, by the deletion selectors.
+struct Selection {
+  roaring::Roaring kept, deleted;
+};
+
+Selection select_series(const index::IndexReader& ix, const RewriteOptions& opts,
+                        RewriteResult& r) {
+  Selection s;
+  roaring::Roaring all = ix.all_postings();
+  for (const auto& d : opts.deletions) s.deleted |= postings_for_matchers(ix, d.matchers);
+  s.deleted &= all;
+  s.kept = all - s.deleted;
+  r.series_in = all.cardinality();
+  r.series_deleted = s.deleted.cardinality();
+  return s;
+}
+
+// Deleted series still count as input.
+void count_deleted(const BlockReader& block, const roaring::Roaring& deleted, RewriteResult& r) {
+  Labels stored;
+  std::vector<index::ChunkMeta> metas;
+  for (uint32_t ref : deleted) {
+    block.index().series(ref, stored, metas);
+    r.chunks_in += metas.size();
+    for (const auto& c : metas) {
+      auto chunk = block.chunks().chunk(c.ref);
+      r.samples_in += chunkenc::header_sample_count(chunk.encoding, chunk.data);
+    }
+  }
+}
+
+// The kept series under their new labels, sorted by them.
+std::vector<RelabeledSeries> relabel_kept(const std::string& block_dir,
+                                          const index::IndexReader& ix,
+                                          const roaring::Roaring& kept,
+                                          const std::vector<std::string>& drop) {
+  return sort_relabeled(ix, kept, [&](uint32_t, const Labels& stored, Labels& out) {
+    out = drop_labels(stored, drop);
+    if (out.empty()) throw NoLabelsLeft(block_dir + "/index", stored);
+    return uint32_t(0);
+  });
+}
+
+// Writes the kept series to the new block; copies of one output series are
+// chain-merged, the first in the order of their old labels winning ties.
+class SeriesWriter {
+ public:
+  SeriesWriter(const BlockReader& block, BlockWriter& writer, RewriteResult& r)
+      : block_(block), writer_(writer), r_(r) {}
+
+  // Series keeping their labels: in index order, one copy each.
+  void write_kept(const roaring::Roaring& kept) {
+    for (uint32_t ref : kept) {
+      copies_.clear();
+      add_copy(ref, 0);
+      emit(labels_);
+    }
+  }
+
+  // Series under new labels: the copies that became equal are merged.
+  void write_relabeled(std::vector<RelabeledSeries> series) {
+    RelabeledSeriesStream stream(std::move(series));
+    LabelMerge<RelabeledSeriesStream> merge({&stream});
+    while (merge.next()) {
+      copies_.clear();
+      uint32_t rank = 0;  // on equal timestamps the lowest rank wins
+      do add_copy(stream.current().ref, rank++);
+      while (merge.step(0));
+      r_.series_merged += rank - 1;
+      emit(merge.labels());
+    }
+  }
+
+  void finish() {
+    r_.samples_in += merger_.samples_in();
+    r_.chunks_copied = merger_.chunks_copied();
+    r_.chunks_reencoded = merger_.chunks_reencoded();
+  }
+
+ private:
+  void add_copy(uint32_t ref, uint32_t rank) {
+    auto& c = copies_.emplace_back();
+    c.block = &block_;
+    c.replica_rank = rank;
+    block_.index().series(ref, labels_, c.chunks);
+    if (auto t = block_.tombstones().find(ref); t != block_.tombstones().end())
+      c.deleted = &t->second;
+    r_.chunks_in += c.chunks.size();
+  }
+  void emit(const Labels& labels) {
+    // One copy: chunks are copied verbatim unless tombstones touch them.
+    merger_.merge(labels, copies_, out_);
+    if (!out_.empty()) writer_.add_series(labels, out_);  // else every sample was deleted
+  }
+
+  const BlockReader& block_;
+  BlockWriter& writer_;
+  RewriteResult& r_;
+  merge::SeriesMerger merger_{merge::DedupMode::kChain};
+  std::vector<merge::SeriesCopy> copies_;
+  std::vector<ChunkData> out_;
+  Labels labels_;  // stored labels of the last copy read
+};
 
 }  // namespace
 
@@ -122,102 +221,40 @@ BlockMeta output_meta(const BlockMeta& input, const RewriteOptions& opts) {
   return m;
 }
 
+NoLabelsLeft::NoLabelsLeft(std::string file, Labels series)
+    : Error(file + ": series " + labels_to_string(series) +
+            " would have no labels left once the dropped labels are removed"),
+      file_(std::move(file)),
+      series_(std::move(series)) {}
+
 RewriteResult rewrite_block(const std::string& block_dir, const RewriteOptions& opts) {
   for (const auto& l : opts.drop_labels)
-    if (l.empty()) throw UsageError("--drop-label: the label name is empty");
+    if (l.empty()) throw UsageError("rewrite: a label name to drop is empty");
 
   BlockReader block(block_dir);
   const auto& ix = block.index();
   RewriteResult r;
   r.input = block.meta().ulid;
-
-  roaring::Roaring all = ix.all_postings();
-  roaring::Roaring deleted;
-  for (const auto& d : opts.deletions) deleted |= postings_for_matchers(ix, d.matchers);
-  deleted &= all;
-  roaring::Roaring kept = all - deleted;
-  r.series_in = all.cardinality();
-  r.series_deleted = deleted.cardinality();
-
-  Labels stored;
-  std::vector<index::ChunkMeta> scratch;
-  // Deleted series still count as input.
-  for (uint32_t ref : deleted) {
-    ix.series(ref, stored, scratch);
-    r.chunks_in += scratch.size();
-    for (const auto& c : scratch) {
-      auto chunk = block.chunks().chunk(c.ref);
-      r.samples_in += chunkenc::header_sample_count(chunk.encoding, chunk.data);
-    }
-  }
+  Selection sel = select_series(ix, opts, r);
+  count_deleted(block, sel.deleted, r);
 
   bool relabel = false;
   for (const auto& l : opts.drop_labels)
     if (!ix.label_values(l).empty()) relabel = true;
-
-  // Where labels are dropped, the kept series are re-sorted by their new
-  // labels (refs and labels only, no chunk data); a stable sort keeps the
-  // copies of one output series in the order of their old labels.
-  std::vector<Entry> entries;
-  if (relabel) {
-    entries.reserve(kept.cardinality());
-    for (uint32_t ref : kept) {
-      ix.series(ref, stored, scratch);
-      Labels out = drop_labels(stored, opts.drop_labels);
-      if (out.empty())
-        fail(block_dir + "/index", "series " + labels_to_string(stored) +
-                                       " would have no labels left after --drop-label");
-      entries.push_back({std::move(out), ref});
-    }
-    std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
-      return labels_less(a.labels, b.labels);
-    });
-  }
+  std::vector<RelabeledSeries> relabeled;
+  if (relabel) relabeled = relabel_kept(block_dir, ix, sel.kept, opts.drop_labels);
 
   BlockWriter writer(opts.out_dir, output_meta(block.meta(), opts));
-  for (auto s : relabel ? entry_symbols(entries) : kept_symbols(ix, kept, deleted.isEmpty()))
+  for (auto s :
+       relabel ? relabeled_symbols(relabeled) : kept_symbols(ix, sel.kept, sel.deleted.isEmpty()))
     writer.add_symbol(s);
+  SeriesWriter series(block, writer, r);
+  if (relabel)
+    series.write_relabeled(std::move(relabeled));
+  else
+    series.write_kept(sel.kept);
+  series.finish();
 
-  merge::SeriesMerger merger(merge::DedupMode::kChain);
-  std::vector<merge::SeriesCopy> copies;
-  std::vector<ChunkData> out;
-  auto add_copy = [&](uint32_t ref, uint32_t rank, Labels& labels) {
-    auto& c = copies.emplace_back();
-    c.block = &block;
-    c.replica_rank = rank;  // on equal timestamps the lowest rank wins
-    ix.series(ref, labels, c.chunks);
-    if (auto t = block.tombstones().find(ref); t != block.tombstones().end())
-      c.deleted = &t->second;
-    r.chunks_in += c.chunks.size();
-  };
-  auto emit = [&](const Labels& labels) {
-    // One copy: chunks are copied verbatim unless tombstones touch them.
-    merger.merge(labels, copies, out);
-    if (!out.empty()) writer.add_series(labels, out);  // else every sample was deleted
-  };
-
-  if (!relabel) {
-    for (uint32_t ref : kept) {
-      copies.clear();
-      add_copy(ref, 0, stored);
-      emit(stored);
-    }
-  } else {
-    for (size_t i = 0; i < entries.size();) {
-      size_t end = i + 1;
-      while (end < entries.size() && compare_labels(entries[end].labels, entries[i].labels) == 0)
-        ++end;
-      copies.clear();
-      for (size_t k = i; k < end; ++k) add_copy(entries[k].ref, uint32_t(k - i), stored);
-      r.series_merged += end - i - 1;
-      emit(entries[i].labels);
-      i = end;
-    }
-  }
-
-  r.samples_in += merger.samples_in();
-  r.chunks_copied = merger.chunks_copied();
-  r.chunks_reencoded = merger.chunks_reencoded();
   if (writer.stats().num_series == 0) return r;  // nothing left: no block (writer cleans up)
   r.series_out = writer.stats().num_series;
   r.samples_out = writer.stats().num_samples;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "tsdb/base/error.h"
 #include "tsdb/block/meta.h"
 #include "tsdb/model/labels.h"
 #include "tsdb/model/selector.h"
@@ -34,15 +35,28 @@ struct RewriteResult {
   std::string input;  // the input block's ULID
   uint64_t series_in = 0, series_out = 0;
   uint64_t series_deleted = 0;  // matched by a deletion selector
-  uint64_t series_merged = 0;   // input series folded into another by --drop-label
+  uint64_t series_merged = 0;   // input series folded into another by dropping labels
   uint64_t samples_in = 0, samples_out = 0;
   uint64_t chunks_in = 0, chunks_out = 0;
   uint64_t chunks_copied = 0, chunks_reencoded = 0;
 };
 
-// Throws UsageError for an unusable option (an empty label name), Error
-// for anything the block or the output directory does wrong. The caller
-// holds the DirLock on opts.out_dir.
+// Thrown when removing the dropped labels leaves a series with none; it
+// carries the facts, so that a command can word the message its own way.
+class NoLabelsLeft : public Error {
+ public:
+  NoLabelsLeft(std::string file, Labels series);
+  const std::string& file() const { return file_; }
+  const Labels& series() const { return series_; }
+
+ private:
+  std::string file_;
+  Labels series_;
+};
+
+// Throws UsageError for an unusable option (an empty label name),
+// NoLabelsLeft, or Error for anything else the block or the output
+// directory does wrong. The caller holds the DirLock on opts.out_dir.
 RewriteResult rewrite_block(const std::string& block_dir, const RewriteOptions& opts);
 
 // --- The pieces, exposed for tests.

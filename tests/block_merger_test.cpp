@@ -1,0 +1,149 @@
+#include "tsdb/merge/block_merger.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tests/test_util.h"
+#include "tsdb/query/series_set.h"
+
+namespace promblock::merge {
+namespace {
+
+using testing::Samples;
+using testing::samples_at;
+using testing::TempDir;
+using testing::TestSeries;
+using testing::write_block;
+
+// Every series of a block with its samples, read through the query layer.
+std::map<std::string, Samples> read_series(const std::string& dir) {
+  BlockReader block(dir);
+  BlockSeriesSet set(block, {}, INT64_MIN, INT64_MAX);
+  std::map<std::string, Samples> out;
+  while (set.next()) {
+    auto& s = out[labels_to_string(set.labels())];
+    auto it = set.samples();
+    while (it->next()) s.emplace_back(it->t(), it->v());
+  }
+  return out;
+}
+
+class BlockMergerTest : public ::testing::Test {
+ protected:
+  // A block of replica `replica` (external label) holding `series`.
+  MergeInput input(const std::string& replica, std::vector<TestSeries> series,
+                   const std::string& cluster = "eu") {
+    BlockMeta m;
+    m.min_time = 0;
+    m.max_time = 1000;
+    m.thanos = {{"labels", {{"cluster", cluster}, {"replica", replica}}}};
+    std::string dir = write_block(in_.path(), std::move(series), m);
+    return {FoundBlock{dir, in_.path(), read_meta(dir)}, next_source_++};
+  }
+  MergeOptions options(DedupMode mode) {
+    MergeOptions o;
+    o.out_dir = out_.path();
+    o.replica_labels = {"replica"};
+    o.mode = mode;
+    o.threads = 2;
+    return o;
+  }
+
+  TempDir in_, out_;
+  uint32_t next_source_ = 0;
+  Labels up_a_{{"__name__", "up"}, {"instance", "a"}};
+  Labels up_b_{{"__name__", "up"}, {"instance", "b"}};
+};
+
+TEST_F(BlockMergerTest, ChainJoinsReplicasIntoOneSeriesEach) {
+  std::vector<MergeInput> inputs{
+      input("r1", {{up_a_, {samples_at({0, 20, 40})}}, {up_b_, {samples_at({0})}}}),
+      input("r2", {{up_a_, {samples_at({10, 20, 30})}}})};
+  auto r = merge_blocks(inputs, options(DedupMode::kChain));
+  EXPECT_EQ(r.series_in, 3u);
+  EXPECT_EQ(r.series_out, 2u);
+  EXPECT_EQ(r.samples_out, 6u);
+  EXPECT_EQ(r.inputs.size(), 2u);
+  auto got = read_series(r.path);
+  EXPECT_EQ(got["{__name__=\"up\", instance=\"a\"}"], samples_at({0, 10, 20, 30, 40}));
+  EXPECT_EQ(got["{__name__=\"up\", instance=\"b\"}"], samples_at({0}));
+  auto meta = read_meta(r.path);
+  EXPECT_EQ(meta.level, 2);
+  EXPECT_EQ(meta.external_labels(), (std::map<std::string, std::string>{{"cluster", "eu"}}));
+}
+
+TEST_F(BlockMergerTest, NoneKeepsReplicasApartUnderTheirLabel) {
+  std::vector<MergeInput> inputs{input("r1", {{up_a_, {samples_at({0, 20})}}}),
+                                 input("r2", {{up_a_, {samples_at({10})}}})};
+  auto r = merge_blocks(inputs, options(DedupMode::kNone));
+  auto got = read_series(r.path);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got["{__name__=\"up\", instance=\"a\", replica=\"r1\"}"], samples_at({0, 20}));
+  EXPECT_EQ(got["{__name__=\"up\", instance=\"a\", replica=\"r2\"}"], samples_at({10}));
+}
+
+TEST_F(BlockMergerTest, PenaltyFollowsTheReplicaNamedFirst) {
+  std::vector<MergeInput> inputs{input("r2", {{up_a_, {samples_at({5, 15, 25})}}}),
+                                 input("r1", {{up_a_, {samples_at({0, 10, 20})}}})};
+  auto r = merge_blocks(inputs, options(DedupMode::kPenalty));
+  EXPECT_EQ(read_series(r.path)["{__name__=\"up\", instance=\"a\"}"], samples_at({0, 10, 20}));
+  EXPECT_EQ(r.samples_in, 6u);
+}
+
+TEST_F(BlockMergerTest, DifferentGroupsAreRefused) {
+  std::vector<MergeInput> inputs{input("r1", {{up_a_, {samples_at({0})}}}, "eu"),
+                                 input("r2", {{up_a_, {samples_at({0})}}}, "us")};
+  EXPECT_THROW(check_one_group(inputs, {"replica"}), Error);
+  EXPECT_THROW(merge_blocks(inputs, options(DedupMode::kChain)), Error);
+  EXPECT_NO_THROW(check_one_group(inputs, {"replica", "cluster"}));
+}
+
+TEST_F(BlockMergerTest, ShardsSplitTheSeriesBetweenThem) {
+  std::vector<TestSeries> series;
+  for (int i = 0; i < 20; ++i)
+    series.push_back({{{"__name__", "m"}, {"i", std::to_string(i)}}, {samples_at({0, 10})}});
+  std::vector<MergeInput> inputs{input("r1", series), input("r2", series)};
+  uint64_t total = 0;
+  std::map<std::string, Samples> all;
+  for (uint64_t k = 0; k < 2; ++k) {
+    auto o = options(DedupMode::kChain);
+    o.shard = SeriesShard{k, 2};
+    uint64_t last_done = 0;
+    o.progress = [&](uint64_t done, uint64_t of, uint64_t) {
+      EXPECT_EQ(of, 40u);
+      last_done = done;
+    };
+    auto r = merge_blocks(inputs, o);
+    EXPECT_EQ(last_done, 40u) << "skipped copies count as done";
+    EXPECT_GT(r.series_out, 0u);
+    EXPECT_LT(r.series_out, 20u);
+    total += r.series_out;
+    EXPECT_EQ(read_meta(r.path).external_labels().at(kShardLabel), shard_label_value(*o.shard));
+    all.merge(read_series(r.path));
+  }
+  EXPECT_EQ(total, 20u);
+  EXPECT_EQ(all.size(), 20u) << "every series in exactly one shard";
+}
+
+TEST_F(BlockMergerTest, ManySeriesCrossBatchesInOrder) {
+  // More series than one batch holds: the output is still complete and sorted.
+  std::vector<TestSeries> r1, r2;
+  for (int i = 0; i < 2500; ++i) {
+    Labels l{{"__name__", "m"}, {"i", std::to_string(i)}};
+    r1.push_back({l, {samples_at({0})}});
+    if (i % 2) r2.push_back({l, {samples_at({1})}});
+  }
+  std::vector<MergeInput> inputs{input("r1", r1), input("r2", r2)};
+  auto r = merge_blocks(inputs, options(DedupMode::kChain));
+  EXPECT_EQ(r.series_out, 2500u);
+  EXPECT_EQ(r.samples_out, 2500u + 1250u);
+  auto got = read_series(r.path);
+  EXPECT_EQ(got["{__name__=\"m\", i=\"7\"}"], samples_at({0, 1}));
+  EXPECT_EQ(got["{__name__=\"m\", i=\"8\"}"], samples_at({0}));
+}
+
+}  // namespace
+}  // namespace promblock::merge

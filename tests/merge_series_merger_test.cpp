@@ -1,0 +1,130 @@
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "tests/test_util.h"
+#include "tsdb/chunkenc/xor.h"
+#include "tsdb/merge/series_merger.h"
+
+namespace promblock::merge {
+namespace {
+
+using testing::Samples;
+using testing::samples_at;
+using testing::TempDir;
+using testing::write_block;
+
+// Two replicas of one series {job="x"} in two blocks: A scrapes every 10 s
+// from 0, B every 10 s from 5 s, and B alone covers 200..290 s.
+class SeriesMergerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::vector<int64_t> a, b;
+    for (int64_t t = 0; t < 100000; t += 10000) a.push_back(t);
+    for (int64_t t = 5000; t < 100000; t += 10000) b.push_back(t);
+    std::vector<int64_t> b_late;
+    for (int64_t t = 200000; t < 300000; t += 10000) b_late.push_back(t);
+    Samples c;  // A's times, other values
+    for (int64_t t : a) c.emplace_back(t, double(t + 1000));
+    c_ = std::make_unique<BlockReader>(write_block(tmp_.path(), {{labels_, {c}}}, 0, 1000000));
+    a_ = std::make_unique<BlockReader>(
+        write_block(tmp_.path(), {{labels_, {samples_at(a)}}}, 0, 1000000));
+    b_ = std::make_unique<BlockReader>(
+        write_block(tmp_.path(), {{labels_, {samples_at(b), samples_at(b_late)}}}, 0, 1000000));
+  }
+
+  SeriesCopy copy(const BlockReader& block, uint32_t rank) {
+    SeriesCopy c;
+    c.block = &block;
+    c.replica_rank = rank;
+    Labels stored;
+    block.index().series(block.index().all_postings().minimum(), stored, c.chunks);
+    return c;
+  }
+
+  // The merged series' samples, decoded from the output chunks.
+  Samples merge_samples(SeriesMerger& merger, std::vector<SeriesCopy> copies) {
+    merger.merge(labels_, copies, out_);
+    Samples samples;
+    for (const auto& c : out_) {
+      EXPECT_EQ(c.encoding, 1);
+      chunkenc::XorIterator it(c.data);
+      while (it.next()) samples.emplace_back(it.t(), it.v());
+      EXPECT_TRUE(it.err().empty());
+    }
+    return samples;
+  }
+  std::vector<int64_t> merge(SeriesMerger& merger, std::vector<SeriesCopy> copies) {
+    std::vector<int64_t> times;
+    for (auto [t, v] : merge_samples(merger, std::move(copies))) times.push_back(t);
+    return times;
+  }
+
+  Labels labels_{{"job", "x"}};
+  TempDir tmp_;
+  std::unique_ptr<BlockReader> a_, b_, c_;
+  std::vector<ChunkData> out_;
+};
+
+TEST_F(SeriesMergerTest, ChainKeepsEverySampleOfEveryReplica) {
+  SeriesMerger merger(DedupMode::kChain);
+  auto times = merge(merger, {copy(*a_, 0), copy(*b_, 1)});
+  EXPECT_EQ(times.size(), 30u);
+  EXPECT_TRUE(std::is_sorted(times.begin(), times.end()));
+  EXPECT_EQ(times[0], 0);
+  EXPECT_EQ(times[1], 5000);
+  EXPECT_EQ(times.back(), 290000);
+  EXPECT_EQ(merger.samples_in(), 30u);
+}
+
+TEST_F(SeriesMergerTest, ChainCopiesAChunkThatOverlapsNothing) {
+  SeriesMerger merger(DedupMode::kChain);
+  merge(merger, {copy(*a_, 0), copy(*b_, 1)});
+  EXPECT_EQ(merger.chunks_copied(), 1u) << "B's late chunk";
+  EXPECT_GE(merger.chunks_reencoded(), 1u);
+  auto late = b_->chunks().chunk(copy(*b_, 1).chunks[1].ref);
+  ASSERT_FALSE(out_.empty());
+  EXPECT_TRUE(std::equal(late.data.begin(), late.data.end(), out_.back().data.begin(),
+                         out_.back().data.end()))
+      << "copied byte for byte";
+}
+
+TEST_F(SeriesMergerTest, PenaltyFollowsTheFirstReplicaAndFillsItsGap) {
+  SeriesMerger merger(DedupMode::kPenalty);
+  auto times = merge(merger, {copy(*a_, 0), copy(*b_, 1)});
+  std::vector<int64_t> want;
+  for (int64_t t = 0; t < 100000; t += 10000) want.push_back(t);       // A, none of B's between
+  for (int64_t t = 200000; t < 300000; t += 10000) want.push_back(t);  // B once A has run out
+  EXPECT_EQ(times, want);
+}
+
+TEST_F(SeriesMergerTest, EqualTimestampsGoToTheLowerRankNotTheFirstArgument) {
+  for (auto mode : {DedupMode::kChain, DedupMode::kPenalty}) {
+    SeriesMerger merger(mode);
+    auto c_first = merge_samples(merger, {copy(*a_, 1), copy(*c_, 0)});
+    ASSERT_EQ(c_first.size(), 10u);
+    EXPECT_EQ(c_first[3], (std::pair<int64_t, double>{30000, 31000}));
+    auto a_first = merge_samples(merger, {copy(*a_, 0), copy(*c_, 1)});
+    ASSERT_EQ(a_first.size(), 10u);
+    EXPECT_EQ(a_first[3], (std::pair<int64_t, double>{30000, 30000}));
+  }
+}
+
+TEST_F(SeriesMergerTest, NoneMergesCopiesOfOneReplicaLikeChain) {
+  SeriesMerger merger(DedupMode::kNone);
+  auto times = merge(merger, {copy(*a_, 0), copy(*b_, 0)});
+  EXPECT_EQ(times.size(), 30u);
+}
+
+TEST_F(SeriesMergerTest, TombstonedSamplesAreDropped) {
+  SeriesMerger merger(DedupMode::kChain);
+  std::vector<Interval> deleted{{0, 45000}};
+  auto a = copy(*a_, 0);
+  a.deleted = &deleted;
+  auto times = merge(merger, {a});
+  EXPECT_EQ(times, (std::vector<int64_t>{50000, 60000, 70000, 80000, 90000}));
+}
+
+}  // namespace
+}  // namespace promblock::merge

@@ -114,8 +114,8 @@ TEST_F(CatalogTest, SplitShardsMakeAGroupPerShard) {
   c.load();
   ASSERT_EQ(c.groups().size(), 2u);
   for (uint64_t k = 0; k < 2; ++k) {
-    std::string g =
-        text({{"cluster", "x"}, {std::string(merge::kShardLabel), std::to_string(k + 1) + "_of_2"}});
+    std::string g = text(
+        {{"cluster", "x"}, {std::string(merge::kShardLabel), std::to_string(k + 1) + "_of_2"}});
     ASSERT_TRUE(c.groups().count(g)) << g;
     EXPECT_EQ(c.groups().at(g).split, (merge::SeriesShard{k, 2}));
     EXPECT_EQ(member_ulids(c, g), std::vector<std::string>{a1});

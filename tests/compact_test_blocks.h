@@ -20,9 +20,9 @@ inline constexpr int64_t kUlidTime = 1'700'000'000'000;
 inline constexpr int64_t kNow = kUlidTime + kHour;
 
 struct BlockSpec {
-  std::map<std::string, std::string> external_labels;
+  std::map<std::string, std::string> external_labels{};
   int64_t min_time = 0, max_time = 2 * kHour;
-  std::vector<std::string> sources;  // empty: the block is its own source
+  std::vector<std::string> sources{};  // empty: the block is its own source
   int64_t ulid_time = kUlidTime;
   std::string series_value = "1";
 };

@@ -43,10 +43,12 @@ std::string read_all(const std::string& path) {
   std::vector<ChunkMeta> cs;
   for (uint32_t ref : r.all_postings()) {
     r.series(ref, ls, cs);
-    out += std::to_string(ref) + labels_to_string(ls);
-    for (const auto& c : cs)
-      out += " " + std::to_string(c.min_time) + ".." + std::to_string(c.max_time) + "@" +
-             std::to_string(c.ref);
+    out += std::to_string(ref);
+    out += labels_to_string(ls);
+    for (const auto& c : cs) {
+      out.append(" ").append(std::to_string(c.min_time)).append("..");
+      out.append(std::to_string(c.max_time)).append("@").append(std::to_string(c.ref));
+    }
     out += "\n";
   }
   return out;

@@ -22,9 +22,10 @@ using testing::write_block;
 std::string walk(SeriesSet& set) {
   std::string out;
   while (set.next()) {
-    out += labels_to_string(set.labels()) + ":";
+    out += labels_to_string(set.labels());
+    out += ':';
     auto it = set.samples();
-    while (it->next()) out += " " + std::to_string(it->t());
+    while (it->next()) out.append(" ").append(std::to_string(it->t()));
     out += ";";
   }
   return out;

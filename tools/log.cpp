@@ -96,11 +96,16 @@ void Progress::update(uint64_t done, uint64_t bytes) {
   shown_ = true;
   double secs = std::chrono::duration<double>(now - start_).count();
   bool known = total_ != kUnknownTotal;
-  std::string line = "\r" + what_ + " " + std::to_string(done);
-  if (known) line += "/" + std::to_string(total_);
+  // Appended piecewise: GCC 12 misreads `"literal" + std::string` chains
+  // as overlapping copies (-Wrestrict).
+  std::string line = "\r";
+  line += what_;
+  line += ' ';
+  line += std::to_string(done);
+  if (known) line.append("/").append(std::to_string(total_));
   if (bytes > 0) {
-    line += ", " + human_bytes(double(bytes));
-    if (secs > 0) line += ", " + human_bytes(double(bytes) / secs) + "/s";
+    line.append(", ").append(human_bytes(double(bytes)));
+    if (secs > 0) line.append(", ").append(human_bytes(double(bytes) / secs)).append("/s");
   }
   if (known && done > 0 && done < total_ && secs > 0.5) {
     double eta = secs * double(total_ - done) / double(done);

@@ -65,7 +65,8 @@ std::string openmetrics_series(const Labels& labels) {
 
 std::string openmetrics_timestamp(int64_t ms) {
   uint64_t mag = ms < 0 ? uint64_t(0) - uint64_t(ms) : uint64_t(ms);
-  std::string s = (ms < 0 ? "-" : "") + std::to_string(mag / 1000);
+  std::string s = ms < 0 ? "-" : "";
+  s += std::to_string(mag / 1000);
   unsigned frac = unsigned(mag % 1000);
   std::string digits = std::to_string(1000 + frac).substr(1);  // zero-padded
   std::string exact = s;

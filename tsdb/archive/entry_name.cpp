@@ -114,7 +114,10 @@ EntryCheck check_block_entry(const TarHeader& h) {
   if (std::string why = split_path(name, parts); !why.empty()) return refuse(std::move(why));
   if (!is_ulid(parts[0])) return refuse("not inside a block directory (<ULID>/)");
   std::string rel;
-  for (size_t i = 1; i < parts.size(); ++i) rel += (i > 1 ? "/" : "") + std::string(parts[i]);
+  for (size_t i = 1; i < parts.size(); ++i) {
+    if (i > 1) rel += '/';
+    rel += parts[i];
+  }
   if (c.is_dir ? !(rel.empty() || rel == "chunks") : !is_block_file(rel))
     return refuse(c.is_dir ? "not a block directory" : "not a block file");
   c.ok = true;

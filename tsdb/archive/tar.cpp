@@ -159,9 +159,11 @@ std::vector<uint8_t> encode_tar_header(const TarHeader& h) {
     x.mtime = h.mtime;
     x.size = records.size();
     Block xb = encode_ustar(x, {}, x.name, {}, x.size);
-    out.insert(out.end(), xb.begin(), xb.end());
-    out.insert(out.end(), records.begin(), records.end());
-    out.resize(out.size() + tar_padding(records.size()), 0);
+    // Sized once and copied into (zeros are the padding): growing by
+    // insert trips GCC 12's -Wstringop-overflow false positive.
+    out.resize(xb.size() + records.size() + tar_padding(records.size()), 0);
+    std::copy(xb.begin(), xb.end(), out.begin());
+    std::copy(records.begin(), records.end(), out.begin() + std::ptrdiff_t(xb.size()));
   }
   Block b = encode_ustar(h, prefix, name, linkname, size_field);
   out.insert(out.end(), b.begin(), b.end());

@@ -159,7 +159,7 @@ std::vector<PlanBlock> Catalog::plan_blocks() {
       // selected series only) with other blocks: plan each class apart.
       std::string plan_group = text;
       if (int cls = compaction_class(e.block.meta))
-        plan_group += "\n" + std::string(compaction_class_name(cls));
+        plan_group.append("\n").append(compaction_class_name(cls));
       blocks.push_back({e.block.meta.ulid, e.block.meta.min_time, e.block.meta.max_time, in_group,
                         std::move(plan_group)});
       plan_refs_.push_back({c, &g});

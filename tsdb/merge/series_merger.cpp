@@ -20,7 +20,7 @@ DedupMode dedup_mode_from_name(std::string_view name) {
   return DedupMode::kPenalty;
 }
 
-void SeriesMerger::collect_sources(const Labels& labels, std::span<const SeriesCopy> copies) {
+void SeriesMerger::collect_sources(std::span<const SeriesCopy> copies) {
   sources_.clear();
   for (const auto& c : copies)
     for (const auto& m : c.chunks) {
@@ -155,7 +155,7 @@ void SeriesMerger::merge_keeping(const Labels& labels, std::span<const SeriesCop
                                  std::vector<ChunkData>& out) {
   out.clear();
   histograms_used_ = float_histograms_used_ = 0;
-  collect_sources(labels, copies);
+  collect_sources(copies);
   bool several_replicas = false;
   for (const auto& c : copies)
     if (c.replica_rank != copies[0].replica_rank) several_replicas = true;

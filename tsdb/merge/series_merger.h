@@ -56,7 +56,7 @@ class SeriesMerger {
     index::ChunkMeta meta;
     SourceChunk chunk;
   };
-  void collect_sources(const Labels& labels, std::span<const SeriesCopy> copies);
+  void collect_sources(std::span<const SeriesCopy> copies);
   bool touched_by_tombstones(const Source& s) const;
   // Decodes source i into a tagged run, dropping deleted samples.
   void decode(const Labels& labels, uint32_t i, SampleRun& run) const;

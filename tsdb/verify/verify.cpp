@@ -38,7 +38,12 @@ std::pair<std::string, std::string> split_error(const Error& e, const std::strin
 }
 
 std::string range_text(int64_t a, int64_t b, bool exclusive_end) {
-  return "[" + std::to_string(a) + ", " + std::to_string(b) + (exclusive_end ? ")" : "]");
+  std::string text = "[";  // appended piecewise: GCC 12 -Wrestrict misfires on "lit" + string
+  text += std::to_string(a);
+  text += ", ";
+  text += std::to_string(b);
+  text += exclusive_end ? ')' : ']';
+  return text;
 }
 
 // Checks the chunk metas of one series and, through the chunk reader, the

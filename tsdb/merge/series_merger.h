@@ -33,7 +33,7 @@ struct SeriesCopy {
 class SeriesMerger {
  public:
   explicit SeriesMerger(DedupMode mode, OutputEncodings encodings = OutputEncodings::kKeep)
-      : mode_(mode), output_encodings_(encodings) {
+      : mode_(mode) {
     rechunker_.set_output_encodings(encodings);
   }
 
@@ -88,7 +88,6 @@ class SeriesMerger {
   mutable std::vector<uint8_t> scratch_;  // the padded copy of a chunk being decoded
   // Start timestamps of decoded XOR2 sources, by source index (rechunk.h).
   mutable std::vector<std::vector<int64_t>> starts_;
-  OutputEncodings output_encodings_ = OutputEncodings::kKeep;
   // Decoded histogram samples of the series (kept for reuse beyond
   // histograms_used_); a run's histogram sample holds its index here.
   mutable std::vector<chunkenc::HistogramSample> histograms_;

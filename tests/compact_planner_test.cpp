@@ -1,15 +1,15 @@
 #include <gtest/gtest.h>
 
+#include "tests/test_util.h"
 #include "tsdb/compact/planner.h"
 
 namespace promblock::compact {
 namespace {
 
+using testing::numbered;
+
 constexpr int64_t kHour = 3600 * 1000;
 const std::vector<int64_t> kRanges{2 * kHour, 8 * kHour, 48 * kHour};
-
-// "a3": built by append, as GCC 12 warns (-Wrestrict) on "a" + std::string.
-std::string id(const char* prefix, int n) { return std::string(prefix).append(std::to_string(n)); }
 
 PlanBlock block(const std::string& id, int64_t min_h, int64_t max_h, bool in_out,
                 const std::string& group = "{}") {
@@ -20,8 +20,8 @@ TEST(Planner, MergesOverlappingReplicasThenLevels) {
   std::vector<PlanBlock> blocks;
   // Two replicas, 6 consecutive 2h windows each.
   for (int w = 0; w < 6; ++w) {
-    blocks.push_back(block(id("a", w), 2 * w, 2 * w + 2, false));
-    blocks.push_back(block(id("b", w), 2 * w, 2 * w + 2, false));
+    blocks.push_back(block(numbered("a", w), 2 * w, 2 * w + 2, false));
+    blocks.push_back(block(numbered("b", w), 2 * w, 2 * w + 2, false));
   }
   auto jobs = plan_compaction(blocks, kRanges);
   // 6 vertical jobs, then one 8h job over windows 0-3. Window 4 does not
@@ -81,7 +81,7 @@ TEST(Planner, PartialWindowWaitsUntilANewerBlockStartsAfterIt) {
 TEST(Planner, LevelsRepeatedlyInto2d) {
   std::vector<PlanBlock> blocks;
   for (int w = 0; w < 25; ++w)  // 50h of 2h blocks already in --out
-    blocks.push_back(block(id("o", w), 2 * w, 2 * w + 2, true));
+    blocks.push_back(block(numbered("o", w), 2 * w, 2 * w + 2, true));
   auto jobs = plan_compaction(blocks, kRanges);
   ASSERT_FALSE(jobs.empty());
   EXPECT_EQ(jobs.back().reason, "compact 2d");

@@ -22,6 +22,7 @@
 namespace promblock::index {
 namespace {
 
+using testing::numbered;
 using testing::read_bytes;
 using testing::TempDir;
 
@@ -158,11 +159,6 @@ TEST(IndexWriterTest, EmptyIndexIsReadable) {
   EXPECT_EQ(r.symbol_count(), 0u);
   EXPECT_TRUE(r.label_names().empty());
   EXPECT_TRUE(r.all_postings().isEmpty());
-}
-
-// "v105", built by append: GCC 12 warns (-Wrestrict) on "v" + std::string.
-std::string numbered(const char* prefix, int n) {
-  return std::string(prefix).append(std::to_string(n));
 }
 
 TEST(IndexWriterTest, ManySeriesRoundTrip) {

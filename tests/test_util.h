@@ -52,6 +52,12 @@ inline void write_bytes(const std::string& path, std::span<const uint8_t> bytes)
   out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
 }
 
+// "v105" from ("v", 105). Built by append: GCC 12 warns (-Wrestrict) on
+// "literal" + std::string.
+inline std::string numbered(const char* prefix, int n) {
+  return std::string(prefix).append(std::to_string(n));
+}
+
 using Samples = std::vector<std::pair<int64_t, double>>;
 
 // A float series as a test writes it: one XOR chunk per entry of `chunks`.

@@ -5,6 +5,7 @@ Usage:
   tests/bench/run.py [small|large|all] [--replicas 2|3] [--runs N]
                      [--dedup chain|penalty|both] [--promblock PATH]
                      [--cache DIR] [--no-prometheus] [--json]
+                     [--baseline PATH]
 
 small: 100 targets x 200 metrics = 20 000 series; large: 1000 x 200 =
 200 000 series; 480 samples per series and replica in one 2h block, replica 1
@@ -32,7 +33,10 @@ Times and memory are medians over the runs (--runs, default 3 for small and
 MiB (2^20 bytes). Results are also stored in <cache>/results.json, which
 gives the small->large scaling once both sizes have been measured; with
 --no-prometheus the stored Prometheus numbers and compacted block are reused
-(quick iterations on promblock).
+(quick iterations on promblock). --baseline PATH measures a second promblock
+binary (say, one built from an older commit) in the same run, each of its runs
+right after the measured binary's, so that an A/B of a change is not skewed
+by the machine's load drifting between two runs.
 """
 
 import argparse
@@ -407,6 +411,7 @@ def measure(args, promblock, size, root, results):
     try:
         for mode in modes:
             times, rss = [], []
+            base_times, base_rss = [], []
             for i in range(pb_runs):
                 out = tempfile.mkdtemp(prefix="promblock-%s-" % mode, dir=case_dir)
                 s, kb, summary = run_promblock(promblock, mode, sources, out)
@@ -418,10 +423,26 @@ def measure(args, promblock, size, root, results):
                     chain_out = out  # kept for the check
                 else:
                     shutil.rmtree(out)
+                if args.baseline:
+                    out = tempfile.mkdtemp(prefix="baseline-%s-" % mode, dir=case_dir)
+                    try:
+                        s, kb, base_summary = run_promblock(args.baseline, mode, sources, out)
+                    finally:
+                        shutil.rmtree(out)
+                    if base_summary["samples_out"] != summary["samples_out"]:
+                        raise RuntimeError("--baseline wrote %d samples, the measured binary %d"
+                                           % (base_summary["samples_out"], summary["samples_out"]))
+                    base_times.append(s)
+                    base_rss.append(kb)
+                    log("%s: baseline merge --dedup %s run %d/%d: %.2fs, max RSS %.0f MB"
+                        % (size, mode, i + 1, pb_runs, s, kb / 1024))
             res[mode + "_s"] = statistics.median(times)
             res[mode + "_rss_kb"] = statistics.median(rss)
             res[mode + "_samples_out"] = summary["samples_out"]
             res[mode + "_runs"] = pb_runs
+            if args.baseline:
+                res["baseline_" + mode + "_s"] = statistics.median(base_times)
+                res["baseline_" + mode + "_rss_kb"] = statistics.median(base_rss)
 
         if chain_out:
             log("%s: checking: promblock dump of Prometheus's block vs of the chain output" % size)
@@ -474,6 +495,13 @@ def table(rows):
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, (h, _) in enumerate(cols)]
     out = ["  ".join(h.ljust(w) for (h, _), w in zip(cols, widths))]
     out += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in cells]
+    for r in rows:
+        for mode in ("chain", "penalty"):
+            if "baseline_%s_s" % mode in r:
+                out.append("%s %s: baseline %.2f s / %.0f MB, measured / baseline time %.2f, RSS %.2f"
+                           % (r["size"], mode, r["baseline_%s_s" % mode], mb(r["baseline_%s_rss_kb" % mode]),
+                              r[mode + "_s"] / r["baseline_%s_s" % mode],
+                              r[mode + "_rss_kb"] / r["baseline_%s_rss_kb" % mode]))
     if any(r["prometheus_date"] != r["date"] for r in rows):
         out.append("* stored Prometheus result (--no-prometheus), see results.json for its date")
     return "\n".join(line.rstrip() for line in out)
@@ -523,6 +551,7 @@ def main(argv):
                     help="blocks and results (default ~/.cache/promblock-bench)")
     ap.add_argument("--no-prometheus", action="store_true",
                     help="reuse the stored Prometheus result and block instead of running it")
+    ap.add_argument("--baseline", help="a second promblock binary, measured in the same run, interleaved")
     ap.add_argument("--json", action="store_true", help="print one JSON object per size instead of the table")
     args = ap.parse_args(argv)
     if args.runs is not None and args.runs < 1:
@@ -532,6 +561,8 @@ def main(argv):
             die("%s not found (Debian packages: prometheus, time)" % tool)
 
     promblock = ensure_promblock(args.promblock)
+    if args.baseline and not os.access(args.baseline, os.X_OK):
+        die("--baseline %s is not an executable" % args.baseline)
     os.makedirs(args.cache, exist_ok=True)
     results_path = os.path.join(args.cache, "results.json")
     try:

@@ -2,6 +2,10 @@
 // Writing float histogram chunks (encoding 3, and 6 with start timestamps)
 // byte for byte as Prometheus's FloatHistogramAppender (-STAppender) does, for samples that share
 // one layout (the caller cuts chunks where it changes; see histogram_encoder.h).
+// It mirrors HistogramEncoder line for line where the two formats agree
+// (timestamps, spans, the chunk header) and differs in how every count and
+// the sum are written (XOR of floats instead of integer delta-of-deltas);
+// Prometheus keeps the two appenders apart for the same reason.
 #include <cstdint>
 #include <span>
 #include <vector>

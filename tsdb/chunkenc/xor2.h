@@ -21,6 +21,11 @@
 // varbit integer: for the first, prev_t - st; after it, the change of
 // prev_t - st. A stale NaN never becomes the XOR baseline: values are
 // XOR-ed with the last non-stale one. An absent ST is 0, as in Prometheus.
+//
+// Xor2Encoder/Xor2Iterator look like XorEncoder/XorIterator (xor.h) in their
+// state and header handling, on purpose: the bit layouts part ways from
+// sample 2 on, both sit on the per-sample hot path, and one template over
+// both would put a branch on the format into every sample.
 #include <cstdint>
 #include <span>
 #include <string>

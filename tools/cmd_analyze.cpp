@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "tools/bucket_args.h"
 #include "tools/command.h"
 #include "tools/format.h"
 #include "tools/log.h"
@@ -136,7 +137,8 @@ int run_analyze(const AnalyzeArgs& args) {
   analyze::AnalyzeOptions opts;
   opts.limit = args.limit;
   if (!args.match.empty()) opts.matchers = parse_selector(args.match);
-  auto found = discover_blocks(args.sources);
+  BucketSession session;
+  auto found = discover_blocks(session.localize(args.sources));
   if (found.empty()) {
     log_info("no blocks in the given sources; nothing to analyze");
     return kExitOk;
@@ -164,7 +166,8 @@ void register_analyze(CLI::App& app, Runner& run) {
   auto* cmd = app.add_subcommand(
       "analyze",
       "Cardinality, churn and chunk cost per block (the numbers `promtool tsdb analyze` prints)");
-  cmd->add_option("SOURCE", args->sources, "Block, Prometheus data dir or Thanos bucket dir")
+  cmd->add_option("SOURCE", args->sources,
+                  "Block, Prometheus data dir, Thanos bucket dir, or bucket:[PATH]")
       ->required();
   cmd->add_option("--limit", args->limit, "Lines per top list (default 20)")
       ->check(CLI::NonNegativeNumber);

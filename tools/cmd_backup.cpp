@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "tools/bucket_args.h"
 #include "tools/command.h"
 #include "tools/log.h"
 #include "tsdb/archive/backup.h"
@@ -40,7 +41,13 @@ int run_backup(const BackupArgs& a) {
     }
   }
   filter.min_level = a.level;
-  auto blocks = archive::select_backup_blocks(a.source, filter);
+  // From a bucket, only the blocks the backup takes are downloaded.
+  BucketSession session;
+  auto source = session.localize({a.source}, [&](const remote::BucketBlock& b) {
+    return archive::backup_takes(b.meta, remote::last_component(b.prefix), b.deletion_marked,
+                                 filter);
+  })[0];
+  auto blocks = archive::select_backup_blocks(source, filter);
   archive::FdSink out(STDOUT_FILENO, "stdout");
   // The archive goes to stdout; the progress line, like every log line, to
   // stderr, and only when that is a terminal.
@@ -68,7 +75,8 @@ void register_backup(CLI::App& app, Runner& run) {
   auto a = std::make_shared<BackupArgs>();
   auto* cmd = app.add_subcommand(
       "backup", "Write the complete blocks of SOURCE to stdout as a zstd-compressed tar");
-  cmd->add_option("SOURCE", a->source, "Prometheus data dir, Thanos bucket dir or block dir")
+  cmd->add_option("SOURCE", a->source,
+                  "Prometheus data dir, Thanos bucket dir, block dir, or bucket:[PATH]")
       ->required();
   cmd->add_option("--since", a->since,
                   "Only blocks with a ULID greater than this ULID, or (a time) with maxTime after "

@@ -3,17 +3,20 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "tools/bucket_args.h"
 #include "tools/command.h"
 #include "tools/log.h"
 #include "tsdb/base/usage_error.h"
 #include "tsdb/compact/compactor.h"
 #include "tsdb/compact/sharding.h"
 #include "tsdb/model/timeparse.h"
+#include "tsdb/remote/mirror.h"
 
 namespace promblock::tools {
 
@@ -144,9 +147,59 @@ void print_summary(const compact::CompactSummary& s, bool dry_run, bool json, do
   print_line(buf);
 }
 
+// Bucket arguments: each bucket place is mirrored locally as stubs
+// (remote/mirror.h); the compactor works on the mirrors, jobs fetch their
+// inputs' data, and the output mirror is synced back to its bucket.
+struct BucketPlaces {
+  BucketSession session;
+  std::vector<std::unique_ptr<remote::BucketMirror>> mirrors;
+  remote::BucketMirror* out = nullptr;
+
+  std::string mirror(const std::string& arg, const char* what) {
+    mirrors.push_back(std::make_unique<remote::BucketMirror>(session.bucket(), bucket_root(arg),
+                                                             session.scratch_subdir(what)));
+    return mirrors.back()->local_dir();
+  }
+
+  void attach(compact::CompactOptions& o) {
+    if (is_bucket_arg(o.out_dir)) {
+      o.out_dir = mirror(o.out_dir, "out");
+      out = mirrors.back().get();
+      o.thanos_section = true;  // bucket blocks always carry one
+    }
+    for (auto& s : o.sources)
+      if (is_bucket_arg(s)) s = mirror(s, "source");
+    if (mirrors.empty()) return;
+    o.fetch_inputs = [this](const std::vector<std::string>& dirs) {
+      for (const auto& d : dirs)
+        for (auto& m : mirrors) m->fetch(d);
+    };
+  }
+
+  // After the run: the output bucket follows the output mirror, and old
+  // partial uploads go (by one process of a sharded set).
+  void sync(const compact::CompactOptions& o) {
+    if (!out || o.dry_run) return;
+    auto r = out->sync_back();
+    uint64_t partials = 0;
+    if (!o.shard || o.shard->index == 0)
+      partials = out->remove_old_partials(compact::system_now_ms(), kPartialUploadMaxAgeMs);
+    log_info(session.bucket().describe() + ": uploaded " + std::to_string(r.uploaded) +
+             " blocks, wrote " + std::to_string(r.marked) + " marks, deleted " +
+             std::to_string(r.deleted) + " blocks and " + std::to_string(partials) +
+             " partial uploads");
+  }
+
+  // A block prefix without meta.json this old is an upload that was cut
+  // short, not one in progress (Thanos waits as long).
+  static constexpr int64_t kPartialUploadMaxAgeMs = 48 * 3600 * 1000;
+};
+
 int run_compact(const CompactArgs& a) {
   auto start = std::chrono::steady_clock::now();
   compact::CompactOptions o = compact_options(a);
+  BucketPlaces buckets;
+  buckets.attach(o);
   Progress progress("compaction jobs", 0);
   o.progress = [&](uint64_t done, uint64_t total, uint64_t bytes) {
     progress.set_total(total);
@@ -163,6 +216,7 @@ int run_compact(const CompactArgs& a) {
     print_job(r, a.json);
   });
   progress.finish();
+  buckets.sync(o);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   print_summary(s, a.dry_run, a.json, seconds);
   if (s.jobs_failed) return kExitFailed;
@@ -176,10 +230,12 @@ void register_compact(CLI::App& app, Runner& run) {
   auto a = std::make_shared<CompactArgs>();
   auto* cmd = app.add_subcommand(
       "compact", "Plan and run leveled compaction of the sources into --out (or in place)");
-  cmd->add_option("SOURCE", a->sources, "Prometheus data dirs, Thanos bucket dirs, block dirs")
+  cmd->add_option("SOURCE", a->sources,
+                  "Prometheus data dirs, Thanos bucket dirs, block dirs, bucket:[PATH]")
       ->required();
   cmd->add_option("--out", a->out,
-                  "Output directory (shared storage); without it, compact one SOURCE in place");
+                  "Output directory (shared storage) or bucket:[PATH]; without it, compact one "
+                  "SOURCE in place");
   cmd->add_option("--replica-label", a->replica_labels,
                   "Label naming the replica (series or external label); repeatable");
   cmd->add_option("--dedup", a->dedup, "penalty (default), chain or none, for overlapping blocks")

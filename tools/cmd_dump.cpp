@@ -7,6 +7,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "tools/bucket_args.h"
 #include "tools/command.h"
 #include "tools/openmetrics.h"
 #include "tsdb/base/error.h"
@@ -94,7 +95,8 @@ int run_dump(const DumpOptions& opt) {
   for (const auto& m : opt.matches) selectors.push_back(parse_selector(m));
   if (selectors.empty()) selectors.emplace_back();  // no matcher: every series
 
-  auto found = discover_blocks(opt.sources);
+  BucketSession session;
+  auto found = discover_blocks(session.localize(opt.sources));
   std::vector<std::unique_ptr<BlockReader>> blocks;
   std::vector<std::unique_ptr<SeriesSet>> sets;
   for (const auto& f : found) {
@@ -121,7 +123,8 @@ void register_dump(CLI::App& app, Runner& run) {
   auto opt = std::make_shared<DumpOptions>();
   auto* cmd = app.add_subcommand(
       "dump", "Print the samples of the given sources (text is what `promtool tsdb dump` prints)");
-  cmd->add_option("SOURCE", opt->sources, "Block, Prometheus data dir or Thanos bucket dir")
+  cmd->add_option("SOURCE", opt->sources,
+                  "Block, Prometheus data dir, Thanos bucket dir, or bucket:[PATH]")
       ->required();
   cmd->add_option("--match", opt->matches,
                   "Series selector, e.g. 'up{job=\"api\"}'; repeat for the union");

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "tools/bucket_args.h"
 #include "tools/command.h"
 #include "tools/format.h"
 #include "tsdb/block/discover.h"
@@ -28,11 +29,37 @@ uint64_t dir_size(const std::string& dir) {
   return total;
 }
 
-std::vector<std::string> marks_of(const FoundBlock& b) {
+// One block as ls shows it, wherever it lives.
+struct Row {
+  BlockMeta meta;
+  uint64_t size = 0;
   std::vector<std::string> marks;
-  if (b.deletion_marked) marks.push_back("deletion");
-  if (b.no_compact_marked) marks.push_back("no-compact");
+  std::string path;
+};
+
+std::vector<std::string> marks_of(bool deletion, bool no_compact) {
+  std::vector<std::string> marks;
+  if (deletion) marks.push_back("deletion");
+  if (no_compact) marks.push_back("no-compact");
   return marks;
+}
+
+std::vector<Row> rows_of(const std::vector<std::string>& sources, BucketSession& session) {
+  std::vector<Row> rows;
+  for (const auto& source : sources) {
+    if (is_bucket_arg(source)) {
+      // From the bucket's listing and meta.json objects: nothing is downloaded.
+      for (auto& b : session.list(source).blocks)
+        rows.push_back({std::move(b.meta), b.size_bytes(),
+                        marks_of(b.deletion_marked, b.no_compact_marked),
+                        session.bucket().describe_object(b.prefix.substr(0, b.prefix.size() - 1))});
+      continue;
+    }
+    for (auto& b : discover_blocks(source))
+      rows.push_back({std::move(b.meta), dir_size(b.dir),
+                      marks_of(b.deletion_marked, b.no_compact_marked), b.dir});
+  }
+  return rows;
 }
 
 std::string join(const std::vector<std::string>& parts, const char* sep) {
@@ -41,46 +68,53 @@ std::string join(const std::vector<std::string>& parts, const char* sep) {
   return out;
 }
 
-int run_ls(const LsOptions& opt) {
-  auto blocks = discover_blocks(opt.sources);
-  if (opt.json) {
-    for (const auto& b : blocks) {
-      const auto& m = b.meta;
-      nlohmann::ordered_json j;
-      j["ulid"] = m.ulid;
-      j["min_time"] = m.min_time;
-      j["max_time"] = m.max_time;
-      j["duration_ms"] = m.max_time - m.min_time;
-      j["num_series"] = m.stats.num_series;
-      j["num_samples"] = m.stats.num_samples;
-      j["num_chunks"] = m.stats.num_chunks;
-      j["size_bytes"] = dir_size(b.dir);
-      j["level"] = m.level;
-      j["external_labels"] = m.external_labels();
-      j["marks"] = marks_of(b);
-      j["path"] = b.dir;
-      std::string line = j.dump() + "\n";
-      std::fwrite(line.data(), 1, line.size(), stdout);
-    }
-    return kExitOk;
+void print_json(const std::vector<Row>& rows) {
+  for (const auto& r : rows) {
+    const auto& m = r.meta;
+    nlohmann::ordered_json j;
+    j["ulid"] = m.ulid;
+    j["min_time"] = m.min_time;
+    j["max_time"] = m.max_time;
+    j["duration_ms"] = m.max_time - m.min_time;
+    j["num_series"] = m.stats.num_series;
+    j["num_samples"] = m.stats.num_samples;
+    j["num_chunks"] = m.stats.num_chunks;
+    j["size_bytes"] = r.size;
+    j["level"] = m.level;
+    j["external_labels"] = m.external_labels();
+    j["marks"] = r.marks;
+    j["path"] = r.path;
+    std::string line = j.dump() + "\n";
+    std::fwrite(line.data(), 1, line.size(), stdout);
   }
+}
+
+void print_table(const std::vector<Row>& rows) {
   Table table({"ULID", "MIN TIME", "MAX TIME", "DURATION", "SERIES", "SAMPLES", "CHUNKS", "SIZE",
                "LEVEL", "LABELS", "MARKS"});
-  for (const auto& b : blocks) {
-    const auto& m = b.meta;
+  for (const auto& r : rows) {
+    const auto& m = r.meta;
     std::vector<std::string> labels;
     for (const auto& [k, v] : m.external_labels()) labels.push_back(k + "=" + v);
-    auto marks = marks_of(b);
     table.add_row({m.ulid, format_rfc3339_ms(m.min_time) + " (" + std::to_string(m.min_time) + ")",
                    format_rfc3339_ms(m.max_time) + " (" + std::to_string(m.max_time) + ")",
                    format_duration_ms(m.max_time - m.min_time), std::to_string(m.stats.num_series),
                    std::to_string(m.stats.num_samples), std::to_string(m.stats.num_chunks),
-                   format_bytes(dir_size(b.dir)), std::to_string(m.level),
+                   format_bytes(r.size), std::to_string(m.level),
                    labels.empty() ? "-" : join(labels, ","),
-                   marks.empty() ? "-" : join(marks, ",")});
+                   r.marks.empty() ? "-" : join(r.marks, ",")});
   }
   std::string text = table.render();
   std::fwrite(text.data(), 1, text.size(), stdout);
+}
+
+int run_ls(const LsOptions& opt) {
+  BucketSession session;
+  auto rows = rows_of(opt.sources, session);
+  if (opt.json)
+    print_json(rows);
+  else
+    print_table(rows);
   return kExitOk;
 }
 
@@ -89,7 +123,8 @@ int run_ls(const LsOptions& opt) {
 void register_ls(CLI::App& app, Runner& run) {
   auto opt = std::make_shared<LsOptions>();
   auto* cmd = app.add_subcommand("ls", "List the blocks of the given sources, one row per block");
-  cmd->add_option("SOURCE", opt->sources, "Block, Prometheus data dir or Thanos bucket dir")
+  cmd->add_option("SOURCE", opt->sources,
+                  "Block, Prometheus data dir, Thanos bucket dir, or bucket:[PATH]")
       ->required();
   cmd->add_flag("--json", opt->json, "One JSON object per line (times in ms)");
   cmd->callback([opt, &run] { run = [opt] { return run_ls(*opt); }; });

@@ -6,12 +6,14 @@
 #include <string>
 #include <vector>
 
+#include "tools/bucket_args.h"
 #include "tools/command.h"
 #include "tools/log.h"
 #include "tsdb/base/dir_lock.h"
 #include "tsdb/block/discover.h"
 #include "tsdb/block/leftovers.h"
 #include "tsdb/merge/block_merger.h"
+#include "tsdb/remote/block_transfer.h"
 
 namespace promblock::tools {
 
@@ -29,19 +31,25 @@ struct MergeArgs {
 
 int run_merge(const MergeArgs& args) {
   auto start = std::chrono::steady_clock::now();
+  BucketSession session;
+  auto local_inputs = session.localize(args.inputs);
   std::vector<merge::MergeInput> inputs;
-  for (size_t i = 0; i < args.inputs.size(); ++i)
-    for (auto& b : discover_blocks(args.inputs[i])) inputs.push_back({std::move(b), uint32_t(i)});
+  for (size_t i = 0; i < local_inputs.size(); ++i)
+    for (auto& b : discover_blocks(local_inputs[i])) inputs.push_back({std::move(b), uint32_t(i)});
   if (inputs.empty()) {
     log_info("no blocks in the given inputs; nothing to do");
     return kExitOk;
   }
   // Refuse before touching --out (not even its lock file).
   merge::check_one_group(inputs, args.replica_labels);
-  DirLock lock(args.out);
-  remove_leftover_tmp_dirs(args.out);
+  bool to_bucket = is_bucket_arg(args.out);
+  // A bucket-bound block is written locally first, then uploaded.
+  std::string out_dir = to_bucket ? session.scratch_subdir("out") : args.out;
+  DirLock lock(out_dir);
+  remove_leftover_tmp_dirs(out_dir);
   merge::MergeOptions opts;
-  opts.out_dir = args.out;
+  opts.out_dir = out_dir;
+  opts.thanos_section = to_bucket;
   opts.replica_labels = args.replica_labels;
   opts.mode = merge::dedup_mode_from_name(args.dedup);
   opts.threads = args.threads;
@@ -53,6 +61,11 @@ int run_merge(const MergeArgs& args) {
   };
   auto r = merge::merge_blocks(inputs, opts);
   progress.finish();
+  if (to_bucket) {
+    std::string root = bucket_root(args.out);
+    remote::upload_block(session.bucket(), r.path, root);
+    r.path = session.bucket().describe_object(root + r.ulid);
+  }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::string line;
   if (args.json) {
@@ -96,7 +109,8 @@ void register_merge(CLI::App& app, Runner& run) {
       "merge", "Merge the given blocks into one new block, deduplicating HA replicas");
   cmd->add_option("INPUT", args->inputs, "Block dir, or a source dir whose blocks are all taken")
       ->required();
-  cmd->add_option("--out", args->out, "Output directory (shared storage); created if missing")
+  cmd->add_option("--out", args->out,
+                  "Output directory (shared storage; created if missing), or bucket:[PATH]")
       ->required();
   cmd->add_option("--replica-label", args->replica_labels,
                   "Label naming the replica (series or external label); repeatable");

@@ -4,15 +4,19 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <memory>
+#include <set>
 #include <string>
 
+#include "tools/bucket_args.h"
 #include "tools/command.h"
 #include "tools/log.h"
 #include "tsdb/archive/byte_stream.h"
 #include "tsdb/archive/restore.h"
 #include "tsdb/base/error.h"
 #include "tsdb/base/usage_error.h"
+#include "tsdb/remote/block_transfer.h"
 
 namespace promblock::tools {
 
@@ -22,6 +26,32 @@ struct RestoreArgs {
   std::string into;
   std::string file = "-";
 };
+
+// Uploads the blocks restored into `dir` to the bucket; those the bucket
+// already has are skipped, as restore never overwrites.
+void upload_restored(BucketSession& session, const std::string& arg, const std::string& dir,
+                     archive::RestoreResult& r) {
+  std::set<std::string> present;
+  auto listing = session.list(arg);
+  for (const auto& b : listing.blocks) present.insert(remote::last_component(b.prefix));
+  for (const auto& p : listing.partials) present.insert(p.ulid);
+  std::vector<std::string> uploaded;
+  r.bytes = 0;
+  for (const auto& ulid : r.installed) {
+    if (present.count(ulid)) {
+      log_info(ulid + ": already in the bucket; skipped");
+      r.skipped.push_back(ulid);
+      continue;
+    }
+    remote::upload_block(session.bucket(), dir + "/" + ulid, bucket_root(arg));
+    uploaded.push_back(ulid);
+    std::error_code ec;
+    for (std::filesystem::recursive_directory_iterator it(dir + "/" + ulid, ec), end;
+         !ec && it != end; it.increment(ec))
+      if (it->is_regular_file(ec)) r.bytes += it->file_size(ec);
+  }
+  r.installed = uploaded;
+}
 
 int run_restore(const RestoreArgs& a) {
   int fd = STDIN_FILENO;
@@ -48,9 +78,15 @@ int run_restore(const RestoreArgs& a) {
     progress.clear();
     log_info(msg);
   };
+  // Into a bucket: the blocks are checked and installed in a scratch
+  // directory first, then uploaded, each one's meta.json last.
+  BucketSession session;
+  bool to_bucket = is_bucket_arg(a.into);
+  std::string into = to_bucket ? session.scratch_subdir("restore") : a.into;
   auto r = archive::restore_backup(
-      in, name, a.into, notice, [&](size_t done, uint64_t bytes) { progress.update(done, bytes); });
+      in, name, into, notice, [&](size_t done, uint64_t bytes) { progress.update(done, bytes); });
   progress.finish();
+  if (to_bucket) upload_restored(session, a.into, into, r);
   if (!r.damage.empty()) log_error(r.damage);
   log_info("restored " + std::to_string(r.installed.size()) + " blocks (" +
            std::to_string(r.bytes) + " bytes) into " + a.into + "; " +
@@ -65,7 +101,8 @@ void register_restore(CLI::App& app, Runner& run) {
   auto a = std::make_shared<RestoreArgs>();
   auto* cmd = app.add_subcommand(
       "restore", "Check the blocks of a backup stream and install them atomically in --into");
-  cmd->add_option("--into", a->into, "Directory to install the blocks in (created if needed)")
+  cmd->add_option("--into", a->into,
+                  "Directory to install the blocks in (created if needed), or bucket:[PATH]")
       ->required();
   cmd->add_option("FILE", a->file, "The backup (.tar.zst); stdin when absent or \"-\"");
   cmd->footer(

@@ -8,10 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "tools/bucket_args.h"
 #include "tools/command.h"
 #include "tools/log.h"
+#include "tsdb/base/error.h"
 #include "tsdb/base/ulid.h"
 #include "tsdb/block/meta.h"
+#include "tsdb/remote/block_transfer.h"
 #include "tsdb/verify/verify.h"
 
 namespace promblock::tools {
@@ -31,6 +34,8 @@ struct Candidate {
   std::string dir;
   std::string source;
   bool partial = false;  // a ULID dir without meta.json: reported, not read
+  std::string shown;     // the path problems name, when not `dir` (a bucket's block)
+  const std::string& path() const { return shown.empty() ? dir : shown; }
 };
 
 class Printer {
@@ -105,6 +110,38 @@ bool find_blocks(const std::string& source, std::vector<Candidate>& out) {
   return true;
 }
 
+// A bucket's blocks, downloaded to check them as directories. A block that
+// fails to download (a missing or short object) is a problem of that block.
+void find_bucket_blocks(const std::string& source, BucketSession& session, Printer& printer,
+                        std::vector<Candidate>& out) {
+  auto listing = session.list(source, /*keep_unreadable=*/true);
+  auto& bucket = session.bucket();
+  std::string dir = session.scratch_subdir("verify");
+  auto shown = [&](const std::string& prefix) {
+    return bucket.describe_object(prefix.substr(0, prefix.size() - 1));
+  };
+  std::vector<Candidate> found;
+  for (const auto& b : listing.blocks) {
+    try {
+      found.push_back({remote::download_block(bucket, b, dir), source, false, shown(b.prefix)});
+    } catch (const Error& e) {
+      std::string file = e.path().substr(std::min(e.path().size(), shown(b.prefix).size() + 1));
+      printer.print(shown(b.prefix), remote::last_component(b.prefix),
+                    {file, "", e.detail(), verify::Severity::kError});
+    }
+  }
+  for (const auto& u : listing.unreadable) {
+    std::string local = dir + "/" + u.where.ulid;
+    remote::download_objects(bucket, u.where.prefix, u.where.objects, local);
+    found.push_back({local, source, false, shown(u.where.prefix)});
+  }
+  for (const auto& p : listing.partials)
+    found.push_back({dir + "/" + p.ulid, source, true, shown(p.prefix)});
+  std::sort(found.begin(), found.end(),
+            [](const Candidate& a, const Candidate& b) { return a.path() < b.path(); });
+  out.insert(out.end(), found.begin(), found.end());
+}
+
 std::string group_of(const BlockMeta& meta, const std::string& source) {
   auto labels = meta.external_labels();
   // Without external labels, each source is its own group (plain HA
@@ -118,9 +155,14 @@ std::string group_of(const BlockMeta& meta, const std::string& source) {
 int run_verify(const VerifyOptions& opt) {
   bool sources_ok = true;
   std::vector<Candidate> blocks;
-  for (const auto& s : opt.sources) sources_ok &= find_blocks(strip_slashes(s), blocks);
-
   Printer printer(opt.json);
+  BucketSession session;
+  for (const auto& s : opt.sources) {
+    if (is_bucket_arg(s))
+      find_bucket_blocks(s, session, printer, blocks);
+    else
+      sources_ok &= find_blocks(strip_slashes(s), blocks);
+  }
   verify::Options vopt;
   vopt.deep = opt.deep;
   std::vector<verify::BlockRange> ranges;
@@ -133,14 +175,15 @@ int run_verify(const VerifyOptions& opt) {
       const Candidate& c = blocks[i];
       ulids[i] = fs::path(c.dir).filename().string();
       if (c.partial) {
-        printer.print(c.dir, ulids[i],
+        printer.print(c.path(), ulids[i],
                       {"meta.json", "",
                        "no meta.json: a partial block (write or upload cut short), not checked",
                        verify::Severity::kWarning});
         continue;
       }
       progress.update(i);
-      verify::Report report([&](const verify::Problem& p) { printer.print(c.dir, ulids[i], p); });
+      verify::Report report(
+          [&](const verify::Problem& p) { printer.print(c.path(), ulids[i], p); });
       auto res = verify::verify_block(c.dir, vopt, report);
       report.finish();
       ulids[i] = res.ulid;
@@ -158,7 +201,7 @@ int run_verify(const VerifyOptions& opt) {
     const auto& rb = ranges[b];
     std::string group = rb.group.starts_with("source ") ? "" : " (group " + rb.group + ")";
     printer.print(
-        blocks[range_block[b]].dir, rb.ulid,
+        blocks[range_block[b]].path(), rb.ulid,
         {"meta.json", "",
          "time range [" + std::to_string(rb.min_time) + ", " + std::to_string(rb.max_time) +
              ") overlaps block " + ra.ulid + " [" + std::to_string(ra.min_time) + ", " +
@@ -180,7 +223,8 @@ void register_verify(CLI::App& app, Runner& run) {
   auto opt = std::make_shared<VerifyOptions>();
   auto* cmd = app.add_subcommand(
       "verify", "Check every block of the given sources; one line per problem on stdout");
-  cmd->add_option("SOURCE", opt->sources, "Block, Prometheus data dir or Thanos bucket dir")
+  cmd->add_option("SOURCE", opt->sources,
+                  "Block, Prometheus data dir, Thanos bucket dir, or bucket:[PATH]")
       ->required();
   cmd->add_flag("--deep", opt->deep,
                 "Also decode every chunk: samples in time order, first/last sample at the "

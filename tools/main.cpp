@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "tools/bucket_args.h"
 #include "tools/command.h"
 #include "tools/log.h"
 #include "tsdb/base/dir_lock.h"
@@ -26,6 +27,7 @@ int main(int argc, char** argv) {
   std::string log_format = "text";
   app.add_option("--log-format", log_format, "Format of stderr lines: text (default), logfmt, json")
       ->check(CLI::IsMember({"text", "logfmt", "json"}));
+  t::add_objstore_options(app);
   app.set_version_flag("--version",
                        "promblock " PROMBLOCK_VERSION " (commit " PROMBLOCK_COMMIT ")");
   t::Runner run;

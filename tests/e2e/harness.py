@@ -216,6 +216,17 @@ def snapshot_tree(root):
     return snap
 
 
+def file_digests(root):
+    """{relative path: sha256 hex} of every file under root: its content only."""
+    out = {}
+    for dirpath, _, files in os.walk(root):
+        for n in files:
+            p = os.path.join(dirpath, n)
+            with open(p, "rb") as f:
+                out[os.path.relpath(p, root)] = hashlib.sha256(f.read()).hexdigest()
+    return out
+
+
 def make_blocks(om, outdir, timeout=300):
     """promtool tsdb create-blocks-from openmetrics. om: a path to an existing
     file or the OpenMetrics text itself. Returns the new block dirs, sorted."""

@@ -26,7 +26,6 @@ Prometheus 2.42) and of testdata/blocks. Oracles:
 """
 
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -39,16 +38,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 
 REALWORLD = os.path.join(h.TESTDATA, "realworld", "replica_a")
-
-
-def tree_hashes(root):
-    out = {}
-    for dirpath, _, files in os.walk(root):
-        for n in files:
-            p = os.path.join(dirpath, n)
-            with open(p, "rb") as f:
-                out[os.path.relpath(p, root)] = hashlib.sha256(f.read()).hexdigest()
-    return out
 
 
 def dump_series(text):
@@ -157,9 +146,9 @@ class DeleteTest(RewriteBase):
             with self.subTest(block=src):
                 self.setUp()
                 inp = self.input_copy(src)
-                before, stat_before = tree_hashes(inp), h.snapshot_tree(inp)
+                before, stat_before = h.file_digests(inp), h.snapshot_tree(inp)
                 s = self.rewrite(inp, "--delete", '{job="node"}')
-                self.assertEqual(tree_hashes(inp), before, "input files unchanged")
+                self.assertEqual(h.file_digests(inp), before, "input files unchanged")
                 self.assertEqual(h.snapshot_tree(inp), stat_before, "input dir untouched")
                 path, b = self.check_output_block(s, inp)
                 want_dump = h.promtool_dump(inp)
@@ -223,9 +212,9 @@ class DropLabelTest(RewriteBase):
             with self.subTest(block=src):
                 self.setUp()
                 inp = self.input_copy(src)
-                before = tree_hashes(inp)
+                before = h.file_digests(inp)
                 s = self.rewrite(inp, "--drop-label", "instance")
-                self.assertEqual(tree_hashes(inp), before)
+                self.assertEqual(h.file_digests(inp), before)
                 path, b = self.check_output_block(s, inp)
                 in_dump = h.promtool_dump(inp)
                 want = chain_merge_dump(in_dump, {"instance"})

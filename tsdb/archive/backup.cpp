@@ -164,18 +164,20 @@ void parse_since(std::string_view arg, BackupFilter& filter) {
   }
 }
 
+bool backup_takes(const BlockMeta& meta, const std::string& name, bool deletion_marked,
+                  const BackupFilter& filter) {
+  if (deletion_marked || meta.level < filter.min_level) return false;
+  const std::string& ulid = is_ulid(name) ? name : meta.ulid;
+  if (filter.after_ulid && !(ulid > *filter.after_ulid)) return false;
+  return !filter.after_time_ms || meta.max_time > *filter.after_time_ms;
+}
+
 std::vector<FoundBlock> select_backup_blocks(const std::string& source,
                                              const BackupFilter& filter) {
   std::vector<FoundBlock> out;
-  for (auto& b : discover_blocks(source)) {
-    if (b.deletion_marked) continue;
-    if (b.meta.level < filter.min_level) continue;
-    std::string ulid = fsutil::base_name(b.dir);
-    if (!is_ulid(ulid)) ulid = b.meta.ulid;
-    if (filter.after_ulid && !(ulid > *filter.after_ulid)) continue;
-    if (filter.after_time_ms && !(b.meta.max_time > *filter.after_time_ms)) continue;
-    out.push_back(std::move(b));
-  }
+  for (auto& b : discover_blocks(source))
+    if (backup_takes(b.meta, fsutil::base_name(b.dir), b.deletion_marked, filter))
+      out.push_back(std::move(b));
   std::sort(out.begin(), out.end(),
             [](const FoundBlock& a, const FoundBlock& b) { return a.meta.ulid < b.meta.ulid; });
   return out;

@@ -35,6 +35,11 @@ struct BackupFilter {
 // where ARG came from.
 void parse_since(std::string_view arg, BackupFilter& filter);
 
+// Whether a backup takes a block with this meta.json, named `ulid` (its
+// directory or object prefix), with or without a deletion mark.
+bool backup_takes(const BlockMeta& meta, const std::string& ulid, bool deletion_marked,
+                  const BackupFilter& filter);
+
 // The blocks of `source` a backup takes: complete (discover_blocks), not
 // marked for deletion, passing `filter`; in ULID order.
 std::vector<FoundBlock> select_backup_blocks(const std::string& source, const BackupFilter& filter);

@@ -184,6 +184,7 @@ merge::MergeOptions Run::merge_options(size_t i, uint64_t& job_bytes) {
     if (opts_.concurrency <= 1) report_progress();
   };
   mo.shard = group_of(i).split;
+  mo.thanos_section = opts_.thanos_section;
   mo.ulid = new_ulid();
   return mo;
 }
@@ -196,6 +197,11 @@ FoundBlock Run::run_job(size_t i) {
     else
       inputs.push_back(
           {catalog_.plan_entry(in.index).block, catalog_.plan_entry(in.index).source_index});
+  }
+  if (opts_.fetch_inputs) {
+    std::vector<std::string> dirs;
+    for (const auto& in : inputs) dirs.push_back(in.block.dir);
+    opts_.fetch_inputs(dirs);
   }
   uint64_t job_bytes = 0;
   merge::MergeOptions mo = merge_options(i, job_bytes);

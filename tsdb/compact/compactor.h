@@ -47,6 +47,12 @@ struct CompactOptions {
   // Unix ms for block ages, delays and lock heartbeats; unset: the system
   // clock.
   Clock clock;
+  // Called on a job's thread before it reads its input blocks, with their
+  // directories: where the blocks' data lives elsewhere (a bucket whose
+  // blocks are mirrored as meta.json alone), it brings the data in.
+  std::function<void(const std::vector<std::string>& block_dirs)> fetch_inputs;
+  // Every output gets a Thanos section (merge::MergeOptions::thanos_section).
+  bool thanos_section = false;
 };
 
 // One job as reported to the caller, planned or finished.

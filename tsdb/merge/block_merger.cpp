@@ -44,7 +44,7 @@ BlockMeta output_meta(const std::vector<MergeInput>& inputs, const ReplicaRules&
   m.max_time = inputs[0].block.meta.max_time;
   int level = 0;
   std::set<std::string> sources;
-  bool thanos = false;
+  bool thanos = opts.thanos_section;
   for (const auto& in : inputs) {
     const auto& im = in.block.meta;
     m.min_time = std::min(m.min_time, im.min_time);

@@ -46,6 +46,9 @@ struct MergeOptions {
   std::optional<SeriesShard> shard;
   // Encodings of re-encoded chunks (merge/rechunk.h).
   OutputEncodings encodings = OutputEncodings::kKeep;
+  // Give the output a Thanos section even when no input has one: blocks
+  // bound for a bucket need it for Thanos to group and serve them.
+  bool thanos_section = false;
 };
 
 struct MergeInput {

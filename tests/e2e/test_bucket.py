@@ -1,0 +1,194 @@
+"""`bucket:` sources and outputs, on Thanos's FILESYSTEM bucket type.
+
+The bucket code paths (listing, download into scratch, upload with meta.json
+last, the stub mirror that in-place compaction works on) are the same for
+every bucket type; test_s3.py runs them against a real S3 server. Here the
+reference is promblock's own directory mode, which the other e2e tests check
+against independent references: a bucket run must give the same blocks
+(labels, ranges, sources, samples) as a directory run on the same data.
+"""
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import unittest
+
+sys.dont_write_bytecode = True
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import harness as h  # noqa: E402
+import compact_data as cd  # noqa: E402
+
+N_WINDOWS = 6  # W0-W3 fill an 8h range; W4, W5 stay 2h blocks
+
+
+def fs_config(directory):
+    return "--objstore.config=type: FILESYSTEM\nconfig:\n  directory: %s\n" % directory
+
+
+def promblock_ok(tc, args, timeout=300):
+    rc, out, err = h.run_promblock(args, timeout=timeout)
+    tc.assertEqual(rc, 0, "promblock %s: %s" % (" ".join(map(str, args)), err[-3000:]))
+    return out, err
+
+
+def sidecar_bucket(parent, seed=7):
+    """A bucket as two sidecars lay it out: every window of replicas a and b
+    of one cluster, each block with its Thanos section."""
+    wa, wb = (cd.window_blocks(s) for s in cd.replica_sources())
+    rng = random.Random(seed)
+    os.makedirs(parent)
+    for rep, src in (("a", wa), ("b", wb)):
+        for k in range(N_WINDOWS):
+            cd.clone_block(src[k], parent, rng, {"cluster": "x", "replica": rep})
+    return parent
+
+
+def layout_keys(directory):
+    return sorted(live_layout(None, directory, dumps=False))
+
+
+def live_layout(tc, directory, dumps=True):
+    """{(thanos labels, minTime, maxTime, sources): dump} of the live blocks."""
+    out = {}
+    for b in h.block_dirs(directory):
+        if os.path.exists(os.path.join(b, "deletion-mark.json")):
+            continue
+        m = h.read_meta(b)
+        key = (json.dumps((m.get("thanos") or {}).get("labels"), sort_keys=True),
+               m["minTime"], m["maxTime"], tuple(sorted(m["compaction"]["sources"])))
+        if tc:
+            tc.assertNotIn(key, out)
+        out[key] = h.promblock_dump(b) if dumps else None
+    return out
+
+
+class BucketTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = h.mkdtemp()
+        cls.bucket = sidecar_bucket(os.path.join(cls.tmp, "sidecars"))
+        # The reference: the same compaction on a plain directory.
+        cls.ref = os.path.join(cls.tmp, "ref")
+        shutil.copytree(cls.bucket, cls.ref)
+        rc, _, err = h.run_promblock(["compact", "--replica-label", "replica",
+                                      "--consistency-delay", "0s", cls.ref], timeout=600)
+        if rc != 0:
+            raise AssertionError("reference compaction failed: " + err[-3000:])
+
+    def fresh_bucket(self, name):
+        d = os.path.join(self.tmp, name)
+        shutil.copytree(self.bucket, d)
+        return d
+
+    def test_ls_reads_only_meta(self):
+        d = self.fresh_bucket("ls")
+        out, _ = promblock_ok(self, ["ls", "--json", fs_config(d), "bucket:"])
+        rows = [json.loads(line) for line in out.splitlines()]
+        self.assertEqual(len(rows), 2 * N_WINDOWS)
+        for r in rows:
+            block = os.path.join(d, r["ulid"])
+            self.assertEqual(r["path"], block)
+            self.assertEqual(r["size_bytes"], sum(
+                os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(block) for f in fs))
+            self.assertEqual(r["external_labels"]["cluster"], "x")
+
+    def test_bucket_needs_a_config(self):
+        rc, _, err = h.run_promblock(["ls", "bucket:"])
+        self.assertEqual(rc, 2)
+        self.assertIn("--objstore.config-file", err)
+
+    def test_compact_in_place_equals_directory_run(self):
+        d = self.fresh_bucket("inplace")
+        before = h.file_digests(d)
+        _, err = promblock_ok(self, ["compact", "--replica-label", "replica",
+                                     "--consistency-delay", "0s", fs_config(d), "bucket:"])
+        self.assertIn("uploaded", err)
+        self.assertEqual(layout_keys(d), layout_keys(self.ref))
+        self.assertEqual(live_layout(self, d), live_layout(self, self.ref))
+        # The sidecars' blocks are kept, marked for deletion (48h delay),
+        # byte for byte as they were.
+        after = h.file_digests(d)
+        for name, digest in before.items():
+            self.assertEqual(after.get(name), digest, name)
+        self.assertFalse([n for n in after if ".tmp" in n or "scratch" in n], after)
+        # A second run has nothing left to do.
+        out, _ = promblock_ok(self, ["compact", "--replica-label", "replica",
+                                     "--consistency-delay", "0s", fs_config(d), "bucket:"])
+        self.assertEqual(out, "nothing to do\n")
+
+    def test_compact_into_bucket_out_equals_directory_out(self):
+        d = self.fresh_bucket("out-bucket")
+        os.makedirs(os.path.join(self.tmp, "empty-out"))
+        args = ["compact", "--replica-label", "replica", "--consistency-delay", "0s"]
+        promblock_ok(self, args + ["--out", "bucket:compacted", fs_config(d), self.bucket])
+        ref_out = os.path.join(self.tmp, "ref-out")
+        promblock_ok(self, args + ["--out", ref_out, self.bucket])
+        self.assertEqual(layout_keys(os.path.join(d, "compacted")), layout_keys(ref_out))
+        self.assertEqual(live_layout(self, os.path.join(d, "compacted")), live_layout(self, ref_out))
+        for b in h.block_dirs(os.path.join(d, "compacted")):
+            thanos = h.read_meta(b)["thanos"]
+            self.assertEqual(thanos["labels"], {"cluster": "x"})
+            self.assertEqual(thanos["downsample"], {"resolution": 0})
+            files = {f["rel_path"]: f.get("size_bytes") for f in thanos["files"]}
+            for rel, size in files.items():
+                if rel != "meta.json":
+                    self.assertEqual(os.path.getsize(os.path.join(b, rel)), size, rel)
+
+    def test_merge_from_and_into_bucket(self):
+        d = self.fresh_bucket("merge")
+        blocks = sorted(h.block_dirs(d), key=lambda b: h.read_meta(b)["minTime"])[:2]
+        m0, m1 = (h.read_meta(b) for b in blocks)
+        self.assertLess(m1["minTime"], m0["maxTime"], "test data: the two blocks overlap")
+        args = ["merge", "--replica-label", "replica", "--json"]
+        out, _ = promblock_ok(self, args + ["--out", "bucket:merged", fs_config(d)] +
+                              ["bucket:" + os.path.basename(b) for b in blocks])
+        summary = json.loads(out)
+        ref_out = os.path.join(self.tmp, "merge-ref")
+        ref, _ = promblock_ok(self, args + ["--out", ref_out] + blocks)
+        self.assertEqual(summary["samples_out"], json.loads(ref)["samples_out"])
+        merged = os.path.join(d, "merged", summary["ulid"])
+        self.assertEqual(summary["path"], merged)
+        self.assertEqual(h.promblock_dump(merged), h.promblock_dump(ref_out))
+
+    def test_partial_upload_is_invisible_and_verify_warns(self):
+        d = self.fresh_bucket("partial")
+        victim = sorted(h.block_dirs(d))[0]
+        os.remove(os.path.join(victim, "meta.json"))  # an upload cut short
+        out, _ = promblock_ok(self, ["ls", "--json", fs_config(d), "bucket:"])
+        self.assertNotIn(os.path.basename(victim), out)
+        rc, out, _ = h.run_promblock(["verify", fs_config(d), "bucket:"], timeout=300)
+        self.assertEqual(rc, 0, out)
+        self.assertIn(victim + "/meta.json: warning: no meta.json", out)
+
+    def test_verify_names_a_short_object(self):
+        d = self.fresh_bucket("short")
+        promblock_ok(self, ["merge", "--out", "bucket:m", fs_config(d), sorted(h.block_dirs(d))[0]])
+        block = h.block_dirs(os.path.join(d, "m"))[0]
+        with open(os.path.join(block, "index"), "r+b") as f:
+            f.truncate(100)
+        rc, out, _ = h.run_promblock(["verify", fs_config(d), "bucket:m"], timeout=300)
+        self.assertEqual(rc, 1)
+        self.assertRegex(out, r"^%s/index: size 100 bytes, meta.json says \d+\n$" % block)
+
+    def test_backup_from_bucket_restore_into_bucket(self):
+        d = self.fresh_bucket("backup")
+        archive = os.path.join(self.tmp, "b.tar.zst")
+        with open(archive, "wb") as f:
+            p = subprocess.run([h.BIN, "backup", fs_config(d), "bucket:"], stdout=f,
+                               stderr=subprocess.PIPE, timeout=300)
+        self.assertEqual(p.returncode, 0, p.stderr[-2000:])
+        target = os.path.join(self.tmp, "restored")
+        os.makedirs(target)
+        promblock_ok(self, ["restore", fs_config(target), "--into", "bucket:", archive])
+        self.assertEqual(h.file_digests(target), h.file_digests(d))
+        # Never overwrites: a second restore skips every block.
+        _, err = promblock_ok(self, ["restore", fs_config(target), "--into", "bucket:", archive])
+        self.assertIn("restored 0 blocks (0 bytes) into bucket:; %d skipped" % (2 * N_WINDOWS), err)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,199 @@
+// Blocks in a bucket: listing (complete, partial, unreadable), download
+// checks, upload order, and the stub mirror's fetch and sync back.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "tests/test_util.h"
+#include "tsdb/base/error.h"
+#include "tsdb/base/fsutil.h"
+#include "tsdb/base/ulid.h"
+#include "tsdb/objstore/filesystem_bucket.h"
+#include "tsdb/remote/block_transfer.h"
+#include "tsdb/remote/bucket_blocks.h"
+#include "tsdb/remote/mirror.h"
+
+namespace promblock::remote {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+
+// A bucket that records the writes and removals made through it, in order.
+class RecordingBucket : public objstore::FilesystemBucket {
+ public:
+  using FilesystemBucket::FilesystemBucket;
+  std::vector<std::string> calls;
+  void put(const std::string& name, std::string_view bytes) override {
+    calls.push_back("put " + name);
+    FilesystemBucket::put(name, bytes);
+  }
+  void upload(const std::string& name, const std::string& local_path) override {
+    calls.push_back("upload " + name);
+    FilesystemBucket::upload(name, local_path);
+  }
+  void remove(const std::string& name) override {
+    calls.push_back("remove " + name);
+    FilesystemBucket::remove(name);
+  }
+};
+
+std::string make_block(const std::string& parent, int64_t min_time) {
+  BlockMeta meta;
+  meta.min_time = min_time;
+  meta.max_time = min_time + 1000;
+  meta.thanos = {{"labels", {{"cluster", "x"}}}};
+  return testing::write_block(
+      parent, {{{{"__name__", "up"}}, {testing::samples_at({min_time, min_time + 999})}}}, meta);
+}
+
+struct BucketBlocks : ::testing::Test {
+  TempDir local, store;
+  RecordingBucket bucket{store.path()};
+
+  // Uploads a new block made locally and returns its ULID.
+  std::string add_block(int64_t min_time, const std::string& root = "") {
+    std::string dir = make_block(local.path(), min_time);
+    upload_block(bucket, dir, root);
+    return fsutil::base_name(dir);
+  }
+};
+
+TEST_F(BucketBlocks, UploadPutsChunksFirstAndMetaLast) {
+  std::string ulid = add_block(0);
+  ASSERT_GE(bucket.calls.size(), 3u);
+  EXPECT_EQ(bucket.calls.front(), "upload " + ulid + "/chunks/000001");
+  EXPECT_EQ(bucket.calls.back(), "upload " + ulid + "/meta.json");
+  EXPECT_NE(std::find(bucket.calls.begin(), bucket.calls.end(), "upload " + ulid + "/index"),
+            bucket.calls.end());
+}
+
+TEST_F(BucketBlocks, ListingSortsBlocksAndSetsPartialsAndUnreadableApart) {
+  std::string late = add_block(5000), early = add_block(0);
+  std::string partial = add_block(9000);
+  bucket.remove(partial + "/meta.json");
+  std::string broken = add_block(7000);
+  bucket.put(broken + "/meta.json", "{not json");
+  bucket.put("debug/metas/x.json", "{}");  // not a block: ignored
+
+  EXPECT_THROW(list_blocks(bucket, ""), Error);
+  auto listing = list_blocks(bucket, "", /*keep_unreadable=*/true);
+  ASSERT_EQ(listing.blocks.size(), 2u);
+  EXPECT_EQ(listing.blocks[0].meta.ulid, early);
+  EXPECT_EQ(listing.blocks[1].meta.ulid, late);
+  EXPECT_EQ(listing.blocks[0].prefix, early + "/");
+  ASSERT_EQ(listing.partials.size(), 1u);
+  EXPECT_EQ(listing.partials[0].ulid, partial);
+  ASSERT_EQ(listing.unreadable.size(), 1u);
+  EXPECT_EQ(listing.unreadable[0].where.ulid, broken);
+  EXPECT_NE(listing.unreadable[0].error.find(broken + "/meta.json"), std::string::npos);
+}
+
+TEST_F(BucketBlocks, ARootThatIsABlockListsThatBlock) {
+  std::string ulid = add_block(0, "tenant/");
+  add_block(100, "tenant/");
+  auto listing = list_blocks(bucket, "tenant/" + ulid + "/");
+  ASSERT_EQ(listing.blocks.size(), 1u);
+  EXPECT_EQ(listing.blocks[0].meta.ulid, ulid);
+  bool has_chunk = false;
+  for (const auto& o : listing.blocks[0].objects) has_chunk |= o.name == "chunks/000001";
+  EXPECT_TRUE(has_chunk);
+}
+
+TEST_F(BucketBlocks, DownloadIsByteIdenticalAndRefusesAShortObject) {
+  std::string dir = make_block(local.path(), 0);
+  upload_block(bucket, dir, "");
+  auto listing = list_blocks(bucket, "");
+  TempDir into;
+  std::string got = download_block(bucket, listing.blocks.at(0), into.path());
+  for (const char* f : {"index", "chunks/000001", "meta.json"})
+    EXPECT_EQ(testing::read_bytes(got + "/" + f), testing::read_bytes(dir + "/" + f)) << f;
+
+  // The index object is cut short after the listing was made: the size
+  // recorded in meta.json (and the listing) no longer match.
+  std::string ulid = fsutil::base_name(dir);
+  fs::resize_file(store.file(ulid + "/index"), 10);
+  auto relisted = list_blocks(bucket, "");
+  TempDir into2;
+  try {
+    download_block(bucket, relisted.blocks.at(0), into2.path());
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.path(), store.file(ulid + "/index"));
+    EXPECT_NE(std::string(e.what()).find("meta.json says"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(fs::is_empty(into2.path()));  // nothing half-downloaded left
+}
+
+TEST_F(BucketBlocks, MirrorHoldsStubsUntilFetched) {
+  std::string ulid = add_block(0);
+  bucket.put(ulid + "/no-compact-mark.json", "{\"id\":\"x\"}");
+  TempDir m;
+  BucketMirror mirror(bucket, "", m.path() + "/mirror");
+  std::string stub = m.path() + "/mirror/" + ulid;
+  EXPECT_TRUE(fs::exists(stub + "/meta.json"));
+  EXPECT_TRUE(fs::exists(stub + "/no-compact-mark.json"));
+  EXPECT_FALSE(fs::exists(stub + "/index"));
+  EXPECT_EQ(read_meta(stub).ulid, ulid);
+
+  mirror.fetch(stub);
+  EXPECT_EQ(testing::read_bytes(stub + "/index"), testing::read_bytes(store.file(ulid + "/index")));
+  EXPECT_TRUE(fs::exists(stub + "/chunks/000001"));
+  mirror.fetch(stub);                 // once only: a no-op now
+  mirror.fetch(local.path() + "/x");  // not a stub: left alone
+}
+
+TEST_F(BucketBlocks, SyncBackUploadsThenMarksThenDeletes) {
+  std::string kept = add_block(0), replaced = add_block(1000), removed = add_block(2000);
+  TempDir m;
+  BucketMirror mirror(bucket, "", m.path());
+  // What a compaction does locally: a new block, a mark, a deletion, and an
+  // intermediate block already replaced within the run.
+  std::string fresh = make_block(m.path(), 3000);
+  std::string intermediate = make_block(m.path(), 4000);
+  fsutil::write_file_synced(intermediate + "/deletion-mark.json", "{}");
+  fsutil::write_file_synced(m.path() + "/" + replaced + "/deletion-mark.json", "{\"d\":1}");
+  fs::remove_all(m.path() + "/" + removed);
+
+  bucket.calls.clear();
+  auto r = mirror.sync_back();
+  EXPECT_EQ(r.uploaded, 1u);
+  EXPECT_EQ(r.marked, 1u);
+  EXPECT_EQ(r.deleted, 1u);
+  std::string fresh_ulid = fsutil::base_name(fresh);
+  auto at = [&](const std::string& call) {
+    auto it = std::find(bucket.calls.begin(), bucket.calls.end(), call);
+    EXPECT_NE(it, bucket.calls.end()) << call;
+    return it - bucket.calls.begin();
+  };
+  auto meta_up = at("upload " + fresh_ulid + "/meta.json");
+  auto mark = at("put " + replaced + "/deletion-mark.json");
+  auto meta_gone = at("remove " + removed + "/meta.json");
+  auto chunks_gone = at("remove " + removed + "/chunks/000001");
+  auto mark_gone = at("remove " + removed + "/deletion-mark.json");
+  EXPECT_LT(meta_up, mark);
+  EXPECT_LT(mark, meta_gone);
+  EXPECT_LT(meta_gone, chunks_gone);
+  EXPECT_LT(chunks_gone, mark_gone);
+  for (const auto& c : bucket.calls)
+    EXPECT_EQ(c.find(fsutil::base_name(intermediate)), std::string::npos) << c;
+  EXPECT_EQ(*bucket.get(replaced + "/deletion-mark.json"), "{\"d\":1}");
+  EXPECT_FALSE(fs::exists(store.file(removed)));
+  EXPECT_TRUE(fs::exists(store.file(kept + "/index")));
+}
+
+TEST_F(BucketBlocks, OnlyOldPartialUploadsAreRemoved) {
+  std::string old_partial = new_ulid(1000), young_partial = new_ulid(500'000);
+  bucket.put(old_partial + "/index", "x");
+  bucket.put(young_partial + "/index", "x");
+  TempDir m;
+  BucketMirror mirror(bucket, "", m.path());
+  EXPECT_EQ(mirror.remove_old_partials(/*now_ms=*/600'000, /*min_age_ms=*/200'000), 1u);
+  EXPECT_FALSE(bucket.get(old_partial + "/index"));
+  EXPECT_TRUE(bucket.get(young_partial + "/index"));
+}
+
+}  // namespace
+}  // namespace promblock::remote

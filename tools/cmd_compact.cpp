@@ -11,6 +11,7 @@
 
 #include "tools/bucket_args.h"
 #include "tools/command.h"
+#include "tools/external_labels.h"
 #include "tools/log.h"
 #include "tsdb/base/usage_error.h"
 #include "tsdb/compact/compactor.h"
@@ -26,6 +27,7 @@ struct CompactArgs {
   std::vector<std::string> sources;
   std::string out;
   std::vector<std::string> replica_labels;
+  std::vector<std::string> external_labels;
   std::string dedup = "penalty";
   std::string ranges = "2h,8h,2d,14d";
   std::string consistency_delay = "30m";
@@ -94,6 +96,7 @@ compact::CompactOptions compact_options(const CompactArgs& a) {
     o.sources = a.sources;
   }
   o.replica_labels = a.replica_labels;
+  o.assumed_labels = parse_external_labels(a.external_labels, a.sources);
   o.mode = merge::dedup_mode_from_name(a.dedup);
   o.ranges = parse_ranges(a.ranges);
   o.consistency_delay_ms = parse_duration_ms(a.consistency_delay);
@@ -236,6 +239,9 @@ void register_compact(CLI::App& app, Runner& run) {
   cmd->add_option("--out", a->out,
                   "Output directory (shared storage) or bucket:[PATH]; without it, compact one "
                   "SOURCE in place");
+  cmd->add_option("--external-label", a->external_labels,
+                  "[SOURCE:]NAME=VALUE: an external label for blocks that have none (plain "
+                  "Prometheus), for every source or only SOURCE; repeatable");
   cmd->add_option("--replica-label", a->replica_labels,
                   "Label naming the replica (series or external label); repeatable");
   cmd->add_option("--dedup", a->dedup, "penalty (default), chain or none, for overlapping blocks")

@@ -8,6 +8,7 @@
 
 #include "tools/bucket_args.h"
 #include "tools/command.h"
+#include "tools/external_labels.h"
 #include "tools/log.h"
 #include "tsdb/base/dir_lock.h"
 #include "tsdb/block/discover.h"
@@ -22,6 +23,7 @@ namespace {
 struct MergeArgs {
   std::string out;
   std::vector<std::string> replica_labels;
+  std::vector<std::string> external_labels;
   std::string dedup = "penalty";
   bool json = false;
   size_t threads = 0;
@@ -33,9 +35,13 @@ int run_merge(const MergeArgs& args) {
   auto start = std::chrono::steady_clock::now();
   BucketSession session;
   auto local_inputs = session.localize(args.inputs);
+  auto assumed = parse_external_labels(args.external_labels, args.inputs);
   std::vector<merge::MergeInput> inputs;
   for (size_t i = 0; i < local_inputs.size(); ++i)
-    for (auto& b : discover_blocks(local_inputs[i])) inputs.push_back({std::move(b), uint32_t(i)});
+    for (auto& b : discover_blocks(local_inputs[i])) {
+      if (assumed.count(uint32_t(i))) assume_external_labels(b.meta, assumed[uint32_t(i)]);
+      inputs.push_back({std::move(b), uint32_t(i)});
+    }
   if (inputs.empty()) {
     log_info("no blocks in the given inputs; nothing to do");
     return kExitOk;
@@ -112,6 +118,9 @@ void register_merge(CLI::App& app, Runner& run) {
   cmd->add_option("--out", args->out,
                   "Output directory (shared storage; created if missing), or bucket:[PATH]")
       ->required();
+  cmd->add_option("--external-label", args->external_labels,
+                  "[SOURCE:]NAME=VALUE: an external label for blocks that have none (plain "
+                  "Prometheus), for every source or only SOURCE; repeatable");
   cmd->add_option("--replica-label", args->replica_labels,
                   "Label naming the replica (series or external label); repeatable");
   cmd->add_option("--dedup", args->dedup,

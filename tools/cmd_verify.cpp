@@ -91,14 +91,14 @@ bool find_blocks(const std::string& source, std::vector<Candidate>& out) {
     return false;
   }
   if (fs::exists(source + "/meta.json", ec)) {
-    out.push_back({source, source});
+    out.push_back({source, source, false, ""});
     return true;
   }
   std::vector<Candidate> found;
   for (fs::directory_iterator it(source, ec), end; !ec && it != end; it.increment(ec)) {
     std::string name = it->path().filename().string();
     if (!is_ulid(name) || !it->is_directory(ec)) continue;
-    found.push_back({source + "/" + name, source, !fs::exists(it->path() / "meta.json", ec)});
+    found.push_back({source + "/" + name, source, !fs::exists(it->path() / "meta.json", ec), ""});
   }
   if (ec) {
     log_error(source + ": cannot list directory: " + ec.message());

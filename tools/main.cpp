@@ -40,6 +40,12 @@ int main(int argc, char** argv) {
   t::register_rewrite(app, run);
   t::register_backup(app, run);
   t::register_restore(app, run);
+  // A repeatable flag takes one value per use (`--replica-label a
+  // --replica-label b`): without this CLI11 lets `--replica-label a DIR1
+  // DIR2` swallow the sources as more labels.
+  for (auto* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+    for (auto* opt : sub->get_options())
+      if (!opt->get_positional() && opt->get_items_expected_max() > 1) opt->allow_extra_args(false);
   try {
     app.parse(argc, argv);
     log.format = log_format == "json"     ? t::LogFormat::kJson

@@ -87,6 +87,15 @@ void parse_compaction(const ojson& c, const std::string& path, BlockMeta& m) {
 
 }  // namespace
 
+void assume_external_labels(BlockMeta& meta, const std::map<std::string, std::string>& labels) {
+  if (labels.empty() || !meta.external_labels().empty()) return;
+  if (!meta.thanos.is_object())
+    meta.thanos = {{"labels", nlohmann::ordered_json::object()},
+                   {"downsample", {{"resolution", 0}}},
+                   {"source", "promblock"}};
+  for (const auto& [k, v] : labels) meta.thanos["labels"][k] = v;
+}
+
 BlockMeta parse_meta(const std::string& text, const std::string& path) {
   ojson j;
   try {

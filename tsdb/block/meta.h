@@ -72,6 +72,12 @@ std::string_view compaction_class_name(int cls);
 // CompactBlockMetas sets them.
 std::vector<std::string> merged_hints(const std::vector<const BlockMeta*>& inputs);
 
+// Gives a block without external labels (plain Prometheus) the labels a
+// Thanos sidecar would have given it, in memory: a Thanos section with
+// `labels`, as `--external-label` asks. Blocks that have external labels
+// keep theirs. Nothing is written.
+void assume_external_labels(BlockMeta& meta, const std::map<std::string, std::string>& labels);
+
 // Parses meta.json text; `path` only names the file in errors.
 BlockMeta parse_meta(const std::string& text, const std::string& path);
 // Reads <block_dir>/meta.json.

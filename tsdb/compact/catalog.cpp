@@ -46,10 +46,19 @@ bool Catalog::past_retention(const FoundBlock& b) const {
   return opts_.retention_ms && b.meta.max_time < now_ - *opts_.retention_ms;
 }
 
+std::vector<FoundBlock> Catalog::discover(uint32_t source_index) const {
+  bool out = source_index == opts_.sources.size();
+  auto found = discover_blocks(out ? opts_.out_dir : opts_.sources[source_index]);
+  auto labels = opts_.assumed_labels.find(source_index);
+  if (labels != opts_.assumed_labels.end())
+    for (auto& b : found) assume_external_labels(b.meta, labels->second);
+  return found;
+}
+
 std::vector<FoundBlock> Catalog::out_blocks() const {
   std::error_code ec;
   if (!std::filesystem::exists(opts_.out_dir, ec)) return {};
-  return discover_blocks(opts_.out_dir);
+  return discover(uint32_t(opts_.sources.size()));
 }
 
 void Catalog::load() {
@@ -99,7 +108,7 @@ std::vector<FoundBlock> Catalog::load_out_dir() {
 
 void Catalog::load_sources() {
   for (uint32_t i = 0; i < opts_.sources.size(); ++i)
-    for (auto& b : discover_blocks(opts_.sources[i])) {
+    for (auto& b : discover(i)) {
       if (!live(b) || too_young(b) || past_retention(b)) continue;
       auto group = rules_.group_labels(b.meta);
       entries_.push_back({std::move(b), i, std::move(group), false});

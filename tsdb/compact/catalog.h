@@ -78,6 +78,9 @@ class Catalog {
 
  private:
   bool owns_hash(uint64_t hash) const;
+  // The blocks of source `source_index` (out_dir: sources.size()), with
+  // the external labels assumed for it.
+  std::vector<FoundBlock> discover(uint32_t source_index) const;
   bool too_young(const FoundBlock& b) const;
   bool past_retention(const FoundBlock& b) const;
   bool redundant(const FoundBlock& b, const std::vector<FoundBlock>& live) const;

@@ -53,6 +53,10 @@ struct CompactOptions {
   std::function<void(const std::vector<std::string>& block_dirs)> fetch_inputs;
   // Every output gets a Thanos section (merge::MergeOptions::thanos_section).
   bool thanos_section = false;
+  // External labels assumed for blocks that have none (plain Prometheus),
+  // per source (index as in `sources`; out_dir is index sources.size()),
+  // as a sidecar would have set them: they group, shard and label outputs.
+  std::map<uint32_t, std::map<std::string, std::string>> assumed_labels;
 };
 
 // One job as reported to the caller, planned or finished.

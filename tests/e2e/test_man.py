@@ -40,7 +40,7 @@ def subcommands():
 
 
 def help_options(sub):
-    return set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", help_text(sub))) - {"--help"}
+    return set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*(?:\.[a-z0-9-]+)*)", help_text(sub))) - {"--help"}
 
 
 def page_text(path):
@@ -54,7 +54,7 @@ def page_options(path):
     other sections may name other commands' options)."""
     m = re.search(r"^\.SH OPTIONS\n(.*?)(?=^\.SH |\Z)", page_text(path), re.M | re.S)
     assert m, "%s has no OPTIONS section" % path
-    return set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", m.group(1))) - {"--help"}
+    return set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*(?:\.[a-z0-9-]+)*)", m.group(1))) - {"--help"}
 
 
 class ManPageTest(unittest.TestCase):

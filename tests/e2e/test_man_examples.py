@@ -270,7 +270,7 @@ def help_options(sub):
     if sub not in _HELP_OPTIONS:
         rc, out, err = h.run_promblock(([sub] if sub else []) + ["--help"])
         assert rc == 0, err
-        _HELP_OPTIONS[sub] = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", out))
+        _HELP_OPTIONS[sub] = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*(?:\.[a-z0-9-]+)*)", out))
     return _HELP_OPTIONS[sub]
 
 

@@ -12,8 +12,8 @@ _promblock() {
   case ${COMP_WORDS[1]} in
     ls) opts="--json" ;;
     dump) opts="--match --min-time --max-time --format" ;;
-    merge) opts="--out --replica-label --dedup --threads --legacy-chunk-encodings --json" ;;
-    compact) opts="--out --replica-label --dedup --ranges --consistency-delay --delete-delay
+    merge) opts="--out --external-label --replica-label --dedup --threads --legacy-chunk-encodings --json" ;;
+    compact) opts="--out --external-label --replica-label --dedup --ranges --consistency-delay --delete-delay
                    --retention --concurrency --threads --legacy-chunk-encodings --shard
                    --split-shards --lock-expiry
                    --dry-run --json" ;;
@@ -26,15 +26,18 @@ _promblock() {
   case $prev in
     --dedup) COMPREPLY=($(compgen -W "penalty chain none" -- "$cur")); return ;;
     --format) COMPREPLY=($(compgen -W "text openmetrics seriesjson" -- "$cur")); return ;;
-    --out | --into) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+    --out | --into | --scratch-dir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+    --objstore.config-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     --match | --min-time | --max-time | --replica-label | --threads | --ranges | \
       --consistency-delay | --delete-delay | --retention | --concurrency | --limit | \
       --delete | --drop-label | --since | --level | --min-compaction-level | --shard | \
-      --split-shards | --lock-expiry)
+      --split-shards | --lock-expiry | --external-label | --objstore.config)
       return ;;  # a value, not a file
   esac
   if [[ $cur == -* ]]; then
-    COMPREPLY=($(compgen -W "$opts --help" -- "$cur"))
+    # The global options are taken after the command too.
+    COMPREPLY=($(compgen -W "$opts --help --quiet --log-format --objstore.config-file
+                             --objstore.config --scratch-dir" -- "$cur"))
   else
     COMPREPLY=($(compgen -f -- "$cur"))
   fi

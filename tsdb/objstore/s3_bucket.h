@@ -66,7 +66,8 @@ class S3Bucket : public Bucket {
   void list_pages(const std::string& prefix, bool dirs, const std::function<void(ListPage&)>& sink);
   void upload_multipart(const std::string& name, const std::string& local_path, uint64_t size);
   void upload_parts(const std::string& name, const std::string& local_path, uint64_t size,
-                    const std::string& upload_id, std::vector<std::string>& etags);
+                    uint64_t part_size, const std::string& upload_id,
+                    std::vector<std::string>& etags);
   bool put_if_none_match(const std::string& name, std::string_view bytes);
   bool server_honours_if_none_match(const std::string& name);
 

@@ -29,6 +29,16 @@ size_t on_read(char* buf, size_t size, size_t n, void* user) {
   return len;
 }
 
+// curl rewinds the body when it must send the request again itself (a
+// kept-alive connection the server had closed); without this it cannot.
+int on_seek(void* user, curl_off_t offset, int origin) {
+  auto* t = static_cast<Transfer*>(user);
+  if (origin != SEEK_SET || offset < 0 || size_t(offset) > t->req->body.size())
+    return CURL_SEEKFUNC_CANTSEEK;
+  t->sent = size_t(offset);
+  return CURL_SEEKFUNC_OK;
+}
+
 // A 2xx body goes to out_fd when there is one; anything else (error XML) to memory.
 size_t on_write(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
@@ -85,6 +95,8 @@ void set_method(CURL* c, const HttpRequest& req, Transfer& t) {
     curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
     curl_easy_setopt(c, CURLOPT_READDATA, &t);
+    curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
+    curl_easy_setopt(c, CURLOPT_SEEKDATA, &t);
     curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, curl_off_t(req.body.size()));
   } else if (req.method == "POST") {
     curl_easy_setopt(c, CURLOPT_POST, 1L);

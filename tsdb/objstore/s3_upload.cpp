@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <exception>
 #include <mutex>
@@ -17,6 +18,8 @@
 namespace promblock::objstore {
 
 namespace {
+
+constexpr uint64_t kMaxParts = 10000;
 
 // Closes a file descriptor when it goes out of scope.
 struct Fd {
@@ -73,8 +76,10 @@ void S3Bucket::upload_multipart(const std::string& name, const std::string& loca
   std::string upload_id = parse_upload_id(created.body, describe_object(name));
   std::string id_query = canonical_query({{"uploadId", upload_id}});
   try {
-    std::vector<std::string> etags((size + opt_.part_size - 1) / opt_.part_size);
-    upload_parts(name, local_path, size, upload_id, etags);
+    // S3 allows 10000 parts: a file beyond 10000 x part_size gets larger parts.
+    uint64_t part_size = std::max(opt_.part_size, (size + kMaxParts - 1) / kMaxParts);
+    std::vector<std::string> etags((size + part_size - 1) / part_size);
+    upload_parts(name, local_path, size, part_size, upload_id, etags);
     std::string xml = complete_multipart_xml(etags);
     HttpRequest done = request("POST", url(name, id_query));
     done.headers.push_back("Content-Type: application/xml");
@@ -91,7 +96,8 @@ void S3Bucket::upload_multipart(const std::string& name, const std::string& loca
 }
 
 void S3Bucket::upload_parts(const std::string& name, const std::string& local_path, uint64_t size,
-                            const std::string& upload_id, std::vector<std::string>& etags) {
+                            uint64_t part_size, const std::string& upload_id,
+                            std::vector<std::string>& etags) {
   Fd file{open_for_reading(local_path)};
   std::atomic<size_t> next{0};
   std::atomic<bool> failed{false};
@@ -101,8 +107,8 @@ void S3Bucket::upload_parts(const std::string& name, const std::string& local_pa
     std::string buf;  // one part per thread: the memory bound
     try {
       for (size_t i; !failed && (i = next++) < etags.size();) {
-        uint64_t offset = i * opt_.part_size;
-        read_range(file.fd, local_path, offset, std::min(opt_.part_size, size - offset), buf);
+        uint64_t offset = i * part_size;
+        read_range(file.fd, local_path, offset, std::min(part_size, size - offset), buf);
         HttpRequest req = request("PUT", url(name, part_query(i + 1, upload_id)));
         req.body = buf;
         std::string op = "PUT part " + std::to_string(i + 1);

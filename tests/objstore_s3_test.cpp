@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "tsdb/base/error.h"
+#include "tsdb/objstore/s3_bucket.h"
 #include "tsdb/objstore/s3_retry.h"
 #include "tsdb/objstore/s3_url.h"
 #include "tsdb/objstore/s3_xml.h"
@@ -134,6 +135,48 @@ TEST(S3Retry, BackoffDoublesWithJitterAndCap) {
   EXPECT_EQ(backoff_delay(p, 10, 1.0), ms(5000));
   EXPECT_EQ(backoff_delay(p, 60, 0.0), ms(2500));
   EXPECT_EQ(backoff_delay(p, 3, 0.5), ms(600));
+}
+
+TEST(S3Bucket, RefusesBadOptionsNamingTheBucket) {
+  S3Options o;
+  o.bucket = "blocks";
+  o.endpoint = "127.0.0.1:9";
+  EXPECT_EQ(S3Bucket(o).describe(), "s3://blocks");
+  EXPECT_EQ(S3Bucket(o).describe_object("01H/meta.json"), "s3://blocks/01H/meta.json");
+  o.part_size = (uint64_t(5) << 20) - 1;  // below S3's minimum
+  try {
+    S3Bucket b(o);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.path(), "s3://blocks");
+  }
+  o.min_part_size = 1024;  // tests may go lower, explicitly
+  EXPECT_NO_THROW(S3Bucket{o});
+  o.endpoint = "";
+  EXPECT_THROW(S3Bucket{o}, Error);
+  o.endpoint = "h";
+  o.bucket = "";
+  EXPECT_THROW(S3Bucket{o}, Error);
+}
+
+TEST(S3Bucket, TransportFailureIsOneLineNamingTheObject) {
+  S3Options o;
+  o.bucket = "b";
+  o.endpoint = "127.0.0.1:1";  // nothing listens on port 1
+  o.insecure = true;
+  o.retry.tries = 2;
+  o.retry.initial = std::chrono::milliseconds(1);
+  S3Bucket b(o);
+  try {
+    b.put("x/y", "z");
+    FAIL();
+  } catch (const Error& e) {
+    // (An http_proxy in the environment would answer instead: hence no exact match.)
+    std::string what = e.what();
+    EXPECT_EQ(what.rfind("s3://b/x/y: PUT: ", 0), 0u) << what;
+    EXPECT_NE(what.find("(after 2 tries)"), std::string::npos) << what;
+    EXPECT_EQ(what.find('\n'), std::string::npos);
+  }
 }
 
 }  // namespace

@@ -6,8 +6,12 @@ implements multipart uploads. Operations run through the helper
 tests/s3_bucket_tool, configured with a Thanos objstore YAML file.
 
 Faults come from a small TCP proxy in this file placed between the tool and
-s3rver: it answers the first N connections with 503 SlowDown, cuts them, or
-never answers, then forwards bytes unchanged.
+s3rver: it answers the first N connections with 503 SlowDown, cuts them,
+never answers, or cuts the answer short, then forwards bytes unchanged.
+
+Not covered here: virtual-hosted-style URLs (bucket_lookup_type), since
+s3rver's V4 check puts the bucket into the canonical URI of such requests,
+unlike AWS, and so refuses correctly signed ones.
 
 Everything listens on 127.0.0.1 only.
 """
@@ -79,7 +83,8 @@ class S3rver:
 class FaultProxy:
     """Forwards TCP connections to `port`, except that the first `faults`
     connections get `mode`: "503" (an S3 SlowDown answer), "cut" (closed
-    once the request head has arrived) or "stall" (never answered)."""
+    once the request head has arrived), "stall" (never answered) or
+    "short" (forwarded, but closed after 1 MiB of the answer)."""
 
     def __init__(self, port, mode="503", faults=0):
         self.upstream, self.mode, self.faults = port, mode, faults
@@ -106,8 +111,8 @@ class FaultProxy:
         with self.lock:
             fault = self.faulted < self.faults
             self.faulted += fault
-        if not fault:
-            return self._forward(conn)
+        if not fault or self.mode == "short":
+            return self._forward(conn, limit=MiB if fault else None)
         head = b""
         while b"\r\n\r\n" not in head:
             chunk = conn.recv(65536)
@@ -123,16 +128,17 @@ class FaultProxy:
             time.sleep(30)
         conn.close()
 
-    def _forward(self, conn):
+    def _forward(self, conn, limit=None):
         up = socket.create_connection(("127.0.0.1", self.upstream))
 
-        def pipe(src, dst):
+        def pipe(src, dst, limit=None):
             try:
-                while True:
-                    data = src.recv(65536)
+                while limit is None or limit > 0:
+                    data = src.recv(65536 if limit is None else min(65536, limit))
                     if not data:
                         break
                     dst.sendall(data)
+                    limit = None if limit is None else limit - len(data)
             except OSError:
                 pass
             for s in (dst, src):
@@ -141,7 +147,7 @@ class FaultProxy:
                 except OSError:
                     pass
 
-        t = threading.Thread(target=pipe, args=(up, conn), daemon=True)
+        t = threading.Thread(target=pipe, args=(up, conn, limit), daemon=True)
         t.start()
         pipe(conn, up)
         t.join()
@@ -370,6 +376,23 @@ class S3BucketTest(unittest.TestCase):
             self.ok("put", "faults/cut", input="x", config=self.config(port=proxy.port))
             self.assertEqual(self.ok("get", "faults/cut", config=self.config(port=proxy.port)),
                              b"x")
+        finally:
+            proxy.close()
+
+    def test_download_cut_short_starts_again(self):
+        src = os.path.join(self.tmp, "six")
+        data = os.urandom(6 * MiB)
+        with open(src, "wb") as f:
+            f.write(data)
+        self.ok("upload", "faults/six", src)
+        proxy = FaultProxy(self.server.port, "short", faults=1)
+        try:
+            dst = os.path.join(self.tmp, "six.out")
+            self.ok("download", "faults/six", dst, len(data), config=self.config(port=proxy.port),
+                    options=("--retry-ms", "10"))
+            self.assertEqual(proxy.faulted, 1)
+            with open(dst, "rb") as f:
+                self.assertTrue(f.read() == data, "downloaded bytes differ")
         finally:
             proxy.close()
 

@@ -61,7 +61,7 @@ config:
   sts_endpoint: ""
   max_retries: 3
   http_config:
-    idle_conn_timeout: 1m30s
+    idle_conn_timeout: 1m31s
     response_header_timeout: 45s
     insecure_skip_verify: true
     tls_handshake_timeout: 10s
@@ -82,6 +82,7 @@ config:
   EXPECT_EQ(s3.part_size, 10485760u);
   EXPECT_TRUE(s3.disable_multipart);
   EXPECT_EQ(s3.limits.stall_timeout, milliseconds(45000));
+  EXPECT_EQ(s3.limits.idle_timeout, milliseconds(91000));
   EXPECT_TRUE(s3.limits.skip_tls_verify);
 }
 
@@ -95,6 +96,7 @@ TEST(BucketConfig, S3Defaults) {
   EXPECT_EQ(cfg.s3.credentials.region, "us-east-1");
   EXPECT_EQ(cfg.s3.credentials.session_token, "");
   EXPECT_EQ(cfg.s3.limits.stall_timeout, milliseconds(120000));
+  EXPECT_EQ(cfg.s3.limits.idle_timeout, milliseconds(90000));
   EXPECT_FALSE(cfg.s3.limits.skip_tls_verify);
 }
 

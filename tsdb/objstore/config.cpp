@@ -90,7 +90,7 @@ void parse_http_config(const MapReader& cfg, S3Options& s3, const std::string& o
                    "tls_handshake_timeout", "expect_continue_timeout", "max_idle_conns",
                    "max_idle_conns_per_host", "max_conns_per_host", "tls_config",
                    "disable_compression"});
-  http.duration("idle_conn_timeout", std::chrono::seconds(90));  // checked only: no pool to idle
+  s3.limits.idle_timeout = http.duration("idle_conn_timeout", std::chrono::seconds(90));
   s3.limits.stall_timeout = http.duration("response_header_timeout", std::chrono::minutes(2));
   s3.limits.skip_tls_verify = http.get<bool>("insecure_skip_verify", false, "want true or false");
 }

@@ -112,6 +112,7 @@ void set_limits(CURL* c, const HttpLimits& limits) {
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
                    std::max(1L, long(limits.stall_timeout.count() / 1000)));
+  curl_easy_setopt(c, CURLOPT_MAXAGE_CONN, std::max(1L, long(limits.idle_timeout.count() / 1000)));
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);  // threads: no SIGALRM for DNS timeouts
   if (limits.skip_tls_verify) {
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);

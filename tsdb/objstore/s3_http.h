@@ -18,6 +18,9 @@ struct HttpLimits {
   // A try fails when less than 1 byte/s moves for this long (a stalled
   // server), rather than a total time limit that large objects would hit.
   std::chrono::milliseconds stall_timeout{120000};
+  // A kept-alive connection idle longer than this is not reused (servers
+  // close idle ones; reusing one they just closed costs a failed try).
+  std::chrono::milliseconds idle_timeout{90000};
   bool skip_tls_verify = false;
 };
 

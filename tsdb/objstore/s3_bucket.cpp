@@ -174,7 +174,7 @@ void S3Bucket::download(const std::string& name, const std::string& local_path,
                         std::optional<uint64_t> expected_size) {
   std::string tmp = tmp_beside(local_path);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail_errno(tmp, "creating");
+  if (fd < 0) fail_errno(local_path, "creating a temporary file beside it");
   try {
     HttpRequest req = request("GET", url(name));
     req.out_fd = fd;

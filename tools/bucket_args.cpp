@@ -51,16 +51,14 @@ BucketSession::~BucketSession() {
 objstore::Bucket& BucketSession::bucket() {
   if (bucket_) return *bucket_;
   const auto& o = objstore_options();
-  std::string yaml = o.config_yaml, origin = "--objstore.config";
-  if (!o.config_file.empty()) {
-    origin = o.config_file;
-    yaml = fsutil::read_small_file(o.config_file);
-  } else if (yaml.empty()) {
+  if (o.config_file.empty() && o.config_yaml.empty())
     throw UsageError(
         "a bucket: argument needs the bucket's configuration: --objstore.config-file FILE or "
         "--objstore.config YAML");
-  }
-  bucket_ = objstore::open_bucket(objstore::parse_bucket_config(yaml, origin));
+  auto config = o.config_file.empty()
+                    ? objstore::parse_bucket_config(o.config_yaml, objstore::process_env())
+                    : objstore::load_bucket_config(o.config_file, objstore::process_env());
+  bucket_ = objstore::open_bucket(config);
   return *bucket_;
 }
 

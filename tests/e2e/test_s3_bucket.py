@@ -1,0 +1,433 @@
+#!/usr/bin/env python3
+"""The S3 bucket (tsdb/objstore/s3_bucket.h) against a real S3-compatible
+server: s3rver (@20minutes/s3rver, pinned in tests/s3/package.json and
+installed by scripts/install-deps), which checks AWS Signature V4 and
+implements multipart uploads. Operations run through the helper
+tests/s3_bucket_tool, configured with a Thanos objstore YAML file.
+
+Faults come from a small TCP proxy in this file placed between the tool and
+s3rver: it answers the first N connections with 503 SlowDown, cuts them,
+never answers, or cuts the answer short, then forwards bytes unchanged.
+
+Not covered here: virtual-hosted-style URLs (bucket_lookup_type), since
+s3rver's V4 check puts the bucket into the canonical URI of such requests,
+unlike AWS, and so refuses correctly signed ones.
+
+Everything listens on 127.0.0.1 only.
+"""
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+
+TOOL = os.path.join(h.BUILD, "tests", "s3_bucket_tool")
+S3RVER_JS = os.path.join(h.REPO, "tests", "s3", "s3rver.js")
+BUCKET = "promblock"
+MiB = 1 << 20
+
+
+def tool_env():
+    """The environment without proxies or AWS settings that could change the run."""
+    return {k: v for k, v in os.environ.items()
+            if not k.lower().endswith("_proxy") and not k.startswith("AWS_")}
+
+
+class S3rver:
+    """s3rver on 127.0.0.1 on a port it picks (-p 0), data in a temp dir."""
+
+    def __enter__(self):
+        if not os.path.isdir(os.path.join(h.REPO, "tests", "s3", "node_modules")):
+            raise AssertionError("tests/s3/node_modules is missing: run scripts/install-deps "
+                                 "(npm ci in tests/s3)")
+        self.dir = h.mkdtemp("promblock-s3rver-")
+        self.log_path = os.path.join(self.dir, "s3rver.log")
+        self.log_file = open(self.log_path, "wb")
+        # Not --silent: the log of requests shows which API calls were made.
+        self.proc = subprocess.Popen(
+            # s3rver encrypts its continuation tokens with DES, which Node's
+            # OpenSSL 3 only has in its legacy provider.
+            ["node", "--openssl-legacy-provider", S3RVER_JS, "-d", os.path.join(self.dir, "data"),
+             "-a", "127.0.0.1", "-p", "0", "--configure-bucket", BUCKET],
+            stdin=subprocess.DEVNULL, stdout=self.log_file, stderr=subprocess.STDOUT,
+            start_new_session=True, preexec_fn=h._die_with_parent)
+        h._LIVE_PROCS.append(self.proc)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            m = re.search(r"listening on [0-9.]+:(\d+)", self.log())
+            if m:
+                self.port = int(m.group(1))
+                return self
+            time.sleep(0.05)
+        h._kill_proc(self.proc)
+        raise AssertionError("s3rver did not start:\n" + self.log())
+
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def __exit__(self, *exc):
+        h._kill_proc(self.proc)
+        self.log_file.close()
+        return False
+
+
+class FaultProxy:
+    """Forwards TCP connections to `port`, except that the first `faults`
+    connections get `mode`: "503" (an S3 SlowDown answer), "cut" (closed
+    once the request head has arrived), "stall" (never answered) or
+    "short" (forwarded, but closed after 1 MiB of the answer)."""
+
+    def __init__(self, port, mode="503", faults=0):
+        self.upstream, self.mode, self.faults = port, mode, faults
+        self.faulted = 0
+        self.lock = threading.Lock()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self):
+        self.sock.close()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        with self.lock:
+            fault = self.faulted < self.faults
+            self.faulted += fault
+        if not fault or self.mode == "short":
+            return self._forward(conn, limit=MiB if fault else None)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            head += chunk
+        if self.mode == "503":
+            body = (b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code>"
+                    b"<Message>Please reduce your request rate.</Message></Error>")
+            conn.sendall(b"HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\n"
+                         b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        elif self.mode == "stall":
+            time.sleep(30)
+        conn.close()
+
+    def _forward(self, conn, limit=None):
+        up = socket.create_connection(("127.0.0.1", self.upstream))
+
+        def pipe(src, dst, limit=None):
+            try:
+                while limit is None or limit > 0:
+                    data = src.recv(65536 if limit is None else min(65536, limit))
+                    if not data:
+                        break
+                    dst.sendall(data)
+                    limit = None if limit is None else limit - len(data)
+            except OSError:
+                pass
+            for s in (dst, src):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+        t = threading.Thread(target=pipe, args=(up, conn, limit), daemon=True)
+        t.start()
+        pipe(conn, up)
+        t.join()
+        conn.close()
+        up.close()
+
+
+class ConditionalS3:
+    """A minimal S3 stand-in (no signature checks) that, unlike s3rver,
+    honours "If-None-Match: *" on PUT as AWS S3 does: 412 when the object
+    exists. Enough for create_if_absent(): PUT, GET and DELETE of objects."""
+
+    def __init__(self):
+        import http.server
+        objects, lock = {}, threading.Lock()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def reply(self, status, body=b""):
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_PUT(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with lock:
+                    if self.headers.get("If-None-Match") == "*" and self.path in objects:
+                        return self.reply(412, b"<Error><Code>PreconditionFailed</Code>"
+                                               b"<Message>At least one of the pre-conditions you "
+                                               b"specified did not hold</Message></Error>")
+                    objects[self.path] = body
+                self.send_response(200)
+                self.send_header("ETag", '"e"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def do_GET(self):
+                with lock:
+                    body = objects.get(self.path)
+                self.reply(404, b"<Error><Code>NoSuchKey</Code></Error>") if body is None \
+                    else self.reply(200, body)
+
+            def do_DELETE(self):
+                with lock:
+                    objects.pop(self.path, None)
+                self.reply(204)
+
+        self.objects = objects
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class S3BucketTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not os.path.isfile(TOOL):
+            raise AssertionError("%s not built (set PROMBLOCK_BUILD)" % TOOL)
+        cls.server = S3rver().__enter__()
+        cls.tmp = h.mkdtemp("promblock-s3-e2e-")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.__exit__(None, None, None)
+
+    def config(self, port=None, secret="S3RVER", prefix=None, extra=""):
+        """A Thanos objstore config file for s3rver (or whatever listens on `port`)."""
+        text = ("type: S3\n" + ("prefix: %s\n" % prefix if prefix else "") +
+                "config:\n  bucket: %s\n  endpoint: 127.0.0.1:%d\n  insecure: true\n"
+                "  access_key: S3RVER\n  secret_key: %s\n  part_size: %d\n%s"
+                % (BUCKET, port or self.server.port, secret, 5 * MiB, extra))
+        path = os.path.join(self.tmp, "objstore-%d.yml" % abs(hash(text)))
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def tool(self, *args, config=None, input=None, options=(), timeout=60):
+        cmd = [TOOL] + list(options) + [config or self.config()] + [str(a) for a in args]
+        proc = subprocess.run(cmd, input=input.encode() if isinstance(input, str) else input,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
+                              env=tool_env())
+        return proc.returncode, proc.stdout, proc.stderr.decode(errors="replace")
+
+    def ok(self, *args, **kw):
+        rc, out, err = self.tool(*args, **kw)
+        self.assertEqual(rc, 0, "s3_bucket_tool %s: %s" % (" ".join(map(str, args)), err))
+        return out
+
+    def assert_one_line_error(self, rc, err, *parts):
+        self.assertEqual(rc, 1, err)
+        self.assertEqual(err.count("\n"), 1, "not one line: %r" % err)
+        for p in parts:
+            self.assertIn(p, err)
+
+    def list_names(self, prefix, **kw):
+        out = self.ok("list", prefix, **kw).decode()
+        return [line.rsplit(" ", 1) for line in out.splitlines()]
+
+    # ------------------------------------------------------------ operations
+
+    def test_put_get_list_remove(self):
+        name = "basic/a b+c/ü=1.txt"  # needs URI encoding in path and query
+        self.ok("put", name, input="hello s3")
+        self.assertEqual(self.ok("get", name), b"hello s3")
+        self.assertEqual(self.list_names("basic/"), [[name, "8"]])
+        self.assertEqual(self.list_names("basic/a b+c/ü"), [[name, "8"]])
+        self.assertEqual(self.tool("get", "basic/missing")[0], 3)
+        self.ok("remove", name)
+        self.assertEqual(self.tool("get", name)[0], 3)
+        self.ok("remove", name)  # absent: not an error
+        self.assertEqual(self.list_names("basic/"), [])
+
+    def test_list_pages_and_dirs(self):
+        self.ok("put-many", "many/", 1050)
+        # 1050 objects: two pages at the server's 1000, eleven at max-keys 100.
+        for opts in ((), ("--max-keys", "100")):
+            got = self.list_names("many/", options=opts)
+            self.assertEqual(len(got), 1050)
+            self.assertEqual(got[0], ["many/00000", "1"])
+            self.assertEqual(got[-1], ["many/01049", "4"])
+        for n in ("dirs/01A/meta.json", "dirs/01A/chunks/000001", "dirs/01B/index", "dirs/top"):
+            self.ok("put", n, input="x")
+        for opts in ((), ("--max-keys", "1")):
+            out = self.ok("list-dirs", "dirs/", options=opts).decode()
+            self.assertEqual(out.splitlines(), ["dirs/01A/", "dirs/01B/"])
+        top = self.ok("list-dirs", "").decode().splitlines()
+        self.assertIn("dirs/", top)
+        self.assertIn("many/", top)
+        self.assertEqual(top, sorted(top))
+
+    def test_multipart_upload_and_download(self):
+        src = os.path.join(self.tmp, "big")
+        data = os.urandom(23 * MiB + 12345)  # five 5 MiB parts and a short last one
+        with open(src, "wb") as f:
+            f.write(data)
+        self.ok("upload", "mp/big", src)
+        self.assertEqual(self.list_names("mp/"), [["mp/big", str(len(data))]])
+        log = self.server.log()
+        self.assertIn("mp/big?uploads", log)
+        self.assertRegex(log, r"mp/big\?partNumber=5&uploadId=\S+ 200")
+        self.assertNotIn("partNumber=6", log)
+        with open(os.path.join(self.server.dir, "data", BUCKET, "mp",
+                               "big._S3rver_metadata.json")) as f:
+            self.assertIn("octet-stream", f.read())
+        dst = os.path.join(self.tmp, "big.out")
+        self.ok("download", "mp/big", dst, len(data))
+        with open(dst, "rb") as f:
+            self.assertTrue(f.read() == data, "downloaded bytes differ")
+        # A file of at most one part goes in one PUT.
+        small = os.path.join(self.tmp, "small")
+        with open(small, "wb") as f:
+            f.write(data[:5 * MiB])
+        self.ok("upload", "mp/small", small)
+        self.ok("download", "mp/small", dst + "2", 5 * MiB)
+        self.assertEqual(os.path.getsize(dst + "2"), 5 * MiB)
+
+    def test_download_size_mismatch(self):
+        self.ok("put", "dl/obj", input="12345")
+        dst = os.path.join(self.tmp, "dl-mismatch")
+        rc, _, err = self.tool("download", "dl/obj", dst, 6)
+        self.assert_one_line_error(rc, err, "s3://%s/dl/obj" % BUCKET, "expected 6")
+        self.assertFalse(os.path.exists(dst))
+        self.assertEqual([n for n in os.listdir(self.tmp) if "dl-mismatch" in n], [])
+        rc, _, err = self.tool("download", "dl/absent", dst)
+        self.assert_one_line_error(rc, err, "s3://%s/dl/absent: GET: HTTP 404 NoSuchKey" % BUCKET)
+
+    def test_wrong_secret_key(self):
+        rc, _, err = self.tool("put", "auth/x", input="x", config=self.config(secret="wrong"))
+        self.assert_one_line_error(rc, err, "s3://%s/auth/x: PUT: HTTP 403 SignatureDoesNotMatch: "
+                                   % BUCKET)
+        self.assertEqual(self.tool("get", "auth/x")[0], 3)
+
+    def test_create_if_absent_not_supported_by_s3rver(self):
+        # s3rver ignores If-None-Match: the probe finds out and nothing is written.
+        self.assertEqual(self.ok("create", "cia/lock", input="mine"), b"not-supported\n")
+        self.assertEqual(self.tool("get", "cia/lock")[0], 3)
+        self.assertEqual(self.list_names("cia/"), [])  # the probe is gone too
+
+    def test_create_if_absent_where_the_server_honours_it(self):
+        server = ConditionalS3()
+        try:
+            cfg = self.config(port=server.port)
+            self.assertEqual(self.ok("create", "locks/a", input="mine", config=cfg), b"created\n")
+            self.assertEqual(self.ok("create", "locks/a", input="theirs", config=cfg),
+                             b"exists\n")
+            self.assertEqual(self.ok("get", "locks/a", config=cfg), b"mine")
+            # Only the object is left: the probe was removed.
+            self.assertEqual(sorted(server.objects), ["/%s/locks/a" % BUCKET])
+        finally:
+            server.close()
+
+    def test_prefix(self):
+        cfg = self.config(prefix="tenant/a/")
+        self.ok("put", "01A/meta.json", input="{}", config=cfg)
+        self.assertEqual(self.list_names("", config=cfg), [["01A/meta.json", "2"]])
+        self.assertEqual(self.ok("list-dirs", "", config=cfg), b"01A/\n")
+        self.assertEqual(self.list_names("tenant/"), [["tenant/a/01A/meta.json", "2"]])
+        self.ok("remove", "01A/meta.json", config=cfg)
+        self.assertEqual(self.list_names("tenant/"), [])
+
+    # ------------------------------------------------------------ faults
+
+    def test_retries_503_slowdown(self):
+        proxy = FaultProxy(self.server.port, "503", faults=3)
+        try:
+            cfg = self.config(port=proxy.port)
+            self.ok("put", "faults/slow", input="survived", config=cfg,
+                    options=("--retry-ms", "50"))
+            self.assertEqual(proxy.faulted, 3)
+            self.assertEqual(self.ok("get", "faults/slow"), b"survived")
+        finally:
+            proxy.close()
+
+    def test_retries_cut_connections(self):
+        proxy = FaultProxy(self.server.port, "cut", faults=2)
+        try:
+            self.ok("put", "faults/cut", input="x", config=self.config(port=proxy.port))
+            self.assertEqual(self.ok("get", "faults/cut", config=self.config(port=proxy.port)),
+                             b"x")
+        finally:
+            proxy.close()
+
+    def test_download_cut_short_starts_again(self):
+        src = os.path.join(self.tmp, "six")
+        data = os.urandom(6 * MiB)
+        with open(src, "wb") as f:
+            f.write(data)
+        self.ok("upload", "faults/six", src)
+        proxy = FaultProxy(self.server.port, "short", faults=1)
+        try:
+            dst = os.path.join(self.tmp, "six.out")
+            self.ok("download", "faults/six", dst, len(data), config=self.config(port=proxy.port),
+                    options=("--retry-ms", "10"))
+            self.assertEqual(proxy.faulted, 1)
+            with open(dst, "rb") as f:
+                self.assertTrue(f.read() == data, "downloaded bytes differ")
+        finally:
+            proxy.close()
+
+    def test_gives_up_after_retries(self):
+        proxy = FaultProxy(self.server.port, "503", faults=100)
+        try:
+            rc, _, err = self.tool("get", "faults/never", config=self.config(port=proxy.port),
+                                   options=("--retry-ms", "20"))
+            self.assert_one_line_error(rc, err, "s3://%s/faults/never: GET: HTTP 503 SlowDown: "
+                                       "Please reduce your request rate. (after 5 tries)" % BUCKET)
+        finally:
+            proxy.close()
+
+    def test_server_down(self):
+        port = h.free_port()  # nothing listens there
+        start = time.monotonic()
+        rc, _, err = self.tool("put", "down/x", input="x", config=self.config(port=port))
+        self.assert_one_line_error(rc, err, "s3://%s/down/x: PUT: connection refused "
+                                   "(after 5 tries)" % BUCKET)
+        self.assertGreater(time.monotonic() - start, 1.0)  # it did back off
+
+    def test_stalled_server_times_out(self):
+        proxy = FaultProxy(self.server.port, "stall", faults=100)
+        try:
+            cfg = self.config(port=proxy.port,
+                              extra="  http_config:\n    response_header_timeout: 1s\n")
+            start = time.monotonic()
+            rc, _, err = self.tool("get", "faults/stall", config=cfg,
+                                   options=("--tries", "2", "--retry-ms", "10"))
+            self.assert_one_line_error(rc, err, "s3://%s/faults/stall: GET: timed out" % BUCKET,
+                                       "(after 2 tries)")
+            self.assertLess(time.monotonic() - start, 10)
+        finally:
+            proxy.close()
+
+
+if __name__ == "__main__":
+    h.main()

@@ -1,0 +1,269 @@
+"""A real S3 server for the tests, a fault-injecting proxy in front of it,
+and a small independent S3 client.
+
+S3rver runs @20minutes/s3rver (pinned in tests/s3/package.json, installed by
+scripts/install-deps), which checks AWS Signature V4 and implements multipart
+uploads, on 127.0.0.1. S3Client signs its requests itself (Signature V4,
+written from AWS's description, not from promblock's C++), so that what the
+tests put into a bucket and read back out does not go through the code
+under test.
+
+Everything listens on and talks to 127.0.0.1 only.
+"""
+
+import datetime
+import hashlib
+import hmac
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+import xml.etree.ElementTree as ET
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+
+S3RVER_JS = os.path.join(h.REPO, "tests", "s3", "s3rver.js")
+BUCKET = "promblock"
+ACCESS_KEY = SECRET_KEY = "S3RVER"  # s3rver's account
+MiB = 1 << 20
+
+
+def tool_env():
+    """The environment without proxies or AWS settings that could change the run."""
+    return {k: v for k, v in os.environ.items()
+            if not k.lower().endswith("_proxy") and not k.startswith("AWS_")}
+
+
+class S3rver:
+    """s3rver on 127.0.0.1 on a port it picks (-p 0), data in a temp dir."""
+
+    def __enter__(self):
+        if not os.path.isdir(os.path.join(h.REPO, "tests", "s3", "node_modules")):
+            raise AssertionError("tests/s3/node_modules is missing: run scripts/install-deps "
+                                 "(npm ci in tests/s3)")
+        self.dir = h.mkdtemp("promblock-s3rver-")
+        self.log_path = os.path.join(self.dir, "s3rver.log")
+        self.log_file = open(self.log_path, "wb")
+        # Not --silent: the log of requests shows which API calls were made.
+        self.proc = subprocess.Popen(
+            # s3rver encrypts its continuation tokens with DES, which Node's
+            # OpenSSL 3 only has in its legacy provider.
+            ["node", "--openssl-legacy-provider", S3RVER_JS, "-d", os.path.join(self.dir, "data"),
+             "-a", "127.0.0.1", "-p", "0", "--configure-bucket", BUCKET],
+            stdin=subprocess.DEVNULL, stdout=self.log_file, stderr=subprocess.STDOUT,
+            start_new_session=True, preexec_fn=h._die_with_parent)
+        h._LIVE_PROCS.append(self.proc)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            m = re.search(r"listening on [0-9.]+:(\d+)", self.log())
+            if m:
+                self.port = int(m.group(1))
+                return self
+            time.sleep(0.05)
+        h._kill_proc(self.proc)
+        raise AssertionError("s3rver did not start:\n" + self.log())
+
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def __exit__(self, *exc):
+        h._kill_proc(self.proc)
+        self.log_file.close()
+        return False
+
+
+class FaultProxy:
+    """Forwards TCP connections to `port`, except that the first `faults`
+    connections get `mode`: "503" (an S3 SlowDown answer), "cut" (closed
+    once the request head has arrived), "stall" (never answered), "short"
+    (forwarded, but closed after 1 MiB of the answer) or "throttle"
+    (forwarded, the request bodies at 256 KiB/s)."""
+
+    def __init__(self, port, mode="503", faults=0):
+        self.upstream, self.mode, self.faults = port, mode, faults
+        self.faulted = 0
+        self.lock = threading.Lock()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self):
+        # shutdown() wakes the thread blocked in accept(); close() alone
+        # would leave the socket listening until the next connection.
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        with self.lock:
+            fault = self.faulted < self.faults
+            self.faulted += fault
+        if not fault or self.mode in ("short", "throttle"):
+            return self._forward(conn, limit=MiB if fault and self.mode == "short" else None,
+                                 rate=256 * 1024 if fault and self.mode == "throttle" else None)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            head += chunk
+        if self.mode == "503":
+            body = (b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code>"
+                    b"<Message>Please reduce your request rate.</Message></Error>")
+            conn.sendall(b"HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\n"
+                         b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        elif self.mode == "stall":
+            time.sleep(30)
+        conn.close()
+
+    def _forward(self, conn, limit=None, rate=None):
+        up = socket.create_connection(("127.0.0.1", self.upstream))
+
+        def pipe(src, dst, limit=None, rate=None):
+            try:
+                while limit is None or limit > 0:
+                    data = src.recv(65536 if limit is None else min(65536, limit))
+                    if not data:
+                        break
+                    dst.sendall(data)
+                    if rate:
+                        time.sleep(len(data) / rate)
+                    limit = None if limit is None else limit - len(data)
+            except OSError:
+                pass
+            for s in (dst, src):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+        t = threading.Thread(target=pipe, args=(up, conn, limit), daemon=True)
+        t.start()
+        pipe(conn, up, rate=rate)  # uploads (client to server) are throttled
+        t.join()
+        conn.close()
+        up.close()
+
+
+def config_yaml(port, bucket=BUCKET, prefix=None):
+    """Thanos objstore configuration of the bucket on 127.0.0.1:port."""
+    text = ("type: S3\nconfig:\n  bucket: %s\n  endpoint: 127.0.0.1:%d\n  insecure: true\n"
+            "  access_key: %s\n  secret_key: %s\n" % (bucket, port, ACCESS_KEY, SECRET_KEY))
+    return text + ("prefix: %s\n" % prefix if prefix else "")
+
+
+class S3Client:
+    """GET, PUT, DELETE and ListObjectsV2 against 127.0.0.1:port, signed
+    with AWS Signature V4 (path-style URLs, region us-east-1)."""
+
+    def __init__(self, port, bucket=BUCKET):
+        self.port, self.bucket = port, bucket
+        self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def _sign(self, method, path, query, payload_hash):
+        now = datetime.datetime.now(datetime.timezone.utc)
+        amz_date, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
+        host = "127.0.0.1:%d" % self.port
+        headers = {"host": host, "x-amz-content-sha256": payload_hash, "x-amz-date": amz_date}
+        signed = ";".join(sorted(headers))
+        canonical_query = "&".join("%s=%s" % (urllib.parse.quote(k, safe="-_.~"),
+                                              urllib.parse.quote(v, safe="-_.~"))
+                                   for k, v in sorted(query.items()))
+        canonical = "\n".join([method, urllib.parse.quote(path, safe="/-_.~"), canonical_query] +
+                               ["%s:%s" % (k, headers[k]) for k in sorted(headers)] +
+                               ["", signed, payload_hash])
+        scope = "%s/us-east-1/s3/aws4_request" % day
+        to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope,
+                             hashlib.sha256(canonical.encode()).hexdigest()])
+        key = ("AWS4" + SECRET_KEY).encode()
+        for part in (day, "us-east-1", "s3", "aws4_request"):
+            key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+        signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+        headers["Authorization"] = ("AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, "
+                                    "Signature=%s" % (ACCESS_KEY, scope, signed, signature))
+        return headers, canonical_query
+
+    def request(self, method, key="", query=None, body=b""):
+        path = "/%s/%s" % (self.bucket, key) if key else "/%s" % self.bucket
+        headers, qs = self._sign(method, path, query or {}, hashlib.sha256(body).hexdigest())
+        url = "http://127.0.0.1:%d%s%s" % (self.port, urllib.parse.quote(path, safe="/-_.~"),
+                                           "?" + qs if qs else "")
+        req = urllib.request.Request(url, data=body if method == "PUT" else None,
+                                     headers=headers, method=method)
+        try:
+            with self.opener.open(req, timeout=60) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def put(self, key, data):
+        status, body = self.request("PUT", key, body=data)
+        assert status == 200, (key, status, body[:300])
+
+    def get(self, key):
+        status, body = self.request("GET", key)
+        if status == 404:
+            return None
+        assert status == 200, (key, status, body[:300])
+        return body
+
+    def delete(self, key):
+        status, body = self.request("DELETE", key)
+        assert status in (200, 204), (key, status, body[:300])
+
+    def list(self, prefix=""):
+        """{key: size} of every object under prefix."""
+        out, token = {}, None
+        while True:
+            q = {"list-type": "2", "prefix": prefix}
+            if token:
+                q["continuation-token"] = token
+            status, body = self.request("GET", query=q)
+            assert status == 200, (status, body[:300])
+            root = ET.fromstring(body)
+            ns = {"s3": root.tag.split("}")[0].strip("{")} if root.tag.startswith("{") else {}
+            p = "s3:" if ns else ""
+            for c in root.findall(p + "Contents", ns):
+                out[c.find(p + "Key", ns).text] = int(c.find(p + "Size", ns).text)
+            if (root.findtext(p + "IsTruncated", "false", ns)) != "true":
+                return out
+            token = root.findtext(p + "NextContinuationToken", None, ns)
+
+    def upload_tree(self, local_dir, prefix, meta_last=True):
+        """Every file under local_dir as prefix + relative path; a block's
+        meta.json after its other files, as a sidecar uploads."""
+        files = []
+        for dp, _, fs in os.walk(local_dir):
+            for f in fs:
+                files.append(os.path.relpath(os.path.join(dp, f), local_dir))
+        files.sort(key=lambda r: (meta_last and os.path.basename(r) == "meta.json", r))
+        for rel in files:
+            with open(os.path.join(local_dir, rel), "rb") as f:
+                self.put(prefix + rel, f.read())
+
+    def download_tree(self, prefix, local_dir):
+        for key in self.list(prefix):
+            dst = os.path.join(local_dir, key[len(prefix):])
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            with open(dst, "wb") as f:
+                f.write(self.get(key))

@@ -213,6 +213,20 @@ def clone_block(block, parent, rng, thanos_labels=None):
     return dst
 
 
+def sidecar_bucket(parent, clusters, n_windows, seed):
+    """A bucket directory as Thanos sidecars lay one out: for each cluster,
+    replicas a and b, windows W0..W(n-1), each block with a Thanos section
+    {cluster, replica}."""
+    wa, wb = (window_blocks(s) for s in replica_sources())
+    rng = random.Random(seed)
+    os.makedirs(parent)
+    for cl in clusters:
+        for rep, src in (("a", wa), ("b", wb)):
+            for k in range(n_windows):
+                clone_block(src[k], parent, rng, {"cluster": cl, "replica": rep})
+    return parent
+
+
 def write_deletion_mark(block, deletion_time_s, details="marked by test"):
     write_json(os.path.join(block, "deletion-mark.json"),
                {"id": os.path.basename(block), "version": 1, "details": details,

@@ -227,6 +227,23 @@ def file_digests(root):
     return out
 
 
+def live_layout(directory, dumps=True):
+    """{(thanos labels as JSON, minTime, maxTime, sorted sources): promblock
+    dump (or None)} of the blocks of directory without a deletion mark: what
+    two runs that wrote blocks under other ULIDs must agree on."""
+    out = {}
+    for b in block_dirs(directory):
+        if os.path.exists(os.path.join(b, "deletion-mark.json")):
+            continue
+        m = read_meta(b)
+        key = (json.dumps((m.get("thanos") or {}).get("labels"), sort_keys=True),
+               m["minTime"], m["maxTime"], tuple(sorted(m["compaction"]["sources"])))
+        if key in out:
+            raise AssertionError("%s: two live blocks %s" % (directory, key))
+        out[key] = promblock_dump(b) if dumps else None
+    return out
+
+
 def make_blocks(om, outdir, timeout=300):
     """promtool tsdb create-blocks-from openmetrics. om: a path to an existing
     file or the OpenMetrics text itself. Returns the new block dirs, sorted."""

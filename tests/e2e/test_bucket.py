@@ -10,7 +10,6 @@ against independent references: a bucket run must give the same blocks
 
 import json
 import os
-import random
 import shutil
 import subprocess
 import sys
@@ -35,42 +34,15 @@ def promblock_ok(tc, args, timeout=300):
     return out, err
 
 
-def sidecar_bucket(parent, seed=7):
-    """A bucket as two sidecars lay it out: every window of replicas a and b
-    of one cluster, each block with its Thanos section."""
-    wa, wb = (cd.window_blocks(s) for s in cd.replica_sources())
-    rng = random.Random(seed)
-    os.makedirs(parent)
-    for rep, src in (("a", wa), ("b", wb)):
-        for k in range(N_WINDOWS):
-            cd.clone_block(src[k], parent, rng, {"cluster": "x", "replica": rep})
-    return parent
-
-
 def layout_keys(directory):
-    return sorted(live_layout(None, directory, dumps=False))
-
-
-def live_layout(tc, directory, dumps=True):
-    """{(thanos labels, minTime, maxTime, sources): dump} of the live blocks."""
-    out = {}
-    for b in h.block_dirs(directory):
-        if os.path.exists(os.path.join(b, "deletion-mark.json")):
-            continue
-        m = h.read_meta(b)
-        key = (json.dumps((m.get("thanos") or {}).get("labels"), sort_keys=True),
-               m["minTime"], m["maxTime"], tuple(sorted(m["compaction"]["sources"])))
-        if tc:
-            tc.assertNotIn(key, out)
-        out[key] = h.promblock_dump(b) if dumps else None
-    return out
+    return sorted(h.live_layout(directory, dumps=False))
 
 
 class BucketTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = h.mkdtemp()
-        cls.bucket = sidecar_bucket(os.path.join(cls.tmp, "sidecars"))
+        cls.bucket = cd.sidecar_bucket(os.path.join(cls.tmp, "sidecars"), "x", N_WINDOWS, seed=7)
         # The reference: the same compaction on a plain directory.
         cls.ref = os.path.join(cls.tmp, "ref")
         shutil.copytree(cls.bucket, cls.ref)
@@ -108,7 +80,7 @@ class BucketTest(unittest.TestCase):
                                      "--consistency-delay", "0s", fs_config(d), "bucket:"])
         self.assertIn("uploaded", err)
         self.assertEqual(layout_keys(d), layout_keys(self.ref))
-        self.assertEqual(live_layout(self, d), live_layout(self, self.ref))
+        self.assertEqual(h.live_layout(d), h.live_layout(self.ref))
         # The sidecars' blocks are kept, marked for deletion (48h delay),
         # byte for byte as they were.
         after = h.file_digests(d)
@@ -128,7 +100,7 @@ class BucketTest(unittest.TestCase):
         ref_out = os.path.join(self.tmp, "ref-out")
         promblock_ok(self, args + ["--out", ref_out, self.bucket])
         self.assertEqual(layout_keys(os.path.join(d, "compacted")), layout_keys(ref_out))
-        self.assertEqual(live_layout(self, os.path.join(d, "compacted")), live_layout(self, ref_out))
+        self.assertEqual(h.live_layout(os.path.join(d, "compacted")), h.live_layout(ref_out))
         for b in h.block_dirs(os.path.join(d, "compacted")):
             thanos = h.read_meta(b)["thanos"]
             self.assertEqual(thanos["labels"], {"cluster": "x"})

@@ -13,7 +13,6 @@ that is down, and a run killed with SIGKILL in the middle of its uploads.
 
 import json
 import os
-import random
 import shutil
 import signal
 import subprocess
@@ -32,39 +31,15 @@ N_WINDOWS = 6
 COMPACT = ["compact", "--replica-label", "replica", "--consistency-delay", "0s"]
 
 
-def sidecar_layout(parent, seed=11):
-    """Two clusters (x, y) of two replicas (a, b), N_WINDOWS 2h blocks each,
-    with the Thanos sections sidecars write."""
-    wa, wb = (cd.window_blocks(s) for s in cd.replica_sources())
-    rng = random.Random(seed)
-    os.makedirs(parent)
-    for cl in "xy":
-        for rep, src in (("a", wa), ("b", wb)):
-            for k in range(N_WINDOWS):
-                cd.clone_block(src[k], parent, rng, {"cluster": cl, "replica": rep})
-    return parent
-
-
 def live_blocks(d):
     return [b for b in h.block_dirs(d) if not os.path.exists(os.path.join(b, "deletion-mark.json"))]
-
-
-def layout(d, dumps=True):
-    """{(thanos labels, minTime, maxTime, sources): dump} of d's live blocks."""
-    out = {}
-    for b in live_blocks(d):
-        m = h.read_meta(b)
-        key = (json.dumps((m.get("thanos") or {}).get("labels"), sort_keys=True),
-               m["minTime"], m["maxTime"], tuple(sorted(m["compaction"]["sources"])))
-        out[key] = h.promblock_dump(b) if dumps else None
-    return out
 
 
 class S3Test(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = h.mkdtemp()
-        cls.layout_dir = sidecar_layout(os.path.join(cls.tmp, "sidecars"))
+        cls.layout_dir = cd.sidecar_bucket(os.path.join(cls.tmp, "sidecars"), "xy", N_WINDOWS, seed=11)
         cls.ref = os.path.join(cls.tmp, "ref")
         shutil.copytree(cls.layout_dir, cls.ref)
         rc, _, err = h.run_promblock(COMPACT + [cls.ref], timeout=600)
@@ -113,14 +88,14 @@ class S3Test(unittest.TestCase):
             self.assertIn(block + "index", objects)
 
     def test_compact_single_and_sharded_equal_directory_run(self):
-        want = layout(self.ref)
+        want = h.live_layout(self.ref)
         self.sidecars_upload("one")
         rc, out, err = self.promblock(COMPACT + ["--objstore.config-file", self.config("one"),
                                                  "bucket:"])
         self.assertEqual(rc, 0, err)
         self.assertIn("s3://promblock/one: uploaded", err)
         self.assert_bucket_blocks_complete("one")
-        self.assertEqual(layout(self.download("one", "one")), want)
+        self.assertEqual(h.live_layout(self.download("one", "one")), want)
 
         self.sidecars_upload("four")
         cfg = self.config("four")
@@ -133,7 +108,7 @@ class S3Test(unittest.TestCase):
             self.assertEqual(p.returncode, 0, err.decode())
         self.assert_bucket_blocks_complete("four")
         four = self.download("four", "four")
-        self.assertEqual(layout(four), want)
+        self.assertEqual(h.live_layout(four), want)
 
         # A real Prometheus serves the same samples from the bucket's blocks.
         x = lambda d: [b for b in live_blocks(d)  # noqa: E731
@@ -172,7 +147,7 @@ class S3Test(unittest.TestCase):
             proxy.close()
         self.assertEqual(rc, 0, err)
         self.assertEqual(proxy.faulted, 3)
-        self.assertEqual(layout(self.download("slow", "slow")), layout(self.ref))
+        self.assertEqual(h.live_layout(self.download("slow", "slow")), h.live_layout(self.ref))
 
     def test_server_down_is_one_line_naming_the_object(self):
         proxy = FaultProxy(self.server.port)
@@ -218,7 +193,7 @@ class S3Test(unittest.TestCase):
                                                "bucket:"])
         self.assertEqual(rc, 0, err)
         self.assert_bucket_blocks_complete("kill")
-        self.assertEqual(layout(self.download("kill", "kill")), layout(self.ref))
+        self.assertEqual(h.live_layout(self.download("kill", "kill")), h.live_layout(self.ref))
 
 
 if __name__ == "__main__":

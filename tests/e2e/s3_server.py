@@ -165,10 +165,13 @@ class FaultProxy:
         up.close()
 
 
-def config_yaml(port, bucket=BUCKET, prefix=None):
-    """Thanos objstore configuration of the bucket on 127.0.0.1:port."""
-    text = ("type: S3\nconfig:\n  bucket: %s\n  endpoint: 127.0.0.1:%d\n  insecure: true\n"
-            "  access_key: %s\n  secret_key: %s\n" % (bucket, port, ACCESS_KEY, SECRET_KEY))
+def config_yaml(port, bucket=BUCKET, prefix=None, keys=True):
+    """Thanos objstore configuration of the bucket on 127.0.0.1:port; without
+    `keys` the credentials must come from the environment."""
+    text = "type: S3\nconfig:\n  bucket: %s\n  endpoint: 127.0.0.1:%d\n  insecure: true\n" % (
+        bucket, port)
+    if keys:
+        text += "  access_key: %s\n  secret_key: %s\n" % (ACCESS_KEY, SECRET_KEY)
     return text + ("prefix: %s\n" % prefix if prefix else "")
 
 

@@ -264,7 +264,8 @@ EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", 
 def manifest_command(path):
     """The shell command of the Indexed Job manifest's container (its
     folded `args: - >-` scalar), and its completions/parallelism."""
-    lines = open(path).read().splitlines()
+    with open(path) as f:
+        lines = f.read().splitlines()
     fields = {}
     cmd = None
     for i, line in enumerate(lines):

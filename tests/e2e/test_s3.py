@@ -25,7 +25,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import harness as h  # noqa: E402
 import compact_data as cd  # noqa: E402
-from s3_server import FaultProxy, S3Client, S3rver, config_yaml, tool_env  # noqa: E402
+from s3_server import ACCESS_KEY, SECRET_KEY, FaultProxy, S3Client, S3rver, config_yaml, \
+    tool_env  # noqa: E402
+from test_compact_shards import manifest_command  # noqa: E402
 
 N_WINDOWS = 6
 COMPACT = ["compact", "--replica-label", "replica", "--consistency-delay", "0s"]
@@ -120,6 +122,34 @@ class S3Test(unittest.TestCase):
             ref = h.raw_samples(prom, cd.SELECTOR, cd.T0, end)
         self.assertTrue(ref)
         self.assertEqual(got, ref)
+
+    def test_kubernetes_cronjob_example(self):
+        """man/examples/compact-bucket-cronjob.yaml's command, run as its four
+        Indexed Job pods, credentials from the environment as the manifest
+        passes them."""
+        cmd, fields = manifest_command(os.path.join(h.REPO, "man", "examples",
+                                                    "compact-bucket-cronjob.yaml"))
+        self.assertEqual(fields, {"completionMode": "Indexed", "completions": "4",
+                                  "parallelism": "4"})
+        self.sidecars_upload("k8s")
+        cfg = os.path.join(self.tmp, "k8s.yml")
+        with open(cfg, "w") as f:
+            f.write(config_yaml(self.server.port, prefix="k8s", keys=False))
+        scratch = os.path.join(self.tmp, "k8s-scratch")
+        os.makedirs(scratch)
+        cmd = cmd.replace("/etc/thanos/objstore.yml", cfg).replace("/scratch", scratch)
+        cmd = cmd.replace("promblock", h.BIN, 1)
+        procs = [subprocess.Popen(["/bin/sh", "-c", cmd], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE,
+                                  env=dict(tool_env(), JOB_COMPLETION_INDEX=str(i),
+                                           AWS_ACCESS_KEY_ID=ACCESS_KEY,
+                                           AWS_SECRET_ACCESS_KEY=SECRET_KEY))
+                 for i in range(4)]
+        for p in procs:
+            _, err = p.communicate(timeout=600)
+            self.assertEqual(p.returncode, 0, err.decode())
+        self.assertEqual(os.listdir(scratch), [])  # each run removed its downloads
+        self.assertEqual(h.live_layout(self.download("k8s", "k8s")), h.live_layout(self.ref))
 
     def test_backup_and_restore_round_trip(self):
         self.sidecars_upload("bk")

@@ -7,12 +7,14 @@
 #include <vector>
 
 #include "tests/test_util.h"
+#include "tsdb/base/dir_lock.h"
 #include "tsdb/base/error.h"
 #include "tsdb/base/fsutil.h"
 #include "tsdb/base/ulid.h"
 #include "tsdb/objstore/filesystem_bucket.h"
 #include "tsdb/remote/block_transfer.h"
 #include "tsdb/remote/bucket_blocks.h"
+#include "tsdb/remote/bucket_lock.h"
 #include "tsdb/remote/mirror.h"
 
 namespace promblock::remote {
@@ -193,6 +195,34 @@ TEST_F(BucketBlocks, OnlyOldPartialUploadsAreRemoved) {
   EXPECT_EQ(mirror.remove_old_partials(/*now_ms=*/600'000, /*min_age_ms=*/200'000), 1u);
   EXPECT_FALSE(bucket.get(old_partial + "/index"));
   EXPECT_TRUE(bucket.get(young_partial + "/index"));
+}
+
+}  // namespace
+}  // namespace promblock::remote
+
+namespace promblock::remote {
+namespace {
+
+TEST(BucketLockTest, ExcludesALiveHolderAndTakesOverAStaleOne) {
+  testing::TempDir store;
+  objstore::FilesystemBucket bucket(store.path());
+  int64_t now = 1'000'000;
+  auto clock = [&] { return now; };
+  auto expiry = std::chrono::milliseconds(60'000);
+  {
+    BucketLock first(bucket, "x/.lock", expiry, clock);
+    EXPECT_TRUE(first.held());
+    EXPECT_TRUE(bucket.get("x/.lock"));
+    now += 59'000;  // not refreshed for less than the expiry: still held
+    EXPECT_THROW(BucketLock(bucket, "x/.lock", expiry, clock), LockedError);
+  }
+  EXPECT_FALSE(bucket.get("x/.lock"));  // released
+
+  bucket.put("x/.lock", "{\"holder\":\"gone\",\"refreshed_ms\":1000}");
+  now = 1000 + 60'000;  // its holder stopped refreshing an expiry ago
+  BucketLock taker(bucket, "x/.lock", expiry, clock);
+  EXPECT_TRUE(taker.held());
+  EXPECT_NE(bucket.get("x/.lock")->find("\"refreshed_ms\":61000"), std::string::npos);
 }
 
 }  // namespace

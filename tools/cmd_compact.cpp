@@ -17,6 +17,7 @@
 #include "tsdb/compact/compactor.h"
 #include "tsdb/compact/sharding.h"
 #include "tsdb/model/timeparse.h"
+#include "tsdb/remote/bucket_lock.h"
 #include "tsdb/remote/mirror.h"
 
 namespace promblock::tools {
@@ -158,6 +159,23 @@ struct BucketPlaces {
   std::vector<std::unique_ptr<remote::BucketMirror>> mirrors;
   remote::BucketMirror* out = nullptr;
 
+  std::unique_ptr<remote::BucketLock> lock;
+
+  // One writer per shard of a bucket: overlapping runs (cron) exclude each
+  // other through a lock object, where the store can create one atomically.
+  void lock_out(const std::string& arg, const compact::CompactOptions& o) {
+    std::string shard =
+        o.shard ? std::to_string(o.shard->index) + "-of-" + std::to_string(o.shard->count) : "all";
+    lock = std::make_unique<remote::BucketLock>(
+        session.bucket(), bucket_root(arg) + ".promblock-lock-" + shard,
+        std::chrono::milliseconds(o.lock_expiry_ms), compact::system_now_ms);
+    if (!lock->held())
+      log_info(session.bucket().describe() +
+               ": the server cannot create objects atomically (it ignores If-None-Match), so no "
+               "lock keeps runs apart: run one compactor per group (--shard I/N), as Thanos "
+               "requires");
+  }
+
   std::string mirror(const std::string& arg, const char* what) {
     mirrors.push_back(std::make_unique<remote::BucketMirror>(session.bucket(), bucket_root(arg),
                                                              session.scratch_subdir(what)));
@@ -166,6 +184,7 @@ struct BucketPlaces {
 
   void attach(compact::CompactOptions& o) {
     if (is_bucket_arg(o.out_dir)) {
+      if (!o.dry_run) lock_out(o.out_dir, o);
       o.out_dir = mirror(o.out_dir, "out");
       out = mirrors.back().get();
       o.thanos_section = true;  // bucket blocks always carry one

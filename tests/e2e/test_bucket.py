@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 import sys
 import unittest
 
@@ -91,6 +92,28 @@ class BucketTest(unittest.TestCase):
         out, _ = promblock_ok(self, ["compact", "--replica-label", "replica",
                                      "--consistency-delay", "0s", fs_config(d), "bucket:"])
         self.assertEqual(out, "nothing to do\n")
+
+    def test_overlapping_runs_exclude_each_other(self):
+        d = self.fresh_bucket("locked")
+        lock = os.path.join(d, ".promblock-lock-all")
+        now_ms = int(time.time() * 1000)
+        with open(lock, "w") as f:
+            json.dump({"holder": "otherhost pid 7", "started_ms": now_ms,
+                       "refreshed_ms": now_ms}, f)
+        before = h.file_digests(d)
+        args = ["compact", "--replica-label", "replica", "--consistency-delay", "0s",
+                fs_config(d), "bucket:"]
+        rc, out, err = h.run_promblock(args, timeout=300)
+        self.assertEqual(rc, 75, err)
+        self.assertRegex(err, r"^promblock: %s: locked by otherhost pid 7, refreshed \d+s ago\n$" % lock)
+        self.assertEqual(h.file_digests(d), before)
+        # A holder that stopped refreshing longer than --lock-expiry ago is gone.
+        with open(lock, "w") as f:
+            json.dump({"holder": "otherhost pid 7", "started_ms": now_ms - 3600000,
+                       "refreshed_ms": now_ms - 600000}, f)
+        promblock_ok(self, args)
+        self.assertFalse(os.path.exists(lock))
+        self.assertEqual(layout_keys(d), layout_keys(self.ref))
 
     def test_compact_into_bucket_out_equals_directory_out(self):
         d = self.fresh_bucket("out-bucket")

@@ -96,6 +96,9 @@ class S3Test(unittest.TestCase):
                                                  "bucket:"])
         self.assertEqual(rc, 0, err)
         self.assertIn("s3://promblock/one: uploaded", err)
+        # s3rver ignores If-None-Match on PUT: no lock, and the run says so.
+        self.assertIn("s3://promblock/one: the server cannot create objects atomically", err)
+        self.assertNotIn("one/.promblock-lock-all", self.s3.list("one/"))
         self.assert_bucket_blocks_complete("one")
         self.assertEqual(h.live_layout(self.download("one", "one")), want)
 

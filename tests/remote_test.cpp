@@ -15,6 +15,7 @@
 #include "tsdb/remote/block_transfer.h"
 #include "tsdb/remote/bucket_blocks.h"
 #include "tsdb/remote/bucket_lock.h"
+#include "tsdb/remote/file_hash.h"
 #include "tsdb/remote/mirror.h"
 
 namespace promblock::remote {
@@ -223,6 +224,48 @@ TEST(BucketLockTest, ExcludesALiveHolderAndTakesOverAStaleOne) {
   BucketLock taker(bucket, "x/.lock", expiry, clock);
   EXPECT_TRUE(taker.held());
   EXPECT_NE(bucket.get("x/.lock")->find("\"refreshed_ms\":61000"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace promblock::remote
+
+namespace promblock::remote {
+namespace {
+
+TEST(FileHashTest, IsSha256InHex) {
+  testing::TempDir dir;
+  fsutil::write_file_synced(dir.file("abc"), "abc");
+  EXPECT_EQ(sha256_file_hex(dir.file("abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_THROW(sha256_file_hex(dir.file("missing")), Error);
+}
+
+TEST_F(BucketBlocks, DownloadChecksTheHashesMetaJsonRecords) {
+  std::string dir = make_block(local.path(), 0);
+  std::string ulid = fsutil::base_name(dir);
+  BlockMeta meta = read_meta(dir);
+  for (auto& f : meta.thanos["files"])
+    if (f["rel_path"] == "index")
+      f["hash"] = {{"func", "SHA256"}, {"value", sha256_file_hex(dir + "/index")}};
+  fsutil::write_file_synced(dir + "/meta.json", meta_to_json(meta));
+  upload_block(bucket, dir, "");
+  TempDir into;
+  EXPECT_NO_THROW(download_block(bucket, list_blocks(bucket, "").blocks.at(0), into.path()));
+
+  // Same size, other bytes: only the hash tells.
+  auto index = testing::read_bytes(dir + "/index");
+  index[index.size() / 2] ^= 0xff;
+  testing::write_bytes(store.file(ulid + "/index"), index);
+  TempDir into2;
+  try {
+    download_block(bucket, list_blocks(bucket, "").blocks.at(0), into2.path());
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.path(), store.file(ulid + "/index"));
+    EXPECT_NE(e.detail().find("meta.json says"), std::string::npos) << e.what();
+    EXPECT_EQ(e.detail().rfind("SHA256 ", 0), 0u) << e.what();
+  }
+  EXPECT_TRUE(fs::is_empty(into2.path()));
 }
 
 }  // namespace

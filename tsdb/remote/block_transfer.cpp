@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <system_error>
 
 #include "tsdb/base/error.h"
 #include "tsdb/base/fsutil.h"
+#include "tsdb/remote/file_hash.h"
 
 namespace fs = std::filesystem;
 
@@ -14,35 +16,34 @@ namespace promblock::remote {
 
 namespace {
 
-// meta.json's Thanos section lists the block's files with their sizes;
-// where it does, a download must match it.
-std::map<std::string, uint64_t> recorded_sizes(const BlockMeta& meta) {
-  std::map<std::string, uint64_t> sizes;
-  if (!meta.thanos.is_object() || !meta.thanos.contains("files")) return sizes;
+// What meta.json's Thanos section records of the block's files: their
+// sizes, and their SHA-256 where Thanos's --hash-func was sha256. A
+// download must match both.
+struct RecordedFile {
+  std::optional<uint64_t> size;
+  std::string sha256;  // empty: none recorded
+};
+
+std::map<std::string, RecordedFile> recorded_files(const BlockMeta& meta) {
+  std::map<std::string, RecordedFile> out;
+  if (!meta.thanos.is_object() || !meta.thanos.contains("files")) return out;
   const auto& files = meta.thanos["files"];
-  if (!files.is_array()) return sizes;
-  for (const auto& f : files)
-    if (f.is_object() && f.contains("rel_path") && f.contains("size_bytes") &&
-        f["rel_path"].is_string() && f["size_bytes"].is_number_unsigned())
-      sizes[f["rel_path"].get<std::string>()] = f["size_bytes"].get<uint64_t>();
-  return sizes;
+  if (!files.is_array()) return out;
+  for (const auto& f : files) {
+    if (!f.is_object() || !f.contains("rel_path") || !f["rel_path"].is_string()) continue;
+    RecordedFile r;
+    if (f.contains("size_bytes") && f["size_bytes"].is_number_unsigned())
+      r.size = f["size_bytes"].get<uint64_t>();
+    if (f.contains("hash") && f["hash"].is_object() && f["hash"].value("func", "") == "SHA256" &&
+        f["hash"].contains("value") && f["hash"]["value"].is_string())
+      r.sha256 = f["hash"]["value"].get<std::string>();
+    out[f["rel_path"].get<std::string>()] = r;
+  }
+  return out;
 }
 
 bool safe_relative_name(const std::string& name) {
   return !name.empty() && name.front() != '/' && name.find("..") == std::string::npos;
-}
-
-void check_recorded_files(objstore::Bucket& bucket, const BucketBlock& block) {
-  for (const auto& [name, size] : recorded_sizes(block.meta)) {
-    if (name == "meta.json") continue;  // written after the list, without a size
-    auto it = std::find_if(block.objects.begin(), block.objects.end(),
-                           [&](auto& o) { return o.name == name; });
-    std::string where = bucket.describe_object(block.prefix + name);
-    if (it == block.objects.end()) fail(where, "listed in meta.json but not in the bucket");
-    if (it->size != size)
-      fail(where,
-           "size " + std::to_string(it->size) + " bytes, meta.json says " + std::to_string(size));
-  }
 }
 
 // A block directory's files in upload order: chunks, then the rest, then
@@ -65,6 +66,33 @@ std::vector<std::string> upload_order(const std::string& block_dir) {
 }
 
 }  // namespace
+
+void check_recorded_hashes(objstore::Bucket& bucket, const BucketBlock& block,
+                           const std::string& local_dir) {
+  for (const auto& [name, recorded] : recorded_files(block.meta)) {
+    std::string local = local_dir + "/" + name;
+    std::error_code ec;
+    if (recorded.sha256.empty() || name == kMetaFile || !fs::exists(local, ec)) continue;
+    std::string got = sha256_file_hex(local);
+    if (got != recorded.sha256)
+      fail(bucket.describe_object(block.prefix + name),
+           "SHA256 " + got + ", meta.json says " + recorded.sha256);
+  }
+}
+
+void check_recorded_files(objstore::Bucket& bucket, const BucketBlock& block) {
+  for (const auto& [name, recorded] : recorded_files(block.meta)) {
+    if (name == kMetaFile || !recorded.size) continue;  // written after the list, no size
+    uint64_t size = *recorded.size;
+    auto it = std::find_if(block.objects.begin(), block.objects.end(),
+                           [&](auto& o) { return o.name == name; });
+    std::string where = bucket.describe_object(block.prefix + name);
+    if (it == block.objects.end()) fail(where, "listed in meta.json but not in the bucket");
+    if (it->size != size)
+      fail(where,
+           "size " + std::to_string(it->size) + " bytes, meta.json says " + std::to_string(size));
+  }
+}
 
 void download_objects(objstore::Bucket& bucket, const std::string& prefix,
                       const std::vector<objstore::ObjectInfo>& objects, const std::string& dest) {
@@ -94,6 +122,13 @@ std::string download_block(objstore::Bucket& bucket, const BucketBlock& block,
   // Named as in the bucket, so that a meta.json naming another ULID shows.
   std::string dest = into_dir + "/" + last_component(block.prefix);
   download_objects(bucket, block.prefix, block.objects, dest);
+  try {
+    check_recorded_hashes(bucket, block, dest);
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(dest, ec);
+    throw;
+  }
   return dest;
 }
 

@@ -18,6 +18,14 @@ namespace promblock::remote {
 std::string download_block(objstore::Bucket& bucket, const BucketBlock& block,
                            const std::string& into_dir);
 
+// The checks of a download against meta.json's Thanos file list: before,
+// that the listing has every file at its recorded size; after, that each
+// file in `local_dir` with a recorded SHA-256 has it. Both throw Error
+// naming the object.
+void check_recorded_files(objstore::Bucket& bucket, const BucketBlock& block);
+void check_recorded_hashes(objstore::Bucket& bucket, const BucketBlock& block,
+                           const std::string& local_dir);
+
 // Downloads the objects named relative to `prefix` into the new directory
 // `dest` (through a temporary one beside it), checking each one's size
 // against the listing. For blocks that cannot be read as blocks (verify).

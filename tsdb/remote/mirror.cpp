@@ -64,7 +64,15 @@ void BucketMirror::fetch(const std::string& block_dir) {
     if (!is_meta_or_mark(o.name)) data.push_back(o);
   // Marks and meta.json stay as they are locally: the run may have written marks.
   std::string fetched = block_dir + ".fetch";
+  check_recorded_files(bucket_, b);
   download_objects(bucket_, b.prefix, data, fetched);
+  try {
+    check_recorded_hashes(bucket_, b, fetched);
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(fetched, ec);
+    throw;
+  }
   move_entries(fetched, block_dir);
   stubs_.erase(block_dir);
 }

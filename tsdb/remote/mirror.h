@@ -39,9 +39,9 @@ class BucketMirror {
   void fetch(const std::string& block_dir);
 
   // Uploads the complete local blocks the bucket does not have (meta.json
-  // last; not those already marked for deletion), then the marks that are new, then deletes from the bucket the
-  // blocks whose local directory is gone (meta.json first, the deletion
-  // mark last, as Thanos deletes).
+  // last; not those already marked for deletion), then the marks that are new, then deletes from
+  // the bucket the blocks whose local directory is gone (meta.json first, the deletion mark last,
+  // as Thanos deletes).
   SyncResult sync_back();
 
   // Deletes the partial blocks (no meta.json) whose ULID is older than

@@ -270,3 +270,30 @@ TEST_F(BucketBlocks, DownloadChecksTheHashesMetaJsonRecords) {
 
 }  // namespace
 }  // namespace promblock::remote
+
+namespace promblock::remote {
+namespace {
+
+TEST_F(BucketBlocks, PublishedBlocksAreInTheBucketAtOnceAndSyncedLikeKnownOnes) {
+  TempDir m;
+  BucketMirror mirror(bucket, "", m.path());
+  std::string step = make_block(m.path(), 0), kept = make_block(m.path(), 1000);
+  mirror.publish(step);
+  mirror.publish(kept);
+  std::string step_ulid = fsutil::base_name(step);
+  EXPECT_TRUE(bucket.get(step_ulid + "/meta.json"));  // before any sync
+  EXPECT_EQ(testing::read_bytes(store.file(step_ulid + "/index")),
+            testing::read_bytes(step + "/index"));
+  // The run then replaces the first one and deletes it (no delete delay).
+  fs::remove_all(step);
+  bucket.calls.clear();
+  auto r = mirror.sync_back();
+  EXPECT_EQ(r.uploaded, 2u);
+  EXPECT_EQ(r.deleted, 1u);
+  for (const auto& c : bucket.calls) EXPECT_EQ(c.rfind("upload", 0), std::string::npos) << c;
+  EXPECT_FALSE(fs::exists(store.file(step_ulid)));
+  EXPECT_TRUE(bucket.get(fsutil::base_name(kept) + "/meta.json"));
+}
+
+}  // namespace
+}  // namespace promblock::remote

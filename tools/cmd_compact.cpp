@@ -188,6 +188,7 @@ struct BucketPlaces {
       o.out_dir = mirror(o.out_dir, "out");
       out = mirrors.back().get();
       o.thanos_section = true;  // bucket blocks always carry one
+      if (!o.dry_run) o.publish = [this](const std::string& dir) { out->publish(dir); };
     }
     for (auto& s : o.sources)
       if (is_bucket_arg(s)) s = mirror(s, "source");

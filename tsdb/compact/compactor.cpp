@@ -213,6 +213,7 @@ FoundBlock Run::run_job(size_t i) {
     lock->add_writing(tmp_name);
     auto result = merge::merge_blocks(inputs, mo);
     lock->remove_writing(tmp_name);
+    if (opts_.publish) opts_.publish(result.path);
     return discover_blocks(result.path).at(0);
   } catch (const std::exception&) {
     lock->remove_writing(tmp_name);

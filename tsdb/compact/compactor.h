@@ -51,6 +51,11 @@ struct CompactOptions {
   // directories: where the blocks' data lives elsewhere (a bucket whose
   // blocks are mirrored as meta.json alone), it brings the data in.
   std::function<void(const std::vector<std::string>& block_dirs)> fetch_inputs;
+  // Called on a job's thread with each output block's directory once it is
+  // complete, before the job's inputs are marked: where the output belongs
+  // elsewhere (a bucket), it goes there now, so a run that dies later
+  // loses nothing it finished. Throwing fails the job.
+  std::function<void(const std::string& block_dir)> publish;
   // Every output gets a Thanos section (merge::MergeOptions::thanos_section).
   bool thanos_section = false;
   // External labels assumed for blocks that have none (plain Prometheus),

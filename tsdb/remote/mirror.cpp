@@ -77,8 +77,28 @@ void BucketMirror::fetch(const std::string& block_dir) {
   stubs_.erase(block_dir);
 }
 
+void BucketMirror::publish(const std::string& block_dir) {
+  upload_block(bucket_, block_dir, root_);
+  BucketBlock b;
+  std::string name = fsutil::base_name(block_dir);
+  b.prefix = root_ + name + "/";
+  b.meta = read_meta(block_dir);
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(block_dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    std::string rel = fs::relative(it->path(), block_dir).generic_string();
+    if (it->is_regular_file(ec) && !is_meta_or_mark(rel))
+      b.objects.push_back({rel, it->file_size(ec)});
+  }
+  b.objects.push_back({kMetaFile, 0});
+  std::lock_guard<std::mutex> lock(mu_);
+  published_.push_back(std::move(b));
+  known_[name] = {&published_.back(), false, false};
+}
+
 SyncResult BucketMirror::sync_back() {
   SyncResult r;
+  r.uploaded = published_.size();
   std::error_code ec;
   // 1. New blocks: a complete ULID directory the bucket did not have.
   for (const auto& e : fs::directory_iterator(local_dir_)) {

@@ -8,6 +8,7 @@
 // blocks deleted, in an order that never leaves a block visible without
 // all its files and never loses a block that is not yet replaced.
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <set>
@@ -19,7 +20,7 @@
 namespace promblock::remote {
 
 struct SyncResult {
-  uint64_t uploaded = 0;  // new blocks
+  uint64_t uploaded = 0;  // new blocks (published ones included)
   uint64_t marked = 0;    // marks written
   uint64_t deleted = 0;   // blocks removed from the bucket
 };
@@ -37,6 +38,11 @@ class BucketMirror {
   // data into it (once; safe to call from several threads). Anything else
   // is left alone.
   void fetch(const std::string& block_dir);
+
+  // Uploads a new local block now (meta.json last) instead of at
+  // sync_back(), which then treats it as one the bucket has. Safe to call
+  // from several threads.
+  void publish(const std::string& block_dir);
 
   // Uploads the complete local blocks the bucket does not have (meta.json
   // last; not those already marked for deletion), then the marks that are new, then deletes from
@@ -60,6 +66,7 @@ class BucketMirror {
   std::string local_dir_;
   BucketListing listing_;
   std::map<std::string, Known> known_;  // by local directory name
+  std::deque<BucketBlock> published_;   // what publish() uploaded; known_ points here
   std::mutex mu_;
   std::set<std::string> stubs_;  // local dirs still without data
 };

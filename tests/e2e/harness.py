@@ -244,6 +244,21 @@ def live_layout(directory, dumps=True):
     return out
 
 
+def assert_same_layout(tc, got_dir, want_dir):
+    """live_layout(got_dir) == live_layout(want_dir), failing with the keys
+    that differ or the first differing dump line (not a diff of whole dumps,
+    which takes unittest minutes to compute)."""
+    got, want = live_layout(got_dir), live_layout(want_dir)
+    tc.assertEqual(sorted(got), sorted(want), "live blocks of %s vs %s" % (got_dir, want_dir))
+    for key, dump in want.items():
+        if got[key] != dump:
+            a, b = got[key].splitlines(), dump.splitlines()
+            i = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+            tc.fail("block %s: dump line %d: %r vs %r (%d vs %d lines)" % (
+                key, i + 1, a[i] if i < len(a) else None, b[i] if i < len(b) else None,
+                len(a), len(b)))
+
+
 def make_blocks(om, outdir, timeout=300):
     """promtool tsdb create-blocks-from openmetrics. om: a path to an existing
     file or the OpenMetrics text itself. Returns the new block dirs, sorted."""

@@ -81,7 +81,7 @@ class BucketTest(unittest.TestCase):
                                      "--consistency-delay", "0s", fs_config(d), "bucket:"])
         self.assertIn("uploaded", err)
         self.assertEqual(layout_keys(d), layout_keys(self.ref))
-        self.assertEqual(h.live_layout(d), h.live_layout(self.ref))
+        h.assert_same_layout(self, d, self.ref)
         # The sidecars' blocks are kept, marked for deletion (48h delay),
         # byte for byte as they were.
         after = h.file_digests(d)
@@ -123,7 +123,7 @@ class BucketTest(unittest.TestCase):
         ref_out = os.path.join(self.tmp, "ref-out")
         promblock_ok(self, args + ["--out", ref_out, self.bucket])
         self.assertEqual(layout_keys(os.path.join(d, "compacted")), layout_keys(ref_out))
-        self.assertEqual(h.live_layout(os.path.join(d, "compacted")), h.live_layout(ref_out))
+        h.assert_same_layout(self, os.path.join(d, "compacted"), ref_out)
         for b in h.block_dirs(os.path.join(d, "compacted")):
             thanos = h.read_meta(b)["thanos"]
             self.assertEqual(thanos["labels"], {"cluster": "x"})

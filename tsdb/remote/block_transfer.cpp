@@ -81,9 +81,11 @@ void check_recorded_hashes(objstore::Bucket& bucket, const BucketBlock& block,
 }
 
 void check_recorded_files(objstore::Bucket& bucket, const BucketBlock& block) {
-  for (const auto& [name, recorded] : recorded_files(block.meta)) {
-    if (name == kMetaFile || !recorded.size) continue;  // written after the list, no size
-    uint64_t size = *recorded.size;
+  for (const auto& entry : recorded_files(block.meta)) {
+    // Not a structured binding: clang 14 cannot capture one in the lambda below.
+    const std::string& name = entry.first;
+    if (name == kMetaFile || !entry.second.size) continue;  // written after the list, no size
+    uint64_t size = *entry.second.size;
     auto it = std::find_if(block.objects.begin(), block.objects.end(),
                            [&](auto& o) { return o.name == name; });
     std::string where = bucket.describe_object(block.prefix + name);

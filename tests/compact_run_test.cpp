@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "tests/compact_test_blocks.h"
+#include "tsdb/base/error.h"
 #include "tsdb/block/discover.h"
 #include "tsdb/compact/compactor.h"
 #include "tsdb/compact/group_lock.h"
@@ -87,6 +88,57 @@ TEST_F(CompactRunTest, AGroupHeldByALiveProcessIsLeftWithANotice) {
   EXPECT_TRUE(jobs_.empty());
   ASSERT_EQ(notices_.size(), 1u);
   EXPECT_EQ(notices_[0], "group {cluster=\"x\"} is locked by host far pid 7; left for later");
+}
+
+// Locks held where the output directory stands in for shared storage (a
+// bucket's mirror): a refused group is left, a held one is checked before
+// its block is published.
+struct FakeRemoteLock : RemoteGroupLock {
+  bool lost = false;
+  mutable int checks = 0;
+  void check() const override {
+    ++checks;
+    if (lost) throw Error("bucket/.promblock-locks/x.lock: lock lost");
+  }
+};
+
+TEST_F(CompactRunTest, AGroupLockedRemotelyIsLeftWithANotice) {
+  std::vector<uint64_t> asked;
+  opts_.lock_remote_group = [&](uint64_t hash, const std::string&, std::string& held_by) {
+    asked.push_back(hash);
+    held_by = "far pid 7, refreshed 3s ago";
+    return std::shared_ptr<RemoteGroupLock>();
+  };
+  int refreshed = 0;
+  opts_.after_locking = [&] { ++refreshed; };
+  EXPECT_EQ(run(), "");
+  EXPECT_EQ(asked, (std::vector<uint64_t>{group_hash({{"cluster", "x"}})}));
+  EXPECT_EQ(refreshed, 1);
+  EXPECT_EQ(summary_.groups_locked, 1u);
+  EXPECT_EQ(summary_.jobs_planned, 0u);
+  ASSERT_EQ(notices_.size(), 1u);
+  EXPECT_EQ(notices_[0],
+            "group {cluster=\"x\"} is locked by far pid 7, refreshed 3s ago; left for later");
+}
+
+TEST_F(CompactRunTest, AJobWhoseRemoteLockWasLostPublishesNothing) {
+  auto lock = std::make_shared<FakeRemoteLock>();
+  opts_.lock_remote_group = [&](uint64_t, const std::string&, std::string&) { return lock; };
+  std::vector<std::string> published;
+  opts_.publish = [&](const std::string& dir) { published.push_back(dir); };
+  lock->lost = true;
+  EXPECT_EQ(run(), "");
+  EXPECT_EQ(lock->checks, 1);
+  ASSERT_EQ(jobs_.size(), 1u);
+  EXPECT_NE(jobs_[0].error.find("lock lost"), std::string::npos) << jobs_[0].error;
+  EXPECT_TRUE(published.empty());
+  EXPECT_EQ(summary_.blocks_marked, 0u);
+
+  lock->lost = false;  // the next run holds it: publishes
+  jobs_.clear();
+  EXPECT_EQ(run(), "");
+  EXPECT_EQ(published.size(), 1u);
+  EXPECT_EQ(summary_.jobs_done, 1u);
 }
 
 TEST_F(CompactRunTest, DryRunPlansWithoutWriting) {

@@ -204,26 +204,106 @@ TEST_F(BucketBlocks, OnlyOldPartialUploadsAreRemoved) {
 namespace promblock::remote {
 namespace {
 
-TEST(BucketLockTest, ExcludesALiveHolderAndTakesOverAStaleOne) {
+// A lock object in a FILESYSTEM bucket, on a clock the test moves.
+struct BucketLockTest : ::testing::Test {
   testing::TempDir store;
-  objstore::FilesystemBucket bucket(store.path());
+  objstore::FilesystemBucket bucket{store.path()};
   int64_t now = 1'000'000;
-  auto clock = [&] { return now; };
-  auto expiry = std::chrono::milliseconds(60'000);
+  BucketLock::Now clock = [this] { return now; };
+  std::chrono::milliseconds expiry{60'000};
+};
+
+TEST_F(BucketLockTest, ExcludesALiveHolderAndTakesOverAStaleOne) {
+  using Outcome = BucketLock::Outcome;
   {
-    BucketLock first(bucket, "x/.lock", expiry, clock);
-    EXPECT_TRUE(first.held());
+    auto first = BucketLock::acquire(bucket, "x/.lock", expiry, clock);
+    ASSERT_EQ(first.outcome, Outcome::kHeld);
+    EXPECT_NO_THROW(first.lock->check());
     EXPECT_TRUE(bucket.get("x/.lock"));
     now += 59'000;  // not refreshed for less than the expiry: still held
-    EXPECT_THROW(BucketLock(bucket, "x/.lock", expiry, clock), LockedError);
+    auto second = BucketLock::acquire(bucket, "x/.lock", expiry, clock);
+    EXPECT_EQ(second.outcome, Outcome::kHeldByOther);
+    EXPECT_FALSE(second.lock);
+    EXPECT_NE(second.held_by.find(" pid "), std::string::npos) << second.held_by;
+    EXPECT_NE(second.held_by.find(", refreshed 59s ago"), std::string::npos) << second.held_by;
   }
   EXPECT_FALSE(bucket.get("x/.lock"));  // released
 
   bucket.put("x/.lock", "{\"holder\":\"gone\",\"refreshed_ms\":1000}");
   now = 1000 + 60'000;  // its holder stopped refreshing an expiry ago
-  BucketLock taker(bucket, "x/.lock", expiry, clock);
-  EXPECT_TRUE(taker.held());
+  auto taker = BucketLock::acquire(bucket, "x/.lock", expiry, clock);
+  ASSERT_EQ(taker.outcome, Outcome::kHeld);
   EXPECT_NE(bucket.get("x/.lock")->find("\"refreshed_ms\":61000"), std::string::npos);
+}
+
+TEST_F(BucketLockTest, AHolderWhoseLockWasTakenOverFindsOutAndLeavesTheTakersObject) {
+  auto stalled = BucketLock::acquire(bucket, "g.lock", expiry, clock);
+  ASSERT_EQ(stalled.outcome, BucketLock::Outcome::kHeld);
+  now += 61'000;  // as if its refreshes had stopped: another run takes over
+  auto taker = BucketLock::acquire(bucket, "g.lock", expiry, clock);
+  ASSERT_EQ(taker.outcome, BucketLock::Outcome::kHeld);
+  try {
+    stalled.lock->check();
+    ADD_FAILURE() << "check() passed on a lost lock";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("g.lock"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("lock lost"), std::string::npos) << e.what();
+  }
+  std::string takers = *bucket.get("g.lock");
+  stalled.lock.reset();  // releasing a lost lock removes nothing
+  EXPECT_EQ(bucket.get("g.lock"), takers);
+  EXPECT_NO_THROW(taker.lock->check());
+}
+
+// A store without atomic create (as s3rver, which ignores If-None-Match).
+class NoAtomicCreateBucket : public objstore::FilesystemBucket {
+ public:
+  using FilesystemBucket::FilesystemBucket;
+  objstore::CreateResult create_if_absent(const std::string&, std::string_view) override {
+    return objstore::CreateResult::kNotSupported;
+  }
+};
+
+TEST(BucketLockWithoutAtomicCreate, GivesNoLockAndWritesNothing) {
+  testing::TempDir store;
+  NoAtomicCreateBucket bucket(store.path());
+  auto a = BucketLock::acquire(bucket, "g.lock", std::chrono::milliseconds(60'000),
+                               [] { return int64_t(5); });
+  EXPECT_EQ(a.outcome, BucketLock::Outcome::kNotSupported);
+  EXPECT_FALSE(a.lock);
+  EXPECT_FALSE(bucket.get("g.lock"));
+}
+
+TEST_F(BucketBlocks, RefreshFollowsWhatOtherRunsDidSinceTheListing) {
+  std::string kept = add_block(0), marked = add_block(1000), deleted = add_block(2000);
+  std::string fetched = add_block(3000);
+  TempDir m;
+  BucketMirror mirror(bucket, "", m.path());
+  mirror.fetch(m.path() + "/" + fetched);
+  // Meanwhile another run adds a block, marks one, deletes two.
+  std::string added = add_block(4000);
+  bucket.put(marked + "/deletion-mark.json", "{\"by\":\"other\"}");
+  for (const auto& gone : {deleted, fetched})
+    for (const auto& o : bucket.list(gone + "/")) bucket.remove(o.name);
+
+  mirror.refresh();
+  EXPECT_TRUE(fs::exists(m.path() + "/" + added + "/meta.json"));
+  EXPECT_FALSE(fs::exists(m.path() + "/" + added + "/index"));  // a stub
+  EXPECT_EQ(fsutil::read_small_file(m.path() + "/" + marked + "/deletion-mark.json"),
+            "{\"by\":\"other\"}");
+  EXPECT_FALSE(fs::exists(m.path() + "/" + deleted));
+  EXPECT_TRUE(fs::exists(m.path() + "/" + fetched + "/index"));  // fetched: ours, left alone
+  EXPECT_TRUE(fs::exists(m.path() + "/" + kept + "/meta.json"));
+
+  // The new block is fetchable, and syncing writes nothing another run did.
+  mirror.fetch(m.path() + "/" + added);
+  EXPECT_TRUE(fs::exists(m.path() + "/" + added + "/index"));
+  bucket.calls.clear();
+  auto r = mirror.sync_back();
+  EXPECT_EQ(r.marked, 0u);
+  EXPECT_EQ(r.deleted, 0u);
+  for (const auto& c : bucket.calls) EXPECT_EQ(c.find(marked), std::string::npos) << c;
+  for (const auto& c : bucket.calls) EXPECT_EQ(c.find(deleted), std::string::npos) << c;
 }
 
 }  // namespace

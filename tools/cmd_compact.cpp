@@ -1,6 +1,7 @@
 // promblock compact: plans and runs leveled compaction of all sources into
 // an output directory (or of one source in place).
 #include <chrono>
+#include <cinttypes>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -15,6 +16,7 @@
 #include "tools/log.h"
 #include "tsdb/base/usage_error.h"
 #include "tsdb/compact/compactor.h"
+#include "tsdb/compact/group_lock.h"
 #include "tsdb/compact/sharding.h"
 #include "tsdb/model/timeparse.h"
 #include "tsdb/remote/bucket_lock.h"
@@ -159,21 +161,50 @@ struct BucketPlaces {
   std::vector<std::unique_ptr<remote::BucketMirror>> mirrors;
   remote::BucketMirror* out = nullptr;
 
-  std::unique_ptr<remote::BucketLock> lock;
+  // Group locks held in the output bucket, kept until sync() has written
+  // what the run did (a taker must find our blocks and marks there).
+  std::vector<std::shared_ptr<compact::RemoteGroupLock>> group_locks;
+  bool atomic_create = true;
 
-  // One writer per shard of a bucket: overlapping runs (cron) exclude each
-  // other through a lock object, where the store can create one atomically.
-  void lock_out(const std::string& arg, const compact::CompactOptions& o) {
-    std::string shard =
-        o.shard ? std::to_string(o.shard->index) + "-of-" + std::to_string(o.shard->count) : "all";
-    lock = std::make_unique<remote::BucketLock>(
-        session.bucket(), bucket_root(arg) + ".promblock-lock-" + shard,
-        std::chrono::milliseconds(o.lock_expiry_ms), compact::system_now_ms);
-    if (!lock->held())
-      log_info(session.bucket().describe() +
-               ": the server cannot create objects atomically (it ignores If-None-Match), so no "
-               "lock keeps runs apart: run one compactor per group (--shard I/N), as Thanos "
-               "requires");
+  struct BucketGroupLock : compact::RemoteGroupLock {
+    std::unique_ptr<remote::BucketLock> lock;  // null: the store cannot create atomically
+    void check() const override {
+      if (lock) lock->check();
+    }
+  };
+
+  // Each group is locked by an object in the output bucket, so that runs
+  // elsewhere (other shards, of any count, and overlapping cron runs) leave
+  // it alone while this run works on it.
+  void lock_groups_in(const std::string& arg, compact::CompactOptions& o) {
+    std::string lock_dir = bucket_root(arg) + compact::kLockDirName + "/";
+    auto expiry = std::chrono::milliseconds(o.lock_expiry_ms);
+    o.lock_remote_group = [this, lock_dir, expiry](uint64_t hash, const std::string&,
+                                                   std::string& held_by) {
+      auto held = std::make_shared<BucketGroupLock>();
+      if (!atomic_create) return std::shared_ptr<compact::RemoteGroupLock>(held);
+      char name[32];
+      std::snprintf(name, sizeof name, "%016" PRIx64 ".lock", hash);
+      auto a = remote::BucketLock::acquire(session.bucket(), lock_dir + name, expiry,
+                                           compact::system_now_ms);
+      switch (a.outcome) {
+        case remote::BucketLock::Outcome::kHeldByOther:
+          held_by = a.held_by;
+          return std::shared_ptr<compact::RemoteGroupLock>();
+        case remote::BucketLock::Outcome::kNotSupported:
+          atomic_create = false;
+          log_info(session.bucket().describe() +
+                   ": the server cannot create objects atomically (it ignores If-None-Match), so "
+                   "no lock keeps runs apart: run one compactor per group (--shard I/N), as "
+                   "Thanos requires");
+          break;
+        case remote::BucketLock::Outcome::kHeld:
+          held->lock = std::move(a.lock);
+          break;
+      }
+      group_locks.push_back(held);
+      return std::shared_ptr<compact::RemoteGroupLock>(held);
+    };
   }
 
   std::string mirror(const std::string& arg, const char* what) {
@@ -184,9 +215,10 @@ struct BucketPlaces {
 
   void attach(compact::CompactOptions& o) {
     if (is_bucket_arg(o.out_dir)) {
-      if (!o.dry_run) lock_out(o.out_dir, o);
+      if (!o.dry_run) lock_groups_in(o.out_dir, o);
       o.out_dir = mirror(o.out_dir, "out");
       out = mirrors.back().get();
+      o.after_locking = [this] { out->refresh(); };
       o.thanos_section = true;  // bucket blocks always carry one
       if (!o.dry_run) o.publish = [this](const std::string& dir) { out->publish(dir); };
     }

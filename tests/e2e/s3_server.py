@@ -175,6 +175,90 @@ def config_yaml(port, bucket=BUCKET, prefix=None, keys=True):
     return text + ("prefix: %s\n" % prefix if prefix else "")
 
 
+class ConditionalProxy:
+    """An HTTP proxy in front of s3rver that adds what s3rver lacks and AWS
+    S3 has: conditional writes. A PUT with "If-None-Match: *" gets 412
+    PreconditionFailed when the object exists (checked with S3Client, under
+    a lock that also covers the write, so that exactly one of two racing
+    creators wins); every other request is passed on as it came, signature
+    and all, and s3rver checks it."""
+
+    HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "expect", "content-length"}
+
+    def __init__(self, port):
+        import http.client
+        import http.server
+        self.upstream = port
+        client, write_lock = S3Client(port), threading.Lock()
+        self.conditional_puts = 0
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def read_body(self):
+                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                    body = b""
+                    while True:
+                        size = int(self.rfile.readline().split(b";")[0], 16)
+                        body += self.rfile.read(size)
+                        self.rfile.readline()
+                        if size == 0:
+                            return body
+                return self.rfile.read(int(self.headers.get("Content-Length", 0)))
+
+            def forward(self, body):
+                conn = http.client.HTTPConnection("127.0.0.1", proxy.upstream, timeout=60)
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() not in ConditionalProxy.HOP_BY_HOP}
+                headers["Content-Length"] = str(len(body))
+                conn.request(self.command, self.path, body=body, headers=headers)
+                r = conn.getresponse()
+                data = r.read()
+                self.send_response(r.status, r.reason)
+                for k, v in r.getheaders():
+                    if k.lower() not in ConditionalProxy.HOP_BY_HOP:
+                        self.send_header(k, v)
+                self.send_header("Content-Length", r.getheader("Content-Length", str(len(data)))
+                                 if self.command == "HEAD" else str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+                conn.close()
+
+            def handle_any(self):
+                body = self.read_body()
+                if self.command != "PUT" or self.headers.get("If-None-Match") != "*":
+                    return self.forward(body)
+                path = urllib.parse.urlsplit(self.path).path
+                key = urllib.parse.unquote(path[len("/%s/" % BUCKET):])
+                with write_lock:
+                    proxy.conditional_puts += 1
+                    if client.get(key) is None:
+                        return self.forward(body)
+                err = (b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>"
+                       b"PreconditionFailed</Code><Message>At least one of the pre-conditions "
+                       b"you specified did not hold</Message></Error>")
+                self.send_response(412)
+                self.send_header("Content-Type", "application/xml")
+                self.send_header("Content-Length", str(len(err)))
+                self.end_headers()
+                self.wfile.write(err)
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
 class S3Client:
     """GET, PUT, DELETE and ListObjectsV2 against 127.0.0.1:port, signed
     with AWS Signature V4 (path-style URLs, region us-east-1)."""

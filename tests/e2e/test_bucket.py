@@ -21,6 +21,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import harness as h  # noqa: E402
 import compact_data as cd  # noqa: E402
+from test_compact_shards import group_hash  # noqa: E402
 
 N_WINDOWS = 6  # W0-W3 fill an 8h range; W4, W5 stay 2h blocks
 
@@ -93,23 +94,38 @@ class BucketTest(unittest.TestCase):
                                      "--consistency-delay", "0s", fs_config(d), "bucket:"])
         self.assertEqual(out, "nothing to do\n")
 
-    def test_overlapping_runs_exclude_each_other(self):
+    def test_a_locked_group_is_left_by_runs_of_any_shard_count(self):
         d = self.fresh_bucket("locked")
-        lock = os.path.join(d, ".promblock-lock-all")
+        lock_dir = os.path.join(d, ".promblock-locks")
+        os.makedirs(lock_dir)
+        lock = os.path.join(lock_dir, "%016x.lock" % group_hash({"cluster": "x"}))
         now_ms = int(time.time() * 1000)
         with open(lock, "w") as f:
-            json.dump({"holder": "otherhost pid 7", "started_ms": now_ms,
+            json.dump({"holder": "otherhost pid 7", "token": "t", "started_ms": now_ms,
                        "refreshed_ms": now_ms}, f)
         before = h.file_digests(d)
         args = ["compact", "--replica-label", "replica", "--consistency-delay", "0s",
                 fs_config(d), "bucket:"]
+        notice = (r"promblock: group \{cluster=\"x\"\} is locked by otherhost pid 7, "
+                  r"refreshed \d+s ago; left for later\n")
         rc, out, err = h.run_promblock(args, timeout=300)
         self.assertEqual(rc, 75, err)
-        self.assertRegex(err, r"^promblock: %s: locked by otherhost pid 7, refreshed \d+s ago\n$" % lock)
+        self.assertRegex(err, notice)
+        # The lock names the group, not the shard: whichever of N shards
+        # owns the group leaves it too, and the others have nothing to do.
+        codes = []
+        for i in range(4):
+            rc, out, err = h.run_promblock(args + ["--shard", "%d/4" % i], timeout=300)
+            codes.append(rc)
+            if rc == 75:
+                self.assertRegex(err, notice)
+            else:
+                self.assertEqual((rc, out), (0, "nothing to do\n"), err)
+        self.assertEqual(sorted(codes), [0, 0, 0, 75])
         self.assertEqual(h.file_digests(d), before)
         # A holder that stopped refreshing longer than --lock-expiry ago is gone.
         with open(lock, "w") as f:
-            json.dump({"holder": "otherhost pid 7", "started_ms": now_ms - 3600000,
+            json.dump({"holder": "otherhost pid 7", "token": "t", "started_ms": now_ms - 3600000,
                        "refreshed_ms": now_ms - 600000}, f)
         promblock_ok(self, args)
         self.assertFalse(os.path.exists(lock))

@@ -25,9 +25,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import harness as h  # noqa: E402
 import compact_data as cd  # noqa: E402
-from s3_server import ACCESS_KEY, SECRET_KEY, FaultProxy, S3Client, S3rver, config_yaml, \
-    tool_env  # noqa: E402
-from test_compact_shards import manifest_command  # noqa: E402
+from s3_server import ACCESS_KEY, SECRET_KEY, ConditionalProxy, FaultProxy, S3Client, S3rver, \
+    config_yaml, tool_env  # noqa: E402
+from test_compact_shards import group_hash, manifest_command  # noqa: E402
 
 N_WINDOWS = 6
 COMPACT = ["compact", "--replica-label", "replica", "--consistency-delay", "0s"]
@@ -97,7 +97,7 @@ class S3Test(unittest.TestCase):
         self.assertIn("s3://promblock/one: uploaded", err)
         # s3rver ignores If-None-Match on PUT: no lock, and the run says so.
         self.assertIn("s3://promblock/one: the server cannot create objects atomically", err)
-        self.assertNotIn("one/.promblock-lock-all", self.s3.list("one/"))
+        self.assertFalse([k for k in self.s3.list("one/") if ".promblock-locks" in k])
         self.assert_bucket_blocks_complete("one")
         h.assert_same_layout(self, self.download("one", "one"), self.ref)
 
@@ -124,6 +124,56 @@ class S3Test(unittest.TestCase):
             ref = h.raw_samples(prom, cd.SELECTOR, cd.T0, end)
         self.assertTrue(ref)
         self.assertEqual(got, ref)
+
+    def test_group_locks_where_the_server_has_conditional_writes(self):
+        """Behind a proxy that gives s3rver AWS's If-None-Match: a group
+        whose lock object a live run holds is left by whichever shard owns
+        it, under any shard count; a stale one is taken over."""
+        self.sidecars_upload("locks")
+        proxy = ConditionalProxy(self.server.port)
+        self.addCleanup(proxy.close)
+        cfg = self.config("locks", port=proxy.port)
+        lock_x = "locks/.promblock-locks/%016x.lock" % group_hash({"cluster": "x"})
+        lock_y = "locks/.promblock-locks/%016x.lock" % group_hash({"cluster": "y"})
+        now_ms = int(time.time() * 1000)
+        held = json.dumps({"holder": "otherhost pid 7", "token": "t", "started_ms": now_ms,
+                           "refreshed_ms": now_ms}).encode()
+        self.s3.put(lock_x, held)
+        procs = [subprocess.Popen([h.BIN] + COMPACT + ["--shard", "%d/3" % i,
+                                                       "--objstore.config-file", cfg, "bucket:"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=tool_env(),
+                                  text=True)
+                 for i in range(3)]
+        codes = []
+        for p in procs:
+            _, err = p.communicate(timeout=600)
+            codes.append(p.returncode)
+            self.assertNotIn("cannot create objects atomically", err)
+            if p.returncode == 75:
+                self.assertRegex(err, r"promblock: group \{cluster=\"x\"\} is locked by otherhost "
+                                      r"pid 7, refreshed \d+s ago; left for later\n")
+            else:
+                self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(sorted(codes), [0, 0, 75])
+        self.assertGreater(proxy.conditional_puts, 0)
+        self.assertEqual(self.s3.get(lock_x), held, "another's lock is never touched")
+        self.assertIsNone(self.s3.get(lock_y), "a lock is removed when its run ends")
+        # Group y was compacted meanwhile; x is still as the sidecars left it.
+        got = self.download("locks", "locks-partial")
+        y_blocks = [b for b in live_blocks(got)
+                    if h.read_meta(b)["thanos"]["labels"] == {"cluster": "y"}]
+        self.assertTrue(y_blocks)
+        self.assertTrue(all(h.read_meta(b)["compaction"]["level"] > 1 for b in y_blocks))
+
+        # Its holder stopped refreshing long ago: the next run takes over.
+        self.s3.put(lock_x, json.dumps({"holder": "otherhost pid 7", "token": "t",
+                                        "started_ms": now_ms - 3600000,
+                                        "refreshed_ms": now_ms - 600000}).encode())
+        rc, _, err = self.promblock(COMPACT + ["--objstore.config-file", cfg, "bucket:"])
+        self.assertEqual(rc, 0, err)
+        self.assertIsNone(self.s3.get(lock_x))
+        self.assert_bucket_blocks_complete("locks")
+        h.assert_same_layout(self, self.download("locks", "locks"), self.ref)
 
     def test_kubernetes_cronjob_example(self):
         """man/examples/compact-bucket-cronjob.yaml's command, run as its four

@@ -28,65 +28,10 @@ import unittest
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
-from s3_server import BUCKET, FaultProxy, S3rver, tool_env  # noqa: E402,F401
+from s3_server import BUCKET, ConditionalProxy, FaultProxy, S3rver, tool_env  # noqa: E402,F401
 
 TOOL = os.path.join(h.BUILD, "tests", "s3_bucket_tool")
 MiB = 1 << 20
-
-
-class ConditionalS3:
-    """A minimal S3 stand-in (no signature checks) that, unlike s3rver,
-    honours "If-None-Match: *" on PUT as AWS S3 does: 412 when the object
-    exists. Enough for create_if_absent(): PUT, GET and DELETE of objects."""
-
-    def __init__(self):
-        import http.server
-        objects, lock = {}, threading.Lock()
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def reply(self, status, body=b""):
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_PUT(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                with lock:
-                    if self.headers.get("If-None-Match") == "*" and self.path in objects:
-                        return self.reply(412, b"<Error><Code>PreconditionFailed</Code>"
-                                               b"<Message>At least one of the pre-conditions you "
-                                               b"specified did not hold</Message></Error>")
-                    objects[self.path] = body
-                self.send_response(200)
-                self.send_header("ETag", '"e"')
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def do_GET(self):
-                with lock:
-                    body = objects.get(self.path)
-                self.reply(404, b"<Error><Code>NoSuchKey</Code></Error>") if body is None \
-                    else self.reply(200, body)
-
-            def do_DELETE(self):
-                with lock:
-                    objects.pop(self.path, None)
-                self.reply(204)
-
-        self.objects = objects
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 class S3BucketTest(unittest.TestCase):
@@ -215,17 +160,19 @@ class S3BucketTest(unittest.TestCase):
         self.assertEqual(self.list_names("cia/"), [])  # the probe is gone too
 
     def test_create_if_absent_where_the_server_honours_it(self):
-        server = ConditionalS3()
+        # s3rver behind a proxy that gives it AWS's If-None-Match.
+        proxy = ConditionalProxy(self.server.port)
         try:
-            cfg = self.config(port=server.port)
+            cfg = self.config(port=proxy.port)
             self.assertEqual(self.ok("create", "locks/a", input="mine", config=cfg), b"created\n")
             self.assertEqual(self.ok("create", "locks/a", input="theirs", config=cfg),
                              b"exists\n")
             self.assertEqual(self.ok("get", "locks/a", config=cfg), b"mine")
+            self.assertGreaterEqual(proxy.conditional_puts, 2)
             # Only the object is left: the probe was removed.
-            self.assertEqual(sorted(server.objects), ["/%s/locks/a" % BUCKET])
+            self.assertEqual(self.list_names("locks/"), [["locks/a", "4"]])
         finally:
-            server.close()
+            proxy.close()
 
     def test_prefix(self):
         cfg = self.config(prefix="tenant/a/")

@@ -66,6 +66,7 @@ class Run {
   int64_t now_;  // when the run started
   Catalog catalog_;
   std::unique_ptr<RunLocks> locks_;
+  std::map<std::string, std::shared_ptr<RemoteGroupLock>> remote_locks_;  // by group text
   std::vector<Job> jobs_;
   const JobRunner* runner_ = nullptr;
   uint64_t jobs_finished_ = 0;
@@ -106,7 +107,21 @@ void Run::lock_groups() {
     ++summary_.groups_locked;
     notice("group " + text + " is locked by " + h.describe() + "; left for later");
   });
+  if (opts_.lock_remote_group) {
+    for (auto it = held.begin(); it != held.end();) {
+      std::string held_by;
+      if (auto lock = opts_.lock_remote_group(wanted.at(*it), *it, held_by)) {
+        remote_locks_[*it] = std::move(lock);
+        ++it;
+        continue;
+      }
+      ++summary_.groups_locked;
+      notice("group " + *it + " is locked by " + held_by + "; left for later");
+      it = held.erase(it);
+    }
+  }
   locks_->remove_dead_tmp_dirs();
+  if (opts_.after_locking) opts_.after_locking();
   catalog_.load();
   mark_all(catalog_.marks());
   catalog_.keep_groups(held);
@@ -213,7 +228,21 @@ FoundBlock Run::run_job(size_t i) {
     lock->add_writing(tmp_name);
     auto result = merge::merge_blocks(inputs, mo);
     lock->remove_writing(tmp_name);
-    if (opts_.publish) opts_.publish(result.path);
+    if (opts_.publish) {
+      try {
+        if (auto it = remote_locks_.find(group_of(i).text); it != remote_locks_.end())
+          it->second->check();
+        opts_.publish(result.path);
+      } catch (const std::exception&) {
+        // Not published, so not written: left here, a later sync or run
+        // would take it for done. The publish error is the one to report.
+        try {
+          delete_block(result.path);
+        } catch (const std::exception&) {
+        }
+        throw;
+      }
+    }
     return discover_blocks(result.path).at(0);
   } catch (const std::exception&) {
     lock->remove_writing(tmp_name);

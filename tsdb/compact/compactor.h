@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,6 +17,16 @@
 #include "tsdb/merge/block_merger.h"
 
 namespace promblock::compact {
+
+// A group lock held in the shared storage the output directory stands in
+// for (CompactOptions::lock_remote_group).
+class RemoteGroupLock {
+ public:
+  virtual ~RemoteGroupLock() = default;
+  // Throws when the lock is no longer this run's: called before a job
+  // publishes its block.
+  virtual void check() const = 0;
+};
 
 struct CompactOptions {
   std::vector<std::string> sources;  // empty: compact out_dir in place
@@ -56,6 +67,17 @@ struct CompactOptions {
   // elsewhere (a bucket), it goes there now, so a run that dies later
   // loses nothing it finished. Throwing fails the job.
   std::function<void(const std::string& block_dir)> publish;
+  // Where out_dir stands in for shared storage elsewhere (a bucket's local
+  // mirror), each group is locked there as well: returns the held lock, or
+  // nullptr with `held_by` naming the live holder (the group is then left
+  // for later, as a group locked in out_dir is). The caller may keep the
+  // lock past the run, until what the run did is synced.
+  std::function<std::shared_ptr<RemoteGroupLock>(uint64_t group_hash, const std::string& group,
+                                                 std::string& held_by)>
+      lock_remote_group;
+  // Called once the run holds its groups, before it reads out_dir again:
+  // a mirror brings in what other runs did meanwhile.
+  std::function<void()> after_locking;
   // Every output gets a Thanos section (merge::MergeOptions::thanos_section).
   bool thanos_section = false;
   // External labels assumed for blocks that have none (plain Prometheus),

@@ -9,4 +9,8 @@ std::string Bucket::describe_object(std::string_view name) const {
   return where;
 }
 
+bool is_safe_relative_name(std::string_view name) {
+  return !name.empty() && name.front() != '/' && name.find("..") == std::string_view::npos;
+}
+
 }  // namespace promblock::objstore

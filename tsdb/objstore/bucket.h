@@ -21,6 +21,11 @@ struct ObjectInfo {
   uint64_t size = 0;
 };
 
+// True when `name` stays inside wherever it is joined to: not empty, not
+// absolute, no "..". Object names from a listing must pass it before they
+// become local paths.
+bool is_safe_relative_name(std::string_view name);
+
 // What create_if_absent() could do.
 enum class CreateResult {
   kCreated,       // the object did not exist and now holds the bytes

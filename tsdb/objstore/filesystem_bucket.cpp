@@ -7,6 +7,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <system_error>
 
 #include "tsdb/base/error.h"
@@ -49,8 +50,7 @@ FilesystemBucket::FilesystemBucket(std::string directory) : dir_(std::move(direc
 
 std::string FilesystemBucket::path_of(const std::string& name) const {
   // Names come from listings and block ULIDs; refuse any that would leave the directory.
-  if (name.empty() || name.front() == '/' || name.find("..") != std::string::npos)
-    fail(describe_object(name), "not a valid object name");
+  if (!is_safe_relative_name(name)) fail(describe_object(name), "not a valid object name");
   return dir_ + "/" + name;
 }
 
@@ -112,16 +112,26 @@ void FilesystemBucket::download(const std::string& name, const std::string& loca
   }
 }
 
-bool FilesystemBucket::install(const std::string& name, const std::string& tmp, bool exclusive) {
+bool FilesystemBucket::write_via_tmp(const std::string& name,
+                                     const std::function<void(const std::string& tmp)>& fill,
+                                     bool exclusive) {
   std::string path = path_of(name);
-  if (!exclusive) {
-    fsutil::rename_synced(tmp, path);
-    return true;
+  fsutil::make_dirs(fsutil::parent_of(path));
+  std::string tmp = tmp_name_beside(path);
+  std::error_code ec;
+  try {
+    fill(tmp);
+    if (!exclusive) {
+      fsutil::rename_synced(tmp, path);
+      return true;
+    }
+  } catch (...) {
+    fs::remove(tmp, ec);
+    throw;
   }
   // link() fails when the name exists: an atomic create-if-absent.
   int rc = ::link(tmp.c_str(), path.c_str());
   int err = errno;
-  std::error_code ec;
   fs::remove(tmp, ec);
   if (rc == 0) {
     fsutil::fsync_dir(fsutil::parent_of(path));
@@ -133,45 +143,21 @@ bool FilesystemBucket::install(const std::string& name, const std::string& tmp, 
 }
 
 void FilesystemBucket::put(const std::string& name, std::string_view bytes) {
-  std::string path = path_of(name);
-  fsutil::make_dirs(fsutil::parent_of(path));
-  std::string tmp = tmp_name_beside(path);
-  try {
-    fsutil::write_file_synced(tmp, std::string(bytes));
-    install(name, tmp, false);
-  } catch (...) {
-    std::error_code ec;
-    fs::remove(tmp, ec);
-    throw;
-  }
+  write_via_tmp(
+      name, [&](const std::string& tmp) { fsutil::write_file_synced(tmp, std::string(bytes)); },
+      false);
 }
 
 void FilesystemBucket::upload(const std::string& name, const std::string& local_path) {
-  std::string path = path_of(name);
-  fsutil::make_dirs(fsutil::parent_of(path));
-  std::string tmp = tmp_name_beside(path);
-  try {
-    copy_synced(local_path, tmp);
-    install(name, tmp, false);
-  } catch (...) {
-    std::error_code ec;
-    fs::remove(tmp, ec);
-    throw;
-  }
+  write_via_tmp(
+      name, [&](const std::string& tmp) { copy_synced(local_path, tmp); }, false);
 }
 
 CreateResult FilesystemBucket::create_if_absent(const std::string& name, std::string_view bytes) {
-  std::string path = path_of(name);
-  fsutil::make_dirs(fsutil::parent_of(path));
-  std::string tmp = tmp_name_beside(path);
-  try {
-    fsutil::write_file_synced(tmp, std::string(bytes));
-  } catch (...) {
-    std::error_code ec;
-    fs::remove(tmp, ec);
-    throw;
-  }
-  return install(name, tmp, true) ? CreateResult::kCreated : CreateResult::kExists;
+  bool created = write_via_tmp(
+      name, [&](const std::string& tmp) { fsutil::write_file_synced(tmp, std::string(bytes)); },
+      true);
+  return created ? CreateResult::kCreated : CreateResult::kExists;
 }
 
 void FilesystemBucket::remove(const std::string& name) {

@@ -2,6 +2,8 @@
 // Thanos's FILESYSTEM bucket: objects are files under a directory, names are
 // their relative paths. Writes go to a temporary file in the same directory,
 // fsynced and renamed, so a reader never sees half an object.
+#include <functional>
+
 #include "tsdb/objstore/bucket.h"
 
 namespace promblock::objstore {
@@ -23,10 +25,12 @@ class FilesystemBucket : public Bucket {
 
  private:
   std::string path_of(const std::string& name) const;
-  // Copies `from` (a file or bytes) into a temporary file beside `name`'s
-  // path and renames it into place; `exclusive` links instead of renaming,
-  // which fails when the name exists.
-  bool install(const std::string& name, const std::string& tmp_path, bool exclusive);
+  // Has `fill` write a temporary file beside `name`'s path, then renames it
+  // into place, so readers never see a part; `exclusive` links instead of
+  // renaming, which fails (false) when the name exists. The temporary file
+  // never outlives the call.
+  bool write_via_tmp(const std::string& name,
+                     const std::function<void(const std::string& tmp)>& fill, bool exclusive);
 
   std::string dir_;
 };

@@ -42,10 +42,6 @@ std::map<std::string, RecordedFile> recorded_files(const BlockMeta& meta) {
   return out;
 }
 
-bool safe_relative_name(const std::string& name) {
-  return !name.empty() && name.front() != '/' && name.find("..") == std::string::npos;
-}
-
 // A block directory's files in upload order: chunks, then the rest, then
 // meta.json; marks stay behind (a new object is not marked).
 std::vector<std::string> upload_order(const std::string& block_dir) {
@@ -104,7 +100,7 @@ void download_objects(objstore::Bucket& bucket, const std::string& prefix,
   try {
     fsutil::make_dirs(tmp);
     for (const auto& obj : objects) {
-      if (!safe_relative_name(obj.name))
+      if (!objstore::is_safe_relative_name(obj.name))
         fail(bucket.describe_object(prefix + obj.name), "not a valid object name");
       std::string local = tmp + "/" + obj.name;
       fsutil::make_dirs(fsutil::parent_of(local));
@@ -118,12 +114,10 @@ void download_objects(objstore::Bucket& bucket, const std::string& prefix,
   }
 }
 
-std::string download_block(objstore::Bucket& bucket, const BucketBlock& block,
-                           const std::string& into_dir) {
+void download_checked(objstore::Bucket& bucket, const BucketBlock& block,
+                      const std::vector<objstore::ObjectInfo>& objects, const std::string& dest) {
   check_recorded_files(bucket, block);
-  // Named as in the bucket, so that a meta.json naming another ULID shows.
-  std::string dest = into_dir + "/" + last_component(block.prefix);
-  download_objects(bucket, block.prefix, block.objects, dest);
+  download_objects(bucket, block.prefix, objects, dest);
   try {
     check_recorded_hashes(bucket, block, dest);
   } catch (...) {
@@ -131,13 +125,30 @@ std::string download_block(objstore::Bucket& bucket, const BucketBlock& block,
     fs::remove_all(dest, ec);
     throw;
   }
+}
+
+std::string download_block(objstore::Bucket& bucket, const BucketBlock& block,
+                           const std::string& into_dir) {
+  // Named as in the bucket, so that a meta.json naming another ULID shows.
+  std::string dest = into_dir + "/" + last_component(block.prefix);
+  download_checked(bucket, block, block.objects, dest);
   return dest;
 }
 
-void upload_block(objstore::Bucket& bucket, const std::string& block_dir, const std::string& root) {
+std::vector<objstore::ObjectInfo> upload_block(objstore::Bucket& bucket,
+                                               const std::string& block_dir,
+                                               const std::string& root) {
   std::string prefix = root + fsutil::base_name(block_dir) + "/";
-  for (const auto& rel : upload_order(block_dir))
-    bucket.upload(prefix + rel, block_dir + "/" + rel);
+  std::vector<objstore::ObjectInfo> written;
+  for (const auto& rel : upload_order(block_dir)) {
+    std::string local = block_dir + "/" + rel;
+    std::error_code ec;
+    uint64_t size = fs::file_size(local, ec);
+    if (ec) fail(local, "reading: " + ec.message());
+    bucket.upload(prefix + rel, local);
+    written.push_back({rel, size});
+  }
+  return written;
 }
 
 }  // namespace promblock::remote

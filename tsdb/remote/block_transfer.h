@@ -32,9 +32,18 @@ void check_recorded_hashes(objstore::Bucket& bucket, const BucketBlock& block,
 void download_objects(objstore::Bucket& bucket, const std::string& prefix,
                       const std::vector<objstore::ObjectInfo>& objects, const std::string& dest);
 
+// Downloads `objects` (some or all of `block`'s) into the new directory
+// `dest` with every check download_block() makes: sizes against the listing
+// and meta.json, SHA256 where meta.json records one. Nothing stays on failure.
+void download_checked(objstore::Bucket& bucket, const BucketBlock& block,
+                      const std::vector<objstore::ObjectInfo>& objects, const std::string& dest);
+
 // Uploads the block directory `block_dir` as <root><ULID>/..., meta.json
-// last. On failure the objects already uploaded stay: without meta.json
+// last, and returns the objects written (names relative to the block, with
+// sizes). On failure the objects already uploaded stay: without meta.json
 // they are a partial block that readers ignore and a later run removes.
-void upload_block(objstore::Bucket& bucket, const std::string& block_dir, const std::string& root);
+std::vector<objstore::ObjectInfo> upload_block(objstore::Bucket& bucket,
+                                               const std::string& block_dir,
+                                               const std::string& root);
 
 }  // namespace promblock::remote

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <system_error>
+#include <tuple>
 
 #include "tsdb/base/error.h"
 #include "tsdb/base/fsutil.h"
@@ -40,19 +41,61 @@ BucketMirror::BucketMirror(objstore::Bucket& bucket, std::string root, std::stri
     : bucket_(bucket), root_(std::move(root)), local_dir_(std::move(local_dir)) {
   listing_ = list_blocks(bucket_, root_);
   fsutil::make_dirs(local_dir_);
-  for (const auto& b : listing_.blocks) {
-    std::string name = last_component(b.prefix);
-    std::string dir = local_dir_ + "/" + name;
-    fsutil::make_dirs(dir);
-    for (const char* mark : {kDeletionMarkFile, kNoCompactMarkFile}) {
-      if (auto text = bucket_.get(b.prefix + mark))
-        fsutil::write_file_synced(dir + "/" + mark, *text);
-    }
-    // meta.json last: a stub is a block to the directory code only once complete.
-    fsutil::write_file_synced(dir + "/" + kMetaFile, meta_to_json(b.meta));
-    known_[name] = {&b, b.deletion_marked, b.no_compact_marked};
-    stubs_.insert(dir);
+  for (const auto& b : listing_.blocks) add_stub(b);
+}
+
+void BucketMirror::add_stub(const BucketBlock& b) {
+  std::string name = last_component(b.prefix);
+  std::string dir = local_dir_ + "/" + name;
+  fsutil::make_dirs(dir);
+  for (const char* mark : {kDeletionMarkFile, kNoCompactMarkFile}) {
+    if (auto text = bucket_.get(b.prefix + mark))
+      fsutil::write_file_synced(dir + "/" + mark, *text);
   }
+  // meta.json last: a stub is a block to the directory code only once complete.
+  fsutil::write_file_synced(dir + "/" + kMetaFile, meta_to_json(b.meta));
+  known_[name] = {&b, b.deletion_marked, b.no_compact_marked};
+  stubs_.insert(dir);
+}
+
+void BucketMirror::refresh() {
+  BucketListing now = list_blocks(bucket_, root_);
+  std::lock_guard<std::mutex> lock(mu_);
+  std::set<std::string> present;
+  for (auto& b : now.blocks) {
+    std::string name = last_component(b.prefix);
+    present.insert(name);
+    auto it = known_.find(name);
+    if (it == known_.end()) {
+      listed_later_.push_back(std::move(b));
+      add_stub(listed_later_.back());
+      continue;
+    }
+    std::string dir = local_dir_ + "/" + name;
+    for (auto [mark, now_marked, had] :
+         {std::tuple{kDeletionMarkFile, b.deletion_marked, &it->second.deletion_marked},
+          std::tuple{kNoCompactMarkFile, b.no_compact_marked, &it->second.no_compact_marked}}) {
+      if (!now_marked || *had) continue;
+      if (auto text = bucket_.get(b.prefix + mark)) {
+        if (!exists(dir + "/" + mark)) fsutil::write_file_synced(dir + "/" + mark, *text);
+        *had = true;  // the bucket has one: not this run's to write
+      }
+    }
+  }
+  for (auto it = known_.begin(); it != known_.end();) {
+    std::string dir = local_dir_ + "/" + it->first;
+    if (present.count(it->first) || !stubs_.count(dir)) {
+      ++it;
+      continue;
+    }
+    // Deleted by another run: gone here too, and not ours to delete.
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    if (ec) fail(dir, "removing the stub of a deleted block: " + ec.message());
+    stubs_.erase(dir);
+    it = known_.erase(it);
+  }
+  listing_.partials = std::move(now.partials);
 }
 
 void BucketMirror::fetch(const std::string& block_dir) {
@@ -64,33 +107,17 @@ void BucketMirror::fetch(const std::string& block_dir) {
     if (!is_meta_or_mark(o.name)) data.push_back(o);
   // Marks and meta.json stay as they are locally: the run may have written marks.
   std::string fetched = block_dir + ".fetch";
-  check_recorded_files(bucket_, b);
-  download_objects(bucket_, b.prefix, data, fetched);
-  try {
-    check_recorded_hashes(bucket_, b, fetched);
-  } catch (...) {
-    std::error_code ec;
-    fs::remove_all(fetched, ec);
-    throw;
-  }
+  download_checked(bucket_, b, data, fetched);
   move_entries(fetched, block_dir);
   stubs_.erase(block_dir);
 }
 
 void BucketMirror::publish(const std::string& block_dir) {
-  upload_block(bucket_, block_dir, root_);
   BucketBlock b;
+  b.objects = upload_block(bucket_, block_dir, root_);
   std::string name = fsutil::base_name(block_dir);
   b.prefix = root_ + name + "/";
   b.meta = read_meta(block_dir);
-  std::error_code ec;
-  for (fs::recursive_directory_iterator it(block_dir, ec), end; !ec && it != end;
-       it.increment(ec)) {
-    std::string rel = fs::relative(it->path(), block_dir).generic_string();
-    if (it->is_regular_file(ec) && !is_meta_or_mark(rel))
-      b.objects.push_back({rel, it->file_size(ec)});
-  }
-  b.objects.push_back({kMetaFile, 0});
   std::lock_guard<std::mutex> lock(mu_);
   published_.push_back(std::move(b));
   known_[name] = {&published_.back(), false, false};

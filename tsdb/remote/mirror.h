@@ -34,6 +34,12 @@ class BucketMirror {
   const std::string& local_dir() const { return local_dir_; }
   const BucketListing& listing() const { return listing_; }
 
+  // Lists the bucket again and makes the stubs follow what other runs did
+  // since: new blocks get stubs, new marks are copied, and the stubs of
+  // blocks deleted meanwhile go. For a run that has just locked its
+  // groups: nothing it fetched or published is touched.
+  void refresh();
+
   // When `block_dir` is one of this mirror's stubs, downloads the block's
   // data into it (once; safe to call from several threads). Anything else
   // is left alone.
@@ -56,6 +62,9 @@ class BucketMirror {
   uint64_t remove_old_partials(int64_t now_ms, int64_t min_age_ms);
 
  private:
+  // Writes `b`'s stub (marks, then meta.json) and records it.
+  void add_stub(const BucketBlock& b);
+
   struct Known {
     const BucketBlock* block;
     bool deletion_marked, no_compact_marked;
@@ -65,8 +74,9 @@ class BucketMirror {
   std::string root_;
   std::string local_dir_;
   BucketListing listing_;
-  std::map<std::string, Known> known_;  // by local directory name
-  std::deque<BucketBlock> published_;   // what publish() uploaded; known_ points here
+  std::map<std::string, Known> known_;    // by local directory name
+  std::deque<BucketBlock> published_;     // what publish() uploaded; known_ points here
+  std::deque<BucketBlock> listed_later_;  // what refresh() found; known_ points here
   std::mutex mu_;
   std::set<std::string> stubs_;  // local dirs still without data
 };

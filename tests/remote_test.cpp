@@ -2,8 +2,11 @@
 // checks, upload order, and the stub mirror's fetch and sync back.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/test_util.h"
@@ -40,6 +43,12 @@ class RecordingBucket : public objstore::FilesystemBucket {
   void remove(const std::string& name) override {
     calls.push_back("remove " + name);
     FilesystemBucket::remove(name);
+  }
+  std::atomic<int> downloads{0};  // may come from several threads
+  void download(const std::string& name, const std::string& local_path,
+                std::optional<uint64_t> expected_size) override {
+    ++downloads;
+    FilesystemBucket::download(name, local_path, expected_size);
   }
 };
 
@@ -146,6 +155,25 @@ TEST_F(BucketBlocks, MirrorHoldsStubsUntilFetched) {
   EXPECT_TRUE(fs::exists(stub + "/chunks/000001"));
   mirror.fetch(stub);                 // once only: a no-op now
   mirror.fetch(local.path() + "/x");  // not a stub: left alone
+}
+
+TEST_F(BucketBlocks, ConcurrentFetchesDownloadEachBlockOnce) {
+  std::vector<std::string> ulids = {add_block(0), add_block(1000), add_block(2000)};
+  TempDir m;
+  BucketMirror mirror(bucket, "", m.path());
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t)  // two threads per block
+    threads.emplace_back([&, t] { mirror.fetch(m.path() + "/" + ulids[t % 3]); });
+  for (auto& t : threads) t.join();
+  size_t objects = 0;
+  for (const auto& u : ulids) {
+    EXPECT_EQ(testing::read_bytes(m.path() + "/" + u + "/index"),
+              testing::read_bytes(store.file(u + "/index")));
+    objects += bucket.list(u + "/").size() - 1;  // all but meta.json
+  }
+  EXPECT_EQ(size_t(bucket.downloads.load()), objects);
+  for (const auto& e : fs::directory_iterator(m.path()))
+    EXPECT_EQ(e.path().string().find(".fetch"), std::string::npos) << e.path();
 }
 
 TEST_F(BucketBlocks, SyncBackUploadsThenMarksThenDeletes) {

@@ -14,6 +14,7 @@
 #include "tools/command.h"
 #include "tools/external_labels.h"
 #include "tools/log.h"
+#include "tsdb/base/parallel_for.h"
 #include "tsdb/base/usage_error.h"
 #include "tsdb/compact/compactor.h"
 #include "tsdb/compact/group_lock.h"
@@ -225,9 +226,11 @@ struct BucketPlaces {
     for (auto& s : o.sources)
       if (is_bucket_arg(s)) s = mirror(s, "source");
     if (mirrors.empty()) return;
+    // A job's input blocks download side by side (each one's files too).
     o.fetch_inputs = [this](const std::vector<std::string>& dirs) {
-      for (const auto& d : dirs)
-        for (auto& m : mirrors) m->fetch(d);
+      parallel_for(dirs.size(), kParallelBlockFetches, [&](size_t i) {
+        for (auto& m : mirrors) m->fetch(dirs[i]);
+      });
     };
   }
 
@@ -248,6 +251,7 @@ struct BucketPlaces {
   // A block prefix without meta.json this old is an upload that was cut
   // short, not one in progress (Thanos waits as long).
   static constexpr int64_t kPartialUploadMaxAgeMs = 48 * 3600 * 1000;
+  static constexpr size_t kParallelBlockFetches = 4;
 };
 
 int run_compact(const CompactArgs& a) {

@@ -8,6 +8,7 @@
 
 #include "tsdb/base/error.h"
 #include "tsdb/base/fsutil.h"
+#include "tsdb/base/parallel_for.h"
 #include "tsdb/remote/file_hash.h"
 
 namespace fs = std::filesystem;
@@ -15,6 +16,9 @@ namespace fs = std::filesystem;
 namespace promblock::remote {
 
 namespace {
+
+// Objects of one block downloaded at once.
+constexpr size_t kParallelDownloads = 4;
 
 // What meta.json's Thanos section records of the block's files: their
 // sizes, and their SHA-256 where Thanos's --hash-func was sha256. A
@@ -102,10 +106,13 @@ void download_objects(objstore::Bucket& bucket, const std::string& prefix,
     for (const auto& obj : objects) {
       if (!objstore::is_safe_relative_name(obj.name))
         fail(bucket.describe_object(prefix + obj.name), "not a valid object name");
-      std::string local = tmp + "/" + obj.name;
-      fsutil::make_dirs(fsutil::parent_of(local));
-      bucket.download(prefix + obj.name, local, obj.size);
+      fsutil::make_dirs(fsutil::parent_of(tmp + "/" + obj.name));
     }
+    // A block's files (index, chunk segments) come in side by side: one
+    // stream at a time leaves most of a link or server idle.
+    parallel_for(objects.size(), kParallelDownloads, [&](size_t i) {
+      bucket.download(prefix + objects[i].name, tmp + "/" + objects[i].name, objects[i].size);
+    });
     fs::remove_all(dest, ec);  // a leftover of an earlier download
     fsutil::rename_synced(tmp, dest);
   } catch (...) {

@@ -99,17 +99,31 @@ void BucketMirror::refresh() {
 }
 
 void BucketMirror::fetch(const std::string& block_dir) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
+  // Another job may be bringing this block in: it is then ours too.
+  fetched_cv_.wait(lock, [&] { return !fetching_.count(block_dir); });
   if (!stubs_.count(block_dir)) return;
   const BucketBlock& b = *known_.at(fsutil::base_name(block_dir)).block;
-  std::vector<objstore::ObjectInfo> data;
-  for (const auto& o : b.objects)
-    if (!is_meta_or_mark(o.name)) data.push_back(o);
-  // Marks and meta.json stay as they are locally: the run may have written marks.
-  std::string fetched = block_dir + ".fetch";
-  download_checked(bucket_, b, data, fetched);
-  move_entries(fetched, block_dir);
+  fetching_.insert(block_dir);
+  lock.unlock();  // other blocks download meanwhile
+  try {
+    std::vector<objstore::ObjectInfo> data;
+    for (const auto& o : b.objects)
+      if (!is_meta_or_mark(o.name)) data.push_back(o);
+    // Marks and meta.json stay as they are locally: the run may have written marks.
+    std::string fetched = block_dir + ".fetch";
+    download_checked(bucket_, b, data, fetched);
+    move_entries(fetched, block_dir);
+  } catch (...) {
+    lock.lock();
+    fetching_.erase(block_dir);
+    fetched_cv_.notify_all();
+    throw;
+  }
+  lock.lock();
+  fetching_.erase(block_dir);
   stubs_.erase(block_dir);
+  fetched_cv_.notify_all();
 }
 
 void BucketMirror::publish(const std::string& block_dir) {

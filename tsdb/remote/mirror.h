@@ -7,6 +7,7 @@
 // what was done locally: new blocks uploaded, new marks written, removed
 // blocks deleted, in an order that never leaves a block visible without
 // all its files and never loses a block that is not yet replaced.
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -41,8 +42,8 @@ class BucketMirror {
   void refresh();
 
   // When `block_dir` is one of this mirror's stubs, downloads the block's
-  // data into it (once; safe to call from several threads). Anything else
-  // is left alone.
+  // data into it (once; safe to call from several threads, which download
+  // different blocks at once). Anything else is left alone.
   void fetch(const std::string& block_dir);
 
   // Uploads a new local block now (meta.json last) instead of at
@@ -78,7 +79,9 @@ class BucketMirror {
   std::deque<BucketBlock> published_;     // what publish() uploaded; known_ points here
   std::deque<BucketBlock> listed_later_;  // what refresh() found; known_ points here
   std::mutex mu_;
-  std::set<std::string> stubs_;  // local dirs still without data
+  std::set<std::string> stubs_;     // local dirs still without data
+  std::set<std::string> fetching_;  // stubs being downloaded now
+  std::condition_variable fetched_cv_;
 };
 
 // Deletes a block's objects: meta.json first (the block turns invisible),

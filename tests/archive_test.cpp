@@ -1,17 +1,22 @@
-// tsdb/archive: tar headers, entry name checks, zstd streams, and the
-// tar reader over damaged input.
+// tsdb/archive: tar headers, entry name checks, zstd streams, the tar
+// reader over damaged input, and restoring to a destination elsewhere.
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <filesystem>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "tests/test_util.h"
+#include "tsdb/archive/backup.h"
 #include "tsdb/archive/byte_stream.h"
 #include "tsdb/archive/entry_name.h"
+#include "tsdb/archive/restore.h"
 #include "tsdb/archive/tar.h"
 #include "tsdb/archive/zstd_stream.h"
 #include "tsdb/base/error.h"
+#include "tsdb/block/discover.h"
 
 namespace promblock::archive {
 namespace {
@@ -531,6 +536,70 @@ TEST(TarOverZstd, FrameCutKeepsEarlierEntries) {
         }
       },
       Error);
+}
+
+}  // namespace
+}  // namespace promblock::archive
+
+namespace promblock::archive {
+namespace {
+
+TEST(RestoreElsewhere, SkipsWhatTheDestinationHasAndDeliversOneBlockAtATime) {
+  testing::TempDir source, scratch, elsewhere;
+  std::vector<std::string> ulids;
+  for (int64_t t : {0, 10'000, 20'000}) {
+    BlockMeta meta;
+    meta.min_time = t;
+    meta.max_time = t + 1000;
+    ulids.push_back(
+        std::filesystem::path(
+            testing::write_block(source.path(),
+                                 {{{{"__name__", "up"}}, {testing::samples_at({t})}}}, meta))
+            .filename()
+            .string());
+  }
+  std::sort(ulids.begin(), ulids.end());
+  VectorSink archive;
+  write_backup(discover_blocks(source.path()), archive, 3, [](const std::string&) {});
+
+  std::vector<std::string> delivered, notices;
+  RestoreDestination dest;
+  dest.name = "s3://bucket/restored/";
+  dest.present = [&](const std::string& ulid) { return ulid == ulids[1]; };
+  dest.deliver = [&](const std::string& block_dir) {
+    size_t in_scratch = 0;
+    for (const auto& e : std::filesystem::directory_iterator(scratch.path()))
+      in_scratch += e.is_directory() && e.path().filename().string().size() == 26;
+    EXPECT_EQ(in_scratch, 1u) << "scratch holds the block being delivered only";
+    std::string name = std::filesystem::path(block_dir).filename().string();
+    delivered.push_back(name);
+    std::filesystem::rename(block_dir, elsewhere.path() + "/" + name);
+  };
+  VectorSource in(archive.data);
+  auto r = restore_backup(
+      in, "b.tar.zst", scratch.path(), [&](const std::string& m) { notices.push_back(m); }, {},
+      &dest);
+  EXPECT_TRUE(r.ok()) << r.damage;
+  EXPECT_EQ(delivered, (std::vector<std::string>{ulids[0], ulids[2]}));
+  EXPECT_EQ(r.installed, delivered);
+  EXPECT_EQ(r.skipped, (std::vector<std::string>{ulids[1]}));
+  EXPECT_NE(std::find(notices.begin(), notices.end(),
+                      "block " + ulids[1] + " already present in s3://bucket/restored/; skipped"),
+            notices.end());
+  EXPECT_EQ(discover_blocks(elsewhere.path()).size(), 2u);
+
+  // A destination that cannot take a block stops the restore with its error.
+  testing::TempDir scratch2;
+  dest.present = [](const std::string&) { return false; };
+  dest.deliver = [](const std::string& dir) { throw Error(dir + ": upload failed"); };
+  VectorSource again(archive.data);
+  try {
+    restore_backup(
+        again, "b.tar.zst", scratch2.path(), [](const std::string&) {}, {}, &dest);
+    ADD_FAILURE() << "a failed delivery was not thrown";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("upload failed"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

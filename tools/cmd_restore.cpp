@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -27,30 +28,23 @@ struct RestoreArgs {
   std::string file = "-";
 };
 
-// Uploads the blocks restored into `dir` to the bucket; those the bucket
-// already has are skipped, as restore never overwrites.
-void upload_restored(BucketSession& session, const std::string& arg, const std::string& dir,
-                     archive::RestoreResult& r) {
-  std::set<std::string> present;
+// A bucket as restore's destination: blocks it has (complete or partly
+// uploaded) are skipped, as restore never overwrites; each block checked
+// in scratch is uploaded (meta.json last) and removed from scratch.
+archive::RestoreDestination bucket_destination(BucketSession& session, const std::string& arg) {
+  auto present = std::make_shared<std::set<std::string>>();
   auto listing = session.list(arg);
-  for (const auto& b : listing.blocks) present.insert(remote::last_component(b.prefix));
-  for (const auto& p : listing.partials) present.insert(p.ulid);
-  std::vector<std::string> uploaded;
-  r.bytes = 0;
-  for (const auto& ulid : r.installed) {
-    if (present.count(ulid)) {
-      log_info(ulid + ": already in the bucket; skipped");
-      r.skipped.push_back(ulid);
-      continue;
-    }
-    remote::upload_block(session.bucket(), dir + "/" + ulid, bucket_root(arg));
-    uploaded.push_back(ulid);
+  for (const auto& b : listing.blocks) present->insert(remote::last_component(b.prefix));
+  for (const auto& p : listing.partials) present->insert(p.ulid);
+  archive::RestoreDestination d;
+  d.name = session.bucket().describe_object(bucket_root(arg));
+  d.present = [present](const std::string& ulid) { return present->count(ulid) > 0; };
+  d.deliver = [&session, arg](const std::string& block_dir) {
+    remote::upload_block(session.bucket(), block_dir, bucket_root(arg));
     std::error_code ec;
-    for (std::filesystem::recursive_directory_iterator it(dir + "/" + ulid, ec), end;
-         !ec && it != end; it.increment(ec))
-      if (it->is_regular_file(ec)) r.bytes += it->file_size(ec);
-  }
-  r.installed = uploaded;
+    std::filesystem::remove_all(block_dir, ec);  // scratch: one block at a time
+  };
+  return d;
 }
 
 int run_restore(const RestoreArgs& a) {
@@ -78,15 +72,16 @@ int run_restore(const RestoreArgs& a) {
     progress.clear();
     log_info(msg);
   };
-  // Into a bucket: the blocks are checked and installed in a scratch
-  // directory first, then uploaded, each one's meta.json last.
+  // Into a bucket: each block is checked and installed in a scratch
+  // directory, then uploaded, meta.json last.
   BucketSession session;
-  bool to_bucket = is_bucket_arg(a.into);
-  std::string into = to_bucket ? session.scratch_subdir("restore") : a.into;
+  std::optional<archive::RestoreDestination> bucket;
+  if (is_bucket_arg(a.into)) bucket = bucket_destination(session, a.into);
+  std::string into = bucket ? session.scratch_subdir("restore") : a.into;
   auto r = archive::restore_backup(
-      in, name, into, notice, [&](size_t done, uint64_t bytes) { progress.update(done, bytes); });
+      in, name, into, notice, [&](size_t done, uint64_t bytes) { progress.update(done, bytes); },
+      bucket ? &*bucket : nullptr);
   progress.finish();
-  if (to_bucket) upload_restored(session, a.into, into, r);
   if (!r.damage.empty()) log_error(r.damage);
   log_info("restored " + std::to_string(r.installed.size()) + " blocks (" +
            std::to_string(r.bytes) + " bytes) into " + a.into + "; " +

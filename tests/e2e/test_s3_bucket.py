@@ -129,6 +129,26 @@ class S3BucketTest(unittest.TestCase):
         self.ok("download", "mp/big", dst, len(data))
         with open(dst, "rb") as f:
             self.assertTrue(f.read() == data, "downloaded bytes differ")
+        # Parts are read from the file as they are sent: four 32 MiB parts in
+        # flight cost no 128 MiB of buffers.
+        huge = os.path.join(self.tmp, "huge")
+        with open(huge, "wb") as f:
+            for _ in range(4):
+                f.write(os.urandom(32 * MiB))
+        with open(self.config()) as f:
+            text = f.read().replace("part_size: %d" % (5 * MiB), "part_size: %d" % (32 * MiB))
+        cfg = os.path.join(self.tmp, "objstore-32m.yml")
+        with open(cfg, "w") as f:
+            f.write(text)
+        proc = subprocess.run(["/usr/bin/time", "-f", "maxrss_kb=%M", TOOL, cfg, "upload",
+                               "mp/huge", huge], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              timeout=120, env=tool_env())
+        err = proc.stderr.decode(errors="replace")
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertEqual(self.list_names("mp/huge"), [["mp/huge", str(128 * MiB)]])
+        self.assertRegex(self.server.log(), r"mp/huge\?partNumber=4&uploadId=\S+ 200")
+        rss_kb = int(re.search(r"maxrss_kb=(\d+)", err).group(1))
+        self.assertLess(rss_kb, 64 * 1024, "peak RSS of a 4 x 32 MiB multipart upload")
         # A file of at most one part goes in one PUT.
         small = os.path.join(self.tmp, "small")
         with open(small, "wb") as f:

@@ -97,8 +97,13 @@ struct PendingBlock {
 
 class Restorer {
  public:
-  Restorer(const std::string& dir, const Notice& notice, const RestoreProgress& progress)
-      : dir_(dir), notice_(notice), progress_(progress) {}
+  Restorer(const std::string& dir, const Notice& notice, const RestoreProgress& progress,
+           const RestoreDestination* elsewhere)
+      : dir_(dir),
+        notice_(notice),
+        progress_(progress),
+        elsewhere_(elsewhere),
+        where_(elsewhere ? elsewhere->name : dir) {}
 
   void run(ByteSource& in, const std::string& name) {
     ZstdReader zstd(in, name);
@@ -154,10 +159,11 @@ class Restorer {
       return;
     }
     std::error_code ec;
-    if (fs::exists(fs::symlink_status(dir_ + "/" + ulid, ec))) {
+    if (fs::exists(fs::symlink_status(dir_ + "/" + ulid, ec)) ||
+        (elsewhere_ && elsewhere_->present(ulid))) {
       cur_->state = PendingBlock::State::kSkipping;
       result_.skipped.push_back(ulid);
-      notice_("block " + ulid + " already present in " + dir_ + "; skipped");
+      notice_("block " + ulid + " already present in " + where_ + "; skipped");
       return;
     }
     cur_->tmp = dir_ + "/" + ulid + std::string(BlockWriter::kTmpSuffix);
@@ -254,6 +260,7 @@ class Restorer {
     }
     writing_output([&] { fsutil::rename_synced(b.tmp, final_dir); });
     b.tmp.clear();
+    if (elsewhere_) writing_output([&] { elsewhere_->deliver(final_dir); });
     result_.installed.push_back(b.ulid);
     result_.bytes += b.bytes;
     notice_("block " + b.ulid + " restored (" + std::to_string(b.bytes) + " bytes)");
@@ -262,6 +269,8 @@ class Restorer {
   std::string dir_;
   const Notice& notice_;
   const RestoreProgress& progress_;
+  const RestoreDestination* elsewhere_;
+  std::string where_;  // the destination's name in messages
   RestoreResult result_;
   std::optional<PendingBlock> cur_;
   std::set<std::string> done_;
@@ -270,10 +279,11 @@ class Restorer {
 }  // namespace
 
 RestoreResult restore_backup(ByteSource& in, const std::string& name, const std::string& dir,
-                             const Notice& notice, const RestoreProgress& progress) {
+                             const Notice& notice, const RestoreProgress& progress,
+                             const RestoreDestination* elsewhere) {
   DirLock lock(dir);
   remove_leftover_tmp_dirs(dir);
-  Restorer r(dir, notice, progress);
+  Restorer r(dir, notice, progress, elsewhere);
   r.run(in, name);
   return std::move(r.result());
 }

@@ -45,7 +45,24 @@ using RestoreProgress = std::function<void(size_t blocks_done, uint64_t stream_b
 // the result, not thrown; a failure to write into `dir` (disk full, I/O
 // error) is thrown, after removing the block it was writing (blocks
 // installed before it stay).
+//
+// With `elsewhere`, the blocks are bound for another place (a bucket) and
+// `dir` is a scratch directory on the way: see RestoreDestination.
+struct RestoreDestination;
 RestoreResult restore_backup(ByteSource& in, const std::string& name, const std::string& dir,
-                             const Notice& notice, const RestoreProgress& progress = {});
+                             const Notice& notice, const RestoreProgress& progress = {},
+                             const RestoreDestination* elsewhere = nullptr);
+
+// A destination other than the directory blocks are checked in. A block
+// `present` says it has is skipped, as one already in the directory is;
+// each block installed in the directory is handed to `deliver` (which takes
+// it there, and may remove it) before the next is read, so the directory
+// holds one block at a time whatever the stream's size. A failing `deliver`
+// is thrown, as a failure to write is.
+struct RestoreDestination {
+  std::string name;  // in messages, for the directory: "s3://bucket/path"
+  std::function<bool(const std::string& ulid)> present;
+  std::function<void(const std::string& block_dir)> deliver;
+};
 
 }  // namespace promblock::archive

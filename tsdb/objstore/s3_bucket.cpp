@@ -102,6 +102,10 @@ HttpResponse S3Bucket::call(const std::string& name, const std::string& op, Http
       errno = resp.write_errno;
       fail_errno(describe_object(name), op + ": writing the local file");
     }
+    if (resp.read_errno) {
+      errno = resp.read_errno;
+      fail_errno(describe_object(name), op + ": reading the local file");
+    }
     bool retry;
     std::string problem;
     if (resp.curl_code != CURLE_OK) {

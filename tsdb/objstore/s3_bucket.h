@@ -33,7 +33,7 @@ struct S3Options {
   bool disable_multipart = false;  // upload() always in one PUT
   HttpLimits limits;
   RetryPolicy retry;
-  int upload_threads = 4;  // parts in flight at once (memory: threads x part_size)
+  int upload_threads = 4;  // parts in flight at once (read from the file as sent)
   // Below this part_size is refused: S3's minimum for all parts but the last.
   // Lower only for tests.
   uint64_t min_part_size = uint64_t(5) << 20;

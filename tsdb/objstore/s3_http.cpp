@@ -18,13 +18,29 @@ struct Transfer {
   const HttpRequest* req;
   HttpResponse* resp;
   CURL* curl;
-  size_t sent = 0;
+  uint64_t sent = 0;
 };
+
+uint64_t body_size(const HttpRequest& req) {
+  return req.body_fd >= 0 ? req.body_size : req.body.size();
+}
 
 size_t on_read(char* buf, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
-  size_t len = std::min(size * n, t->req->body.size() - t->sent);
-  std::memcpy(buf, t->req->body.data() + t->sent, len);
+  size_t len = size_t(std::min<uint64_t>(size * n, body_size(*t->req) - t->sent));
+  if (t->req->body_fd < 0) {
+    std::memcpy(buf, t->req->body.data() + t->sent, len);
+  } else if (len > 0) {
+    ssize_t got;
+    do {
+      got = ::pread(t->req->body_fd, buf, len, off_t(t->req->body_offset + t->sent));
+    } while (got < 0 && errno == EINTR);
+    if (got <= 0) {  // an error, or the file shrank under us
+      t->resp->read_errno = got < 0 ? errno : EIO;
+      return CURL_READFUNC_ABORT;
+    }
+    len = size_t(got);
+  }
   t->sent += len;
   return len;
 }
@@ -33,9 +49,9 @@ size_t on_read(char* buf, size_t size, size_t n, void* user) {
 // kept-alive connection the server had closed); without this it cannot.
 int on_seek(void* user, curl_off_t offset, int origin) {
   auto* t = static_cast<Transfer*>(user);
-  if (origin != SEEK_SET || offset < 0 || size_t(offset) > t->req->body.size())
+  if (origin != SEEK_SET || offset < 0 || uint64_t(offset) > body_size(*t->req))
     return CURL_SEEKFUNC_CANTSEEK;
-  t->sent = size_t(offset);
+  t->sent = uint64_t(offset);
   return CURL_SEEKFUNC_OK;
 }
 
@@ -97,7 +113,7 @@ void set_method(CURL* c, const HttpRequest& req, Transfer& t) {
     curl_easy_setopt(c, CURLOPT_READDATA, &t);
     curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
     curl_easy_setopt(c, CURLOPT_SEEKDATA, &t);
-    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, curl_off_t(req.body.size()));
+    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, curl_off_t(body_size(req)));
   } else if (req.method == "POST") {
     curl_easy_setopt(c, CURLOPT_POST, 1L);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, req.body.data() ? req.body.data() : "");

@@ -29,7 +29,11 @@ struct HttpRequest {
   std::string url;             // already canonical (see s3_url.h)
   std::vector<std::string> headers;
   std::string_view body;  // sent by PUT and POST
-  int out_fd = -1;        // a 2xx body goes to this file instead of memory
+  // A PUT body read from this file instead (body_size bytes at
+  // body_offset), as curl sends it: a part of any size costs no memory.
+  int body_fd = -1;
+  uint64_t body_offset = 0, body_size = 0;
+  int out_fd = -1;  // a 2xx body goes to this file instead of memory
 };
 
 struct HttpResponse {
@@ -40,6 +44,7 @@ struct HttpResponse {
   std::string transport_error;
   long os_errno = 0;    // CURLINFO_OS_ERRNO: why a connect failed
   int write_errno = 0;  // writing out_fd failed with this
+  int read_errno = 0;   // reading body_fd failed with this
 };
 
 // Performs the request on this thread's curl handle (reused so keep-alive

@@ -1,6 +1,7 @@
 // S3Bucket::upload: one PUT for a file up to part_size, else a multipart
-// upload whose parts are read and sent by a few threads at a time, so
-// memory stays at threads x part_size whatever the file's size.
+// upload whose parts are sent by a few threads at a time. Bodies are read
+// from the file as curl sends them, so memory stays small whatever the
+// file's or the parts' size.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -35,18 +36,6 @@ int open_for_reading(const std::string& path) {
   return fd;
 }
 
-// `len` bytes at `offset` of the file into `buf`; the file must hold them.
-void read_range(int fd, const std::string& path, uint64_t offset, uint64_t len, std::string& buf) {
-  buf.resize(len);
-  for (uint64_t done = 0; done < len;) {
-    ssize_t n = ::pread(fd, buf.data() + done, len - done, off_t(offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) fail_errno(path, "reading");
-    if (n == 0) fail(path, "file shrank while being uploaded");
-    done += uint64_t(n);
-  }
-}
-
 std::string part_query(size_t part_number, const std::string& upload_id) {
   return canonical_query({{"partNumber", std::to_string(part_number)}, {"uploadId", upload_id}});
 }
@@ -62,9 +51,10 @@ void S3Bucket::upload(const std::string& name, const std::string& local_path) {
     upload_multipart(name, local_path, size);
     return;
   }
-  std::string bytes;
-  read_range(file.fd, local_path, 0, size, bytes);
-  put(name, bytes);
+  HttpRequest req = request("PUT", url(name));
+  req.body_fd = file.fd;
+  req.body_size = size;
+  call(name, "PUT", std::move(req));
 }
 
 void S3Bucket::upload_multipart(const std::string& name, const std::string& local_path,
@@ -104,13 +94,13 @@ void S3Bucket::upload_parts(const std::string& name, const std::string& local_pa
   std::exception_ptr first_error;
   std::mutex error_mu;
   auto worker = [&] {
-    std::string buf;  // one part per thread: the memory bound
     try {
       for (size_t i; !failed && (i = next++) < etags.size();) {
         uint64_t offset = i * part_size;
-        read_range(file.fd, local_path, offset, std::min(part_size, size - offset), buf);
         HttpRequest req = request("PUT", url(name, part_query(i + 1, upload_id)));
-        req.body = buf;
+        req.body_fd = file.fd;  // pread: the threads share the descriptor
+        req.body_offset = offset;
+        req.body_size = std::min(part_size, size - offset);
         std::string op = "PUT part " + std::to_string(i + 1);
         HttpResponse resp = call(name, op, std::move(req));
         if (resp.etag.empty()) fail(describe_object(name), op, "answer without an ETag");

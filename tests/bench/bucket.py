@@ -13,10 +13,14 @@ last) to bucket:in-a/ and bucket:in-b/ of an s3rver on 127.0.0.1, then
 downloaded and every byte written uploaded. Both under /usr/bin/time -v:
 wall time and peak RSS, medians over the runs; the outputs' series, samples
 and chunks must be equal. The server is Node (s3rver) on the same two cores:
-its own time is in the bucket figure.
+its own time is in the bucket figure. The transfer floor is what moving the
+same bytes costs with curl alone, 4 requests at a time as promblock makes
+them: GET of every input object, PUT of every file of the directory run's
+output; "overhead" is the bucket time beyond directory time + that floor.
 """
 
 import argparse
+import concurrent.futures
 import json
 import os
 import re
@@ -24,13 +28,15 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "e2e"))
 sys.dont_write_bytecode = True
 import run  # noqa: E402
-from s3_server import S3Client, S3rver, config_yaml, tool_env  # noqa: E402
+from s3_server import ACCESS_KEY, BUCKET, SECRET_KEY, S3Client, S3rver, config_yaml, \
+    tool_env  # noqa: E402
 
 COMPACT = ["compact", "--consistency-delay", "0s", "--json"]
 
@@ -56,12 +62,33 @@ def out_stats(promblock, args):
     return tuple(sum(r[k] for r in rows) for k in ("num_series", "num_samples", "num_chunks")), len(rows)
 
 
+def transfer_floor(port, get_keys, put_files):
+    """Seconds to GET `get_keys` (to /dev/null) then PUT `put_files`
+    ({key: path}) with curl, 4 requests at a time."""
+    base = ["curl", "-sf", "--aws-sigv4", "aws:amz:us-east-1:s3", "--user",
+            "%s:%s" % (ACCESS_KEY, SECRET_KEY), "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD"]
+    url = "http://127.0.0.1:%d/%s/" % (port, BUCKET)
+    cmds = ([base + ["-o", "/dev/null", url + k] for k in get_keys] +
+            [base + ["-T", path, url + k] for k, path in put_files.items()])
+    start = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        for rc in pool.map(lambda c: subprocess.run(c, env=tool_env()).returncode, cmds):
+            if rc != 0:
+                raise RuntimeError("curl failed (%d)" % rc)
+    return time.monotonic() - start
+
+
+def files_under(root, prefix):
+    return {prefix + os.path.relpath(os.path.join(d, f), root): os.path.join(d, f)
+            for d, _, fs in os.walk(root) for f in fs}
+
+
 def measure(args, promblock, size, work):
     sources = run.ensure_blocks(os.path.join(args.cache, "%s-r2" % size), size, 2)
     runs = args.runs or (3 if size == "small" else 1)
     res = {"size": size, "input_bytes": sum(run.dir_bytes(s) for s in sources),
            "loadavg_before": os.getloadavg()[0]}
-    dir_runs, bucket_runs = [], []
+    dir_runs, bucket_runs, floor_runs = [], [], []
     with S3rver() as server:
         s3 = S3Client(server.port)
         cfg = os.path.join(work, "bucket.yml")
@@ -80,14 +107,19 @@ def measure(args, promblock, size, work):
             if dir_stats != bucket_stats:
                 raise RuntimeError("outputs differ: directory %s, bucket %s"
                                    % (dir_stats, bucket_stats))
-            run.log("%s run %d: directory %.2fs %d MB, bucket %.2fs %d MB" % (
-                size, i + 1, dir_runs[-1][0], dir_runs[-1][1] >> 10, bucket_runs[-1][0],
-                bucket_runs[-1][1] >> 10))
+            floor_runs.append(transfer_floor(
+                server.port, [k for k in s3.list("in-") if not k.endswith("meta.json")],
+                files_under(out, "floor-%d/" % i)))
+            run.log("%s run %d: directory %.2fs %d MB, bucket %.2fs %d MB, transfer floor %.2fs"
+                    % (size, i + 1, dir_runs[-1][0], dir_runs[-1][1] >> 10, bucket_runs[-1][0],
+                       bucket_runs[-1][1] >> 10, floor_runs[-1]))
     res["dir_s"] = statistics.median(r[0] for r in dir_runs)
     res["dir_rss_mb"] = statistics.median(r[1] for r in dir_runs) / 1024
     res["bucket_s"] = statistics.median(r[0] for r in bucket_runs)
     res["bucket_rss_mb"] = statistics.median(r[1] for r in bucket_runs) / 1024
+    res["floor_s"] = statistics.median(floor_runs)
     res["time_ratio"] = res["bucket_s"] / res["dir_s"]
+    res["overhead_s"] = res["bucket_s"] - res["dir_s"] - res["floor_s"]
     res["rss_delta_mb"] = res["bucket_rss_mb"] - res["dir_rss_mb"]
     return res
 
@@ -110,9 +142,10 @@ def main(argv):
             print(json.dumps(r))
         else:
             print("%s (%.0f MB in): directory %.2fs %.0f MB | bucket %.2fs %.0f MB | "
-                  "time x%.2f, RSS %+.0f MB" % (
+                  "time x%.2f, RSS %+.0f MB | transfer floor %.2fs, overhead %+.2fs" % (
                       size, r["input_bytes"] / 2**20, r["dir_s"], r["dir_rss_mb"], r["bucket_s"],
-                      r["bucket_rss_mb"], r["time_ratio"], r["rss_delta_mb"]))
+                      r["bucket_rss_mb"], r["time_ratio"], r["rss_delta_mb"], r["floor_s"],
+                      r["overhead_s"]))
     return 0
 
 

@@ -73,8 +73,12 @@ void fsync_dir(const std::string& dir) {
 }
 
 void rename_synced(const std::string& from, const std::string& to) {
-  if (::rename(from.c_str(), to.c_str()) != 0) fail_errno(to, "cannot rename " + from + " to it");
+  rename_unsynced(from, to);
   fsync_path(parent_of(to));
+}
+
+void rename_unsynced(const std::string& from, const std::string& to) {
+  if (::rename(from.c_str(), to.c_str()) != 0) fail_errno(to, "cannot rename " + from + " to it");
 }
 
 void make_dirs(const std::string& path) {

@@ -22,6 +22,8 @@ void fsync_path(const std::string& path);
 void fsync_dir(const std::string& dir);
 // Renames `from` to `to` (same file system) and fsyncs the parent of `to`.
 void rename_synced(const std::string& from, const std::string& to);
+// Renames without fsync: for scratch files no later run reads.
+void rename_unsynced(const std::string& from, const std::string& to);
 // Creates a directory (and parents) or fails naming it.
 void make_dirs(const std::string& path);
 // Parent directory of a path ("." when none).

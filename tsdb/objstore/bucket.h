@@ -51,6 +51,8 @@ class Bucket {
   virtual std::optional<std::string> get(const std::string& name) = 0;
   // An object into a new local file, written fully or not at all; fails
   // when the object is absent or its length is not `expected_size` (given).
+  // Not fsynced: downloads go to scratch, which no later run reads, and
+  // syncing them would cost as much as the transfer.
   virtual void download(const std::string& name, const std::string& local_path,
                         std::optional<uint64_t> expected_size = std::nullopt) = 0;
 

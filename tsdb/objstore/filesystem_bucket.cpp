@@ -32,12 +32,12 @@ std::string tmp_name_beside(const std::string& path) {
          std::to_string(counter++) + "-" + fsutil::base_name(path);
 }
 
-// Copies a local file into `to` and fsyncs it; `label` names the source in errors.
-void copy_synced(const std::string& from, const std::string& to) {
+// Copies a local file into `to`, fsynced when `synced`.
+void copy_file(const std::string& from, const std::string& to, bool synced) {
   std::error_code ec;
   if (!fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec))
     fail(from, "copying to " + to + ": " + ec.message());
-  fsutil::fsync_path(to);
+  if (synced) fsutil::fsync_path(to);
 }
 
 }  // namespace
@@ -104,8 +104,8 @@ void FilesystemBucket::download(const std::string& name, const std::string& loca
          "size " + std::to_string(size) + " bytes, expected " + std::to_string(*expected_size));
   std::string tmp = tmp_name_beside(local_path);
   try {
-    copy_synced(path, tmp);
-    fsutil::rename_synced(tmp, local_path);
+    copy_file(path, tmp, false);
+    fsutil::rename_unsynced(tmp, local_path);
   } catch (...) {
     fs::remove(tmp, ec);
     throw;
@@ -150,7 +150,7 @@ void FilesystemBucket::put(const std::string& name, std::string_view bytes) {
 
 void FilesystemBucket::upload(const std::string& name, const std::string& local_path) {
   write_via_tmp(
-      name, [&](const std::string& tmp) { copy_synced(local_path, tmp); }, false);
+      name, [&](const std::string& tmp) { copy_file(local_path, tmp, true); }, false);
 }
 
 CreateResult FilesystemBucket::create_if_absent(const std::string& name, std::string_view bytes) {

@@ -189,11 +189,10 @@ void S3Bucket::download(const std::string& name, const std::string& local_path,
       fail(describe_object(name), "GET",
            "size " + std::to_string(st.st_size) + " bytes, expected " +
                std::to_string(*expected_size));
-    if (::fsync(fd) != 0) fail_errno(tmp, "fsync");
     int rc = ::close(fd);
     fd = -1;
     if (rc != 0) fail_errno(tmp, "closing");
-    fsutil::rename_synced(tmp, local_path);
+    fsutil::rename_unsynced(tmp, local_path);
   } catch (...) {
     if (fd >= 0) ::close(fd);
     ::unlink(tmp.c_str());

@@ -113,8 +113,8 @@ void download_objects(objstore::Bucket& bucket, const std::string& prefix,
     parallel_for(objects.size(), kParallelDownloads, [&](size_t i) {
       bucket.download(prefix + objects[i].name, tmp + "/" + objects[i].name, objects[i].size);
     });
-    fs::remove_all(dest, ec);  // a leftover of an earlier download
-    fsutil::rename_synced(tmp, dest);
+    fs::remove_all(dest, ec);            // a leftover of an earlier download
+    fsutil::rename_unsynced(tmp, dest);  // scratch (see Bucket::download)
   } catch (...) {
     fs::remove_all(tmp, ec);
     throw;

@@ -31,7 +31,6 @@ void move_entries(const std::string& from, const std::string& to) {
     fs::rename(e.path(), fs::path(to) / e.path().filename(), ec);
     if (ec) fail(e.path().string(), "moving into " + to + ": " + ec.message());
   }
-  fsutil::fsync_dir(to);
   fs::remove_all(from, ec);
 }
 

@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <filesystem>
 #include <memory>
 #include <set>
 #include <string>
@@ -15,6 +14,7 @@
 #include "tsdb/archive/byte_stream.h"
 #include "tsdb/archive/restore.h"
 #include "tsdb/base/error.h"
+#include "tsdb/base/fsutil.h"
 #include "tsdb/base/usage_error.h"
 #include "tsdb/remote/block_transfer.h"
 
@@ -45,10 +45,7 @@ void upload_restored(BucketSession& session, const std::string& arg, const std::
     }
     remote::upload_block(session.bucket(), dir + "/" + ulid, bucket_root(arg));
     uploaded.push_back(ulid);
-    std::error_code ec;
-    for (std::filesystem::recursive_directory_iterator it(dir + "/" + ulid, ec), end;
-         !ec && it != end; it.increment(ec))
-      if (it->is_regular_file(ec)) r.bytes += it->file_size(ec);
+    r.bytes += fsutil::tree_bytes(dir + "/" + ulid);
   }
   r.installed = uploaded;
 }

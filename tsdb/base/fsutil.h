@@ -22,6 +22,9 @@ void fsync_path(const std::string& path);
 void fsync_dir(const std::string& dir);
 // Renames `from` to `to` (same file system) and fsyncs the parent of `to`.
 void rename_synced(const std::string& from, const std::string& to);
+// Bytes of the regular files in a directory tree; what cannot be read
+// counts 0 (for reports, not for checks).
+uint64_t tree_bytes(const std::string& dir);
 // Creates a directory (and parents) or fails naming it.
 void make_dirs(const std::string& path);
 // Parent directory of a path ("." when none).

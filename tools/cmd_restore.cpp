@@ -10,6 +10,7 @@
 
 #include "tools/bucket_args.h"
 #include "tools/command.h"
+#include "tools/command_metrics.h"
 #include "tools/log.h"
 #include "tsdb/archive/byte_stream.h"
 #include "tsdb/archive/restore.h"
@@ -84,6 +85,7 @@ int run_restore(const RestoreArgs& a) {
       in, name, into, notice, [&](size_t done, uint64_t bytes) { progress.update(done, bytes); });
   progress.finish();
   if (to_bucket) upload_restored(session, a.into, into, r);
+  record_restore(r);
   if (!r.damage.empty()) log_error(r.damage);
   log_info("restored " + std::to_string(r.installed.size()) + " blocks (" +
            std::to_string(r.bytes) + " bytes) into " + a.into + "; " +

@@ -10,6 +10,7 @@
 
 #include "tools/bucket_args.h"
 #include "tools/command.h"
+#include "tools/command_metrics.h"
 #include "tools/log.h"
 #include "tsdb/base/error.h"
 #include "tsdb/base/ulid.h"
@@ -45,6 +46,7 @@ class Printer {
   void print(const std::string& dir, const std::string& ulid, const verify::Problem& p) {
     const bool warn = p.severity == verify::Severity::kWarning;
     (warn ? warnings_ : errors_)++;
+    record_verify_problem(p);
     std::string line;
     if (json_) {
       nlohmann::ordered_json j;
@@ -211,6 +213,7 @@ int run_verify(const VerifyOptions& opt) {
   }
 
   uint64_t problems = printer.errors() + printer.warnings();
+  record_verify_blocks(verified);
   log_info("verified " + std::to_string(verified) + " block" + (verified == 1 ? "" : "s") + ": " +
            std::to_string(problems) + " problem" + (problems == 1 ? "" : "s") + " (" +
            std::to_string(printer.errors()) + " errors, " + std::to_string(printer.warnings()) +

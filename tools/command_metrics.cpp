@@ -1,8 +1,11 @@
 #include "tools/command_metrics.h"
 
+#include <cstdio>
+
 #include "tools/run_metrics.h"
 #include "tsdb/base/fsutil.h"
 #include "tsdb/base/ulid.h"
+#include "tsdb/compact/sharding.h"
 
 namespace promblock::tools {
 
@@ -68,6 +71,16 @@ void record_compact_job(const compact::JobReport& r, const std::string& out_dir)
   for (const auto& in : r.inputs) inputs += is_ulid(in);
   run_metrics().add("promblock_input_blocks", "Blocks the last run read", double(inputs));
   if (!r.output.empty()) add_written_bytes(fsutil::tree_bytes(out_dir + "/" + r.output));
+  // Groups are few (one per external label set): which one fails is worth
+  // a label. Its hash is the one --shard divides by.
+  char group[17];
+  std::snprintf(group, sizeof group, "%016llx",
+                static_cast<unsigned long long>(compact::group_hash(r.group)));
+  const char* state = !r.error.empty() ? "failed" : r.output.empty() ? "planned" : "done";
+  run_metrics().add("promblock_compaction_group_jobs",
+                    "Compaction jobs of the last run by group (hash of its labels, as --shard "
+                    "takes it) and state (planned in a dry run, done, failed)",
+                    1, {{"group", group}, {"state", state}});
 }
 
 void record_compact(const compact::CompactSummary& s) {

@@ -200,6 +200,11 @@ class MetricsTest(unittest.TestCase):
             self.assertEqual(one(self, s, "promblock_deletion_marked_blocks", **c),
                              summary["blocks_marked"])
             self.assertGreater(one(self, s, "promblock_input_blocks", **c), 0)
+            gj = [(ls["group"], ls["state"], val) for n, ls, val in s
+                  if n == "promblock_compaction_group_jobs" and ls.get("command") == "compact"]
+            self.assertEqual(len({g for g, _, _ in gj}), 2, gj)  # clusters x and y
+            self.assertTrue(all(re.fullmatch("[0-9a-f]{16}", g) for g, _, _ in gj), gj)
+            self.assertEqual(sum(v for _, st, v in gj if st == "done"), summary["jobs_done"])
             written = sum(os.path.getsize(os.path.join(dp, f))
                           for dp, _, fs in os.walk(out) for f in fs)
             self.assertEqual(one(self, s, "promblock_written_bytes", **c), written)
@@ -302,6 +307,14 @@ class MetricsTest(unittest.TestCase):
                 self.assertEqual(one(self, s, "promblock_compaction_jobs", state="done", **k), jobs)
                 self.assertGreater(one(self, s, "promblock_last_success_timestamp_seconds", **k), 0)
                 self.assertEqual(len(values(s, "push_time_seconds", **k)), 1)
+
+            # Each shard did the jobs of the groups whose hash it takes; both
+            # groups were done.
+            groups = {(ls["group"], ls["shard"]) for n, ls, _ in s
+                      if n == "promblock_compaction_group_jobs" and ls.get("job") == "nightly"}
+            self.assertEqual(len({g for g, _ in groups}), 2, groups)
+            for g, shard in groups:
+                self.assertEqual(int(g, 16) % 2, int(shard[0]), groups)
 
             # A failed run POSTs: its exit code replaces the old one, the last
             # success stays that of the run before.

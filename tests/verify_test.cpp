@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -263,6 +264,22 @@ TEST(VerifyTest, FindOverlaps) {
   std::sort(names.begin(), names.end());
   std::vector<std::pair<std::string, std::string>> want = {{"A", "E"}, {"B", "C"}, {"E", "B"}};
   EXPECT_EQ(names, want);
+}
+
+// Each problem passed on names its kind; the "N more like this" line
+// stands for the N it replaces, so counts by kind (metrics) add up.
+TEST(VerifyTest, ReportNamesKindAndCount) {
+  std::vector<Problem> got;
+  Report report([&](const Problem& p) { got.push_back(p); });
+  for (int i = 0; i < 25; ++i) report.error("chunk unreadable", "chunks/000001", "", "bad");
+  for (int i = 0; i < 3; ++i) report.warning("empty chunk", "index", "", "empty", 2);
+  report.finish();
+  std::map<std::string, uint64_t> by_kind;
+  for (const auto& p : got) by_kind[p.kind] += p.count;
+  EXPECT_EQ(by_kind,
+            (std::map<std::string, uint64_t>{{"chunk unreadable", 25}, {"empty chunk", 3}}));
+  EXPECT_EQ(got.size(), 20u + 1 + 2 + 1);  // the limits held
+  EXPECT_EQ(report.total(), 28u);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include "tools/bucket_args.h"
 #include "tools/command.h"
+#include "tools/command_metrics.h"
 #include "tools/log.h"
 #include "tsdb/archive/backup.h"
 #include "tsdb/archive/byte_stream.h"
@@ -60,6 +61,7 @@ int run_backup(const BackupArgs& a) {
       archive::write_backup(blocks, out, a.zstd_level, notice,
                             [&](size_t done, uint64_t bytes) { progress.update(done, bytes); });
   progress.finish();
+  record_backup(r);
   log_info("backed up " + std::to_string(r.blocks) + " blocks: " + std::to_string(r.file_bytes) +
            " bytes of block files, " + std::to_string(r.compressed_bytes) + " bytes written");
   if (r.failed > 0) {

@@ -12,6 +12,7 @@
 
 #include "tools/bucket_args.h"
 #include "tools/command.h"
+#include "tools/command_metrics.h"
 #include "tools/external_labels.h"
 #include "tools/log.h"
 #include "tsdb/base/parallel_for.h"
@@ -257,6 +258,7 @@ struct BucketPlaces {
 int run_compact(const CompactArgs& a) {
   auto start = std::chrono::steady_clock::now();
   compact::CompactOptions o = compact_options(a);
+  record_compact_shard(o);
   BucketPlaces buckets;
   buckets.attach(o);
   Progress progress("compaction jobs", 0);
@@ -273,7 +275,9 @@ int run_compact(const CompactArgs& a) {
     if (!r.error.empty())
       std::cerr << "promblock: job " << r.number << " failed: " << r.error << "\n";
     print_job(r, a.json);
+    record_compact_job(r, o.out_dir);
   });
+  record_compact(s);
   progress.finish();
   buckets.sync(o);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -1,6 +1,5 @@
 // promblock ls: one row per block of the given sources.
 #include <cstdio>
-#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -8,6 +7,7 @@
 #include "tools/bucket_args.h"
 #include "tools/command.h"
 #include "tools/format.h"
+#include "tsdb/base/fsutil.h"
 #include "tsdb/block/discover.h"
 #include "tsdb/model/timeparse.h"
 
@@ -19,15 +19,6 @@ struct LsOptions {
   std::vector<std::string> sources;
   bool json = false;
 };
-
-uint64_t dir_size(const std::string& dir) {
-  uint64_t total = 0;
-  std::error_code ec;
-  for (std::filesystem::recursive_directory_iterator it(dir, ec), end; !ec && it != end;
-       it.increment(ec))
-    if (it->is_regular_file(ec)) total += it->file_size(ec);
-  return total;
-}
 
 // One block as ls shows it, wherever it lives.
 struct Row {
@@ -56,7 +47,7 @@ std::vector<Row> rows_of(const std::vector<std::string>& sources, BucketSession&
       continue;
     }
     for (auto& b : discover_blocks(source))
-      rows.push_back({std::move(b.meta), dir_size(b.dir),
+      rows.push_back({std::move(b.meta), fsutil::tree_bytes(b.dir),
                       marks_of(b.deletion_marked, b.no_compact_marked), b.dir});
   }
   return rows;

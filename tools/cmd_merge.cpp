@@ -8,6 +8,7 @@
 
 #include "tools/bucket_args.h"
 #include "tools/command.h"
+#include "tools/command_metrics.h"
 #include "tools/external_labels.h"
 #include "tools/log.h"
 #include "tsdb/base/dir_lock.h"
@@ -67,6 +68,7 @@ int run_merge(const MergeArgs& args) {
   };
   auto r = merge::merge_blocks(inputs, opts);
   progress.finish();
+  record_merge(r, r.path);
   if (to_bucket) {
     std::string root = bucket_root(args.out);
     remote::upload_block(session.bucket(), r.path, root);

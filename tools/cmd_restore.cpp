@@ -12,10 +12,12 @@
 
 #include "tools/bucket_args.h"
 #include "tools/command.h"
+#include "tools/command_metrics.h"
 #include "tools/log.h"
 #include "tsdb/archive/byte_stream.h"
 #include "tsdb/archive/restore.h"
 #include "tsdb/base/error.h"
+#include "tsdb/base/fsutil.h"
 #include "tsdb/base/usage_error.h"
 #include "tsdb/remote/block_transfer.h"
 
@@ -82,6 +84,7 @@ int run_restore(const RestoreArgs& a) {
       in, name, into, notice, [&](size_t done, uint64_t bytes) { progress.update(done, bytes); },
       bucket ? &*bucket : nullptr);
   progress.finish();
+  record_restore(r);
   if (!r.damage.empty()) log_error(r.damage);
   log_info("restored " + std::to_string(r.installed.size()) + " blocks (" +
            std::to_string(r.bytes) + " bytes) into " + a.into + "; " +

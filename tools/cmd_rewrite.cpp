@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tools/command.h"
+#include "tools/command_metrics.h"
 #include "tools/log.h"
 #include "tsdb/base/dir_lock.h"
 #include "tsdb/base/usage_error.h"
@@ -71,6 +72,7 @@ int run_rewrite(const RewriteArgs& args) {
   DirLock lock(args.out);
   remove_leftover_tmp_dirs(args.out);
   auto r = rewrite_or_explain(input.dir, opts);
+  record_rewrite(r, r.path);
 
   std::string line;
   if (args.json) {

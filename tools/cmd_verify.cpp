@@ -10,6 +10,7 @@
 
 #include "tools/bucket_args.h"
 #include "tools/command.h"
+#include "tools/command_metrics.h"
 #include "tools/log.h"
 #include "tsdb/base/error.h"
 #include "tsdb/base/ulid.h"
@@ -45,6 +46,7 @@ class Printer {
   void print(const std::string& dir, const std::string& ulid, const verify::Problem& p) {
     const bool warn = p.severity == verify::Severity::kWarning;
     (warn ? warnings_ : errors_)++;
+    record_verify_problem(p);
     std::string line;
     if (json_) {
       nlohmann::ordered_json j;
@@ -127,7 +129,7 @@ void find_bucket_blocks(const std::string& source, BucketSession& session, Print
     } catch (const Error& e) {
       std::string file = e.path().substr(std::min(e.path().size(), shown(b.prefix).size() + 1));
       printer.print(shown(b.prefix), remote::last_component(b.prefix),
-                    {file, "", e.detail(), verify::Severity::kError});
+                    {file, "", e.detail(), verify::Severity::kError, "block download failed", 1});
     }
   }
   for (const auto& u : listing.unreadable) {
@@ -178,7 +180,7 @@ int run_verify(const VerifyOptions& opt) {
         printer.print(c.path(), ulids[i],
                       {"meta.json", "",
                        "no meta.json: a partial block (write or upload cut short), not checked",
-                       verify::Severity::kWarning});
+                       verify::Severity::kWarning, "partial block", 1});
         continue;
       }
       progress.update(i);
@@ -206,10 +208,12 @@ int run_verify(const VerifyOptions& opt) {
          "time range [" + std::to_string(rb.min_time) + ", " + std::to_string(rb.max_time) +
              ") overlaps block " + ra.ulid + " [" + std::to_string(ra.min_time) + ", " +
              std::to_string(ra.max_time) + ")" + group,
-         opt.no_overlaps ? verify::Severity::kError : verify::Severity::kWarning});
+         opt.no_overlaps ? verify::Severity::kError : verify::Severity::kWarning,
+         "overlapping blocks", 1});
   }
 
   uint64_t problems = printer.errors() + printer.warnings();
+  record_verify_blocks(verified);
   log_info("verified " + std::to_string(verified) + " block" + (verified == 1 ? "" : "s") + ": " +
            std::to_string(problems) + " problem" + (problems == 1 ? "" : "s") + " (" +
            std::to_string(printer.errors()) + " errors, " + std::to_string(printer.warnings()) +

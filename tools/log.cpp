@@ -67,6 +67,10 @@ void log_info(const std::string& msg) {
   if (!log_settings().quiet) log_line("info", msg);
 }
 
+void log_warning(const std::string& msg) {
+  log_line("warn", log_settings().format == LogFormat::kText ? "warning: " + msg : msg);
+}
+
 void log_error(const std::string& msg) { log_line("error", msg); }
 
 Progress::Progress(std::string what, uint64_t total)

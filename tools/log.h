@@ -20,6 +20,9 @@ LogSettings& log_settings();
 // msg="..."; json: {"ts":...,"level":...,"msg":...}. Info lines are left
 // out under --quiet; errors never are.
 void log_info(const std::string& msg);
+// A warning is something the user asked for that did not happen while the
+// run's own work did (a metrics push): shown under --quiet too.
+void log_warning(const std::string& msg);
 void log_error(const std::string& msg);
 
 // A progress line on stderr, redrawn at most a few times a second, only

@@ -1,10 +1,12 @@
 // promblock: one binary, subcommands in tools/cmd_<name>.cpp.
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 
 #include "tools/bucket_args.h"
 #include "tools/command.h"
 #include "tools/log.h"
+#include "tools/run_report.h"
 #include "tsdb/base/dir_lock.h"
 #include "tsdb/base/error.h"
 #include "tsdb/model/timeparse.h"
@@ -22,12 +24,14 @@ int main(int argc, char** argv) {
   // Global options, accepted before or after the command.
   app.fallthrough();
   auto& log = t::log_settings();
-  app.add_flag("--quiet,-q", log.quiet,
-               "Print nothing on stderr but errors (no notices, summaries or progress)");
+  app.add_flag(
+      "--quiet,-q", log.quiet,
+      "Print nothing on stderr but errors and warnings (no notices, summaries or progress)");
   std::string log_format = "text";
   app.add_option("--log-format", log_format, "Format of stderr lines: text (default), logfmt, json")
       ->check(CLI::IsMember({"text", "logfmt", "json"}));
   t::add_objstore_options(app);
+  t::add_report_options(app);
   app.set_version_flag("--version",
                        "promblock " PROMBLOCK_VERSION " (commit " PROMBLOCK_COMMIT ")");
   t::Runner run;
@@ -61,22 +65,27 @@ int main(int argc, char** argv) {
     t::log_error(std::string(e.what()) + " (see --help)");
     return t::kExitUsage;
   }
-  try {
-    int rc = run();
-    if (std::fflush(stdout) != 0) {
-      t::log_error("error writing to stdout");
+  auto started = std::chrono::steady_clock::now();
+  int rc = [&] {
+    try {
+      int rc = run();
+      if (std::fflush(stdout) != 0) {
+        t::log_error("error writing to stdout");
+        return t::kExitFailed;
+      }
+      return rc;
+    } catch (const promblock::LockedError& e) {
+      t::log_error(e.what());
+      return t::kExitLocked;
+    } catch (const promblock::UsageError& e) {
+      t::log_error(e.what());
+      return t::kExitUsage;
+    } catch (const std::exception& e) {
+      std::fflush(stdout);
+      t::log_error(e.what());
       return t::kExitFailed;
     }
-    return rc;
-  } catch (const promblock::LockedError& e) {
-    t::log_error(e.what());
-    return t::kExitLocked;
-  } catch (const promblock::UsageError& e) {
-    t::log_error(e.what());
-    return t::kExitUsage;
-  } catch (const std::exception& e) {
-    std::fflush(stdout);
-    t::log_error(e.what());
-    return t::kExitFailed;
-  }
+  }();
+  // Every way out of the run reports it (--metrics-file, --pushgateway).
+  return t::report_run(app.get_subcommands().front()->get_name(), rc, started);
 }

@@ -5,9 +5,7 @@
 
 namespace promblock {
 
-namespace {
-
-void append_escaped(std::string& out, std::string_view v) {
+void openmetrics_append_escaped(std::string& out, std::string_view v) {
   for (char c : v) {
     if (c == '\\')
       out += "\\\\";
@@ -19,6 +17,8 @@ void append_escaped(std::string& out, std::string_view v) {
       out += c;
   }
 }
+
+namespace {
 
 bool parses_back(const std::string& s, int64_t ms) {
   double seconds = std::strtod(s.c_str(), nullptr);
@@ -37,7 +37,7 @@ std::string openmetrics_series(const Labels& labels) {
       return;
     }
     out += '"';
-    append_escaped(out, name);
+    openmetrics_append_escaped(out, name);
     out += '"';
   };
   std::string_view metric = label_value(labels, "__name__");
@@ -56,7 +56,7 @@ std::string openmetrics_series(const Labels& labels) {
     open = true;
     append_name(out, l.name);
     out += "=\"";
-    append_escaped(out, l.value);
+    openmetrics_append_escaped(out, l.value);
     out += '"';
   }
   if (open) out += '}';

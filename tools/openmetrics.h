@@ -3,6 +3,7 @@
 // openmetrics` reads back into the same samples.
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "tsdb/model/labels.h"
 
@@ -16,5 +17,9 @@ std::string openmetrics_series(const Labels& labels);
 // Seconds with millisecond digits, chosen so that Prometheus's parser
 // (which truncates seconds*1000 toward zero) gets exactly `ms` back.
 std::string openmetrics_timestamp(int64_t ms);
+
+// Appends a label value (or a quoted name) as the text formats escape it:
+// backslash, double quote and newline.
+void openmetrics_append_escaped(std::string& out, std::string_view v);
 
 }  // namespace promblock

@@ -27,17 +27,19 @@ _promblock() {
     --dedup) COMPREPLY=($(compgen -W "penalty chain none" -- "$cur")); return ;;
     --format) COMPREPLY=($(compgen -W "text openmetrics seriesjson" -- "$cur")); return ;;
     --out | --into | --scratch-dir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
-    --objstore.config-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    --objstore.config-file | --metrics-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     --match | --min-time | --max-time | --replica-label | --threads | --ranges | \
       --consistency-delay | --delete-delay | --retention | --concurrency | --limit | \
       --delete | --drop-label | --since | --level | --min-compaction-level | --shard | \
-      --split-shards | --lock-expiry | --external-label | --objstore.config)
+      --split-shards | --lock-expiry | --external-label | --objstore.config | \
+      --pushgateway | --pushgateway-job)
       return ;;  # a value, not a file
   esac
   if [[ $cur == -* ]]; then
     # The global options are taken after the command too.
     COMPREPLY=($(compgen -W "$opts --help --quiet --log-format --objstore.config-file
-                             --objstore.config --scratch-dir" -- "$cur"))
+                             --objstore.config --scratch-dir --metrics-file --pushgateway
+                             --pushgateway-job --pushgateway-required" -- "$cur"))
   else
     COMPREPLY=($(compgen -f -- "$cur"))
   fi

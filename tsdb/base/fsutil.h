@@ -24,6 +24,9 @@ void fsync_dir(const std::string& dir);
 void rename_synced(const std::string& from, const std::string& to);
 // Renames without fsync: for scratch files no later run reads.
 void rename_unsynced(const std::string& from, const std::string& to);
+// Bytes of the regular files in a directory tree; what cannot be read
+// counts 0 (for reports, not for checks).
+uint64_t tree_bytes(const std::string& dir);
 // Creates a directory (and parents) or fails naming it.
 void make_dirs(const std::string& path);
 // Parent directory of a path ("." when none).

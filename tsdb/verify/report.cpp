@@ -7,6 +7,7 @@ void Report::add(std::string_view kind, Problem p, size_t limit) {
   auto it = kinds_.find(kind);
   if (it == kinds_.end()) it = kinds_.emplace(std::string(kind), KindCount{}).first;
   KindCount& k = it->second;
+  p.kind = kind;
   if (++k.seen <= limit) {
     sink_(p);
     return;
@@ -21,7 +22,7 @@ void Report::finish() {
     if (k.left_out == 0) continue;
     // Already counted; this line only tells that they exist.
     sink_({k.file, "", std::to_string(k.left_out) + " more like this not listed (" + kind + ")",
-           k.severity});
+           k.severity, kind, k.left_out});
     k.left_out = 0;
   }
 }

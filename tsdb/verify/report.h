@@ -17,6 +17,8 @@ struct Problem {
   std::string series;  // Labels.String() of the series, empty when there is none
   std::string what;    // one line, what is wrong
   Severity severity = Severity::kError;
+  std::string kind;    // the fixed phrase that groups it (Report::add), for counting
+  uint64_t count = 1;  // problems it stands for: more on a "N more like this" line
 };
 
 // Receives the problems of one block and passes them on to a sink. So that a
@@ -34,11 +36,15 @@ class Report {
   // as "chunk outside the block range".
   void add(std::string_view kind, Problem p, size_t limit = kDefaultLimit);
   void error(std::string_view kind, std::string file, std::string series, std::string what) {
-    add(kind, {std::move(file), std::move(series), std::move(what), Severity::kError});
+    add(kind, {std::move(file), std::move(series), std::move(what), Severity::kError,
+               std::string(kind), 1});
   }
   void warning(std::string_view kind, std::string file, std::string series, std::string what,
                size_t limit = kDefaultLimit) {
-    add(kind, {std::move(file), std::move(series), std::move(what), Severity::kWarning}, limit);
+    add(kind,
+        {std::move(file), std::move(series), std::move(what), Severity::kWarning, std::string(kind),
+         1},
+        limit);
   }
   // Passes on the "N more" lines of kinds over their limit.
   void finish();

@@ -13,11 +13,11 @@ TEST(Pushgateway, PathEscapesValuesAndUsesBase64ForSlashes) {
   EXPECT_EQ(push_path(r),
             "/metrics/job/promblock/instance/db%201.example/command/compact/shard/0-of-2");
   r.job = "nightly/eu";  // "nightly/eu" in URL-safe base64
-  r.grouping = {{"instance", ""}, {"shard", "a?b"}, {"x", "??>"}};
+  r.grouping = {{"instance", ""}, {"shard", "a?b"}, {"x", "?\?>"}};
   EXPECT_EQ(push_path(r),
             "/metrics/job@base64/bmlnaHRseS9ldQ==/instance@base64/=/shard/a%3Fb/x/%3F%3F%3E");
   r.job = "a/";  // 2 bytes, then 1 byte
-  r.grouping = {{"x", "/"}, {"y", "??/?"}};
+  r.grouping = {{"x", "/"}, {"y", "?\?/?"}};
   EXPECT_EQ(push_path(r), "/metrics/job@base64/YS8=/x@base64/Lw==/y@base64/Pz8vPw==");
 }
 

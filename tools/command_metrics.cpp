@@ -25,36 +25,41 @@ void set_output_blocks(uint64_t n) {
   run_metrics().set("promblock_output_blocks", "Blocks the last run wrote", double(n));
 }
 
-// Merge and rewrite count the same things about the data they pass on.
+// Merge, rewrite and each compaction job count the same things about the
+// data they pass on; a compaction's jobs add up.
 template <class Result>
-void record_data(const Result& r) {
+void add_data(const Result& r) {
   auto& m = run_metrics();
-  m.set("promblock_input_series", "Series the last run read", double(r.series_in));
-  m.set("promblock_output_series", "Series the last run wrote", double(r.series_out));
-  m.set("promblock_input_samples", "Samples the last run read", double(r.samples_in));
-  m.set("promblock_output_samples", "Samples the last run wrote", double(r.samples_out));
-  m.set("promblock_input_chunks", "Chunks the last run read", double(r.chunks_in));
-  m.set("promblock_output_chunks", "Chunks the last run wrote", double(r.chunks_out));
-  m.set("promblock_copied_chunks", "Output chunks copied byte for byte from an input",
+  m.add("promblock_input_series", "Series the last run read", double(r.series_in));
+  m.add("promblock_output_series", "Series the last run wrote", double(r.series_out));
+  m.add("promblock_input_samples", "Samples the last run read", double(r.samples_in));
+  m.add("promblock_output_samples", "Samples the last run wrote", double(r.samples_out));
+  m.add("promblock_input_chunks", "Chunks the last run read", double(r.chunks_in));
+  m.add("promblock_output_chunks", "Chunks the last run wrote", double(r.chunks_out));
+  m.add("promblock_copied_chunks", "Output chunks copied byte for byte from an input",
         double(r.chunks_copied));
-  m.set("promblock_reencoded_chunks", "Output chunks decoded, merged and encoded anew",
+  m.add("promblock_reencoded_chunks", "Output chunks decoded, merged and encoded anew",
         double(r.chunks_reencoded));
+}
+
+void add_dedup_removed(const merge::MergeResult& r) {
+  run_metrics().add("promblock_dedup_removed_samples",
+                    "Input samples the last run's deduplication left out (copies of others)",
+                    double(r.samples_in - std::min(r.samples_in, r.samples_out)));
 }
 
 }  // namespace
 
 void record_merge(const merge::MergeResult& r, const std::string& dir) {
-  record_data(r);
+  add_data(r);
   set_input_blocks(r.inputs.size());
   set_output_blocks(1);
-  run_metrics().set("promblock_dedup_removed_samples",
-                    "Input samples the last run's deduplication left out (copies of others)",
-                    double(r.samples_in - std::min(r.samples_in, r.samples_out)));
+  add_dedup_removed(r);
   add_written_bytes(fsutil::tree_bytes(dir));
 }
 
 void record_rewrite(const rewrite::RewriteResult& r, const std::string& dir) {
-  record_data(r);
+  add_data(r);
   set_input_blocks(1);
   set_output_blocks(r.written ? 1 : 0);
   add_written_bytes(r.written ? fsutil::tree_bytes(dir) : 0);
@@ -70,7 +75,11 @@ void record_compact_job(const compact::JobReport& r, const std::string& out_dir)
   uint64_t inputs = 0;  // blocks read, not the outputs of earlier jobs of this run
   for (const auto& in : r.inputs) inputs += is_ulid(in);
   run_metrics().add("promblock_input_blocks", "Blocks the last run read", double(inputs));
-  if (!r.output.empty()) add_written_bytes(fsutil::tree_bytes(out_dir + "/" + r.output));
+  if (!r.output.empty()) {
+    add_written_bytes(fsutil::tree_bytes(out_dir + "/" + r.output));
+    add_data(r.merged);
+    add_dedup_removed(r.merged);
+  }
   // Groups are few (one per external label set): which one fails is worth
   // a label. Its hash is the one --shard divides by.
   char group[17];
@@ -97,6 +106,8 @@ void record_compact(const compact::CompactSummary& s) {
   m.set("promblock_deleted_blocks", "Blocks the last run deleted (marked long enough ago)",
         double(s.blocks_deleted));
   set_output_blocks(s.blocks_written);
+  add_data(merge::MergeResult{});  // present, at 0, when no job ran
+  add_dedup_removed(merge::MergeResult{});
   if (!m.has("promblock_input_blocks")) set_input_blocks(0);
   if (!m.has("promblock_written_bytes")) add_written_bytes(0);
 }

@@ -200,6 +200,16 @@ class MetricsTest(unittest.TestCase):
             self.assertEqual(one(self, s, "promblock_deletion_marked_blocks", **c),
                              summary["blocks_marked"])
             self.assertGreater(one(self, s, "promblock_input_blocks", **c), 0)
+            # Every block in `out` is one of this run's jobs' outputs.
+            for key, metric in (("numSeries", "promblock_output_series"),
+                                ("numSamples", "promblock_output_samples"),
+                                ("numChunks", "promblock_output_chunks")):
+                self.assertEqual(one(self, s, metric, **c),
+                                 sum(h.read_meta(b)["stats"][key] for b in h.block_dirs(out)), key)
+            removed = one(self, s, "promblock_dedup_removed_samples", **c)
+            self.assertGreater(removed, 0, "the replicas overlap")
+            self.assertEqual(one(self, s, "promblock_input_samples", **c) - removed,
+                             one(self, s, "promblock_output_samples", **c))
             gj = [(ls["group"], ls["state"], val) for n, ls, val in s
                   if n == "promblock_compaction_group_jobs" and ls.get("command") == "compact"]
             self.assertEqual(len({g for g, _, _ in gj}), 2, gj)  # clusters x and y

@@ -68,6 +68,7 @@ class Run {
   std::unique_ptr<RunLocks> locks_;
   std::map<std::string, std::shared_ptr<RemoteGroupLock>> remote_locks_;  // by group text
   std::vector<Job> jobs_;
+  std::vector<merge::MergeResult> merged_;  // by job; each written by its job's thread only
   const JobRunner* runner_ = nullptr;
   uint64_t jobs_finished_ = 0;
   std::atomic<uint64_t> bytes_written_{0};
@@ -129,6 +130,7 @@ void Run::lock_groups() {
 
 void Run::plan() {
   jobs_ = plan_compaction(catalog_.plan_blocks(), opts_.ranges);
+  merged_.assign(jobs_.size(), {});
   summary_.jobs_planned = jobs_.size();
 }
 
@@ -243,6 +245,7 @@ FoundBlock Run::run_job(size_t i) {
         throw;
       }
     }
+    merged_[i] = result;
     return discover_blocks(result.path).at(0);
   } catch (const std::exception&) {
     lock->remove_writing(tmp_name);
@@ -266,6 +269,7 @@ void Run::finish_job(size_t i) {
     return;
   }
   r.output = output->meta.ulid;
+  r.merged = merged_[i];
   ++summary_.jobs_done;
   ++summary_.blocks_written;
   // Inputs of this group in the output directory are replaced: mark

@@ -93,8 +93,9 @@ struct JobReport {
   std::vector<std::string> inputs;  // ULIDs, or "job:N"
   int64_t min_time = 0, max_time = 0;
   std::string reason;
-  std::string output;  // ULID, once done
-  std::string error;   // set when the job failed
+  std::string output;         // ULID, once done
+  std::string error;          // set when the job failed
+  merge::MergeResult merged;  // a done job's counts: series, samples, chunks in and out
 };
 
 struct CompactSummary {

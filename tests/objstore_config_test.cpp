@@ -172,6 +172,30 @@ TEST(BucketConfig, S3Errors) {
             std::string::npos);
 }
 
+TEST(BucketConfig, TlsConfig) {
+  auto cfg = parse_bucket_config(std::string(kMinimalS3) +
+                                     "  http_config:\n    tls_config:\n      ca_file: /ca.pem\n"
+                                     "      cert_file: /c.pem\n      key_file: /k.pem\n",
+                                 kNoEnv);
+  EXPECT_EQ(cfg.s3.limits.ca_file, "/ca.pem");
+  EXPECT_EQ(cfg.s3.limits.cert_file, "/c.pem");
+  EXPECT_EQ(cfg.s3.limits.key_file, "/k.pem");
+  EXPECT_FALSE(cfg.s3.limits.skip_tls_verify);
+  cfg = parse_bucket_config(
+      std::string(kMinimalS3) + "  http_config: {tls_config: {insecure_skip_verify: true}}\n",
+      kNoEnv);
+  EXPECT_TRUE(cfg.s3.limits.skip_tls_verify);
+  EXPECT_EQ(cfg.s3.limits.ca_file, "");
+  EXPECT_EQ(error_of(std::string(kMinimalS3) + "  http_config: {tls_config: {cert_file: /c}}\n"),
+            "objstore.yml: config.http_config.tls_config.key_file: missing: cert_file and "
+            "key_file go together");
+  EXPECT_NE(error_of(std::string(kMinimalS3) + "  http_config: {tls_config: {server_name: x}}\n")
+                .find("config.http_config.tls_config.server_name"),
+            std::string::npos);
+  EXPECT_EQ(error_of(std::string(kMinimalS3) + "  http_config: {tls_config: {ca: x}}\n"),
+            "objstore.yml: config.http_config.tls_config: unknown key \"ca\"");
+}
+
 TEST(BucketConfig, TopLevelErrors) {
   EXPECT_NE(error_of("type: GCS\nconfig: {bucket: b}").find("GCS"), std::string::npos);
   EXPECT_NE(error_of("config: {directory: /x}").find("type"), std::string::npos);

@@ -3,7 +3,7 @@
 
 Usage:
   tests/bench/bucket.py [small|large|all] [--runs N] [--promblock PATH]
-                        [--cache DIR] [--json]
+                        [--cache DIR] [--json] [--part-size BYTES]
 
 The input is run.py's case (the two replicas' blocks, generated and cached
 the same way). Directory run: `compact --out DIR A B` on the replicas' source
@@ -93,7 +93,8 @@ def measure(args, promblock, size, work):
         s3 = S3Client(server.port)
         cfg = os.path.join(work, "bucket.yml")
         with open(cfg, "w") as f:
-            f.write(config_yaml(server.port))
+            f.write(config_yaml(server.port) +
+                    ("  part_size: %d\n" % args.part_size if args.part_size else ""))
         for name, src in zip(("in-a", "in-b"), sources):
             for b in run.block_dirs(src):
                 s3.upload_tree(b, "%s/%s/" % (name, os.path.basename(b)))
@@ -132,6 +133,9 @@ def main(argv):
     ap.add_argument("--cache", default=os.path.expanduser("~/.cache/promblock-bench"),
                     help="where run.py's cases are cached")
     ap.add_argument("--json", action="store_true", help="one JSON object per size")
+    ap.add_argument("--part-size", type=int,
+                    help="the bucket config's part_size in bytes (default Thanos's 64 MiB); "
+                         "files up to it go in one PUT")
     args = ap.parse_args(argv)
     promblock = run.ensure_promblock(args.promblock)
     sizes = ["small", "large"] if args.size == "all" else [args.size]

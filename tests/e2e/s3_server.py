@@ -41,6 +41,17 @@ def tool_env():
             if not k.lower().endswith("_proxy") and not k.startswith("AWS_")}
 
 
+def self_signed_cert(directory):
+    """(certfile, keyfile) of a new self-signed certificate for 127.0.0.1,
+    made with the openssl command; the certificate is its own CA."""
+    cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-keyout", key, "-out", cert, "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return cert, key
+
+
 class S3rver:
     """s3rver on 127.0.0.1 on a port it picks (-p 0), data in a temp dir."""
 
@@ -181,13 +192,15 @@ class ConditionalProxy:
     PreconditionFailed when the object exists (checked with S3Client, under
     a lock that also covers the write, so that exactly one of two racing
     creators wins); every other request is passed on as it came, signature
-    and all, and s3rver checks it."""
+    and all, and s3rver checks it. With tls=(certfile, keyfile) clients speak
+    HTTPS to it, as to a TLS-terminating load balancer."""
 
     HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "expect", "content-length"}
 
-    def __init__(self, port):
+    def __init__(self, port, tls=None):
         import http.client
         import http.server
+        import ssl
         self.upstream = port
         client, write_lock = S3Client(port), threading.Lock()
         self.conditional_puts = 0
@@ -251,6 +264,10 @@ class ConditionalProxy:
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

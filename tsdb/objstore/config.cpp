@@ -85,7 +85,8 @@ std::string env_or(const EnvLookup& env, const char* var, std::string dflt = "")
 
 void parse_http_config(const MapReader& cfg, S3Options& s3, const std::string& origin) {
   MapReader http(cfg.node("http_config"), origin, "config.http_config");
-  // Connection-pool and TLS tuning of Go's HTTP client: accepted, no equivalent here.
+  // Connection-pool and handshake tuning of Go's HTTP client: accepted, no
+  // equivalent here. tls_config is read below.
   http.check_keys({"idle_conn_timeout", "response_header_timeout", "insecure_skip_verify",
                    "tls_handshake_timeout", "expect_continue_timeout", "max_idle_conns",
                    "max_idle_conns_per_host", "max_conns_per_host", "tls_config",
@@ -93,6 +94,17 @@ void parse_http_config(const MapReader& cfg, S3Options& s3, const std::string& o
   s3.limits.idle_timeout = http.duration("idle_conn_timeout", std::chrono::seconds(90));
   s3.limits.stall_timeout = http.duration("response_header_timeout", std::chrono::minutes(2));
   s3.limits.skip_tls_verify = http.get<bool>("insecure_skip_verify", false, "want true or false");
+  MapReader tls(http.node("tls_config"), origin, "config.http_config.tls_config");
+  tls.check_keys({"ca_file", "cert_file", "key_file", "server_name", "insecure_skip_verify"});
+  if (tls.has("server_name")) tls.bad("server_name", "not supported: connect by that name instead");
+  s3.limits.ca_file = tls.str("ca_file");
+  s3.limits.cert_file = tls.str("cert_file");
+  s3.limits.key_file = tls.str("key_file");
+  if (s3.limits.cert_file.empty() != s3.limits.key_file.empty())
+    tls.bad(s3.limits.cert_file.empty() ? "cert_file" : "key_file",
+            "missing: cert_file and key_file go together");
+  if (tls.get<bool>("insecure_skip_verify", false, "want true or false"))
+    s3.limits.skip_tls_verify = true;
 }
 
 void parse_credentials(const MapReader& cfg, S3Options& s3, const EnvLookup& env,

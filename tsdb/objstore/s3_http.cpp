@@ -134,6 +134,9 @@ void set_limits(CURL* c, const HttpLimits& limits) {
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
   }
+  if (!limits.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, limits.ca_file.c_str());
+  if (!limits.cert_file.empty()) curl_easy_setopt(c, CURLOPT_SSLCERT, limits.cert_file.c_str());
+  if (!limits.key_file.empty()) curl_easy_setopt(c, CURLOPT_SSLKEY, limits.key_file.c_str());
 }
 
 }  // namespace

@@ -22,6 +22,10 @@ struct HttpLimits {
   // close idle ones; reusing one they just closed costs a failed try).
   std::chrono::milliseconds idle_timeout{90000};
   bool skip_tls_verify = false;
+  // TLS as Thanos's http_config.tls_config sets it: a CA bundle to trust
+  // (a private CA), and a client certificate and key; empty: the system's
+  // trust store, no client certificate.
+  std::string ca_file, cert_file, key_file;
 };
 
 struct HttpRequest {

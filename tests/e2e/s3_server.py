@@ -197,12 +197,16 @@ class ConditionalProxy:
 
     HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "expect", "content-length"}
 
-    def __init__(self, port, tls=None):
+    def __init__(self, port, tls=None, lose_answer=None):
+        """lose_answer(method, path): the first request it is true of is
+        carried out by s3rver, but its answer never reaches the client (the
+        connection is closed instead), as when a network drops it."""
         import http.client
         import http.server
         import ssl
         self.upstream = port
-        client, write_lock = S3Client(port), threading.Lock()
+        self.lose_answer, self.lost = lose_answer, []
+        client, write_lock, lost_lock = S3Client(port), threading.Lock(), threading.Lock()
         self.conditional_puts = 0
         proxy = self
 
@@ -231,6 +235,14 @@ class ConditionalProxy:
                 conn.request(self.command, self.path, body=body, headers=headers)
                 r = conn.getresponse()
                 data = r.read()
+                with lost_lock:  # (write_lock may be held: a conditional PUT)
+                    lose = (proxy.lose_answer and not proxy.lost and
+                            proxy.lose_answer(self.command, self.path))
+                    if lose:
+                        proxy.lost.append((self.command, self.path, r.status))
+                if lose:
+                    self.close_connection = True
+                    return
                 self.send_response(r.status, r.reason)
                 for k, v in r.getheaders():
                     if k.lower() not in ConditionalProxy.HOP_BY_HOP:

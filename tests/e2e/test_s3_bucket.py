@@ -195,6 +195,24 @@ class S3BucketTest(unittest.TestCase):
         finally:
             proxy.close()
 
+    def test_lost_answer_to_a_completed_multipart_upload(self):
+        """CompleteMultipartUpload succeeds but its answer is lost: the
+        retries find the upload gone, and the object, at its size, is taken
+        for the upload's."""
+        proxy = ConditionalProxy(
+            self.server.port,
+            lose_answer=lambda method, path: method == "POST" and "uploadId=" in path)
+        self.addCleanup(proxy.close)
+        src = os.path.join(self.tmp, "lost-answer")
+        with open(src, "wb") as f:
+            f.write(os.urandom(12 * MiB))  # three 5 MiB parts
+        self.ok("upload", "lost/big", src, config=self.config(port=proxy.port))
+        self.assertEqual(len(proxy.lost), 1, proxy.lost)
+        self.assertEqual(proxy.lost[0][2], 200, "s3rver completed it")
+        self.assertEqual(self.list_names("lost/"), [["lost/big", str(12 * MiB)]])
+        # The retries found the upload gone (s3rver answers 500, AWS 404).
+        self.assertRegex(self.server.log(), r"lost/big\?uploadId=\S+ 500")
+
     def test_https_with_a_private_ca(self):
         """HTTPS through a TLS-terminating proxy whose certificate only the
         configured CA bundle (tls_config.ca_file) vouches for."""

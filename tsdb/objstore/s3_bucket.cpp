@@ -38,16 +38,6 @@ std::string transport_text(const HttpResponse& resp) {
   return resp.transport_error;
 }
 
-std::string http_text(long status, const std::optional<S3ErrorBody>& err) {
-  std::string text = "HTTP " + std::to_string(status);
-  if (err && !err->code.empty()) text += " " + err->code;
-  if (err && !err->message.empty()) text += ": " + err->message;
-  // Errors are one line; a server's message may not be.
-  std::replace_if(
-      text.begin(), text.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
-  return text;
-}
-
 // A download's temporary file, beside its destination: renamed into place
 // only once complete.
 std::string tmp_beside(const std::string& path) {

@@ -65,6 +65,8 @@ class S3Bucket : public Bucket {
   HttpRequest request(const std::string& method, std::string url) const;
   void list_pages(const std::string& prefix, bool dirs, const std::function<void(ListPage&)>& sink);
   void upload_multipart(const std::string& name, const std::string& local_path, uint64_t size);
+  // True when the object `name` exists and holds `size` bytes.
+  bool has_object_of_size(const std::string& name, uint64_t size);
   void upload_parts(const std::string& name, const std::string& local_path, uint64_t size,
                     uint64_t part_size, const std::string& upload_id,
                     std::vector<std::string>& etags);

@@ -74,7 +74,15 @@ void S3Bucket::upload_multipart(const std::string& name, const std::string& loca
     HttpRequest done = request("POST", url(name, id_query));
     done.headers.push_back("Content-Type: application/xml");
     done.body = xml;
-    call(name, "POST ?uploadId", std::move(done), {}, true);
+    try {
+      call(name, "POST ?uploadId", std::move(done), {}, true);
+    } catch (const Error&) {
+      // A try whose answer was lost may have completed the upload, and the
+      // retries then find it gone (NoSuchUpload; s3rver answers 500): the
+      // object, at its size, is the upload's. (Names here are ULID paths,
+      // written once: an object of that name is this upload's data.)
+      if (!has_object_of_size(name, size)) throw;
+    }
   } catch (...) {
     // Without the abort the store keeps the parts (and bills for them).
     try {
@@ -83,6 +91,12 @@ void S3Bucket::upload_multipart(const std::string& name, const std::string& loca
     }
     throw;
   }
+}
+
+bool S3Bucket::has_object_of_size(const std::string& name, uint64_t size) {
+  for (const auto& o : list(name))
+    if (o.name == name) return o.size == size;
+  return false;
 }
 
 void S3Bucket::upload_parts(const std::string& name, const std::string& local_path, uint64_t size,

@@ -1,5 +1,6 @@
 #include "tsdb/objstore/s3_xml.h"
 
+#include <algorithm>
 #include <pugixml.hpp>
 
 #include "tsdb/base/error.h"
@@ -81,6 +82,16 @@ std::string complete_multipart_xml(const std::vector<std::string>& etags) {
     xml.append(escape(etags[i])).append("</ETag></Part>");
   }
   return xml + "</CompleteMultipartUpload>";
+}
+
+std::string http_text(long status, const std::optional<S3ErrorBody>& err) {
+  std::string text = "HTTP " + std::to_string(status);
+  if (err && !err->code.empty()) text += " " + err->code;
+  if (err && !err->message.empty()) text += ": " + err->message;
+  // Errors are one line; a server's message may not be.
+  std::replace_if(
+      text.begin(), text.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
+  return text;
 }
 
 }  // namespace promblock::objstore

@@ -28,6 +28,8 @@ struct S3ErrorBody {
 ListPage parse_list_page(std::string_view xml, const std::string& what);
 // nullopt when `xml` is not an <Error> document (empty, HTML from a proxy...).
 std::optional<S3ErrorBody> parse_error_body(std::string_view xml);
+// "HTTP 404 NoSuchKey: The specified key does not exist.", on one line.
+std::string http_text(long status, const std::optional<S3ErrorBody>& err);
 // The UploadId of a CreateMultipartUpload answer; throws when there is none.
 std::string parse_upload_id(std::string_view xml, const std::string& what);
 // The CompleteMultipartUpload request body; etags[i] is part i + 1's.

@@ -109,6 +109,16 @@ def _decode(b):
     return b.decode("utf-8", "surrogateescape")
 
 
+def fail_io_env(**settings):
+    """The environment that loads the fault-injecting shim (tests/tools/fail_io.c,
+    PROMBLOCK_FAIL_IO) with `settings` (its PROMBLOCK_FAIL_* variables)."""
+    env = dict(os.environ, LD_PRELOAD=os.environ.get("PROMBLOCK_FAIL_IO", ""))
+    env.update({k: str(v) for k, v in settings.items()})
+    # The shim is loaded ahead of the sanitizer runtime of a sanitized build.
+    env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0").lstrip(":")
+    return env
+
+
 def run(cmd, timeout=120, input=None, cwd=None, env=None):
     """Runs cmd; returns (rc, stdout, stderr) as str. A timeout kills the whole
     process group and fails the test (it never hangs)."""

@@ -33,11 +33,8 @@ def tree_bytes(root):
 
 
 def run_with_faults(args, out_dir, after, err="ENOSPC"):
-    env = dict(os.environ)
-    env.update(LD_PRELOAD=SHIM, PROMBLOCK_FAIL_PREFIX=os.path.realpath(out_dir),
-               PROMBLOCK_FAIL_AFTER=str(after), PROMBLOCK_FAIL_ERRNO=err)
-    # The shim is loaded ahead of the sanitizer runtime of a sanitized build.
-    env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0").lstrip(":")
+    env = h.fail_io_env(PROMBLOCK_FAIL_PREFIX=os.path.realpath(out_dir),
+                        PROMBLOCK_FAIL_AFTER=after, PROMBLOCK_FAIL_ERRNO=err)
     p = subprocess.run([h.BIN] + args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, env=env, timeout=300)
     return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")

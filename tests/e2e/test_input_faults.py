@@ -52,11 +52,8 @@ EIO = "Input/output error"
 
 
 def run_with_read_faults(args, prefix, after):
-    env = dict(os.environ)
-    env.update(LD_PRELOAD=SHIM, PROMBLOCK_FAIL_READ_PREFIX=os.path.realpath(prefix),
-               PROMBLOCK_FAIL_READ_AFTER=str(after))
-    # The shim is loaded ahead of the sanitizer runtime of a sanitized build.
-    env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0").lstrip(":")
+    env = h.fail_io_env(PROMBLOCK_FAIL_READ_PREFIX=os.path.realpath(prefix),
+                        PROMBLOCK_FAIL_READ_AFTER=after)
     p = subprocess.run([h.BIN] + args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, env=env, timeout=300)
     return p.returncode, p.stdout, p.stderr.decode(errors="replace")

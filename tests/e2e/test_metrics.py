@@ -434,8 +434,8 @@ class MetricsTest(unittest.TestCase):
         rc, _, err = h.run_promblock(["ls", "--metrics-file", f, source])
         self.assertEqual(rc, 0, err)
         before = read_text(f)
-        env = dict(os.environ, LD_PRELOAD=SHIM, PROMBLOCK_FAIL_AFTER="100",
-                   PROMBLOCK_FAIL_PREFIX=os.path.join(os.path.realpath(d), ".ls.prom.tmp-"))
+        env = h.fail_io_env(PROMBLOCK_FAIL_AFTER=100,
+                            PROMBLOCK_FAIL_PREFIX=os.path.join(os.path.realpath(d), ".ls.prom.tmp-"))
         rc, _, err = h.run([h.BIN, "ls", "--metrics-file", f, source], env=env)
         self.assertEqual(rc, 1, err)  # the listing worked; the file it was asked for did not
         self.assertIn("--metrics-file", err)

@@ -1,7 +1,6 @@
 // promblock compact: plans and runs leveled compaction of all sources into
 // an output directory (or of one source in place).
 #include <chrono>
-#include <cinttypes>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -185,10 +184,9 @@ struct BucketPlaces {
                                                    std::string& held_by) {
       auto held = std::make_shared<BucketGroupLock>();
       if (!atomic_create) return std::shared_ptr<compact::RemoteGroupLock>(held);
-      char name[32];
-      std::snprintf(name, sizeof name, "%016" PRIx64 ".lock", hash);
-      auto a = remote::BucketLock::acquire(session.bucket(), lock_dir + name, expiry,
-                                           compact::system_now_ms);
+      auto a =
+          remote::BucketLock::acquire(session.bucket(), lock_dir + compact::group_lock_name(hash),
+                                      expiry, compact::system_now_ms);
       switch (a.outcome) {
         case remote::BucketLock::Outcome::kHeldByOther:
           held_by = a.held_by;

@@ -17,7 +17,6 @@
 #include "tsdb/archive/byte_stream.h"
 #include "tsdb/archive/restore.h"
 #include "tsdb/base/error.h"
-#include "tsdb/base/fsutil.h"
 #include "tsdb/base/usage_error.h"
 #include "tsdb/remote/block_transfer.h"
 

@@ -196,10 +196,14 @@ std::string GroupLockSet::scratch_suffix(const std::string& token) const {
   return "." + host_ + "." + std::to_string(::getpid()) + "." + token;
 }
 
-std::string GroupLockSet::lock_path(uint64_t group_hash) const {
+std::string group_lock_name(uint64_t group_hash) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%016" PRIx64 ".lock", group_hash);
-  return lock_dir_ + "/" + buf;
+  return buf;
+}
+
+std::string GroupLockSet::lock_path(uint64_t group_hash) const {
+  return lock_dir_ + "/" + group_lock_name(group_hash);
 }
 
 void GroupLockSet::heartbeat_loop() {

@@ -27,6 +27,10 @@ namespace promblock::compact {
 
 inline constexpr const char* kLockDirName = ".promblock-locks";
 
+// A group's lock file name in kLockDirName ("<16 hex digits of the group
+// hash>.lock"); a bucket's group lock objects are named alike.
+std::string group_lock_name(uint64_t group_hash);
+
 // What a lock file says about its holder.
 struct LockHolder {
   std::string group;  // the group's labels as text

@@ -124,6 +124,15 @@ roaring::Roaring IndexReader::postings_matching(
   return out;
 }
 
+void IndexReader::release_series_before(uint32_t ref) const {
+  constexpr uint64_t kStep = 256 * 1024;  // fewer madvise calls
+  uint64_t upto = std::min<uint64_t>(uint64_t(ref) * kSeriesAlign, layout_.series_end);
+  uint64_t from = std::max<uint64_t>(series_released_, toc().series);
+  if (toc().series == 0 || upto < from + kStep) return;
+  file_.release(size_t(from), size_t(upto));
+  series_released_ = upto;
+}
+
 void IndexReader::series(uint32_t ref, Labels& labels, std::vector<ChunkMeta>& chunks) const {
   auto what = [ref] { return "series " + std::to_string(ref); };
   uint64_t offset = uint64_t(ref) * kSeriesAlign;

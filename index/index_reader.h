@@ -60,6 +60,11 @@ class IndexReader {
 
   // Decodes the series entry at offset ref * 16 into labels and chunks.
   void series(uint32_t ref, Labels& labels, std::vector<ChunkMeta>& chunks) const;
+  // Drops from memory the mapped pages of the series entries before `ref`
+  // (MappedFile::release): a merge reads them once, in order, and with many
+  // inputs their pages would add up. For one thread at a time; series()
+  // may run concurrently.
+  void release_series_before(uint32_t ref) const;
 
  private:
   struct ValueEntry {
@@ -87,6 +92,7 @@ class IndexReader {
   MappedFile file_;
   std::span<const uint8_t> bytes_;
   Layout layout_;
+  mutable uint64_t series_released_ = 0;  // bytes of the file released so far
 
   std::span<const uint8_t> symbols_body_;
   std::vector<uint32_t> symbol_offsets_;  // into symbols_body_

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -372,6 +374,65 @@ TEST(IndexReaderTest, RejectsDefectsBehindValidChecksums) {
   EXPECT_EQ(plant({{5, 50}}), series + "chunk count 50 exceeds entry size");
   EXPECT_EQ(plant({{5, 1}}), series + "3 trailing bytes");
   EXPECT_EQ(plant({{0, 0x80}}), series + "label count 128 exceeds entry size");
+}
+
+namespace {
+
+// Resident kB of this process's mappings of `path` (/proc/self/smaps).
+long resident_kb_of(const std::string& path) {
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  bool ours = false;
+  long kb = 0;
+  while (std::getline(smaps, line)) {
+    if (!line.empty() && std::isxdigit(static_cast<unsigned char>(line[0])) &&
+        line.find('-') != std::string::npos && line.find(' ') > line.find('-'))
+      ours = line.size() >= path.size() &&
+             line.compare(line.size() - path.size(), path.size(), path) == 0;
+    else if (ours && line.rfind("Rss:", 0) == 0)
+      kb += std::stol(line.substr(4));
+  }
+  return kb;
+}
+
+}  // namespace
+
+TEST(IndexReaderTest, ReleasingSeriesDropsTheirPagesAndKeepsThemReadable) {
+  TempDir dir;
+  const std::string path = dir.file("index");
+  {
+    IndexWriter w(path);
+    std::vector<std::string> values;
+    for (int i = 0; i < 20000; ++i) values.push_back("host-" + std::to_string(100000 + i));
+    std::vector<std::string> symbols = values;
+    symbols.push_back("instance");
+    std::sort(symbols.begin(), symbols.end());
+    for (const auto& s : symbols) w.add_symbol(s);
+    std::vector<ChunkMeta> chunks;
+    for (int k = 0; k < 8; ++k) chunks.push_back({k * 1000, k * 1000 + 999, uint64_t(8 + 100 * k)});
+    for (const auto& v : values) w.add_series({{"instance", v}}, chunks);
+    w.close();
+  }
+  IndexReader r(path);
+  std::vector<uint32_t> refs;
+  for (uint32_t ref : r.all_postings()) refs.push_back(ref);
+  ASSERT_EQ(refs.size(), 20000u);
+  Labels labels;
+  std::vector<ChunkMeta> chunks;
+  for (uint32_t ref : refs) r.series(ref, labels, chunks);
+  long before = resident_kb_of(fs::canonical(path).string());
+  ASSERT_GT(before, 512) << "the series section (20000 entries) should be resident once read";
+
+  r.release_series_before(refs.back());
+  long after = resident_kb_of(fs::canonical(path).string());
+  EXPECT_LT(after, before - 256) << "released pages stay resident: " << before << " -> " << after;
+
+  // Still readable, and unchanged.
+  r.series(refs[12345], labels, chunks);
+  ASSERT_EQ(labels.size(), 1u);
+  EXPECT_EQ(labels[0].value, "host-112345");
+  ASSERT_EQ(chunks.size(), 8u);
+  EXPECT_EQ(chunks[7].ref, 708u);
 }
 
 }  // namespace

@@ -78,7 +78,7 @@ ChunkReader::ChunkReader(const std::string& chunks_dir) : dir_(chunks_dir) {
 }
 
 void ChunkReader::release_before(uint64_t ref) const {
-  constexpr size_t kStep = 1 << 20;  // fewer, larger madvise calls
+  constexpr size_t kStep = 256 * 1024;  // fewer madvise calls; a merge may read many blocks
   size_t seg = std::min(size_t(ref >> 32), segments_.size());
   for (size_t i = 0; i <= seg && i < segments_.size(); ++i) {
     size_t upto = i < seg ? segments_[i].size() : size_t(ref & 0xffffffff);

@@ -28,7 +28,7 @@ class ChunkReader {
   Chunk chunk(uint64_t ref) const;
 
   // Drops from memory the mapped pages of every chunk before `ref` (see
-  // MappedFile::release), in steps of at least a few MiB. For one thread at
+  // MappedFile::release), in steps of at least 256 KiB. For one thread at
   // a time (the one that orders the work); chunk() may run concurrently.
   void release_before(uint64_t ref) const;
 

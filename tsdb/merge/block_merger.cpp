@@ -30,9 +30,10 @@ struct SeriesJob {
 
 struct Batch {
   std::vector<SeriesJob> jobs;
-  uint64_t copies_skipped = 0;           // series of other shards
-  std::unique_ptr<SeriesMerger> merger;  // owns re-encoded chunk bytes until written
-  std::vector<uint64_t> last_chunk_ref;  // per input block: highest chunk ref read
+  uint64_t copies_skipped = 0;            // series of other shards
+  std::unique_ptr<SeriesMerger> merger;   // owns re-encoded chunk bytes until written
+  std::vector<uint64_t> last_chunk_ref;   // per input block: highest chunk ref read
+  std::vector<uint32_t> last_series_ref;  // per input block: highest series ref read
 };
 
 // The output's meta.json: lineage of the inputs and, when any input is a
@@ -123,6 +124,7 @@ class BatchProducer {
   // False when the inputs are exhausted and the batch holds nothing.
   bool fill(Batch& batch) {
     batch.last_chunk_ref.assign(streams_.size(), 0);
+    batch.last_series_ref.assign(streams_.size(), 0);
     size_t chunks = 0;
     while (batch.jobs.size() < kBatchSeries && chunks < kBatchChunks && merge_.next()) {
       if (shard_ && labels_hash(merge_.labels()) % shard_->count != shard_->index)
@@ -168,6 +170,7 @@ class BatchProducer {
         c.block = &s.block();
         c.replica_rank = s.replica_rank();
         s.block().index().series(s.ref(), scratch_, c.chunks);
+        batch.last_series_ref[i] = std::max(batch.last_series_ref[i], s.ref());
         if (auto t = s.block().tombstones().find(s.ref()); t != s.block().tombstones().end())
           c.deleted = &t->second;
         for (const auto& m : c.chunks)
@@ -208,10 +211,14 @@ class BatchConsumer {
     result_.chunks_copied += batch.merger->chunks_copied();
     result_.chunks_reencoded += batch.merger->chunks_reencoded();
     result_.samples_in += batch.merger->samples_in();
-    // Input chunks are read roughly in file order: let go of the pages
-    // behind, so that resident memory does not grow with the input.
-    for (size_t i = 0; i < blocks_.size(); ++i)
+    // Input chunks and series entries are read roughly in file order: let
+    // go of the pages behind, so that resident memory does not grow with
+    // the input.
+    for (size_t i = 0; i < blocks_.size(); ++i) {
       if (batch.last_chunk_ref[i]) blocks_[i]->chunks().release_before(batch.last_chunk_ref[i]);
+      if (batch.last_series_ref[i])
+        blocks_[i]->index().release_series_before(batch.last_series_ref[i]);
+    }
   }
 
  private:

@@ -16,14 +16,18 @@ PlanBlock block(const std::string& id, int64_t min_h, int64_t max_h, bool in_out
   return {id, min_h * kHour, max_h * kHour, in_out, group};
 }
 
-TEST(Planner, MergesOverlappingReplicasThenLevels) {
+// Two replicas' source blocks of `windows` consecutive 2h windows.
+std::vector<PlanBlock> replica_pairs(int windows) {
   std::vector<PlanBlock> blocks;
-  // Two replicas, 6 consecutive 2h windows each.
-  for (int w = 0; w < 6; ++w) {
+  for (int w = 0; w < windows; ++w) {
     blocks.push_back(block(numbered("a", w), 2 * w, 2 * w + 2, false));
     blocks.push_back(block(numbered("b", w), 2 * w, 2 * w + 2, false));
   }
-  auto jobs = plan_compaction(blocks, kRanges);
+  return blocks;
+}
+
+TEST(Planner, MergesOverlappingReplicasThenLevels) {
+  auto jobs = plan_compaction(replica_pairs(6), kRanges);
   // 6 vertical jobs, then one 8h job over windows 0-3. Window 4 does not
   // fill a window and does not end before the newest remaining block
   // (itself) starts, so, as in Prometheus, it waits.
@@ -78,17 +82,50 @@ TEST(Planner, PartialWindowWaitsUntilANewerBlockStartsAfterIt) {
                   .empty());
 }
 
-TEST(Planner, LevelsRepeatedlyInto2d) {
+TEST(Planner, LevelsRepeatedlyInto2dInOnePass) {
   std::vector<PlanBlock> blocks;
   for (int w = 0; w < 25; ++w)  // 50h of 2h blocks already in --out
     blocks.push_back(block(numbered("o", w), 2 * w, 2 * w + 2, true));
   auto jobs = plan_compaction(blocks, kRanges);
-  ASSERT_FALSE(jobs.empty());
-  EXPECT_EQ(jobs.back().reason, "compact 2d");
-  EXPECT_EQ(jobs.back().min_time, 0);
-  EXPECT_EQ(jobs.back().max_time, 48 * kHour);
-  for (size_t i = 0; i + 1 < jobs.size(); ++i) EXPECT_EQ(jobs[i].reason, "compact 8h");
-  EXPECT_EQ(jobs.size(), 7u);  // six 8h windows, then the 2d one
+  // Six 8h windows, then the 2d one over them: one job from the 24 blocks,
+  // not six 8h blocks written and read again.
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].reason, "compact 2d");
+  EXPECT_EQ(jobs[0].min_time, 0);
+  EXPECT_EQ(jobs[0].max_time, 48 * kHour);
+  ASSERT_EQ(jobs[0].inputs.size(), 24u);
+  for (size_t k = 0; k < 24; ++k) {
+    EXPECT_FALSE(jobs[0].inputs[k].is_job);
+    EXPECT_EQ(blocks[jobs[0].inputs[k].index].min_time, int64_t(k) * 2 * kHour);
+  }
+}
+
+TEST(Planner, LevelsOnVerticalJobsKeepThemAndRenumber) {
+  // Two replicas of 25 windows: 25 vertical jobs, then 8h levels and a 2d
+  // one that takes the 24 vertical outputs directly.
+  auto jobs = plan_compaction(replica_pairs(25), kRanges);
+  ASSERT_EQ(jobs.size(), 26u);
+  for (size_t i = 0; i < 25; ++i) EXPECT_EQ(jobs[i].reason, "vertical");
+  EXPECT_EQ(jobs[25].reason, "compact 2d");
+  ASSERT_EQ(jobs[25].inputs.size(), 24u);
+  for (size_t k = 0; k < 24; ++k) EXPECT_EQ(jobs[25].inputs[k], (JobInput{true, k}));
+}
+
+TEST(Planner, OnePassTakesAtMost32Inputs) {
+  std::vector<PlanBlock> blocks;
+  for (int w = 0; w < 169; ++w)  // two weeks of 2h blocks, and one more
+    blocks.push_back(block(numbered("o", w), 2 * w, 2 * w + 2, true));
+  auto jobs = plan_compaction(blocks, {2 * kHour, 8 * kHour, 48 * kHour, 336 * kHour});
+  // 2d blocks straight from 24 2h blocks each; the 14d one from those 7,
+  // not from 168 blocks at once.
+  ASSERT_EQ(jobs.size(), 8u);
+  for (size_t i = 0; i < 7; ++i) {
+    EXPECT_EQ(jobs[i].reason, "compact 2d");
+    EXPECT_EQ(jobs[i].inputs.size(), 24u);
+  }
+  EXPECT_EQ(jobs[7].reason, "compact 2w");
+  ASSERT_EQ(jobs[7].inputs.size(), 7u);
+  for (size_t k = 0; k < 7; ++k) EXPECT_EQ(jobs[7].inputs[k], (JobInput{true, k}));
 }
 
 }  // namespace

@@ -407,7 +407,35 @@ def plan(blocks, ranges=DEFAULT_RANGES):
             jobs.append(j)
             live = [b for b in live if all(b is not p for p in part)] + [j]
         final.extend(live)
-    return jobs, final
+    return collapse_levels(jobs), final
+
+
+MAX_ONE_PASS_INPUTS = 32
+
+
+def collapse_levels(jobs):
+    """A leveled job built on leveled jobs of the same run takes their inputs
+    (at most MAX_ONE_PASS_INPUTS), and they go: one pass, the same samples.
+    Jobs keep their order and are renumbered; levels follow the new inputs."""
+    absorbed = set()
+    for j in jobs:
+        if j.reason in ("vertical", "copy"):
+            continue
+        flat = []
+        for i in j.inputs:
+            leveled = isinstance(i, Job) and i.reason not in ("vertical", "copy")
+            flat.extend(i.inputs if leveled else [i])
+        if len(flat) == len(j.inputs) or len(flat) > MAX_ONE_PASS_INPUTS:
+            continue
+        absorbed.update(id(i) for i in j.inputs
+                        if isinstance(i, Job) and i.reason not in ("vertical", "copy"))
+        j.inputs = flat
+        j.level = max(i.level for i in flat) + 1
+    kept = [j for j in jobs if id(j) not in absorbed]
+    for n, j in enumerate(kept, 1):
+        j.index = n
+        j.id = "job:%d" % n
+    return kept
 
 
 def layout_key(b):

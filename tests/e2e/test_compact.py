@@ -484,11 +484,14 @@ class FullRunTest(CompactTestCase):
     def test_exit_summary_and_job_lines(self):
         fx = self.fx
         # The data and the reference planner give what the issue describes
-        # (guards the test itself): 12 vertical jobs, 8h then 2d jobs. W8..W10
-        # are not merged: under Prometheus's rule the high time is W10's
-        # minTime (W11, the newest, is left out), and their 8h window is not full.
+        # (guards the test itself): 12 vertical jobs, then a 2d job straight
+        # from 8 of them (the two 8h levels it is built on are taken in the
+        # same pass). W8..W10 are not merged: under Prometheus's rule the high
+        # time is W10's minTime (W11, the newest, is left out), and their 8h
+        # window is not full.
         reasons = [j.reason for j in fx.ref_jobs]
-        self.assertEqual(reasons, ["vertical"] * 12 + ["compact 8h"] * 2 + ["compact 2d"])
+        self.assertEqual(reasons, ["vertical"] * 12 + ["compact 2d"])
+        self.assertEqual(len(fx.ref_jobs[-1].inputs), 8)
         self.assertEqual(len(fx.expected), len(cd.SERIES))
         fx.assert_full_ok(self)
         jobs, s = parse_json_lines(fx.stdout)
@@ -540,12 +543,13 @@ class FullRunTest(CompactTestCase):
             check_block_structure(self, b)
             self.assertNotIn("thanos", m, "plain inputs, thanos section in output %s" % m["ulid"])
         got.sort()
-        # 2d window: W0..W7 (16h, level 4); W8, W9, W10 and the newest W11 stay
+        # 2d window: W0..W7 (16h, level 3: from the level-2 vertical blocks in
+        # one pass); W8, W9, W10 and the newest W11 stay
         # vertical 2h blocks (level 2): with W11 left out, the high time is
         # W10's minTime, which W8..W10 (8h window not full) do not end before.
         w = [(cd.T0 + k * cd.WINDOW) for k in range(13)]
         self.assertEqual([(g[2], (g[0] - cd.T0) // cd.WINDOW) for g in got],
-                         [(4, 0), (2, 8), (2, 9), (2, 10), (2, 11)])
+                         [(3, 0), (2, 8), (2, 9), (2, 10), (2, 11)])
         self.assertTrue(w[0] <= got[0][0] and got[0][1] <= w[8] and got[0][1] > w[7])
         for g, k in zip(got[1:], range(8, 12)):
             self.assertTrue(w[k] <= g[0] and g[1] <= w[k + 1], "W%d: %s" % (k, g))
@@ -1007,7 +1011,7 @@ class DryRunTest(CompactTestCase):
         # The same leveled jobs as in the one-shot run, now over --out blocks.
         self.assertEqual([j.reason for j in ref_jobs],
                          [j.reason for j in fx.ref_jobs if j.reason != "vertical"])
-        self.assertEqual([j.reason for j in ref_jobs], ["compact 8h"] * 2 + ["compact 2d"])
+        self.assertEqual([j.reason for j in ref_jobs], ["compact 2d"])
         plan, done = self.dry_then_real(out, [fx.src_a, fx.src_b], ref_jobs)
         self.assertTrue(all(h.is_ulid(i) for i in plan[0]["inputs"]), plan[0])
         self.check_final_out(out, "after dry run + real run on a partial --out")

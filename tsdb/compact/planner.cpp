@@ -114,6 +114,44 @@ void plan_group(const std::string& group, std::vector<Node> nodes,
   }
 }
 
+// A leveled job whose inputs include leveled jobs of this run takes their
+// inputs instead, and they are dropped: the top block comes out of one
+// pass with the same series and chunks (leveled merges of blocks that do
+// not overlap copy chunks as they are), without writing and re-reading
+// every intermediate level. Vertical jobs stay: their dedup is the one
+// Prometheus and Thanos do window by window.
+void collapse_leveled_chains(std::vector<Job>& jobs) {
+  // Inputs one merge reads at once: each keeps some of its pages resident
+  // (a few of its series ahead), so memory grows with their number. 32
+  // takes two of Thanos's levels (4 x 2h -> 8h, 6 x 8h -> 2d) in one pass.
+  constexpr size_t kMaxInputs = 32;
+  std::vector<bool> absorbed(jobs.size(), false);
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    if (jobs[j].vertical) continue;
+    std::vector<JobInput> flat;
+    for (const auto& in : jobs[j].inputs)
+      if (in.is_job && !jobs[in.index].vertical)
+        flat.insert(flat.end(), jobs[in.index].inputs.begin(), jobs[in.index].inputs.end());
+      else
+        flat.push_back(in);
+    if (flat.size() == jobs[j].inputs.size() || flat.size() > kMaxInputs) continue;
+    for (const auto& in : jobs[j].inputs)
+      if (in.is_job && !jobs[in.index].vertical) absorbed[in.index] = true;
+    jobs[j].inputs = std::move(flat);
+  }
+  std::vector<size_t> new_index(jobs.size());
+  std::vector<Job> kept;
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    if (absorbed[j]) continue;
+    new_index[j] = kept.size();
+    kept.push_back(std::move(jobs[j]));
+  }
+  for (auto& job : kept)
+    for (auto& in : job.inputs)
+      if (in.is_job) in.index = new_index[in.index];
+  jobs = std::move(kept);
+}
+
 }  // namespace
 
 std::vector<Job> plan_compaction(const std::vector<PlanBlock>& blocks,
@@ -124,6 +162,7 @@ std::vector<Job> plan_compaction(const std::vector<PlanBlock>& blocks,
         {{false, i}, blocks[i].min_time, blocks[i].max_time, !blocks[i].in_out});
   std::vector<Job> jobs;
   for (auto& [group, nodes] : groups) plan_group(group, std::move(nodes), ranges, jobs);
+  collapse_leveled_chains(jobs);
   return jobs;
 }
 

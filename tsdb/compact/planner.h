@@ -7,6 +7,8 @@
 //     first epoch-aligned window of a range (smallest range first, the
 //     first range being the block size) holding several blocks that span
 //     it, or end before the newest block starts, is merged; repeated.
+//     A level built on levels of this same run is merged from their
+//     inputs in one job (the same series and chunks, fewer passes).
 #include <cstdint>
 #include <map>
 #include <string>

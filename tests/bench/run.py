@@ -1,17 +1,22 @@
 #!/usr/bin/env python3
-"""promblock merge vs Prometheus's own compactor.
+"""promblock merge vs Prometheus's own compactor, and long-range compactions.
 
 Usage:
-  tests/bench/run.py [small|large|all] [--replicas 2|3] [--runs N]
-                     [--dedup chain|penalty|both] [--promblock PATH]
-                     [--cache DIR] [--no-prometheus] [--json]
-                     [--baseline PATH]
+  tests/bench/run.py [small|large|day|fortnight|long|all] [--replicas 2|3]
+                     [--runs N] [--dedup chain|penalty|both] [--promblock PATH]
+                     [--cache DIR] [--no-prometheus] [--json] [--baseline PATH]
+  tests/bench/run.py --quick [--promblock PATH]
 
 small: 100 targets x 200 metrics = 20 000 series; large: 1000 x 200 =
 200 000 series; 480 samples per series and replica in one 2h block, replica 1
 missing 10 minutes (tests/bench/gen_om.py).
+day: 20 000 series, 2 replicas x 13 2h blocks (a day and the next day's first
+block), `compact --ranges 2h,24h`. fortnight: 2 000 series, 2 x 169 2h blocks
+(two weeks and one more), `compact` with Thanos's ranges 2h,8h,2d,14d. Both
+every 15 s (tests/bench/gen_long.py), in 2h blocks as a Prometheus with a
+Thanos sidecar cuts them. long: day and fortnight; all: every case.
 
-Steps, per size:
+Steps, for small and large:
   1. Build a Release promblock in build-bench/ (make decides what is stale),
      unless --promblock is given.
   2. Generate OpenMetrics per replica and turn it into one block with
@@ -28,6 +33,11 @@ Steps, per size:
   6. Check: `promblock dump` of Prometheus's block and of the chain output
      must be byte-identical (Prometheus's vertical compaction is the chain
      rule). Exit 1 when they differ.
+For day and fortnight: blocks made window by window (promtool, two at a
+time), then `promblock compact` under /usr/bin/time -v, 3 runs per mode,
+checked: chain keeps every input sample (the replicas never share a
+timestamp), penalty fewer, and the top range's block is written.
+Prometheus is not run on them: its compactor has no 24h or 14d range.
 Times and memory are medians over the runs (--runs, default 3 for small and
 1 for large; promblock always runs at least 3 times, it is cheap). MB are
 MiB (2^20 bytes). Results are also stored in <cache>/results.json, which
@@ -37,9 +47,14 @@ gives the small->large scaling once both sizes have been measured; with
 binary (say, one built from an older commit) in the same run, each of its runs
 right after the measured binary's, so that an A/B of a change is not skewed
 by the machine's load drifting between two runs.
+--quick runs small, day and fortnight at toy size in a temporary cache,
+without Prometheus, and checks every output against `promtool tsdb dump` of
+the inputs (the union of the replicas' samples): seconds; the test command
+runs it so that the bench cannot rot.
 """
 
 import argparse
+import concurrent.futures
 import datetime
 import hashlib
 import json
@@ -57,12 +72,27 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 GEN = os.path.join(HERE, "gen_om.py")
+GEN_LONG = os.path.join(HERE, "gen_long.py")
 BUILD_DIR = os.path.join(REPO, "build-bench")
 SIZES = {"small": (100, 200), "large": (1000, 200)}  # targets, metrics per target
 SAMPLES = 480
+# Long ranges (gen_long.py): few series, many samples, in 2h blocks as a
+# Prometheus with a Thanos sidecar cuts them (local compaction off), with
+# one more block, of the next period, so that the last full range is
+# compacted (the planner leaves the newest block out, as Prometheus's and
+# Thanos's do).
+LONG_CASES = {
+    # 2 x 12 blocks of one day -> one 24h block, plus the next day's first.
+    "day": {"targets": 100, "metrics": 200, "window_hours": 2, "windows": 13, "ranges": "2h,24h"},
+    # 2 x 168 blocks of two weeks -> 8h, 2d and one 14d block (Thanos's
+    # default ranges), plus the next fortnight's first block.
+    "fortnight": {"targets": 10, "metrics": 200, "window_hours": 2, "windows": 169,
+                  "ranges": "2h,8h,2d,14d"},
+}
 # The speed and memory goals the tool was built to.
-GOAL_TIME_RATIO = 10.0
+GOAL_TIME_RATIO = 20.0
 GOAL_RSS_RATIO = 0.25
+GOAL_LONG_RSS_RATIO = 1.5  # long cases' peak RSS over the small case's
 
 
 def log(msg):
@@ -178,6 +208,96 @@ def ensure_blocks(case_dir, size, replicas):
     return sources
 
 
+def ensure_long_blocks(case_dir, name, replicas):
+    """One source dir per replica holding one block per window, generated
+    (two windows at a time) unless cached."""
+    spec = LONG_CASES[name]
+    h = hashlib.sha256()
+    for path in (GEN, GEN_LONG):
+        with open(path, "rb") as f:
+            h.update(f.read())
+    params = dict(spec, replicas=replicas, generator_sha256=h.hexdigest())
+    sources = [os.path.join(case_dir, "replica-%d" % r) for r in range(replicas)]
+    pfile = os.path.join(case_dir, "params.json")
+    try:
+        with open(pfile) as f:
+            stored = json.load(f)
+        if stored.get("params") == params and all(len(block_dirs(s)) == spec["windows"]
+                                                   for s in sources):
+            log("%s: using cached blocks in %s (generated in %s)"
+                % (name, case_dir, fmt_s(stored.get("generate_seconds", 0))))
+            align_to_windows(sources, spec["window_hours"])
+            return sources
+    except (OSError, ValueError):
+        pass
+    shutil.rmtree(case_dir, ignore_errors=True)
+    for s in sources:
+        os.makedirs(s)
+    t0 = time.monotonic()
+    log("%s: generating %d replicas x %d blocks of %dh: %d targets x %d metrics, every 15 s"
+        % (name, replicas, spec["windows"], spec["window_hours"], spec["targets"], spec["metrics"]))
+
+    def one(task):
+        r, w = task
+        om = os.path.join(case_dir, "r%d-w%d.om" % (r, w))
+        tmp = os.path.join(case_dir, "r%d-w%d.tmp" % (r, w))
+        try:
+            subprocess.run([sys.executable, GEN_LONG, "--targets", str(spec["targets"]),
+                            "--metrics", str(spec["metrics"]), "--replica", str(r),
+                            "--window-hours", str(spec["window_hours"]), "--window", str(w),
+                            "--windows", str(spec["windows"]), om],
+                           check=True)
+            p = subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics",
+                                "--max-block-duration=%dh" % spec["window_hours"], om, tmp],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            if p.returncode != 0:
+                raise RuntimeError("promtool failed on replica %d window %d:\n%s"
+                                   % (r, w, p.stdout[-4000:]))
+            blocks = block_dirs(tmp)
+            if len(blocks) != 1:
+                raise RuntimeError("promtool made %d blocks for replica %d window %d, expected one"
+                                   % (len(blocks), r, w))
+            os.rename(blocks[0], os.path.join(sources[r], os.path.basename(blocks[0])))
+        finally:
+            if os.path.exists(om):
+                os.remove(om)
+            shutil.rmtree(tmp, ignore_errors=True)
+        return task
+
+    tasks = [(r, w) for r in range(replicas) for w in range(spec["windows"])]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        for done, (r, w) in enumerate(pool.map(one, tasks), 1):
+            log("%s:   replica %d window %d done (%d/%d, %s)"
+                % (name, r, w, done, len(tasks), fmt_s(time.monotonic() - t0)))
+    align_to_windows(sources, spec["window_hours"])
+    elapsed = time.monotonic() - t0
+    with open(pfile, "w") as f:  # written last: marks the cache complete
+        json.dump({"params": params, "generate_seconds": round(elapsed, 1)}, f, indent=1)
+    log("%s: generated in %s" % (name, fmt_s(elapsed)))
+    return sources
+
+
+def align_to_windows(sources, window_hours):
+    """Widens each block's time range in meta.json to its whole window, as
+    blocks cut from Prometheus's head have it ([start, start + 2h)); promtool
+    makes it tight around the samples instead. The planner then sees full
+    windows as Prometheus's and Thanos's do. Idempotent."""
+    window = window_hours * 3600 * 1000
+    for s in sources:
+        for b in block_dirs(s):
+            path = os.path.join(b, "meta.json")
+            m = meta(b)
+            start = m["minTime"] // window * window
+            if (m["minTime"], m["maxTime"]) == (start, start + window):
+                continue
+            if m["maxTime"] > start + window:
+                raise RuntimeError("%s spans more than its %dh window" % (b, window_hours))
+            m["minTime"], m["maxTime"] = start, start + window
+            with open(path + ".tmp", "w") as f:
+                json.dump(m, f, indent="\t")
+            os.replace(path + ".tmp", path)
+
+
 def dir_bytes(path):
     return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
 
@@ -289,20 +409,39 @@ def parse_wall(s):
     return total
 
 
-def run_promblock(promblock, mode, sources, out):
-    """promblock merge under /usr/bin/time -v; returns (seconds, peak RSS kB,
-    its JSON summary)."""
-    cmd = ["/usr/bin/time", "-v", promblock, "merge", "--dedup", mode, "--json",
-           "--out", out] + sources
-    p = subprocess.run(cmd, capture_output=True, text=True)
+def timed(cmd):
+    """Runs cmd under /usr/bin/time -v; returns (wall seconds of the whole
+    process, peak RSS kB, its stdout)."""
+    p = subprocess.run(["/usr/bin/time", "-v"] + cmd, capture_output=True, text=True)
     if p.returncode != 0:
         raise RuntimeError("%s failed (%d):\n%s" % (" ".join(cmd), p.returncode, p.stderr[-4000:]))
     wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", p.stderr)
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr)
     if not wall or not rss:
         raise RuntimeError("no /usr/bin/time -v output:\n" + p.stderr[-2000:])
-    summary = json.loads(p.stdout.strip().splitlines()[-1])
-    return parse_wall(wall.group(1)), int(rss.group(1)), summary
+    return parse_wall(wall.group(1)), int(rss.group(1)), p.stdout
+
+
+def run_promblock(promblock, mode, sources, out):
+    """promblock merge; returns (seconds, peak RSS kB, its JSON summary)."""
+    s, kb, stdout = timed([promblock, "merge", "--dedup", mode, "--json", "--out", out] + sources)
+    return s, kb, json.loads(stdout.strip().splitlines()[-1])
+
+
+def run_compact(promblock, mode, ranges, sources, out):
+    """promblock compact from the sources into out; returns (seconds, peak
+    RSS kB, its JSON summary)."""
+    s, kb, stdout = timed([promblock, "compact", "--dedup", mode, "--ranges", ranges,
+                           "--consistency-delay", "0s", "--json", "--out", out] + sources)
+    summary = json.loads(stdout.strip().splitlines()[-1])
+    if summary["jobs_failed"]:
+        raise RuntimeError("compact: %d jobs failed:\n%s" % (summary["jobs_failed"], stdout[-4000:]))
+    return s, kb, summary
+
+
+def live_blocks(out):
+    """The blocks in out that are not marked for deletion."""
+    return [b for b in block_dirs(out) if not os.path.exists(os.path.join(b, "deletion-mark.json"))]
 
 
 def compare_dumps(promblock, block_a, block_b):
@@ -378,7 +517,9 @@ def measure(args, promblock, size, root, results):
     # so that --no-prometheus can still check.
     prom_block_dir = os.path.join(case_dir, "prometheus-block")
     key = "%s-r%d" % (size, replicas)
-    if args.no_prometheus:
+    if args.quick:
+        pass  # no Prometheus: the check below uses promtool's dumps of the inputs
+    elif args.no_prometheus:
         stored = results.get(key, {})
         if "prometheus_s" not in stored or len(block_dirs(prom_block_dir)) != 1:
             die("--no-prometheus: no stored Prometheus result for %s; run once without it" % key)
@@ -403,8 +544,9 @@ def measure(args, promblock, size, root, results):
                 shutil.rmtree(work, ignore_errors=True)
         res.update(prometheus_s=statistics.median(times), prometheus_rss_kb=statistics.median(rss),
                    prometheus_runs=runs, prometheus_date=res["date"])
-    prom_block = block_dirs(prom_block_dir)[0]
-    res["prometheus_samples_out"] = meta(prom_block)["stats"]["numSamples"]
+    if not args.quick:
+        prom_block = block_dirs(prom_block_dir)[0]
+        res["prometheus_samples_out"] = meta(prom_block)["stats"]["numSamples"]
 
     modes = ["chain", "penalty"] if args.dedup == "both" else [args.dedup]
     chain_out = None
@@ -444,7 +586,12 @@ def measure(args, promblock, size, root, results):
                 res["baseline_" + mode + "_s"] = statistics.median(base_times)
                 res["baseline_" + mode + "_rss_kb"] = statistics.median(base_rss)
 
-        if chain_out:
+        if chain_out and args.quick:
+            problem = check_union(sources, [block_dirs(chain_out)[0]])
+            res["check"] = "equal" if problem is None else "DIFFERENT"
+            if problem:
+                res["check_detail"] = problem
+        elif chain_out:
             log("%s: checking: promblock dump of Prometheus's block vs of the chain output" % size)
             lines, problem = compare_dumps(promblock, prom_block, block_dirs(chain_out)[0])
             res["check"] = "equal" if problem is None else "DIFFERENT"
@@ -464,6 +611,116 @@ def measure(args, promblock, size, root, results):
     return res
 
 
+# ---------------------------------------------------------------- long ranges
+
+def measure_long(args, promblock, name, root):
+    """promblock compact of a long-range case (no Prometheus: its compactor
+    cannot be told to compact these blocks to 24h or 14d in one run)."""
+    spec = LONG_CASES[name]
+    replicas = args.replicas
+    case_dir = os.path.join(root, "%s-r%d" % (name, replicas))
+    sources = ensure_long_blocks(case_dir, name, replicas)
+    metas = [meta(b) for s in sources for b in block_dirs(s)]
+    res = {"size": name, "replicas": replicas, "ranges": spec["ranges"],
+           "series": max(m["stats"]["numSeries"] for m in metas),
+           "samples_in": sum(m["stats"]["numSamples"] for m in metas),
+           "blocks_in": len(metas), "input_bytes": sum(dir_bytes(s) for s in sources),
+           "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+           "repo_version": code_version(), "promblock_sha256": file_sha256(promblock)[:16],
+           "cores": os.cpu_count(), "loadavg_before": os.getloadavg()[0]}
+    if res["loadavg_before"] > 0.5:
+        log("%s: warning: load average %.2f, other work on the machine skews the numbers"
+            % (name, res["loadavg_before"]))
+    res["floor_s"] = floor_seconds(sources)
+    log("%s: floor (cat of %.0f MB in %d blocks, warm cache): %.3fs"
+        % (name, res["input_bytes"] / 2**20, len(metas), res["floor_s"]))
+    top = range_ms(spec["ranges"].split(",")[-1]) / 1000.0
+    problems = []
+    modes = ["chain", "penalty"] if args.dedup == "both" else [args.dedup]
+    for mode in modes:
+        times, rss = [], []
+        for i in range(max(3, args.runs or 3)):
+            out = tempfile.mkdtemp(prefix="promblock-%s-" % mode, dir=case_dir)
+            try:
+                s, kb, summary = run_compact(promblock, mode, spec["ranges"], sources, out)
+                outs = [meta(b) for b in live_blocks(out)]
+                if args.quick and mode == "chain" and i == 0:
+                    problem = check_union(sources, live_blocks(out))
+                    if problem:
+                        problems.append(problem)
+            finally:
+                shutil.rmtree(out)
+            times.append(s)
+            rss.append(kb)
+            log("%s: promblock compact --dedup %s run %d/%d: %.2fs, max RSS %.0f MB, %d jobs"
+                % (name, mode, i + 1, max(3, args.runs or 3), s, kb / 1024, summary["jobs_done"]))
+        samples_out = sum(m["stats"]["numSamples"] for m in outs)
+        longest = max((m["maxTime"] - m["minTime"]) / 1000.0 for m in outs)
+        res[mode + "_s"] = statistics.median(times)
+        res[mode + "_rss_kb"] = statistics.median(rss)
+        res[mode + "_samples_out"] = samples_out
+        res[mode + "_jobs"] = summary["jobs_done"]
+        res[mode + "_blocks_out"] = len(outs)
+        # The replicas never share a timestamp (gen_long.py): chain keeps
+        # every sample; penalty drops the second replica's where both have one.
+        if mode == "chain" and samples_out != res["samples_in"]:
+            problems.append("chain wrote %d samples, the inputs hold %d" % (samples_out, res["samples_in"]))
+        if mode == "penalty" and not res["samples_in"] / replicas <= samples_out < res["samples_in"]:
+            problems.append("penalty wrote %d of %d samples" % (samples_out, res["samples_in"]))
+        if longest < top - 2 * 3600:
+            problems.append("%s: the longest output block spans %.0fh, not the top range %.0fh"
+                            % (mode, longest / 3600, top / 3600))
+    res["check"] = "ok" if not problems else "WRONG"
+    if problems:
+        res["check_detail"] = "; ".join(problems)
+        log("%s: WRONG: %s" % (name, res["check_detail"]))
+    res["cache_bytes"] = dir_bytes(case_dir)
+    return res
+
+
+def promtool_samples(blocks):
+    """{(series, t): value} of the blocks, from `promtool tsdb dump`."""
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="dump-") as d:
+        # promtool 2.42 dumps a data dir and wants a WAL directory in it:
+        # links to just these blocks (not the ones marked for deletion
+        # beside them), with an empty WAL.
+        os.mkdir(os.path.join(d, "wal"))
+        for b in blocks:
+            os.symlink(os.path.abspath(b), os.path.join(d, os.path.basename(b)))
+        p = subprocess.run(["promtool", "tsdb", "dump", d], capture_output=True, text=True)
+        if p.returncode != 0:
+            raise RuntimeError("promtool tsdb dump failed:\n" + p.stderr[-2000:])
+        for line in p.stdout.splitlines():
+            series, value, t = line.rsplit(" ", 2)
+            out[(series, t)] = value
+    return out
+
+
+def check_union(sources, outputs):
+    """--quick's check, with Prometheus's own reader and none of ours: the
+    output blocks hold exactly the union of the sources' samples (chain
+    dedup of replicas that never share a timestamp). None when they do."""
+    want = {}
+    for s in sources:
+        for k, v in promtool_samples(block_dirs(s)).items():
+            want.setdefault(k, v)
+    got = promtool_samples(outputs)
+    if got == want:
+        return None
+    missing = sorted(set(want) - set(got))[:3]
+    extra = sorted(set(got) - set(want))[:3]
+    changed = sorted(k for k in set(want) & set(got) if want[k] != got[k])[:3]
+    return ("outputs differ from the union of the inputs (promtool tsdb dump): %d samples in, "
+            "%d out; missing %s, extra %s, changed %s" % (len(want), len(got), missing, extra, changed))
+
+
+def range_ms(text):
+    """'2h', '14d' -> milliseconds."""
+    units = {"m": 60e3, "h": 3600e3, "d": 86400e3}
+    return int(float(text[:-1]) * units[text[-1]])
+
+
 # ---------------------------------------------------------------- report
 
 def mb(kb):
@@ -480,14 +737,15 @@ def table(rows):
         def pair(mode):
             if mode + "_s" not in r:
                 return "-"
-            stored = mode == "prometheus" and r["prometheus_date"] != r["date"]
+            stored = mode == "prometheus" and r.get("prometheus_date") != r["date"]
             return "%.2f / %.0f%s" % (r[mode + "_s"], mb(r[mode + "_rss_kb"]), " *" if stored else "")
         has_chain = "chain_s" in r
+        has_both = has_chain and "prometheus_s" in r
         body.append([
             r["size"], r["replicas"], r["series"], "%.1fM" % (r["samples_in"] / 1e6),
             pair("prometheus"), pair("chain"), pair("penalty"),
-            "%.1f" % (r["prometheus_s"] / r["chain_s"]) if has_chain else "-",
-            "%.2f" % (r["chain_rss_kb"] / r["prometheus_rss_kb"]) if has_chain else "-",
+            "%.1f" % (r["prometheus_s"] / r["chain_s"]) if has_both else "-",
+            "%.2f" % (r["chain_rss_kb"] / r["prometheus_rss_kb"]) if has_both else "-",
             "%.3f" % r["floor_s"],
             "%.1f" % (r["chain_s"] / r["floor_s"]) if has_chain else "-",
             r["check"]])
@@ -502,13 +760,13 @@ def table(rows):
                            % (r["size"], mode, r["baseline_%s_s" % mode], mb(r["baseline_%s_rss_kb" % mode]),
                               r[mode + "_s"] / r["baseline_%s_s" % mode],
                               r[mode + "_rss_kb"] / r["baseline_%s_rss_kb" % mode]))
-    if any(r["prometheus_date"] != r["date"] for r in rows):
+    if any(r.get("prometheus_date", r["date"]) != r["date"] for r in rows):
         out.append("* stored Prometheus result (--no-prometheus), see results.json for its date")
     return "\n".join(line.rstrip() for line in out)
 
 
 def goals(r):
-    if "chain_s" not in r:
+    if "chain_s" not in r or "prometheus_s" not in r:
         return ""
     t = r["prometheus_s"] / r["chain_s"]
     m = r["chain_rss_kb"] / r["prometheus_rss_kb"]
@@ -517,6 +775,41 @@ def goals(r):
                m, GOAL_RSS_RATIO, "yes" if m <= GOAL_RSS_RATIO else "NO"))
     if "penalty_s" in r:
         text += "; penalty no slower than chain: %s" % ("yes" if r["penalty_s"] <= r["chain_s"] else "NO")
+    return text
+
+
+def long_table(rows):
+    cols = ["case", "R", "series", "blocks in", "samples in", "ranges", "chain s / MB",
+            "penalty s / MB", "chain ns / sample", "jobs", "floor s", "check"]
+    cells = []
+    for r in rows:
+        def pair(mode):
+            return "-" if mode + "_s" not in r else "%.2f / %.0f" % (r[mode + "_s"], mb(r[mode + "_rss_kb"]))
+        cells.append([r["size"], str(r["replicas"]), str(r["series"]), str(r["blocks_in"]),
+                      "%.1fM" % (r["samples_in"] / 1e6), r["ranges"], pair("chain"), pair("penalty"),
+                      "%.1f" % (r["chain_s"] / r["samples_in"] * 1e9) if "chain_s" in r else "-",
+                      str(r.get("chain_jobs", r.get("penalty_jobs", "-"))), "%.3f" % r["floor_s"],
+                      r["check"]])
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(cols)]
+    out = ["  ".join(h.ljust(w) for h, w in zip(cols, widths))]
+    out += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in cells]
+    return "\n".join(line.rstrip() for line in out)
+
+
+def long_goals(r, small):
+    """Memory flat in samples and time per sample no worse than the small
+    case's (issue 21), against the small case's latest stored result."""
+    if "chain_s" not in r or not small or "chain_s" not in small:
+        return ""
+    m = r["chain_rss_kb"] / small["chain_rss_kb"]
+    per = (r["chain_s"] / r["samples_in"]) / (small["chain_s"] / small["samples_in"])
+    text = ("%s goals: RSS / small's %.2f <= %g: %s; time per sample / small's %.2f <= 1: %s"
+            % (r["size"], m, GOAL_LONG_RSS_RATIO, "yes" if m <= GOAL_LONG_RSS_RATIO else "NO",
+               per, "yes" if per <= 1 else "NO"))
+    if "penalty_s" in r:
+        text += "; penalty no slower than chain: %s" % ("yes" if r["penalty_s"] <= r["chain_s"] else "NO")
+    if small.get("promblock_sha256") != r.get("promblock_sha256"):
+        text += " (small measured by a DIFFERENT binary: rerun with `all`)"
     return text
 
 
@@ -536,12 +829,21 @@ def scaling(small, large):
     return " ".join(parts)
 
 
+QUICK_SIZES = {"small": (2, 20)}
+QUICK_LONG_CASES = {
+    "day": {"targets": 2, "metrics": 20, "window_hours": 2, "windows": 3, "ranges": "2h,4h"},
+    "fortnight": {"targets": 1, "metrics": 20, "window_hours": 2, "windows": 5,
+                  "ranges": "2h,4h,8h"},
+}
+
+
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog="\n".join(__doc__.splitlines()[2:]))
-    ap.add_argument("size", nargs="?", default="small", choices=["small", "large", "all"],
-                    help="small: 20 000 series (default), large: 200 000, all: both")
+    ap.add_argument("size", nargs="?", choices=["small", "large", "day", "fortnight", "long", "all"],
+                    help="small: 20 000 series (default), large: 200 000; day, fortnight: long "
+                    "ranges; long: both of those; all: every case")
     ap.add_argument("--replicas", type=int, default=2, choices=[2, 3], help="default 2")
     ap.add_argument("--runs", type=int, help="runs per tool (default 3 small, 1 large; promblock >= 3)")
     ap.add_argument("--dedup", default="both", choices=["chain", "penalty", "both"],
@@ -553,9 +855,13 @@ def main(argv):
                     help="reuse the stored Prometheus result and block instead of running it")
     ap.add_argument("--baseline", help="a second promblock binary, measured in the same run, interleaved")
     ap.add_argument("--json", action="store_true", help="print one JSON object per size instead of the table")
+    ap.add_argument("--quick", action="store_true",
+                    help="every case at toy size in a temporary cache, without Prometheus, checked "
+                    "against promtool's dumps of the inputs: seconds, for the test command")
     args = ap.parse_args(argv)
     if args.runs is not None and args.runs < 1:
         ap.error("--runs must be >= 1")
+    size = args.size or ("all" if args.quick else "small")
     for tool in ("promtool", "prometheus", "/usr/bin/time"):
         if not shutil.which(tool):
             die("%s not found (Debian packages: prometheus, time)" % tool)
@@ -563,6 +869,12 @@ def main(argv):
     promblock = ensure_promblock(args.promblock)
     if args.baseline and not os.access(args.baseline, os.X_OK):
         die("--baseline %s is not an executable" % args.baseline)
+    quick_dir = None
+    if args.quick:
+        SIZES.update(QUICK_SIZES)
+        LONG_CASES.update(QUICK_LONG_CASES)
+        quick_dir = tempfile.mkdtemp(prefix="promblock-bench-quick-")
+        args.cache = quick_dir
     os.makedirs(args.cache, exist_ok=True)
     results_path = os.path.join(args.cache, "results.json")
     try:
@@ -571,37 +883,55 @@ def main(argv):
     except (OSError, ValueError):
         results = {}
 
+    cases = {"all": ["small", "large", "day", "fortnight"], "long": ["day", "fortnight"]}.get(size, [size])
+    if args.quick:
+        cases = [c for c in cases if c != "large"]  # the same code path as small
     t0 = time.monotonic()
     rows = []
-    for size in (["small", "large"] if args.size == "all" else [args.size]):
-        try:
-            res = measure(args, promblock, size, args.cache, results)
-        except (RuntimeError, subprocess.CalledProcessError) as e:
-            die("%s: %s" % (size, e))
-        rows.append(res)
-        results["%s-r%d" % (size, args.replicas)] = res
-        with open(results_path + ".tmp", "w") as f:
-            json.dump(results, f, indent=1, sort_keys=True)
-        os.replace(results_path + ".tmp", results_path)
-    log("bench: done in %s; cache %s holds %.0f MB" % (
-        fmt_s(time.monotonic() - t0), args.cache, dir_bytes(args.cache) / 2**20))
+    try:
+        for case in cases:
+            try:
+                if case in LONG_CASES:
+                    res = measure_long(args, promblock, case, args.cache)
+                else:
+                    res = measure(args, promblock, case, args.cache, results)
+            except (RuntimeError, subprocess.CalledProcessError) as e:
+                die("%s: %s" % (case, e))
+            rows.append(res)
+            results["%s-r%d" % (case, args.replicas)] = res
+            with open(results_path + ".tmp", "w") as f:
+                json.dump(results, f, indent=1, sort_keys=True)
+            os.replace(results_path + ".tmp", results_path)
+        log("bench: done in %s; cache %s holds %.0f MB" % (
+            fmt_s(time.monotonic() - t0), args.cache, dir_bytes(args.cache) / 2**20))
+    finally:
+        if quick_dir:
+            shutil.rmtree(quick_dir, ignore_errors=True)
 
     small = results.get("small-r%d" % args.replicas)
     large = results.get("large-r%d" % args.replicas)
+    short_rows = [r for r in rows if r["size"] not in LONG_CASES]
+    long_rows = [r for r in rows if r["size"] in LONG_CASES]
     if args.json:
         for r in rows:
             print(json.dumps(r, sort_keys=True))
     else:
-        print(table(rows))
+        if short_rows:
+            print(table(short_rows))
+            for r in short_rows:
+                if goals(r):
+                    print(goals(r))
+            if small and large and not args.quick:
+                print(scaling(small, large))
+        if long_rows:
+            print(long_table(long_rows))
+            for r in long_rows:
+                if long_goals(r, small):
+                    print(long_goals(r, small))
         for r in rows:
-            print(goals(r))
-        if small and large:
-            print(scaling(small, large))
-        for r in rows:
-            if r["check"] == "DIFFERENT":
-                print("%s: MISMATCH between Prometheus and promblock --dedup chain: %s"
-                      % (r["size"], r["check_detail"]))
-    return 1 if any(r["check"] == "DIFFERENT" for r in rows) else 0
+            if r["check"] not in ("equal", "ok"):
+                print("%s: CHECK FAILED: %s" % (r["size"], r.get("check_detail", r["check"])))
+    return 1 if any(r["check"] not in ("equal", "ok") for r in rows) else 0
 
 
 if __name__ == "__main__":

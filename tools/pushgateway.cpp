@@ -5,9 +5,10 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <thread>
 
+#include "tsdb/objstore/curl_lazy.h"
+#include "tsdb/objstore/s3_http.h"
 #include "tsdb/objstore/s3_url.h"
 
 namespace promblock::tools {
@@ -54,7 +55,10 @@ size_t discard(char*, size_t size, size_t n, void*) { return size * n; }
 
 std::string push_once(const PushRequest& r, const std::string& url) {
   std::unique_ptr<CURL, CurlFree> c(curl_easy_init());
-  if (!c) return "curl_easy_init failed";
+  if (!c) {
+    std::string why = objstore::curl_load_error();
+    return why.empty() ? "curl_easy_init failed" : why;
+  }
   std::unique_ptr<curl_slist, SlistFree> headers(
       curl_slist_append(nullptr, "Content-Type: text/plain; version=0.0.4"));
   headers.reset(curl_slist_append(headers.release(), "Expect:"));
@@ -88,8 +92,7 @@ std::string push_path(const PushRequest& r) {
 }
 
 std::string push_metrics(const PushRequest& r) {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  objstore::http_global_init();
   std::string base = r.url;
   while (!base.empty() && base.back() == '/') base.pop_back();
   std::string url = base + push_path(r);

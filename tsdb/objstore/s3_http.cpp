@@ -10,6 +10,8 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "tsdb/objstore/curl_lazy.h"
+
 namespace promblock::objstore {
 
 namespace {
@@ -99,7 +101,10 @@ CURL* thread_handle() {
   if (!handle) {
     http_global_init();
     handle.reset(curl_easy_init());
-    if (!handle) throw std::runtime_error("curl_easy_init failed");
+    if (!handle) {
+      std::string why = curl_load_error();
+      throw std::runtime_error(why.empty() ? "curl_easy_init failed" : why);
+    }
   } else {
     curl_easy_reset(handle.get());
   }

@@ -1,0 +1,132 @@
+// The curl_* functions promblock calls, each forwarding to libcurl's own,
+// which is loaded on the first call (see curl_lazy.h). The declarations
+// are curl.h's; without its type-checking macros, which would rename ours.
+#define CURL_DISABLE_TYPECHECK
+#include "tsdb/objstore/curl_lazy.h"
+
+#include <curl/curl.h>
+#include <dlfcn.h>
+
+#include <cstdarg>
+
+namespace promblock::objstore {
+
+namespace {
+
+struct Curl {
+  CURLcode (*global_init)(long) = nullptr;
+  CURL* (*easy_init)() = nullptr;
+  CURLcode (*easy_setopt)(CURL*, CURLoption, ...) = nullptr;
+  CURLcode (*easy_perform)(CURL*) = nullptr;
+  void (*easy_cleanup)(CURL*) = nullptr;
+  CURLcode (*easy_getinfo)(CURL*, CURLINFO, ...) = nullptr;
+  void (*easy_reset)(CURL*) = nullptr;
+  const char* (*easy_strerror)(CURLcode) = nullptr;
+  curl_slist* (*slist_append)(curl_slist*, const char*) = nullptr;
+  void (*slist_free_all)(curl_slist*) = nullptr;
+  std::string error;  // empty when every function above is set
+  bool ok() const { return error.empty(); }
+};
+
+template <class Fn>
+bool bind(void* lib, const char* name, Fn& fn, std::string& error) {
+  fn = reinterpret_cast<Fn>(dlsym(lib, name));
+  if (!fn && error.empty()) error = std::string("libcurl.so.4 has no ") + name;
+  return fn != nullptr;
+}
+
+Curl load() {
+  Curl c;
+  // Never closed: handles live in thread_local storage until exit.
+  void* lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+  if (!lib) {
+    const char* why = dlerror();
+    c.error = std::string("cannot load libcurl (Debian package libcurl4): ") +
+              (why ? why : "dlopen failed");
+    return c;
+  }
+  bind(lib, "curl_global_init", c.global_init, c.error);
+  bind(lib, "curl_easy_init", c.easy_init, c.error);
+  bind(lib, "curl_easy_setopt", c.easy_setopt, c.error);
+  bind(lib, "curl_easy_perform", c.easy_perform, c.error);
+  bind(lib, "curl_easy_cleanup", c.easy_cleanup, c.error);
+  bind(lib, "curl_easy_getinfo", c.easy_getinfo, c.error);
+  bind(lib, "curl_easy_reset", c.easy_reset, c.error);
+  bind(lib, "curl_easy_strerror", c.easy_strerror, c.error);
+  bind(lib, "curl_slist_append", c.slist_append, c.error);
+  bind(lib, "curl_slist_free_all", c.slist_free_all, c.error);
+  return c;
+}
+
+const Curl& curl() {
+  static const Curl c = load();  // once, thread-safe
+  return c;
+}
+
+}  // namespace
+
+std::string curl_load_error() { return curl().error; }
+
+}  // namespace promblock::objstore
+
+using promblock::objstore::curl;
+
+CURLcode curl_global_init(long flags) {
+  return curl().ok() ? curl().global_init(flags) : CURLE_FAILED_INIT;
+}
+
+CURL* curl_easy_init() { return curl().ok() ? curl().easy_init() : nullptr; }
+
+// The variadic argument's type follows from the option's number, as curl.h
+// defines them: longs, then pointers (objects and functions), then
+// curl_off_t, then blobs (pointers).
+CURLcode curl_easy_setopt(CURL* handle, CURLoption option, ...) {
+  if (!curl().ok()) return CURLE_FAILED_INIT;
+  va_list ap;
+  va_start(ap, option);
+  CURLcode rc;
+  if (option < CURLOPTTYPE_OBJECTPOINT) {
+    rc = curl().easy_setopt(handle, option, va_arg(ap, long));
+  } else if (option < CURLOPTTYPE_OFF_T || option >= CURLOPTTYPE_BLOB) {
+    // Function pointers travel as data pointers too, as dlsym's do (POSIX).
+    rc = curl().easy_setopt(handle, option, va_arg(ap, void*));
+  } else {
+    rc = curl().easy_setopt(handle, option, va_arg(ap, curl_off_t));
+  }
+  va_end(ap);
+  return rc;
+}
+
+CURLcode curl_easy_perform(CURL* handle) {
+  return curl().ok() ? curl().easy_perform(handle) : CURLE_FAILED_INIT;
+}
+
+void curl_easy_cleanup(CURL* handle) {
+  if (curl().ok()) curl().easy_cleanup(handle);
+}
+
+// Every CURLINFO takes a pointer to where the answer goes.
+CURLcode curl_easy_getinfo(CURL* handle, CURLINFO info, ...) {
+  if (!curl().ok()) return CURLE_FAILED_INIT;
+  va_list ap;
+  va_start(ap, info);
+  CURLcode rc = curl().easy_getinfo(handle, info, va_arg(ap, void*));
+  va_end(ap);
+  return rc;
+}
+
+void curl_easy_reset(CURL* handle) {
+  if (curl().ok()) curl().easy_reset(handle);
+}
+
+const char* curl_easy_strerror(CURLcode code) {
+  return curl().ok() ? curl().easy_strerror(code) : "libcurl could not be loaded";
+}
+
+curl_slist* curl_slist_append(curl_slist* list, const char* data) {
+  return curl().ok() ? curl().slist_append(list, data) : nullptr;
+}
+
+void curl_slist_free_all(curl_slist* list) {
+  if (curl().ok()) curl().slist_free_all(list);
+}

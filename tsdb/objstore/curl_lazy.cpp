@@ -71,6 +71,13 @@ std::string curl_load_error() { return curl().error; }
 
 using promblock::objstore::curl;
 
+// curl.h fixes these signatures, an enum before the `...`; libcurl's own
+// definitions have them too. Clang warns that the enum is promoted; an
+// int-sized enum passes as an int on every ABI promblock builds for.
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Wvarargs"
+#endif
+
 CURLcode curl_global_init(long flags) {
   return curl().ok() ? curl().global_init(flags) : CURLE_FAILED_INIT;
 }

@@ -33,10 +33,13 @@ TEST(ParallelFor, RunsUpToThreadsCallsAtOnce) {
 
 TEST(ParallelFor, RethrowsTheFailureAndStartsNothingAfterIt) {
   std::atomic<int> started{0};
+  // The other calls take a while, as downloads do: otherwise the second
+  // thread can finish all of them while the throw unwinds (slow under ASan).
   EXPECT_THROW(parallel_for(1000, 2,
                             [&](size_t i) {
                               ++started;
                               if (i == 3) throw std::runtime_error("object 3: gone");
+                              std::this_thread::sleep_for(std::chrono::milliseconds(1));
                             }),
                std::runtime_error);
   EXPECT_LT(started.load(), 1000);

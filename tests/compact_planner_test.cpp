@@ -111,7 +111,7 @@ TEST(Planner, LevelsOnVerticalJobsKeepThemAndRenumber) {
   for (size_t k = 0; k < 24; ++k) EXPECT_EQ(jobs[25].inputs[k], (JobInput{true, k}));
 }
 
-TEST(Planner, OnePassTakesAtMost32Inputs) {
+TEST(Planner, OnePassTakesAtMost48Inputs) {
   std::vector<PlanBlock> blocks;
   for (int w = 0; w < 169; ++w)  // two weeks of 2h blocks, and one more
     blocks.push_back(block(numbered("o", w), 2 * w, 2 * w + 2, true));
@@ -126,6 +126,49 @@ TEST(Planner, OnePassTakesAtMost32Inputs) {
   EXPECT_EQ(jobs[7].reason, "compact 2w");
   ASSERT_EQ(jobs[7].inputs.size(), 7u);
   for (size_t k = 0; k < 7; ++k) EXPECT_EQ(jobs[7].inputs[k], (JobInput{true, k}));
+}
+
+TEST(Planner, ChainLevelsTakeTheVerticalJobsInputs) {
+  // With chain dedup, the 8h level merges the replicas' 2h blocks itself:
+  // windows 4 and 5 are not in it and keep their vertical jobs.
+  auto blocks = replica_pairs(6);
+  auto jobs = plan_compaction(blocks, kRanges, true);
+  ASSERT_EQ(jobs.size(), 3u);
+  EXPECT_EQ(jobs[0].reason, "vertical");
+  EXPECT_EQ(blocks[jobs[0].inputs.at(0).index].min_time, 8 * kHour);
+  EXPECT_EQ(jobs[1].reason, "vertical");
+  EXPECT_EQ(blocks[jobs[1].inputs.at(0).index].min_time, 10 * kHour);
+  EXPECT_EQ(jobs[2].reason, "compact 8h");
+  ASSERT_EQ(jobs[2].inputs.size(), 8u);
+  for (size_t k = 0; k < 8; ++k) {
+    EXPECT_FALSE(jobs[2].inputs[k].is_job);
+    EXPECT_EQ(blocks[jobs[2].inputs[k].index].min_time, int64_t(k / 2) * 2 * kHour);
+  }
+  // A day of two replicas, then one block of the next day: one pass of 24.
+  jobs = plan_compaction(replica_pairs(13), {2 * kHour, 24 * kHour}, true);
+  ASSERT_EQ(jobs.size(), 2u);
+  EXPECT_EQ(jobs[0].reason, "vertical");
+  EXPECT_EQ(jobs[1].reason, "compact 1d");
+  EXPECT_EQ(jobs[1].inputs.size(), 24u);
+}
+
+TEST(Planner, ChainLevelsOverTwoWeeksTakeAtMost48Inputs) {
+  auto blocks = replica_pairs(169);
+  auto jobs = plan_compaction(blocks, {2 * kHour, 8 * kHour, 48 * kHour, 336 * kHour}, true);
+  // The newest window's vertical job; 7 2d jobs of 48 source blocks each
+  // (the 8h levels and vertical jobs under them taken in); 14d on the 7, as
+  // all 336 blocks would be too many.
+  ASSERT_EQ(jobs.size(), 9u);
+  EXPECT_EQ(jobs[0].reason, "vertical");
+  for (size_t i = 1; i <= 7; ++i) {
+    EXPECT_EQ(jobs[i].reason, "compact 2d");
+    ASSERT_EQ(jobs[i].inputs.size(), 48u);
+    for (const auto& in : jobs[i].inputs) EXPECT_FALSE(in.is_job);
+    EXPECT_EQ(blocks[jobs[i].inputs.front().index].min_time, int64_t(i - 1) * 48 * kHour);
+  }
+  EXPECT_EQ(jobs[8].reason, "compact 2w");
+  ASSERT_EQ(jobs[8].inputs.size(), 7u);
+  for (size_t k = 0; k < 7; ++k) EXPECT_EQ(jobs[8].inputs[k], (JobInput{true, k + 1}));
 }
 
 }  // namespace

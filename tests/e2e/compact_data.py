@@ -351,10 +351,10 @@ def _split_by_range(nodes, rng):
     return parts
 
 
-def plan(blocks, ranges=DEFAULT_RANGES):
+def plan(blocks, ranges=DEFAULT_RANGES, chain=False):
     """Jobs (in execution order: per group, vertical jobs by time, then leveled
     jobs in selection order) and the final layout (blocks left in --out, as PB
-    or Job) for the catalog `blocks`."""
+    or Job) for the catalog `blocks`; `chain`: planned for --dedup chain."""
     jobs, final = [], []
     groups = {}
     for b in blocks:
@@ -407,28 +407,31 @@ def plan(blocks, ranges=DEFAULT_RANGES):
             jobs.append(j)
             live = [b for b in live if all(b is not p for p in part)] + [j]
         final.extend(live)
-    return collapse_levels(jobs), final
+    return collapse_levels(jobs, chain), final
 
 
-MAX_ONE_PASS_INPUTS = 32
+MAX_ONE_PASS_INPUTS = 48
 
 
-def collapse_levels(jobs):
+def collapse_levels(jobs, chain=False):
     """A leveled job built on leveled jobs of the same run takes their inputs
     (at most MAX_ONE_PASS_INPUTS), and they go: one pass, the same samples.
+    With chain dedup, vertical (and copy) jobs under a leveled one go the same
+    way: chain keeps each timestamp once whichever blocks it meets together.
     Jobs keep their order and are renumbered; levels follow the new inputs."""
+    def taken(i):
+        return isinstance(i, Job) and (chain or i.reason not in ("vertical", "copy"))
+
     absorbed = set()
     for j in jobs:
         if j.reason in ("vertical", "copy"):
             continue
         flat = []
         for i in j.inputs:
-            leveled = isinstance(i, Job) and i.reason not in ("vertical", "copy")
-            flat.extend(i.inputs if leveled else [i])
-        if len(flat) == len(j.inputs) or len(flat) > MAX_ONE_PASS_INPUTS:
+            flat.extend(i.inputs if taken(i) else [i])
+        if not any(taken(i) for i in j.inputs) or len(flat) > MAX_ONE_PASS_INPUTS:
             continue
-        absorbed.update(id(i) for i in j.inputs
-                        if isinstance(i, Job) and i.reason not in ("vertical", "copy"))
+        absorbed.update(id(i) for i in j.inputs if taken(i))
         j.inputs = flat
         j.level = max(i.level for i in flat) + 1
     kept = [j for j in jobs if id(j) not in absorbed]

@@ -1288,18 +1288,27 @@ class InPlaceTest(CompactTestCase):
 
 class OptionsTest(CompactTestCase):
 
+    def four_windows(self, name):
+        """Fresh source dirs for replicas a and b with the fixture's first 4 windows."""
+        dirs = []
+        for replica, windows in (("a", self.fx.wa), ("b", self.fx.wb)):
+            d = self.fx.new_dir("%s-%s" % (name, replica))
+            os.makedirs(d)
+            for k in range(4):
+                h.copy_block(windows[k], d)
+            dirs.append(d)
+        return dirs
+
     def test_dedup_chain_custom_ranges(self):
-        """--dedup chain for the vertical jobs, --ranges 2h,4h for the leveled ones."""
+        """--dedup chain, --ranges 2h,4h: the 4h level merges the replicas' 2h
+        blocks itself; the windows it does not take get vertical jobs."""
         fx = self.fx
-        sa, sb = fx.new_dir("chain-a"), fx.new_dir("chain-b")
-        os.makedirs(sa)
-        os.makedirs(sb)
-        for k in range(4):
-            h.copy_block(fx.wa[k], sa)
-            h.copy_block(fx.wb[k], sb)
+        sa, sb = self.four_windows("chain")
         out = fx.new_dir("out-chain")
-        ref_jobs, ref_final = cd.plan(cd.catalog([sa, sb], None), (2 * cd.HOUR, 4 * cd.HOUR))
-        self.assertEqual([j.reason for j in ref_jobs], ["vertical"] * 4 + ["compact 4h"])
+        ref_jobs, ref_final = cd.plan(cd.catalog([sa, sb], None), (2 * cd.HOUR, 4 * cd.HOUR),
+                                      chain=True)
+        self.assertEqual([(j.reason, len(j.inputs)) for j in ref_jobs],
+                         [("vertical", 2), ("vertical", 2), ("compact 4h", 4)])
         rc, stdout, err = compact("--json", "--dedup", "chain", "--ranges", "2h,4h",
                                   *base_args(out), sa, sb)
         self.assertEqual(rc, 0, err)
@@ -1311,6 +1320,33 @@ class OptionsTest(CompactTestCase):
                          sum(cd.count_samples(h.block_samples([fx.wa[k], fx.wb[k]]))
                              for k in range(4)), "test data: replicas share no timestamp")
         assert_same_samples(self, strict_samples(live_blocks(out)), want, "chain samples")
+
+    def test_chain_one_pass_equals_vertical_jobs_then_the_level(self):
+        """Under chain, the 4h level that takes the replicas' blocks itself
+        writes the very bytes (chunks and index) of the two-step way: vertical
+        jobs first (a run with the block size as the only range), then a run
+        that levels their outputs."""
+        fx = self.fx
+        sa, sb = self.four_windows("onepass")
+        one, two = fx.new_dir("onepass-one"), fx.new_dir("onepass-two")
+        for ranges, out, srcs in (("2h,4h", one, (sa, sb)), ("2h", two, (sa, sb)),
+                                  ("2h,4h", two, (two,))):
+            rc, stdout, err = compact("--dedup", "chain", "--ranges", ranges, *base_args(out),
+                                      *srcs)
+            self.assertEqual(rc, 0, err)
+
+        def contents(out):  # meta.json differs: ULIDs, levels, parents
+            got = {}
+            for b in live_blocks(out):
+                m = h.read_meta(b)
+                digests = h.file_digests(b)
+                got[(m["minTime"], m["maxTime"])] = {
+                    f: d for f, d in digests.items() if f == "index" or f.startswith("chunks")}
+            return got
+
+        want = contents(two)
+        self.assertEqual(len(want), 3, "a 4h block and two vertical 2h blocks")
+        self.assertEqual(contents(one), want)
 
     def test_consistency_delay(self):
         """Source blocks younger than --consistency-delay (ULID time) wait for a

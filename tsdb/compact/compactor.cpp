@@ -129,7 +129,8 @@ void Run::lock_groups() {
 }
 
 void Run::plan() {
-  jobs_ = plan_compaction(catalog_.plan_blocks(), opts_.ranges);
+  jobs_ =
+      plan_compaction(catalog_.plan_blocks(), opts_.ranges, opts_.mode == merge::DedupMode::kChain);
   merged_.assign(jobs_.size(), {});
   summary_.jobs_planned = jobs_.size();
 }

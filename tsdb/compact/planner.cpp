@@ -118,25 +118,34 @@ void plan_group(const std::string& group, std::vector<Node> nodes,
 // inputs instead, and they are dropped: the top block comes out of one
 // pass with the same series and chunks (leveled merges of blocks that do
 // not overlap copy chunks as they are), without writing and re-reading
-// every intermediate level. Vertical jobs stay: their dedup is the one
-// Prometheus and Thanos do window by window.
-void collapse_leveled_chains(std::vector<Job>& jobs) {
+// every intermediate level. Vertical jobs stay unless `take_vertical`:
+// their dedup is the one Prometheus and Thanos do window by window, and
+// only chain's (one timestamp at a time, within overlapping chunks, which
+// never cross a cluster) gives the same samples over several clusters.
+void collapse_leveled_chains(std::vector<Job>& jobs, bool take_vertical) {
   // Inputs one merge reads at once: each keeps some of its pages resident
-  // (a few of its series ahead), so memory grows with their number. 32
-  // takes two of Thanos's levels (4 x 2h -> 8h, 6 x 8h -> 2d) in one pass.
-  constexpr size_t kMaxInputs = 32;
+  // (the batches in flight, up to a large folio ahead), under 1 MB, so
+  // memory grows with their number. 48 takes two of Thanos's levels in one
+  // pass, for two replicas too (2 x 4 x 2h -> 8h, 6 x 8h -> 2d).
+  constexpr size_t kMaxInputs = 48;
+  auto absorbable = [&](const JobInput& in) {
+    return in.is_job && (take_vertical || !jobs[in.index].vertical);
+  };
   std::vector<bool> absorbed(jobs.size(), false);
   for (size_t j = 0; j < jobs.size(); ++j) {
     if (jobs[j].vertical) continue;
     std::vector<JobInput> flat;
-    for (const auto& in : jobs[j].inputs)
-      if (in.is_job && !jobs[in.index].vertical)
-        flat.insert(flat.end(), jobs[in.index].inputs.begin(), jobs[in.index].inputs.end());
-      else
+    std::vector<size_t> taken;
+    for (const auto& in : jobs[j].inputs) {
+      if (!absorbable(in)) {
         flat.push_back(in);
-    if (flat.size() == jobs[j].inputs.size() || flat.size() > kMaxInputs) continue;
-    for (const auto& in : jobs[j].inputs)
-      if (in.is_job && !jobs[in.index].vertical) absorbed[in.index] = true;
+        continue;
+      }
+      taken.push_back(in.index);
+      flat.insert(flat.end(), jobs[in.index].inputs.begin(), jobs[in.index].inputs.end());
+    }
+    if (taken.empty() || flat.size() > kMaxInputs) continue;
+    for (size_t k : taken) absorbed[k] = true;
     jobs[j].inputs = std::move(flat);
   }
   std::vector<size_t> new_index(jobs.size());
@@ -155,14 +164,14 @@ void collapse_leveled_chains(std::vector<Job>& jobs) {
 }  // namespace
 
 std::vector<Job> plan_compaction(const std::vector<PlanBlock>& blocks,
-                                 const std::vector<int64_t>& ranges) {
+                                 const std::vector<int64_t>& ranges, bool levels_take_vertical) {
   std::map<std::string, std::vector<Node>> groups;
   for (size_t i = 0; i < blocks.size(); ++i)
     groups[blocks[i].group].push_back(
         {{false, i}, blocks[i].min_time, blocks[i].max_time, !blocks[i].in_out});
   std::vector<Job> jobs;
   for (auto& [group, nodes] : groups) plan_group(group, std::move(nodes), ranges, jobs);
-  collapse_leveled_chains(jobs);
+  collapse_leveled_chains(jobs, levels_take_vertical);
   return jobs;
 }
 

@@ -8,7 +8,9 @@
 //     first range being the block size) holding several blocks that span
 //     it, or end before the newest block starts, is merged; repeated.
 //     A level built on levels of this same run is merged from their
-//     inputs in one job (the same series and chunks, fewer passes).
+//     inputs in one job (the same series and chunks, fewer passes); with
+//     `levels_take_vertical` (chain dedup), so is one built on vertical
+//     jobs.
 #include <cstdint>
 #include <map>
 #include <string>
@@ -42,6 +44,7 @@ struct Job {
 
 // `ranges` in ms, ascending; blocks may be in any order.
 std::vector<Job> plan_compaction(const std::vector<PlanBlock>& blocks,
-                                 const std::vector<int64_t>& ranges);
+                                 const std::vector<int64_t>& ranges,
+                                 bool levels_take_vertical = false);
 
 }  // namespace promblock::compact

@@ -125,12 +125,11 @@ roaring::Roaring IndexReader::postings_matching(
 }
 
 void IndexReader::release_series_before(uint32_t ref) const {
-  constexpr uint64_t kStep = 256 * 1024;  // fewer madvise calls
-  uint64_t upto = std::min<uint64_t>(uint64_t(ref) * kSeriesAlign, layout_.series_end);
-  uint64_t from = std::max<uint64_t>(series_released_, toc().series);
-  if (toc().series == 0 || upto < from + kStep) return;
-  file_.release(size_t(from), size_t(upto));
-  series_released_ = upto;
+  constexpr size_t kStep = 64 * 1024;  // fewer madvise calls
+  if (toc().series == 0) return;
+  if (series_released_ == 0) series_released_ = size_t(toc().series);
+  size_t upto = size_t(std::min<uint64_t>(uint64_t(ref) * kSeriesAlign, layout_.series_end));
+  file_.release_behind(series_released_, upto, kStep);
 }
 
 void IndexReader::series(uint32_t ref, Labels& labels, std::vector<ChunkMeta>& chunks) const {

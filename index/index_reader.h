@@ -92,7 +92,7 @@ class IndexReader {
   MappedFile file_;
   std::span<const uint8_t> bytes_;
   Layout layout_;
-  mutable uint64_t series_released_ = 0;  // bytes of the file released so far
+  mutable size_t series_released_ = 0;  // bytes of the file released so far
 
   std::span<const uint8_t> symbols_body_;
   std::vector<uint32_t> symbol_offsets_;  // into symbols_body_

@@ -91,6 +91,73 @@ TEST_F(ChunkSegments, RoundTripOneSegment) {
   EXPECT_EQ(head, (std::vector<uint8_t>{0x85, 0xBD, 0x40, 0xDD, 1, 0, 0, 0}));
 }
 
+TEST_F(ChunkSegments, WindowsGiveTheChunksTheMappingGives) {
+  std::vector<uint64_t> refs;
+  {
+    ChunkWriter w(chunks_dir());
+    for (int i = 0; i < 200; ++i) refs.push_back(w.write(1, xor_chunk(i, 1 + i % 120)));
+    w.close();
+  }
+  ChunkReader r(chunks_dir());
+  auto same = [&](const ChunkReader::Chunk& a, const ChunkReader::Chunk& b) {
+    return a.encoding == b.encoding && std::vector<uint8_t>(a.data.begin(), a.data.end()) ==
+                                           std::vector<uint8_t>(b.data.begin(), b.data.end());
+  };
+  // A window over chunks 50..99, ending inside chunk 99's record.
+  ChunkReader::Window w;
+  r.read_window(0, refs[50], refs[99] + 3, w);
+  EXPECT_EQ(w.begin, refs[50]);
+  EXPECT_EQ(w.bytes.size(), refs[99] + 3 - refs[50]);
+  const uint8_t* lo = w.bytes.data();
+  const uint8_t* hi = lo + w.bytes.size();
+  for (size_t i = 0; i < refs.size(); ++i) {
+    auto c = r.chunk(refs[i], w);
+    ASSERT_TRUE(same(c, r.chunk(refs[i]))) << i;
+    bool from_window = c.data.data() >= lo && c.data.data() < hi;
+    EXPECT_EQ(from_window, i >= 50 && i < 99) << i;  // the rest: from the mapping
+  }
+  // Clipped to the segment's end; the last chunk is read from the window.
+  r.read_window(0, refs[199], refs[199] + (1 << 20), w);
+  EXPECT_EQ(w.begin + w.bytes.size(), fs::file_size(segment_path(0)));
+  EXPECT_TRUE(same(r.chunk(refs[199], w), r.chunk(refs[199])));
+  EXPECT_EQ(r.chunk(refs[199], w).data.data() - w.bytes.data(),
+            r.chunk(refs[199]).data.data() - r.segment(0).bytes().data() - int64_t(refs[199]));
+}
+
+TEST_F(ChunkSegments, WindowsCheckWhatTheMappingChecks) {
+  uint64_t ref, last;
+  {
+    ChunkWriter w(chunks_dir());
+    w.write(1, xor_chunk(1, 10));
+    ref = w.write(1, xor_chunk(2, 10));
+    last = w.write(1, xor_chunk(3, 100));
+    w.close();
+  }
+  corrupt(segment_path(0), (ref & 0xffffffff) + 5);
+  ChunkReader r(chunks_dir());
+  ChunkReader::Window w;
+  r.read_window(0, 8, 1 << 20, w);
+  std::string err;
+  try {
+    r.chunk(ref, w);
+  } catch (const Error& e) {
+    err = e.what();
+  }
+  EXPECT_EQ(err, error_of(r, ref));
+  EXPECT_NE(err.find("checksum mismatch"), std::string::npos) << err;
+  // A file cut short after it was opened: the read names it, on one line.
+  uint64_t size = fs::file_size(segment_path(0));
+  fs::resize_file(segment_path(0), last);
+  try {
+    r.read_window(0, last, size, w);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    std::string what = e.what();
+    EXPECT_NE(what.find(segment_path(0) + ": file shrank to"), std::string::npos) << what;
+    EXPECT_EQ(what.find('\n'), std::string::npos);
+  }
+}
+
 TEST_F(ChunkSegments, SmallCapMakesSeveralSegments) {
   const uint64_t cap = 1000;
   std::vector<std::vector<uint8_t>> datas;

@@ -11,6 +11,7 @@ there the block dir is a partial block, which is skipped, not an error).
 """
 
 import os
+import shutil
 import struct
 import sys
 import unittest
@@ -172,6 +173,47 @@ class CorruptTest(unittest.TestCase):
                                     "error does not name the block: " + line)
                     self.assertIn(fname, line, "error does not name the file")
                     self.assertEqual(after, before, "the source was modified")
+
+    def test_merge_of_many_inputs_names_the_damaged_chunk(self):
+        """A merge of 4 or more inputs reads chunks in windows (pread), not
+        through the mapping: damage found there is the same one line."""
+        parent = h.mkdtemp()
+        srcs = []
+        for r in ("replica_a", "replica_b"):
+            shutil.copytree(os.path.join(h.TESTDATA, "realworld", r), os.path.join(parent, r))
+            srcs.append(os.path.join(parent, r))
+        blocks = h.block_dirs(srcs[0]) + h.block_dirs(srcs[1])
+        self.assertGreaterEqual(len(blocks), 4)
+        out = os.path.join(parent, "out")
+        rc, so, err = h.run_promblock(["merge", "--dedup", "chain", "--out", out] + srcs,
+                                      timeout=60)
+        self.assertEqual(rc, 0, err)  # the control
+        for damage, want in ((lambda seg: _flip(seg, os.path.getsize(seg) // 2),
+                              ("checksum mismatch",)),
+                             (lambda seg: _truncate(seg, os.path.getsize(seg) // 2),
+                              ("outside the segment", "past the end of the segment"))):
+            for blk in (blocks[0], blocks[-1]):
+                with self.subTest(block=blk, want=want):
+                    seg = os.path.join(blk, "chunks", "000001")
+                    saved = _read(seg)
+                    damage(seg)
+                    before = h.snapshot_tree(parent)
+                    out = os.path.join(h.mkdtemp(), "out")
+                    rc, so, err = h.run_promblock(["merge", "--dedup", "chain", "--out", out] +
+                                                  srcs, timeout=60)
+                    after = h.snapshot_tree(parent)
+                    _write(seg, saved)
+                    for bad in FORBIDDEN:
+                        self.assertNotIn(bad, err)
+                    self.assertEqual(rc, 1, err[-2000:])
+                    lines = [l for l in err.splitlines() if l.strip()]
+                    self.assertEqual(len(lines), 1, err[-2000:])
+                    self.assertIn(seg, lines[0])
+                    self.assertTrue(any(w in lines[0] for w in want), lines[0])
+                    self.assertEqual(after, before, "the source was modified")
+                    self.assertFalse(os.path.isdir(out) and
+                                     [d for d in os.listdir(out) if d != ".promblock.lock"],
+                                     "merge published something")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 #include "tsdb/base/mapped_file.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -85,21 +86,25 @@ int register_mapping(const std::string& path, std::span<const uint8_t> bytes) {
 
 MappedFile::~MappedFile() {
   if (slot_ >= 0) g_slots[slot_].begin.store(0, std::memory_order_release);
+  if (fd_ >= 0) ::close(fd_);
 }
 
 MappedFile::MappedFile(MappedFile&& other) noexcept
     : path_(std::move(other.path_)),
       file_(std::move(other.file_)),
       bytes_(other.bytes_),
-      slot_(std::exchange(other.slot_, -1)) {}
+      slot_(std::exchange(other.slot_, -1)),
+      fd_(std::exchange(other.fd_, -1)) {}
 
 MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
   if (this != &other) {
     if (slot_ >= 0) g_slots[slot_].begin.store(0, std::memory_order_release);
+    if (fd_ >= 0) ::close(fd_);
     path_ = std::move(other.path_);
     file_ = std::move(other.file_);
     bytes_ = other.bytes_;
     slot_ = std::exchange(other.slot_, -1);
+    fd_ = std::exchange(other.fd_, -1);
   }
   return *this;
 }
@@ -119,6 +124,9 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
   }
   if (!file_.is_open()) fail(path, "cannot map file");
   bytes_ = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(file_.data()), file_.size());
+  // Before the mapping is registered: a throw here leaves no slot behind.
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
   slot_ = register_mapping(path, bytes_);
 }
 
@@ -130,6 +138,35 @@ void MappedFile::release(size_t begin, size_t end) const {
   if (to <= from) return;
   // Advice only: a failure costs memory, never correctness.
   madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
+}
+
+void MappedFile::read(size_t offset, std::span<uint8_t> out) const {
+  if (offset > bytes_.size() || out.size() > bytes_.size() - offset)
+    fail(path_, "read of " + std::to_string(out.size()) + " bytes at offset " +
+                    std::to_string(offset) + " is past the end (" + std::to_string(bytes_.size()) +
+                    " bytes)");
+  size_t done = 0;
+  while (done < out.size()) {
+    ssize_t n = ::pread(fd_, out.data() + done, out.size() - done, off_t(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail(path_, std::string("read failed: ") + std::strerror(errno));
+    if (n == 0)
+      fail(path_, "file shrank to " + std::to_string(offset + done) +
+                      " bytes while being read (it had " + std::to_string(bytes_.size()) + ")");
+    done += size_t(n);
+  }
+}
+
+void MappedFile::release_behind(size_t& released, size_t upto, size_t step) const {
+  static const size_t page = size_t(sysconf(_SC_PAGESIZE));
+  upto = std::min(upto, bytes_.size());
+  if (upto <= released || upto - released < step) return;
+  // The mapping starts on a page, so file offsets align as addresses do.
+  // Rounding the start down takes the page that the last call had to
+  // leave: a frontier rounded up would leave one page per call behind.
+  size_t from = released / page * page, to = upto / page * page;
+  release(from, to);
+  released = std::max(released, to);
 }
 
 }  // namespace promblock

@@ -28,12 +28,23 @@ class MappedFile {
   // set; the bytes stay readable (a later read faults them back in from the
   // page cache). Lets a sequential pass over a large file keep a flat RSS.
   void release(size_t begin, size_t end) const;
+  // For a sequential pass: once `upto` is at least `step` bytes past
+  // `released` (the caller's frontier), drops every page wholly before
+  // `upto`, the one holding the previous frontier included, and moves the
+  // frontier to the page boundary. `step` 0 releases whatever is new.
+  void release_behind(size_t& released, size_t upto, size_t step) const;
+  // Copies bytes [offset, offset + out.size()) with pread: a sequential
+  // pass that reads this way keeps no page mapped, so it needs no release
+  // (whose page-table work costs more than the copy). Throws naming the
+  // file when the range is past the mapped size or the file shrank.
+  void read(size_t offset, std::span<uint8_t> out) const;
 
  private:
   std::string path_;
   boost::iostreams::mapped_file_source file_;
   std::span<const uint8_t> bytes_;
   int slot_ = -1;  // where the mapping is registered for the SIGBUS handler
+  int fd_ = -1;    // for read(); opened with the mapping, so it reads the same file
 };
 
 }  // namespace promblock

@@ -78,13 +78,12 @@ ChunkReader::ChunkReader(const std::string& chunks_dir) : dir_(chunks_dir) {
 }
 
 void ChunkReader::release_before(uint64_t ref) const {
-  constexpr size_t kStep = 256 * 1024;  // fewer madvise calls; a merge may read many blocks
+  constexpr size_t kStep = 64 * 1024;  // fewer madvise calls; a merge may read many blocks
   size_t seg = std::min(size_t(ref >> 32), segments_.size());
   for (size_t i = 0; i <= seg && i < segments_.size(); ++i) {
-    size_t upto = i < seg ? segments_[i].size() : size_t(ref & 0xffffffff);
-    if (upto < released_[i] + kStep && !(i < seg && upto > released_[i])) continue;
-    segments_[i].release(released_[i], upto);
-    released_[i] = upto;
+    bool passed = i < seg;  // the reader is in a later segment: all of it goes
+    size_t upto = passed ? segments_[i].size() : size_t(ref & 0xffffffff);
+    segments_[i].release_behind(released_[i], upto, passed ? 0 : kStep);
   }
 }
 
@@ -110,10 +109,41 @@ ChunkReader::Chunk ChunkReader::chunk(uint64_t ref) const {
                "offset " + std::to_string(offset) + " is outside the segment's chunks (file size " +
                    std::to_string(bytes.size()) + ")");
   }
-  enc::Decbuf d(bytes.subspan(offset));
+  return *parse(seg, ref, bytes.subspan(offset));
+}
+
+ChunkReader::Chunk ChunkReader::chunk(uint64_t ref, const Window& window) const {
+  uint64_t offset = ref_offset(ref);
+  if (ref_segment_index(ref) == window.segment && window.segment < segments_.size() &&
+      offset >= kSegmentHeaderSize && offset >= window.begin &&
+      offset - window.begin < window.bytes.size()) {
+    auto rest = std::span<const uint8_t>(window.bytes).subspan(offset - window.begin);
+    if (auto c = parse(segments_[window.segment], ref, rest)) return *c;
+  }
+  return chunk(ref);
+}
+
+void ChunkReader::read_window(size_t segment, uint64_t begin, uint64_t end, Window& out) const {
+  const MappedFile& seg = segments_.at(segment);
+  end = std::min<uint64_t>(end, seg.size());
+  begin = std::min(begin, end);
+  out.segment = segment;
+  out.begin = begin;
+  out.bytes.resize(end - begin);
+  seg.read(begin, out.bytes);
+}
+
+std::optional<ChunkReader::Chunk> ChunkReader::parse(const MappedFile& seg, uint64_t ref,
+                                                     std::span<const uint8_t> rest) const {
+  bool to_file_end = ref_offset(ref) + rest.size() >= seg.size();
+  enc::Decbuf d(rest);
   uint64_t len = d.uvarint();
-  if (!d.ok()) fail_chunk(seg, ref, "bad chunk length: " + d.err());
+  if (!d.ok()) {
+    if (!to_file_end) return std::nullopt;
+    fail_chunk(seg, ref, "bad chunk length: " + d.err());
+  }
   if (len > d.remaining() || d.remaining() - len < 1 + kChunkCrcSize) {
+    if (!to_file_end) return std::nullopt;
     fail_chunk(seg, ref,
                "chunk of " + std::to_string(len) + " bytes runs past the end of the segment");
   }

@@ -3,6 +3,7 @@
 // files are memory-mapped once; chunk() is const and allocation-free, so
 // one reader can serve many threads.
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -27,8 +28,22 @@ class ChunkReader {
   // including encodings other than XOR, histogram and float histogram.
   Chunk chunk(uint64_t ref) const;
 
+  // A copy of part of one segment, read (not mapped) for a batch of
+  // chunks: a merge reads its inputs once, front to back, and copying
+  // costs less than mapping pages and letting go of them again.
+  struct Window {
+    size_t segment = 0;
+    uint64_t begin = 0;  // file offset of bytes[0]
+    std::vector<uint8_t> bytes;
+  };
+  // Bytes [begin, end) of segment `segment`, clipped to its size.
+  void read_window(size_t segment, uint64_t begin, uint64_t end, Window& out) const;
+  // As chunk(ref), from `window` when the chunk lies wholly inside it,
+  // else from the mapping; the data points into whichever it came from.
+  Chunk chunk(uint64_t ref, const Window& window) const;
+
   // Drops from memory the mapped pages of every chunk before `ref` (see
-  // MappedFile::release), in steps of at least 256 KiB. For one thread at
+  // MappedFile::release_behind), in steps of 64 KiB. For one thread at
   // a time (the one that orders the work); chunk() may run concurrently.
   void release_before(uint64_t ref) const;
 
@@ -38,6 +53,12 @@ class ChunkReader {
   const MappedFile& segment(size_t i) const { return segments_.at(i); }
 
  private:
+  // The chunk record at the start of `rest`, which starts at the chunk's
+  // offset in segment `seg`; nullopt when `rest` ends before the record
+  // does but the segment goes on (`rest` is a window).
+  std::optional<Chunk> parse(const MappedFile& seg, uint64_t ref,
+                             std::span<const uint8_t> rest) const;
+
   std::string dir_;
   std::vector<MappedFile> segments_;
   mutable std::vector<size_t> released_;  // per segment: bytes released so far

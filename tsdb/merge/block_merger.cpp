@@ -25,15 +25,50 @@ constexpr size_t kBatchChunks = 2048;
 struct SeriesJob {
   Labels labels;
   std::vector<SeriesCopy> copies;
+  std::vector<uint32_t> copy_inputs;  // per copy: its input block
   std::vector<ChunkData> chunks;
 };
 
+// Bytes of one input's chunk segment that a batch reads: its chunks'
+// offsets, when they lie in one segment and close together.
+struct ChunkSpan {
+  bool any = false, usable = true;
+  size_t segment = 0;
+  uint64_t first = 0, last = 0;  // offsets of the first and the last chunk
+
+  void add(uint64_t ref) {
+    size_t seg = size_t(ref >> 32);
+    uint64_t off = ref & 0xffffffff;
+    if (!any) {
+      any = true, segment = seg, first = last = off;
+      return;
+    }
+    if (seg != segment) usable = false;
+    first = std::min(first, off);
+    last = std::max(last, off);
+  }
+};
+
+// Read past the last chunk's offset, for its record: more than a float
+// chunk of 120 samples takes (a longer one is read from the mapping).
+constexpr uint64_t kWindowTail = 4 * 1024;
+// Merges of fewer inputs read the mapping: their frontiers move fast and
+// few releases cover it, and a penalty merge never touches the pages of
+// the chunks it drops (measured: windows cost 3-10 % on a replica pair,
+// and gain 10-30 % on 24 or 48 inputs of a long-range compaction).
+constexpr size_t kMinInputsForWindows = 4;
+// Series whose chunks are far apart (replica labels removed reorder them)
+// are read from the mapping rather than copying what lies between.
+constexpr uint64_t kMaxWindow = 8 << 20;
+
 struct Batch {
   std::vector<SeriesJob> jobs;
-  uint64_t copies_skipped = 0;            // series of other shards
-  std::unique_ptr<SeriesMerger> merger;   // owns re-encoded chunk bytes until written
-  std::vector<uint64_t> last_chunk_ref;   // per input block: highest chunk ref read
-  std::vector<uint32_t> last_series_ref;  // per input block: highest series ref read
+  std::vector<ChunkSpan> spans;                      // per input block
+  std::vector<chunks::ChunkReader::Window> windows;  // per input block
+  uint64_t copies_skipped = 0;                       // series of other shards
+  std::unique_ptr<SeriesMerger> merger;              // owns re-encoded chunk bytes until written
+  std::vector<uint64_t> last_chunk_ref;              // per input block: highest chunk ref read
+  std::vector<uint32_t> last_series_ref;             // per input block: highest series ref read
 };
 
 // The output's meta.json: lineage of the inputs and, when any input is a
@@ -125,6 +160,7 @@ class BatchProducer {
   bool fill(Batch& batch) {
     batch.last_chunk_ref.assign(streams_.size(), 0);
     batch.last_series_ref.assign(streams_.size(), 0);
+    batch.spans.assign(streams_.size(), {});
     size_t chunks = 0;
     while (batch.jobs.size() < kBatchSeries && chunks < kBatchChunks && merge_.next()) {
       if (shard_ && labels_hash(merge_.labels()) % shard_->count != shard_->index)
@@ -167,14 +203,17 @@ class BatchProducer {
       do {
         const SeriesStream& s = merge_.child(i);
         SeriesCopy& c = job.copies.emplace_back();
+        job.copy_inputs.push_back(uint32_t(i));
         c.block = &s.block();
         c.replica_rank = s.replica_rank();
         s.block().index().series(s.ref(), scratch_, c.chunks);
         batch.last_series_ref[i] = std::max(batch.last_series_ref[i], s.ref());
         if (auto t = s.block().tombstones().find(s.ref()); t != s.block().tombstones().end())
           c.deleted = &t->second;
-        for (const auto& m : c.chunks)
+        for (const auto& m : c.chunks) {
           batch.last_chunk_ref[i] = std::max(batch.last_chunk_ref[i], m.ref);
+          batch.spans[i].add(m.ref);
+        }
         chunks += c.chunks.size();
       } while (merge_.step(i));
     }
@@ -188,7 +227,29 @@ class BatchProducer {
   Labels scratch_;
 };
 
-void merge_batch(Batch& batch, const MergeOptions& opts) {
+// Reads each input's chunks of the batch in one piece (on the worker
+// thread, in parallel with the other batches) and points the copies there.
+void read_windows(Batch& batch, const std::vector<std::unique_ptr<BlockReader>>& blocks) {
+  if (blocks.size() < kMinInputsForWindows) return;
+  batch.windows.resize(blocks.size());
+  std::vector<const chunks::ChunkReader::Window*> window_of(blocks.size(), nullptr);
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    const ChunkSpan& s = batch.spans[i];
+    // A ref naming no segment is reported by the mapping's reader.
+    if (!s.any || !s.usable || s.last - s.first > kMaxWindow ||
+        s.segment >= blocks[i]->chunks().segment_count())
+      continue;
+    blocks[i]->chunks().read_window(s.segment, s.first, s.last + kWindowTail, batch.windows[i]);
+    window_of[i] = &batch.windows[i];
+  }
+  for (auto& job : batch.jobs)
+    for (size_t k = 0; k < job.copies.size(); ++k)
+      job.copies[k].window = window_of[job.copy_inputs[k]];
+}
+
+void merge_batch(Batch& batch, const std::vector<std::unique_ptr<BlockReader>>& blocks,
+                 const MergeOptions& opts) {
+  read_windows(batch, blocks);
   batch.merger = std::make_unique<SeriesMerger>(opts.mode, opts.encodings);
   for (auto& job : batch.jobs) batch.merger->merge_keeping(job.labels, job.copies, job.chunks);
 }
@@ -283,7 +344,7 @@ MergeResult merge_blocks(const std::vector<MergeInput>& inputs, const MergeOptio
   size_t threads = opts.threads ? opts.threads : default_thread_count();
   ordered_parallel<Batch>(
       threads, threads + 1, [&](Batch& b) { return producer.fill(b); },
-      [&](Batch& b) { merge_batch(b, opts); }, [&](Batch& b) { consumer.write(b); });
+      [&](Batch& b) { merge_batch(b, blocks, opts); }, [&](Batch& b) { consumer.write(b); });
   result.chunks_in = producer.chunks_in();
 
   if (opts.before_commit) opts.before_commit();

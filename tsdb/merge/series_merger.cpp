@@ -24,7 +24,8 @@ void SeriesMerger::collect_sources(std::span<const SeriesCopy> copies) {
   sources_.clear();
   for (const auto& c : copies)
     for (const auto& m : c.chunks) {
-      auto chunk = c.block->chunks().chunk(m.ref);
+      auto chunk =
+          c.window ? c.block->chunks().chunk(m.ref, *c.window) : c.block->chunks().chunk(m.ref);
       uint32_t n = chunkenc::header_sample_count(chunk.encoding, chunk.data);
       sources_.push_back({&c, m, {m.min_time, m.max_time, chunk.encoding, chunk.data, n}});
       samples_in_ += n;

@@ -28,6 +28,8 @@ struct SeriesCopy {
   std::vector<index::ChunkMeta> chunks;
   uint32_t replica_rank = 0;                       // 0 = the replica ordered first
   const std::vector<Interval>* deleted = nullptr;  // tombstones; may be null
+  // Where its chunks were read ahead (a batch's window); null: the mapping.
+  const chunks::ChunkReader::Window* window = nullptr;
 };
 
 class SeriesMerger {

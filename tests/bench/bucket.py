@@ -23,7 +23,6 @@ import argparse
 import concurrent.futures
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -42,14 +41,9 @@ COMPACT = ["compact", "--consistency-delay", "0s", "--json"]
 
 
 def timed(cmd):
-    """(seconds, peak RSS kB, stdout) of cmd under /usr/bin/time -v."""
-    p = subprocess.run(["/usr/bin/time", "-v"] + cmd, capture_output=True, text=True,
-                       env=tool_env())
-    if p.returncode != 0:
-        raise RuntimeError("%s failed (%d):\n%s" % (" ".join(cmd), p.returncode, p.stderr[-4000:]))
-    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", p.stderr)
-    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr)
-    return run.parse_wall(wall.group(1)), int(rss.group(1)), p.stdout
+    """(seconds, peak RSS kB, stdout) of cmd under /usr/bin/time -v, without
+    proxies or AWS settings in its environment."""
+    return run.timed(cmd, env=tool_env())
 
 
 def out_stats(promblock, args):

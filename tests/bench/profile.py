@@ -59,15 +59,11 @@ def classify(symbol, kernel):
 
 
 def command(case, mode, threads, promblock, sources, out):
-    cmd = [promblock]
-    if case in run.LONG_CASES:
-        cmd += ["compact", "--ranges", run.LONG_CASES[case]["ranges"], "--consistency-delay", "0s"]
-    else:
-        cmd += ["merge"]
-    cmd += ["--dedup", mode, "--out", out]
-    if threads:
-        cmd += ["--threads", str(threads)]
-    return cmd + sources
+    """run.py's command line of the case; without --json: the profile does
+    not read promblock's summary."""
+    ranges = run.LONG_CASES[case]["ranges"] if case in run.LONG_CASES else None
+    return run.case_command(promblock, mode, sources, out, ranges=ranges, threads=threads,
+                            summary=False)
 
 
 def profile(case, args, promblock):

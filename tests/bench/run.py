@@ -158,6 +158,41 @@ def meta(block):
         return json.load(f)
 
 
+def cached(case_dir, name, params, sources, blocks):
+    """True (and says so) when case_dir holds the blocks that params make:
+    its params.json has them and each source dir holds `blocks` blocks."""
+    try:
+        with open(os.path.join(case_dir, "params.json")) as f:
+            stored = json.load(f)
+        if stored.get("params") == params and all(len(block_dirs(s)) == blocks for s in sources):
+            log("%s: using cached blocks in %s (generated in %s)"
+                % (name, case_dir, fmt_s(stored.get("generate_seconds", 0))))
+            return True
+    except (OSError, ValueError):
+        pass
+    return False
+
+
+def mark_cached(case_dir, params, seconds):
+    """Writes the params.json that cached() reads; last, so that a generation
+    cut short leaves none."""
+    with open(os.path.join(case_dir, "params.json"), "w") as f:
+        json.dump({"params": params, "generate_seconds": round(seconds, 1)}, f, indent=1)
+
+
+def om_to_block(om, tmp, flags, what):
+    """Turns the OpenMetrics file om into one block in the new dir tmp with
+    promtool; returns the block's path. what names the input in errors."""
+    p = subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics"] + flags + [om, tmp],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if p.returncode != 0:
+        raise RuntimeError("promtool failed on %s:\n%s" % (what, p.stdout[-4000:]))
+    blocks = block_dirs(tmp)
+    if len(blocks) != 1:
+        raise RuntimeError("promtool made %d blocks for %s, expected one" % (len(blocks), what))
+    return blocks[0]
+
+
 def ensure_blocks(case_dir, size, replicas):
     """One source dir (holding one block) per replica, generated unless cached."""
     targets, metrics = SIZES[size]
@@ -166,16 +201,8 @@ def ensure_blocks(case_dir, size, replicas):
     params = {"targets": targets, "metrics": metrics, "samples": SAMPLES,
               "replicas": replicas, "generator_sha256": gen_hash}
     sources = [os.path.join(case_dir, "replica-%d" % r) for r in range(replicas)]
-    pfile = os.path.join(case_dir, "params.json")
-    try:
-        with open(pfile) as f:
-            stored = json.load(f)
-        if stored.get("params") == params and all(len(block_dirs(s)) == 1 for s in sources):
-            log("%s: using cached blocks in %s (generated in %s)"
-                % (size, case_dir, fmt_s(stored.get("generate_seconds", 0))))
-            return sources
-    except (OSError, ValueError):
-        pass
+    if cached(case_dir, size, params, sources, 1):
+        return sources
     shutil.rmtree(case_dir, ignore_errors=True)
     os.makedirs(case_dir)
     t0 = time.monotonic()
@@ -190,20 +217,16 @@ def ensure_blocks(case_dir, size, replicas):
         log("%s:   %.1f GB of OpenMetrics in %s; promtool tsdb create-blocks-from openmetrics"
             % (size, os.path.getsize(om) / 1e9, fmt_s(t2 - t1)))
         tmp = src + ".tmp"
-        p = subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", om, tmp],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        os.remove(om)  # several GB for large
-        if p.returncode != 0:
-            log(p.stdout[-4000:])
-            die("promtool failed on replica %d" % r)
-        if len(block_dirs(tmp)) != 1:
-            die("promtool made %d blocks for replica %d, expected one 2h block"
-                % (len(block_dirs(tmp)), r))
+        try:
+            om_to_block(om, tmp, [], "replica %d" % r)
+        except RuntimeError as e:
+            die(str(e))
+        finally:
+            os.remove(om)  # several GB for large
         os.rename(tmp, src)
         log("%s:   block in %s" % (size, fmt_s(time.monotonic() - t2)))
     elapsed = time.monotonic() - t0
-    with open(pfile, "w") as f:  # written last: marks the cache complete
-        json.dump({"params": params, "generate_seconds": round(elapsed, 1)}, f, indent=1)
+    mark_cached(case_dir, params, elapsed)
     log("%s: generated %d replicas in %s" % (size, replicas, fmt_s(elapsed)))
     return sources
 
@@ -218,18 +241,12 @@ def ensure_long_blocks(case_dir, name, replicas):
             h.update(f.read())
     params = dict(spec, replicas=replicas, generator_sha256=h.hexdigest())
     sources = [os.path.join(case_dir, "replica-%d" % r) for r in range(replicas)]
-    pfile = os.path.join(case_dir, "params.json")
-    try:
-        with open(pfile) as f:
-            stored = json.load(f)
-        if stored.get("params") == params and all(len(block_dirs(s)) == spec["windows"]
-                                                   for s in sources):
-            log("%s: using cached blocks in %s (generated in %s)"
-                % (name, case_dir, fmt_s(stored.get("generate_seconds", 0))))
+    if cached(case_dir, name, params, sources, spec["windows"]):
+        try:
             align_to_windows(sources, spec["window_hours"])
             return sources
-    except (OSError, ValueError):
-        pass
+        except (OSError, ValueError):
+            pass  # a cached meta.json that cannot be read or rewritten: generate anew
     shutil.rmtree(case_dir, ignore_errors=True)
     for s in sources:
         os.makedirs(s)
@@ -247,17 +264,9 @@ def ensure_long_blocks(case_dir, name, replicas):
                             "--window-hours", str(spec["window_hours"]), "--window", str(w),
                             "--windows", str(spec["windows"]), om],
                            check=True)
-            p = subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics",
-                                "--max-block-duration=%dh" % spec["window_hours"], om, tmp],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            if p.returncode != 0:
-                raise RuntimeError("promtool failed on replica %d window %d:\n%s"
-                                   % (r, w, p.stdout[-4000:]))
-            blocks = block_dirs(tmp)
-            if len(blocks) != 1:
-                raise RuntimeError("promtool made %d blocks for replica %d window %d, expected one"
-                                   % (len(blocks), r, w))
-            os.rename(blocks[0], os.path.join(sources[r], os.path.basename(blocks[0])))
+            block = om_to_block(om, tmp, ["--max-block-duration=%dh" % spec["window_hours"]],
+                                "replica %d window %d" % (r, w))
+            os.rename(block, os.path.join(sources[r], os.path.basename(block)))
         finally:
             if os.path.exists(om):
                 os.remove(om)
@@ -271,8 +280,7 @@ def ensure_long_blocks(case_dir, name, replicas):
                 % (name, r, w, done, len(tasks), fmt_s(time.monotonic() - t0)))
     align_to_windows(sources, spec["window_hours"])
     elapsed = time.monotonic() - t0
-    with open(pfile, "w") as f:  # written last: marks the cache complete
-        json.dump({"params": params, "generate_seconds": round(elapsed, 1)}, f, indent=1)
+    mark_cached(case_dir, params, elapsed)
     log("%s: generated in %s" % (name, fmt_s(elapsed)))
     return sources
 
@@ -409,10 +417,10 @@ def parse_wall(s):
     return total
 
 
-def timed(cmd):
-    """Runs cmd under /usr/bin/time -v; returns (wall seconds of the whole
-    process, peak RSS kB, its stdout)."""
-    p = subprocess.run(["/usr/bin/time", "-v"] + cmd, capture_output=True, text=True)
+def timed(cmd, env=None):
+    """Runs cmd under /usr/bin/time -v (in env, default this process's);
+    returns (wall seconds of the whole process, peak RSS kB, its stdout)."""
+    p = subprocess.run(["/usr/bin/time", "-v"] + cmd, capture_output=True, text=True, env=env)
     if p.returncode != 0:
         raise RuntimeError("%s failed (%d):\n%s" % (" ".join(cmd), p.returncode, p.stderr[-4000:]))
     wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", p.stderr)
@@ -422,17 +430,35 @@ def timed(cmd):
     return parse_wall(wall.group(1)), int(rss.group(1)), p.stdout
 
 
+def case_command(promblock, mode, sources, out, ranges=None, threads=None, summary=True):
+    """The promblock command line of a case: merge of the sources into out,
+    or with ranges compact to them (--consistency-delay 0s: the blocks are
+    all new); summary adds --json. profile.py builds its commands here too,
+    so that it profiles what run.py measures."""
+    cmd = [promblock]
+    if ranges:
+        cmd += ["compact", "--ranges", ranges, "--consistency-delay", "0s"]
+    else:
+        cmd += ["merge"]
+    cmd += ["--dedup", mode]
+    if summary:
+        cmd += ["--json"]
+    cmd += ["--out", out]
+    if threads:
+        cmd += ["--threads", str(threads)]
+    return cmd + sources
+
+
 def run_promblock(promblock, mode, sources, out):
     """promblock merge; returns (seconds, peak RSS kB, its JSON summary)."""
-    s, kb, stdout = timed([promblock, "merge", "--dedup", mode, "--json", "--out", out] + sources)
+    s, kb, stdout = timed(case_command(promblock, mode, sources, out))
     return s, kb, json.loads(stdout.strip().splitlines()[-1])
 
 
 def run_compact(promblock, mode, ranges, sources, out):
     """promblock compact from the sources into out; returns (seconds, peak
     RSS kB, its JSON summary)."""
-    s, kb, stdout = timed([promblock, "compact", "--dedup", mode, "--ranges", ranges,
-                           "--consistency-delay", "0s", "--json", "--out", out] + sources)
+    s, kb, stdout = timed(case_command(promblock, mode, sources, out, ranges=ranges))
     summary = json.loads(stdout.strip().splitlines()[-1])
     if summary["jobs_failed"]:
         raise RuntimeError("compact: %d jobs failed:\n%s" % (summary["jobs_failed"], stdout[-4000:]))
@@ -492,6 +518,18 @@ def restofline(buf, stream):
 
 # ---------------------------------------------------------------- one size
 
+def run_facts(promblock, name):
+    """When, with what binary and on how loaded a machine a case is measured;
+    warns when the load is high enough to skew the numbers."""
+    facts = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+             "repo_version": code_version(), "promblock_sha256": file_sha256(promblock)[:16],
+             "cores": os.cpu_count(), "loadavg_before": os.getloadavg()[0]}
+    if facts["loadavg_before"] > 0.5:
+        log("%s: warning: load average %.2f, other work on the machine skews the numbers"
+            % (name, facts["loadavg_before"]))
+    return facts
+
+
 def measure(args, promblock, size, root, results):
     replicas = args.replicas
     case_dir = os.path.join(root, "%s-r%d" % (size, replicas))
@@ -501,13 +539,8 @@ def measure(args, promblock, size, root, results):
     pb_runs = max(3, runs)
     res = {"size": size, "replicas": replicas, "series": metas[0]["stats"]["numSeries"],
            "samples_in": sum(m["stats"]["numSamples"] for m in metas),
-           "input_bytes": sum(dir_bytes(s) for s in sources),
-           "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-           "repo_version": code_version(), "promblock_sha256": file_sha256(promblock)[:16],
-           "cores": os.cpu_count(), "loadavg_before": os.getloadavg()[0]}
-    if res["loadavg_before"] > 0.5:
-        log("%s: warning: load average %.2f, other work on the machine skews the numbers"
-            % (size, res["loadavg_before"]))
+           "input_bytes": sum(dir_bytes(s) for s in sources)}
+    res.update(run_facts(promblock, size))
 
     res["floor_s"] = floor_seconds(sources)
     log("%s: floor (cat of %.0f MB of blocks, warm cache): %.3fs"
@@ -624,13 +657,8 @@ def measure_long(args, promblock, name, root):
     res = {"size": name, "replicas": replicas, "ranges": spec["ranges"],
            "series": max(m["stats"]["numSeries"] for m in metas),
            "samples_in": sum(m["stats"]["numSamples"] for m in metas),
-           "blocks_in": len(metas), "input_bytes": sum(dir_bytes(s) for s in sources),
-           "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-           "repo_version": code_version(), "promblock_sha256": file_sha256(promblock)[:16],
-           "cores": os.cpu_count(), "loadavg_before": os.getloadavg()[0]}
-    if res["loadavg_before"] > 0.5:
-        log("%s: warning: load average %.2f, other work on the machine skews the numbers"
-            % (name, res["loadavg_before"]))
+           "blocks_in": len(metas), "input_bytes": sum(dir_bytes(s) for s in sources)}
+    res.update(run_facts(promblock, name))
     res["floor_s"] = floor_seconds(sources)
     log("%s: floor (cat of %.0f MB in %d blocks, warm cache): %.3fs"
         % (name, res["input_bytes"] / 2**20, len(metas), res["floor_s"]))

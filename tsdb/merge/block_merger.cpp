@@ -7,6 +7,7 @@
 #include "tsdb/base/error.h"
 #include "tsdb/base/ordered_parallel.h"
 #include "tsdb/block/block_writer.h"
+#include "tsdb/chunks/segment_format.h"
 #include "tsdb/merge/replicas.h"
 #include "tsdb/merge/series_stream.h"
 #include "tsdb/model/labels.h"
@@ -25,7 +26,6 @@ constexpr size_t kBatchChunks = 2048;
 struct SeriesJob {
   Labels labels;
   std::vector<SeriesCopy> copies;
-  std::vector<uint32_t> copy_inputs;  // per copy: its input block
   std::vector<ChunkData> chunks;
 };
 
@@ -37,8 +37,8 @@ struct ChunkSpan {
   uint64_t first = 0, last = 0;  // offsets of the first and the last chunk
 
   void add(uint64_t ref) {
-    size_t seg = size_t(ref >> 32);
-    uint64_t off = ref & 0xffffffff;
+    size_t seg = size_t(chunks::ref_segment_index(ref));
+    uint64_t off = chunks::ref_offset(ref);
     if (!any) {
       any = true, segment = seg, first = last = off;
       return;
@@ -64,7 +64,7 @@ constexpr uint64_t kMaxWindow = 8 << 20;
 struct Batch {
   std::vector<SeriesJob> jobs;
   std::vector<ChunkSpan> spans;                      // per input block
-  std::vector<chunks::ChunkReader::Window> windows;  // per input block
+  std::vector<chunks::ChunkReader::Window> windows;  // per input block, when read
   uint64_t copies_skipped = 0;                       // series of other shards
   std::unique_ptr<SeriesMerger> merger;              // owns re-encoded chunk bytes until written
   std::vector<uint64_t> last_chunk_ref;              // per input block: highest chunk ref read
@@ -151,7 +151,9 @@ class BatchProducer {
   BatchProducer(const std::vector<std::unique_ptr<BlockReader>>& blocks,
                 const std::vector<MergeInput>& inputs, const ReplicaRules& rules,
                 const MergeOptions& opts)
-      : shard_(opts.shard), merge_(open_streams(blocks, inputs, rules, opts.mode)) {}
+      : shard_(opts.shard),
+        use_windows_(blocks.size() >= kMinInputsForWindows),
+        merge_(open_streams(blocks, inputs, rules, opts.mode)) {}
 
   uint64_t series_in() const { return series_in_; }
   uint64_t chunks_in() const { return chunks_in_; }
@@ -161,6 +163,8 @@ class BatchProducer {
     batch.last_chunk_ref.assign(streams_.size(), 0);
     batch.last_series_ref.assign(streams_.size(), 0);
     batch.spans.assign(streams_.size(), {});
+    // Sized before the copies point into it; a reused batch keeps the buffers.
+    batch.windows.resize(use_windows_ ? streams_.size() : 0);
     size_t chunks = 0;
     while (batch.jobs.size() < kBatchSeries && chunks < kBatchChunks && merge_.next()) {
       if (shard_ && labels_hash(merge_.labels()) % shard_->count != shard_->index)
@@ -203,7 +207,7 @@ class BatchProducer {
       do {
         const SeriesStream& s = merge_.child(i);
         SeriesCopy& c = job.copies.emplace_back();
-        job.copy_inputs.push_back(uint32_t(i));
+        c.window = use_windows_ ? &batch.windows[i] : nullptr;
         c.block = &s.block();
         c.replica_rank = s.replica_rank();
         s.block().index().series(s.ref(), scratch_, c.chunks);
@@ -221,6 +225,7 @@ class BatchProducer {
   }
 
   std::optional<SeriesShard> shard_;
+  bool use_windows_;  // copies read their chunks from the batch's windows
   std::vector<std::unique_ptr<SeriesStream>> streams_;
   uint64_t series_in_ = 0, chunks_in_ = 0;
   LabelMerge<SeriesStream> merge_;
@@ -228,23 +233,18 @@ class BatchProducer {
 };
 
 // Reads each input's chunks of the batch in one piece (on the worker
-// thread, in parallel with the other batches) and points the copies there.
+// thread, in parallel with the other batches), into the windows its copies
+// point at. A window left empty sends them to the mapping.
 void read_windows(Batch& batch, const std::vector<std::unique_ptr<BlockReader>>& blocks) {
-  if (blocks.size() < kMinInputsForWindows) return;
-  batch.windows.resize(blocks.size());
-  std::vector<const chunks::ChunkReader::Window*> window_of(blocks.size(), nullptr);
-  for (size_t i = 0; i < blocks.size(); ++i) {
+  for (size_t i = 0; i < batch.windows.size(); ++i) {
     const ChunkSpan& s = batch.spans[i];
     // A ref naming no segment is reported by the mapping's reader.
     if (!s.any || !s.usable || s.last - s.first > kMaxWindow ||
         s.segment >= blocks[i]->chunks().segment_count())
-      continue;
-    blocks[i]->chunks().read_window(s.segment, s.first, s.last + kWindowTail, batch.windows[i]);
-    window_of[i] = &batch.windows[i];
+      batch.windows[i].bytes.clear();
+    else
+      blocks[i]->chunks().read_window(s.segment, s.first, s.last + kWindowTail, batch.windows[i]);
   }
-  for (auto& job : batch.jobs)
-    for (size_t k = 0; k < job.copies.size(); ++k)
-      job.copies[k].window = window_of[job.copy_inputs[k]];
 }
 
 void merge_batch(Batch& batch, const std::vector<std::unique_ptr<BlockReader>>& blocks,

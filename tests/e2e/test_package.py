@@ -101,7 +101,7 @@ class DebPackageTest(unittest.TestCase):
                               timeout=60).stdout.decode()
         depends = re.search(r"^ Depends: (.*)$", info, re.M)
         self.assertIsNotNone(depends, info)
-        for lib in ("libzstd1", "libroaring", "libboost-iostreams", "libre2", "libcurl4"):
+        for lib in ("libzstd1", "libroaring", "libre2", "libcurl4"):
             self.assertIn(lib, depends.group(1))
 
         root = os.path.join(out, "root")

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,9 +11,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <mutex>
-#include <system_error>
 #include <utility>
 
 #include "tsdb/base/error.h"
@@ -84,25 +83,28 @@ int register_mapping(const std::string& path, std::span<const uint8_t> bytes) {
 
 }  // namespace
 
-MappedFile::~MappedFile() {
+void MappedFile::unmap() noexcept {
   if (slot_ >= 0) g_slots[slot_].begin.store(0, std::memory_order_release);
+  slot_ = -1;
+  if (!bytes_.empty()) ::munmap(const_cast<uint8_t*>(bytes_.data()), bytes_.size());
+  bytes_ = {};
   if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
 }
+
+MappedFile::~MappedFile() { unmap(); }
 
 MappedFile::MappedFile(MappedFile&& other) noexcept
     : path_(std::move(other.path_)),
-      file_(std::move(other.file_)),
-      bytes_(other.bytes_),
+      bytes_(std::exchange(other.bytes_, {})),
       slot_(std::exchange(other.slot_, -1)),
       fd_(std::exchange(other.fd_, -1)) {}
 
 MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
   if (this != &other) {
-    if (slot_ >= 0) g_slots[slot_].begin.store(0, std::memory_order_release);
-    if (fd_ >= 0) ::close(fd_);
+    unmap();
     path_ = std::move(other.path_);
-    file_ = std::move(other.file_);
-    bytes_ = other.bytes_;
+    bytes_ = std::exchange(other.bytes_, {});
     slot_ = std::exchange(other.slot_, -1);
     fd_ = std::exchange(other.fd_, -1);
   }
@@ -110,23 +112,24 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
 }
 
 MappedFile::MappedFile(const std::string& path) : path_(path) {
-  std::error_code ec;
-  auto st = std::filesystem::status(path, ec);
-  if (ec) fail(path, "cannot open: " + ec.message());
-  if (!std::filesystem::is_regular_file(st)) fail(path, "not a regular file");
-  auto size = std::filesystem::file_size(path, ec);
-  if (ec) fail(path, "cannot stat: " + ec.message());
-  if (size == 0) return;
-  try {
-    file_.open(path);
-  } catch (const std::exception& e) {
-    fail(path, std::string("cannot map: ") + std::strerror(errno));
+  // Non-blocking: opening a FIFO by mistake must not wait for a writer.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
+  auto give_up = [&](const std::string& what) {
+    ::close(fd);
+    fail(path, what);
+  };
+  struct stat st;
+  if (::fstat(fd, &st) != 0) give_up(std::string("cannot stat: ") + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) give_up("not a regular file");
+  if (st.st_size == 0) {
+    ::close(fd);
+    return;
   }
-  if (!file_.is_open()) fail(path, "cannot map file");
-  bytes_ = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(file_.data()), file_.size());
-  // Before the mapping is registered: a throw here leaves no slot behind.
-  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd_ < 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
+  void* data = ::mmap(nullptr, size_t(st.st_size), PROT_READ, MAP_SHARED, fd, 0);
+  if (data == MAP_FAILED) give_up(std::string("cannot map: ") + std::strerror(errno));
+  bytes_ = std::span<const uint8_t>(static_cast<const uint8_t*>(data), size_t(st.st_size));
+  fd_ = fd;
   slot_ = register_mapping(path, bytes_);
 }
 

@@ -1,13 +1,12 @@
 #pragma once
-// A read-only memory-mapped file. Empty files map to an empty span (Boost
-// refuses to map zero bytes). Errors name the path.
+// A read-only memory-mapped file. Empty files map to an empty span (mmap
+// refuses zero bytes). Errors name the path.
 //
 // A read of mapped bytes that the file can no longer back (it was truncated
 // by another process, or the disk failed) raises SIGBUS; the process then
 // prints one line naming the file and exits with status 1 instead of
 // crashing. Nothing half-written is published by then: outputs are
 // published by a rename at the very end.
-#include <boost/iostreams/device/mapped_file.hpp>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -40,11 +39,12 @@ class MappedFile {
   void read(size_t offset, std::span<uint8_t> out) const;
 
  private:
+  void unmap() noexcept;
+
   std::string path_;
-  boost::iostreams::mapped_file_source file_;
-  std::span<const uint8_t> bytes_;
-  int slot_ = -1;  // where the mapping is registered for the SIGBUS handler
-  int fd_ = -1;    // for read(); opened with the mapping, so it reads the same file
+  std::span<const uint8_t> bytes_;  // the whole mapping; empty: none
+  int slot_ = -1;                   // where the mapping is registered for the SIGBUS handler
+  int fd_ = -1;  // the mapped file's, for read(): the same file whatever renames follow
 };
 
 }  // namespace promblock

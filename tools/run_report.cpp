@@ -63,8 +63,11 @@ int report_run(const std::string& command, int exit_code,
   m.set("promblock_last_run_timestamp_seconds",
         "Unix time the last run of this command and shard ended", now);
   m.set("promblock_run_duration_seconds", "How long the last run took", seconds);
-  m.set("promblock_run_exit_code",
-        "Exit code of the last run: 0 ok, 1 failed, 2 bad usage, 75 locked out", exit_code);
+  auto set_exit_code = [&](int code) {
+    m.set("promblock_run_exit_code",
+          "Exit code of the last run: 0 ok, 1 failed, 2 bad usage, 75 locked out", code);
+  };
+  set_exit_code(exit_code);
   const bool ok = exit_code == kExitOk;
   const MetricLabels common{{"command", command}, {"shard", m.shard()}};
   int rc = exit_code;
@@ -84,15 +87,19 @@ int report_run(const std::string& command, int exit_code,
     }
   }
   if (!o.pushgateway.empty()) {
+    // What is pushed is how the run ends: a metrics file that could not be
+    // written has made it fail.
+    const bool push_ok = rc == kExitOk;
+    if (rc != exit_code) set_exit_code(rc);
     // A failed run is POSTed without its last success: the Pushgateway then
     // keeps the value the last successful run PUT there.
-    if (!ok) m.erase(kLastSuccess);
+    if (!push_ok) m.erase(kLastSuccess);
     PushRequest r;
     r.url = o.pushgateway;
     r.job = o.job;
     r.grouping = {{"instance", host_name()}, {"command", command}, {"shard", m.shard()}};
     r.body = m.render(common);
-    r.replace = ok;
+    r.replace = push_ok;
     std::string err = push_metrics(r);
     if (!err.empty()) {
       log_warning("metrics not pushed to the Pushgateway: " + err);

@@ -340,6 +340,18 @@ class MetricsTest(unittest.TestCase):
             self.assertEqual(one(self, s, "promblock_run_exit_code",
                                  **dict(k, shard="1-of-2")), 0)
 
+            # A run whose work succeeds but whose --metrics-file cannot be
+            # written exits 1, and pushes 1 and no last success.
+            blocks = h.block_dirs(h.committed_block_sets()["basic"])
+            _, err = promblock(self, ["merge", "--out", os.path.join(self.tmp, "pg-merge"),
+                                      "--metrics-file", os.path.join(not_a_dir, "m.prom"),
+                                      "--pushgateway", pg.url, "--pushgateway-job", "cron"] +
+                               blocks, want_rc=1)
+            self.assertIn("--metrics-file", err)
+            s = parse_exposition(http_get(pg.url + "/metrics"))
+            self.assertEqual(one(self, s, "promblock_run_exit_code", job="cron"), 1)
+            self.assertEqual(values(s, "promblock_last_success_timestamp_seconds", job="cron"), [])
+
             # A real Prometheus scraping the Pushgateway sees both shards.
             ptmp = os.path.join(self.tmp, "prom")
             os.makedirs(ptmp)

@@ -297,7 +297,10 @@ class MetricsTest(unittest.TestCase):
 
     def test_pushgateway_keeps_shards_apart_and_prometheus_sees_them(self):
         port = h.free_port()
-        pg = Server([PUSHGATEWAY, "--web.listen-address=127.0.0.1:%d" % port],
+        # Its own persistence file: Debian's default is one in /var/lib that
+        # every run as root would share, carrying pushes over between runs.
+        pg = Server([PUSHGATEWAY, "--web.listen-address=127.0.0.1:%d" % port,
+                     "--persistence.file=" + os.path.join(self.tmp, "pushgateway.data")],
                     port, "/-/ready", os.path.join(self.tmp, "pushgateway.log"))
         prom = None
         try:

@@ -13,6 +13,7 @@ namespace promblock::index {
 IndexReader::IndexReader(const std::string& path) : file_(path), bytes_(file_.bytes()) {
   const FaultFn fault = [this](Fault&& f) { fail_here(f.what); };
   parse_layout(bytes_, layout_, fault);
+  series_released_ = size_t(toc().series);  // nothing before the series is released
   read_symbols();
   read_postings_offset_table();
   // Obsolete (readers use the postings offset table), but a damaged label
@@ -127,7 +128,6 @@ roaring::Roaring IndexReader::postings_matching(
 void IndexReader::release_series_before(uint32_t ref) const {
   constexpr size_t kStep = 64 * 1024;  // fewer madvise calls
   if (toc().series == 0) return;
-  if (series_released_ == 0) series_released_ = size_t(toc().series);
   size_t upto = size_t(std::min<uint64_t>(uint64_t(ref) * kSeriesAlign, layout_.series_end));
   file_.release_behind(series_released_, upto, kStep);
 }

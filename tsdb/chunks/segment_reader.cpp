@@ -79,10 +79,10 @@ ChunkReader::ChunkReader(const std::string& chunks_dir) : dir_(chunks_dir) {
 
 void ChunkReader::release_before(uint64_t ref) const {
   constexpr size_t kStep = 64 * 1024;  // fewer madvise calls; a merge may read many blocks
-  size_t seg = std::min(size_t(ref >> 32), segments_.size());
+  size_t seg = std::min(size_t(ref_segment_index(ref)), segments_.size());
   for (size_t i = 0; i <= seg && i < segments_.size(); ++i) {
     bool passed = i < seg;  // the reader is in a later segment: all of it goes
-    size_t upto = passed ? segments_[i].size() : size_t(ref & 0xffffffff);
+    size_t upto = passed ? segments_[i].size() : size_t(ref_offset(ref));
     segments_[i].release_behind(released_[i], upto, passed ? 0 : kStep);
   }
 }

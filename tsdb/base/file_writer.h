@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -47,6 +48,8 @@ class FileWriter {
   const std::string& path() const { return path_; }
 
  private:
+  class Syncer;  // fdatasync on a thread of its own, for large files
+
   void flush();
   void kick_writeback();
   void write_all(const uint8_t* p, size_t n);
@@ -58,6 +61,8 @@ class FileWriter {
   uint64_t pos_ = 0;
   uint64_t written_ = 0;  // bytes handed to write(2), in order
   uint64_t kicked_ = 0;   // bytes whose writeback has been started
+  uint64_t synced_ = 0;   // bytes a background fdatasync has been asked for
+  std::unique_ptr<Syncer> syncer_;
 };
 
 }  // namespace promblock

@@ -25,7 +25,9 @@ namespace {
 struct MappingSlot {
   std::atomic<uintptr_t> begin{0};  // 0: free
   std::atomic<uintptr_t> end{0};
-  char path[240];
+  // Initialised, so that the table is constant-initialised: zero pages of
+  // .bss, not 512 KiB written (and made resident) at every start.
+  char path[240] = {};
 };
 constexpr int kSlots = 2048;
 MappingSlot g_slots[kSlots];

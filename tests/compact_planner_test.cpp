@@ -26,21 +26,37 @@ std::vector<PlanBlock> replica_pairs(int windows) {
   return blocks;
 }
 
-TEST(Planner, MergesOverlappingReplicasThenLevels) {
-  auto jobs = plan_compaction(replica_pairs(6), kRanges);
-  // 6 vertical jobs, then one 8h job over windows 0-3. Window 4 does not
-  // fill a window and does not end before the newest remaining block
-  // (itself) starts, so, as in Prometheus, it waits.
-  ASSERT_EQ(jobs.size(), 7u);
-  for (int i = 0; i < 6; ++i) {
-    EXPECT_EQ(jobs[i].reason, "vertical");
-    EXPECT_EQ(jobs[i].inputs.size(), 2u);
+// A leveled job that took the vertical jobs of replica_pairs' first
+// `windows` windows: their source blocks, a cluster per window, in order.
+void expect_pairs_as_clusters(const std::vector<PlanBlock>& blocks, const Job& job,
+                              size_t windows) {
+  ASSERT_EQ(job.inputs.size(), 2 * windows);
+  for (size_t k = 0; k < job.inputs.size(); ++k) {
+    EXPECT_FALSE(job.inputs[k].is_job);
+    EXPECT_EQ(blocks[job.inputs[k].index].min_time, int64_t(k / 2) * 2 * kHour);
+    EXPECT_EQ(job.inputs[k].cluster, k / 2) << k;
   }
-  EXPECT_EQ(jobs[6].reason, "compact 8h");
-  ASSERT_EQ(jobs[6].inputs.size(), 4u);
-  for (size_t k = 0; k < 4; ++k) EXPECT_EQ(jobs[6].inputs[k], (JobInput{true, k}));
-  EXPECT_EQ(jobs[6].min_time, 0);
-  EXPECT_EQ(jobs[6].max_time, 8 * kHour);
+}
+
+TEST(Planner, MergesOverlappingReplicasThenLevels) {
+  // Six windows of two replicas. The 8h level over windows 0-3 merges the
+  // replicas' 2h blocks itself, each window's pair a cluster of its own;
+  // windows 4 and 5 are not in it and keep their vertical jobs. (Window 4
+  // does not fill a window and does not end before the newest remaining
+  // block, itself, starts, so, as in Prometheus, it waits.)
+  auto blocks = replica_pairs(6);
+  auto jobs = plan_compaction(blocks, kRanges);
+  ASSERT_EQ(jobs.size(), 3u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(jobs[i].reason, "vertical");
+    ASSERT_EQ(jobs[i].inputs.size(), 2u);
+    EXPECT_EQ(blocks[jobs[i].inputs[0].index].min_time, int64_t(8 + 2 * i) * kHour);
+    for (const auto& in : jobs[i].inputs) EXPECT_EQ(in.cluster, 0u);
+  }
+  EXPECT_EQ(jobs[2].reason, "compact 8h");
+  EXPECT_EQ(jobs[2].min_time, 0);
+  EXPECT_EQ(jobs[2].max_time, 8 * kHour);
+  expect_pairs_as_clusters(blocks, jobs[2], 4);
 }
 
 TEST(Planner, LoneSourceBlockIsCopiedAndOutputBlocksAloneAreLeftAlone) {
@@ -100,15 +116,36 @@ TEST(Planner, LevelsRepeatedlyInto2dInOnePass) {
   }
 }
 
-TEST(Planner, LevelsOnVerticalJobsKeepThemAndRenumber) {
-  // Two replicas of 25 windows: 25 vertical jobs, then 8h levels and a 2d
-  // one that takes the 24 vertical outputs directly.
-  auto jobs = plan_compaction(replica_pairs(25), kRanges);
-  ASSERT_EQ(jobs.size(), 26u);
-  for (size_t i = 0; i < 25; ++i) EXPECT_EQ(jobs[i].reason, "vertical");
-  EXPECT_EQ(jobs[25].reason, "compact 2d");
-  ASSERT_EQ(jobs[25].inputs.size(), 24u);
-  for (size_t k = 0; k < 24; ++k) EXPECT_EQ(jobs[25].inputs[k], (JobInput{true, k}));
+TEST(Planner, LevelsTakeVerticalJobsAsClusters) {
+  // Two replicas of 25 windows: the 2d level takes the 48 blocks of windows
+  // 0-23 (the 8h levels and the vertical jobs under them), a cluster per
+  // window; the newest window keeps its vertical job.
+  auto blocks = replica_pairs(25);
+  auto jobs = plan_compaction(blocks, kRanges);
+  ASSERT_EQ(jobs.size(), 2u);
+  EXPECT_EQ(jobs[0].reason, "vertical");
+  EXPECT_EQ(blocks[jobs[0].inputs.at(0).index].min_time, 48 * kHour);
+  EXPECT_EQ(jobs[1].reason, "compact 2d");
+  expect_pairs_as_clusters(blocks, jobs[1], 24);
+}
+
+TEST(Planner, LeveledInputsAreClustersOfTheirOwn) {
+  // Blocks already in --out and a replica pair after them: the 8h job
+  // takes the three blocks and the pair's vertical job, the pair one
+  // cluster.
+  std::vector<PlanBlock> blocks{block("o0", 0, 2, true),  block("o1", 2, 4, true),
+                                block("o2", 4, 6, true),  block("a3", 6, 8, false),
+                                block("b3", 6, 8, false), block("o4", 8, 10, true)};
+  auto jobs = plan_compaction(blocks, kRanges);
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].reason, "compact 8h");
+  ASSERT_EQ(jobs[0].inputs.size(), 5u);
+  const std::vector<uint32_t> clusters{0, 1, 2, 3, 3};
+  for (size_t k = 0; k < 5; ++k) {
+    EXPECT_FALSE(jobs[0].inputs[k].is_job);
+    EXPECT_EQ(jobs[0].inputs[k].cluster, clusters[k]) << k;
+  }
+  EXPECT_EQ(blocks[jobs[0].inputs[4].index].min_time, 6 * kHour);
 }
 
 TEST(Planner, OnePassTakesAtMost48Inputs) {
@@ -125,36 +162,22 @@ TEST(Planner, OnePassTakesAtMost48Inputs) {
   }
   EXPECT_EQ(jobs[7].reason, "compact 2w");
   ASSERT_EQ(jobs[7].inputs.size(), 7u);
-  for (size_t k = 0; k < 7; ++k) EXPECT_EQ(jobs[7].inputs[k], (JobInput{true, k}));
+  for (size_t k = 0; k < 7; ++k) EXPECT_EQ(jobs[7].inputs[k], (JobInput{true, k, uint32_t(k)}));
 }
 
-TEST(Planner, ChainLevelsTakeTheVerticalJobsInputs) {
-  // With chain dedup, the 8h level merges the replicas' 2h blocks itself:
-  // windows 4 and 5 are not in it and keep their vertical jobs.
-  auto blocks = replica_pairs(6);
-  auto jobs = plan_compaction(blocks, kRanges, true);
-  ASSERT_EQ(jobs.size(), 3u);
-  EXPECT_EQ(jobs[0].reason, "vertical");
-  EXPECT_EQ(blocks[jobs[0].inputs.at(0).index].min_time, 8 * kHour);
-  EXPECT_EQ(jobs[1].reason, "vertical");
-  EXPECT_EQ(blocks[jobs[1].inputs.at(0).index].min_time, 10 * kHour);
-  EXPECT_EQ(jobs[2].reason, "compact 8h");
-  ASSERT_EQ(jobs[2].inputs.size(), 8u);
-  for (size_t k = 0; k < 8; ++k) {
-    EXPECT_FALSE(jobs[2].inputs[k].is_job);
-    EXPECT_EQ(blocks[jobs[2].inputs[k].index].min_time, int64_t(k / 2) * 2 * kHour);
-  }
+TEST(Planner, ADayOfReplicasIsOnePass) {
   // A day of two replicas, then one block of the next day: one pass of 24.
-  jobs = plan_compaction(replica_pairs(13), {2 * kHour, 24 * kHour}, true);
+  auto jobs = plan_compaction(replica_pairs(13), {2 * kHour, 24 * kHour});
   ASSERT_EQ(jobs.size(), 2u);
   EXPECT_EQ(jobs[0].reason, "vertical");
   EXPECT_EQ(jobs[1].reason, "compact 1d");
-  EXPECT_EQ(jobs[1].inputs.size(), 24u);
+  ASSERT_EQ(jobs[1].inputs.size(), 24u);
+  EXPECT_EQ(jobs[1].inputs.back().cluster, 11u);
 }
 
-TEST(Planner, ChainLevelsOverTwoWeeksTakeAtMost48Inputs) {
+TEST(Planner, LevelsOverTwoWeeksOfReplicasTakeAtMost48Inputs) {
   auto blocks = replica_pairs(169);
-  auto jobs = plan_compaction(blocks, {2 * kHour, 8 * kHour, 48 * kHour, 336 * kHour}, true);
+  auto jobs = plan_compaction(blocks, {2 * kHour, 8 * kHour, 48 * kHour, 336 * kHour});
   // The newest window's vertical job; 7 2d jobs of 48 source blocks each
   // (the 8h levels and vertical jobs under them taken in); 14d on the 7, as
   // all 336 blocks would be too many.
@@ -168,7 +191,7 @@ TEST(Planner, ChainLevelsOverTwoWeeksTakeAtMost48Inputs) {
   }
   EXPECT_EQ(jobs[8].reason, "compact 2w");
   ASSERT_EQ(jobs[8].inputs.size(), 7u);
-  for (size_t k = 0; k < 7; ++k) EXPECT_EQ(jobs[8].inputs[k], (JobInput{true, k + 1}));
+  for (size_t k = 0; k < 7; ++k) EXPECT_EQ(jobs[8].inputs[k], (JobInput{true, k + 1, uint32_t(k)}));
 }
 
 }  // namespace

@@ -99,6 +99,45 @@ TEST_F(SeriesMergerTest, PenaltyFollowsTheFirstReplicaAndFillsItsGap) {
   EXPECT_EQ(times, want);
 }
 
+TEST_F(SeriesMergerTest, PenaltyDedupsEachClusterApart) {
+  // Two 100 s windows of two replicas, as a compaction takes them in one
+  // pass: A every 10 s from 0 (none in 100..119 s), B every 10 s from 5 s.
+  // Alone, the second window starts with B's 105 s; over both windows A's
+  // 90 s puts B off until 111 s.
+  std::vector<int64_t> a0, b0, a1, b1;
+  for (int64_t t = 0; t < 100000; t += 10000) a0.push_back(t), b0.push_back(t + 5000);
+  for (int64_t t = 120000; t < 200000; t += 10000) a1.push_back(t);
+  for (int64_t t = 105000; t < 200000; t += 10000) b1.push_back(t);
+  auto block = [&](const std::vector<int64_t>& times, int64_t min_t) {
+    return std::make_unique<BlockReader>(
+        write_block(tmp_.path(), {{labels_, {samples_at(times)}}}, min_t, min_t + 100000));
+  };
+  auto ba0 = block(a0, 0), bb0 = block(b0, 0), ba1 = block(a1, 100000), bb1 = block(b1, 100000);
+  auto in_cluster = [&](const BlockReader& b, uint32_t rank, uint32_t cluster) {
+    SeriesCopy c = copy(b, rank);
+    c.cluster = cluster;
+    return c;
+  };
+  SeriesMerger merger(DedupMode::kPenalty);
+  auto first = merge(merger, {copy(*ba0, 0), copy(*bb0, 1)});
+  auto second = merge(merger, {copy(*ba1, 0), copy(*bb1, 1)});
+  ASSERT_EQ(second.front(), 105000);
+  auto apart = first;
+  apart.insert(apart.end(), second.begin(), second.end());
+  EXPECT_EQ(merge(merger, {in_cluster(*ba0, 0, 0), in_cluster(*bb0, 1, 0), in_cluster(*ba1, 0, 1),
+                           in_cluster(*bb1, 1, 1)}),
+            apart);
+  auto together = merge(merger, {copy(*ba0, 0), copy(*bb0, 1), copy(*ba1, 0), copy(*bb1, 1)});
+  EXPECT_NE(together, apart) << "one cluster: the dedup runs on across the windows";
+  // A cluster with one replica is merged as it is.
+  EXPECT_EQ(merge(merger, {in_cluster(*ba0, 0, 0), in_cluster(*bb0, 1, 0), in_cluster(*ba1, 0, 1)}),
+            [&] {
+              auto want = first;
+              want.insert(want.end(), a1.begin(), a1.end());
+              return want;
+            }());
+}
+
 TEST_F(SeriesMergerTest, EqualTimestampsGoToTheLowerRankNotTheFirstArgument) {
   for (auto mode : {DedupMode::kChain, DedupMode::kPenalty}) {
     SeriesMerger merger(mode);

@@ -351,10 +351,10 @@ def _split_by_range(nodes, rng):
     return parts
 
 
-def plan(blocks, ranges=DEFAULT_RANGES, chain=False):
+def plan(blocks, ranges=DEFAULT_RANGES):
     """Jobs (in execution order: per group, vertical jobs by time, then leveled
     jobs in selection order) and the final layout (blocks left in --out, as PB
-    or Job) for the catalog `blocks`; `chain`: planned for --dedup chain."""
+    or Job) for the catalog `blocks`."""
     jobs, final = [], []
     groups = {}
     for b in blocks:
@@ -407,20 +407,20 @@ def plan(blocks, ranges=DEFAULT_RANGES, chain=False):
             jobs.append(j)
             live = [b for b in live if all(b is not p for p in part)] + [j]
         final.extend(live)
-    return collapse_levels(jobs, chain), final
+    return collapse_levels(jobs), final
 
 
 MAX_ONE_PASS_INPUTS = 48
 
 
-def collapse_levels(jobs, chain=False):
-    """A leveled job built on leveled jobs of the same run takes their inputs
-    (at most MAX_ONE_PASS_INPUTS), and they go: one pass, the same samples.
-    With chain dedup, vertical (and copy) jobs under a leveled one go the same
-    way: chain keeps each timestamp once whichever blocks it meets together.
-    Jobs keep their order and are renumbered; levels follow the new inputs."""
+def collapse_levels(jobs):
+    """A leveled job built on jobs of the same run (leveled, vertical or copy)
+    takes their inputs (at most MAX_ONE_PASS_INPUTS), and they go: one pass,
+    the same samples, as a vertical job's inputs still dedup together and
+    apart from the rest (a cluster each; see penalty_windows). Jobs keep
+    their order and are renumbered; levels follow the new inputs."""
     def taken(i):
-        return isinstance(i, Job) and (chain or i.reason not in ("vertical", "copy"))
+        return isinstance(i, Job)
 
     absorbed = set()
     for j in jobs:

@@ -484,19 +484,22 @@ class FullRunTest(CompactTestCase):
     def test_exit_summary_and_job_lines(self):
         fx = self.fx
         # The data and the reference planner give what the issue describes
-        # (guards the test itself): 12 vertical jobs, then a 2d job straight
-        # from 8 of them (the two 8h levels it is built on are taken in the
-        # same pass). W8..W10 are not merged: under Prometheus's rule the high
+        # (guards the test itself): a 2d job straight from the 16 source
+        # blocks of W0..W7 (the vertical jobs and the two 8h levels it is
+        # built on are taken in the same pass), then vertical jobs for
+        # W8..W11, which are not merged: under Prometheus's rule the high
         # time is W10's minTime (W11, the newest, is left out), and their 8h
         # window is not full.
         reasons = [j.reason for j in fx.ref_jobs]
-        self.assertEqual(reasons, ["vertical"] * 12 + ["compact 2d"])
-        self.assertEqual(len(fx.ref_jobs[-1].inputs), 8)
+        self.assertEqual(reasons, ["vertical"] * 4 + ["compact 2d"])
+        self.assertEqual(len(fx.ref_jobs[-1].inputs), 16)
         self.assertEqual(len(fx.expected), len(cd.SERIES))
         fx.assert_full_ok(self)
         jobs, s = parse_json_lines(fx.stdout)
         n = len(fx.ref_jobs)
-        n_marked = sum(len(j.inputs) for j in fx.ref_jobs if j.reason.startswith("compact"))
+        # Only inputs in --out are marked: the leveled job reads the sources.
+        n_marked = sum(1 for j in fx.ref_jobs if j.reason.startswith("compact")
+                       for i in j.inputs if i.in_out)
         self.assertEqual((s["jobs_planned"], s["jobs_done"], s["jobs_failed"], s["blocks_written"]),
                          (n, n, 0, n), "summary %s" % s)
         self.assertEqual(s["blocks_marked"], n_marked, "summary %s" % s)
@@ -543,13 +546,13 @@ class FullRunTest(CompactTestCase):
             check_block_structure(self, b)
             self.assertNotIn("thanos", m, "plain inputs, thanos section in output %s" % m["ulid"])
         got.sort()
-        # 2d window: W0..W7 (16h, level 3: from the level-2 vertical blocks in
+        # 2d window: W0..W7 (16h, level 2: from the level-1 source blocks in
         # one pass); W8, W9, W10 and the newest W11 stay
         # vertical 2h blocks (level 2): with W11 left out, the high time is
         # W10's minTime, which W8..W10 (8h window not full) do not end before.
         w = [(cd.T0 + k * cd.WINDOW) for k in range(13)]
         self.assertEqual([(g[2], (g[0] - cd.T0) // cd.WINDOW) for g in got],
-                         [(3, 0), (2, 8), (2, 9), (2, 10), (2, 11)])
+                         [(2, 0), (2, 8), (2, 9), (2, 10), (2, 11)])
         self.assertTrue(w[0] <= got[0][0] and got[0][1] <= w[8] and got[0][1] > w[7])
         for g, k in zip(got[1:], range(8, 12)):
             self.assertTrue(w[k] <= g[0] and g[1] <= w[k + 1], "W%d: %s" % (k, g))
@@ -1094,10 +1097,11 @@ class MarksGroupsTest(CompactTestCase):
         out = self.fx.new_dir("out-groups")
         bucket_snap = h.snapshot_tree(bucket)
         ref_jobs, ref_final = cd.plan(cd.catalog([bucket], out, ("replica",)))
-        # Test data guard: x's W1, W2 are copies (one replica left), every
-        # other window a vertical merge, and each group has one 8h job.
+        # Test data guard: each group has one 8h job, which takes W0..W3 (x's
+        # W1, W2 with one replica left) from the bucket itself; W4 and W5 are
+        # vertical merges.
         self.assertEqual(sorted(j.reason for j in ref_jobs),
-                         ["compact 8h"] * 2 + ["copy"] * 2 + ["vertical"] * (2 * self.N - 2))
+                         ["compact 8h"] * 2 + ["vertical"] * (2 * (self.N - 4)))
         args = list(self.ARGS) + ["--out", out, bucket]
         rc, stdout, err = compact("--dry-run", "--json", *args)
         self.assertEqual(rc, 0, err)
@@ -1117,10 +1121,12 @@ class MarksGroupsTest(CompactTestCase):
         self.assertNotIn(os.path.basename(nocompact), entries(out), "no-compact block copied in")
         self.check_groups(out, blk, want, {os.path.basename(nocompact),
                                            os.path.basename(deleted_src)})
-        # Leveled inputs: marked (Thanos format), kept for --delete-delay 48h.
+        # Leveled inputs in --out are marked (Thanos format), kept for
+        # --delete-delay 48h; here they are all sources, never marked (the
+        # marks on --out inputs: RerunTest).
         marked = marked_blocks(out)
-        n_level_inputs = sum(len(j.inputs) for j in ref_jobs if j.reason.startswith("compact"))
-        self.assertGreater(n_level_inputs, 0, "test data: leveled jobs mark their inputs")
+        n_level_inputs = sum(1 for j in ref_jobs if j.reason.startswith("compact")
+                             for i in j.inputs if i.in_out)
         self.assertEqual(len(marked), n_level_inputs, "marked blocks: %s" % marked)
         for b in marked:
             check_mark(self, b, t0, t1)
@@ -1164,7 +1170,9 @@ class MarksGroupsTest(CompactTestCase):
         # Neither marked --out block represents its sources: x's W0 and W1 are
         # merged/copied from the bucket as if --out were empty.
         self.assertEqual(sorted(j.reason for j in ref_jobs),
-                         ["compact 8h"] * 2 + ["copy"] * 2 + ["vertical"] * (2 * self.N - 2))
+                         ["compact 8h"] * 2 + ["vertical"] * (2 * (self.N - 4)))
+        self.assertEqual(sum(1 for j in ref_jobs for i in j.inputs
+                             if os.path.basename(blk["x", "a", 1]) in i.sources), 1)
         args = list(self.ARGS) + ["--out", out, bucket]
         rc, stdout, err = compact("--dry-run", "--json", *args)
         self.assertEqual(rc, 0, err)
@@ -1305,8 +1313,7 @@ class OptionsTest(CompactTestCase):
         fx = self.fx
         sa, sb = self.four_windows("chain")
         out = fx.new_dir("out-chain")
-        ref_jobs, ref_final = cd.plan(cd.catalog([sa, sb], None), (2 * cd.HOUR, 4 * cd.HOUR),
-                                      chain=True)
+        ref_jobs, ref_final = cd.plan(cd.catalog([sa, sb], None), (2 * cd.HOUR, 4 * cd.HOUR))
         self.assertEqual([(j.reason, len(j.inputs)) for j in ref_jobs],
                          [("vertical", 2), ("vertical", 2), ("compact 4h", 4)])
         rc, stdout, err = compact("--json", "--dedup", "chain", "--ranges", "2h,4h",
@@ -1321,32 +1328,34 @@ class OptionsTest(CompactTestCase):
                              for k in range(4)), "test data: replicas share no timestamp")
         assert_same_samples(self, strict_samples(live_blocks(out)), want, "chain samples")
 
-    def test_chain_one_pass_equals_vertical_jobs_then_the_level(self):
-        """Under chain, the 4h level that takes the replicas' blocks itself
-        writes the very bytes (chunks and index) of the two-step way: vertical
-        jobs first (a run with the block size as the only range), then a run
-        that levels their outputs."""
+    def test_one_pass_equals_vertical_jobs_then_the_level(self):
+        """The 4h level that takes the replicas' blocks itself writes the very
+        bytes (chunks and index) of the two-step way: vertical jobs first (a
+        run with the block size as the only range), then a run that levels
+        their outputs. Under penalty too: each window's pair is deduplicated
+        on its own, as its vertical job would."""
         fx = self.fx
-        sa, sb = self.four_windows("onepass")
-        one, two = fx.new_dir("onepass-one"), fx.new_dir("onepass-two")
-        for ranges, out, srcs in (("2h,4h", one, (sa, sb)), ("2h", two, (sa, sb)),
-                                  ("2h,4h", two, (two,))):
-            rc, stdout, err = compact("--dedup", "chain", "--ranges", ranges, *base_args(out),
-                                      *srcs)
-            self.assertEqual(rc, 0, err)
+        for mode in ("chain", "penalty"):
+            sa, sb = self.four_windows("onepass-" + mode)
+            one, two = fx.new_dir("onepass-one-" + mode), fx.new_dir("onepass-two-" + mode)
+            for ranges, out, srcs in (("2h,4h", one, (sa, sb)), ("2h", two, (sa, sb)),
+                                      ("2h,4h", two, (two,))):
+                rc, stdout, err = compact("--dedup", mode, "--ranges", ranges, *base_args(out),
+                                          *srcs)
+                self.assertEqual(rc, 0, err)
 
-        def contents(out):  # meta.json differs: ULIDs, levels, parents
-            got = {}
-            for b in live_blocks(out):
-                m = h.read_meta(b)
-                digests = h.file_digests(b)
-                got[(m["minTime"], m["maxTime"])] = {
-                    f: d for f, d in digests.items() if f == "index" or f.startswith("chunks")}
-            return got
+            def contents(out):  # meta.json differs: ULIDs, levels, parents
+                got = {}
+                for b in live_blocks(out):
+                    m = h.read_meta(b)
+                    digests = h.file_digests(b)
+                    got[(m["minTime"], m["maxTime"])] = {
+                        f: d for f, d in digests.items() if f == "index" or f.startswith("chunks")}
+                return got
 
-        want = contents(two)
-        self.assertEqual(len(want), 3, "a 4h block and two vertical 2h blocks")
-        self.assertEqual(contents(one), want)
+            want = contents(two)
+            self.assertEqual(len(want), 3, "%s: a 4h block and two vertical 2h blocks" % mode)
+            self.assertEqual(contents(one), want, mode)
 
     def test_consistency_delay(self):
         """Source blocks younger than --consistency-delay (ULID time) wait for a

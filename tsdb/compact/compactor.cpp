@@ -129,8 +129,7 @@ void Run::lock_groups() {
 }
 
 void Run::plan() {
-  jobs_ =
-      plan_compaction(catalog_.plan_blocks(), opts_.ranges, opts_.mode == merge::DedupMode::kChain);
+  jobs_ = plan_compaction(catalog_.plan_blocks(), opts_.ranges);
   merged_.assign(jobs_.size(), {});
   summary_.jobs_planned = jobs_.size();
 }
@@ -191,7 +190,9 @@ merge::MergeOptions Run::merge_options(size_t i, uint64_t& job_bytes) {
   merge::MergeOptions mo;
   mo.out_dir = opts_.out_dir;
   mo.replica_labels = opts_.replica_labels;
-  mo.mode = jobs_[i].vertical ? opts_.mode : merge::DedupMode::kChain;
+  // A leveled job's inputs are clusters of their own (or of a vertical job
+  // taken in), so the mode only dedups within those.
+  mo.mode = opts_.mode;
   mo.encodings = opts_.encodings;
   mo.threads = merge_threads();
   // Merges report bytes on their own thread: sum them; only a job on
@@ -211,10 +212,10 @@ FoundBlock Run::run_job(size_t i) {
   std::vector<merge::MergeInput> inputs;
   for (const auto& in : jobs_[i].inputs) {
     if (in.is_job)
-      inputs.push_back({*runner_->output(in.index), uint32_t(opts_.sources.size())});
+      inputs.push_back({*runner_->output(in.index), uint32_t(opts_.sources.size()), in.cluster});
     else
-      inputs.push_back(
-          {catalog_.plan_entry(in.index).block, catalog_.plan_entry(in.index).source_index});
+      inputs.push_back({catalog_.plan_entry(in.index).block,
+                        catalog_.plan_entry(in.index).source_index, in.cluster});
   }
   if (opts_.fetch_inputs) {
     std::vector<std::string> dirs;

@@ -50,6 +50,8 @@ Job make_job(const std::string& group, const std::vector<Node>& inputs, std::str
   Job job{group, {}, inputs.front().min_time, inputs.front().max_time, std::move(reason), vertical};
   for (const auto& n : inputs) {
     job.inputs.push_back(n.ref);
+    // A vertical job's inputs dedup together; a leveled job's overlap nothing.
+    job.inputs.back().cluster = vertical ? 0 : uint32_t(job.inputs.size() - 1);
     job.min_time = std::min(job.min_time, n.min_time);
     job.max_time = std::max(job.max_time, n.max_time);
   }
@@ -114,35 +116,37 @@ void plan_group(const std::string& group, std::vector<Node> nodes,
   }
 }
 
-// A leveled job whose inputs include leveled jobs of this run takes their
-// inputs instead, and they are dropped: the top block comes out of one
-// pass with the same series and chunks (leveled merges of blocks that do
-// not overlap copy chunks as they are), without writing and re-reading
-// every intermediate level. Vertical jobs stay unless `take_vertical`:
-// their dedup is the one Prometheus and Thanos do window by window, and
-// only chain's (one timestamp at a time, within overlapping chunks, which
-// never cross a cluster) gives the same samples over several clusters.
-void collapse_leveled_chains(std::vector<Job>& jobs, bool take_vertical) {
+// A leveled job whose inputs include jobs of this run takes their inputs
+// instead, and they are dropped: the top block comes out of one pass with
+// the same series and chunks, without writing and re-reading every
+// intermediate level. Leveled merges of blocks that do not overlap copy
+// chunks as they are; a vertical job's dedup (Prometheus and Thanos do it
+// window by window, and penalty's differs over a longer span) is kept by
+// giving its inputs a cluster of their own.
+void collapse_leveled_chains(std::vector<Job>& jobs) {
   // Inputs one merge reads at once: each keeps some of its pages resident
   // (the batches in flight, up to a large folio ahead), under 1 MB, so
   // memory grows with their number. 48 takes two of Thanos's levels in one
   // pass, for two replicas too (2 x 4 x 2h -> 8h, 6 x 8h -> 2d).
   constexpr size_t kMaxInputs = 48;
-  auto absorbable = [&](const JobInput& in) {
-    return in.is_job && (take_vertical || !jobs[in.index].vertical);
-  };
   std::vector<bool> absorbed(jobs.size(), false);
   for (size_t j = 0; j < jobs.size(); ++j) {
     if (jobs[j].vertical) continue;
     std::vector<JobInput> flat;
     std::vector<size_t> taken;
+    uint32_t clusters = 0;
     for (const auto& in : jobs[j].inputs) {
-      if (!absorbable(in)) {
-        flat.push_back(in);
+      if (!in.is_job) {
+        flat.push_back({in.is_job, in.index, clusters++});
         continue;
       }
+      // Jobs before j are final already: their clusters are numbered.
       taken.push_back(in.index);
-      flat.insert(flat.end(), jobs[in.index].inputs.begin(), jobs[in.index].inputs.end());
+      uint32_t base = clusters;
+      for (const auto& inner : jobs[in.index].inputs) {
+        flat.push_back({inner.is_job, inner.index, base + inner.cluster});
+        clusters = std::max(clusters, base + inner.cluster + 1);
+      }
     }
     if (taken.empty() || flat.size() > kMaxInputs) continue;
     for (size_t k : taken) absorbed[k] = true;
@@ -164,14 +168,14 @@ void collapse_leveled_chains(std::vector<Job>& jobs, bool take_vertical) {
 }  // namespace
 
 std::vector<Job> plan_compaction(const std::vector<PlanBlock>& blocks,
-                                 const std::vector<int64_t>& ranges, bool levels_take_vertical) {
+                                 const std::vector<int64_t>& ranges) {
   std::map<std::string, std::vector<Node>> groups;
   for (size_t i = 0; i < blocks.size(); ++i)
     groups[blocks[i].group].push_back(
         {{false, i}, blocks[i].min_time, blocks[i].max_time, !blocks[i].in_out});
   std::vector<Job> jobs;
   for (auto& [group, nodes] : groups) plan_group(group, std::move(nodes), ranges, jobs);
-  collapse_leveled_chains(jobs, levels_take_vertical);
+  collapse_leveled_chains(jobs);
   return jobs;
 }
 

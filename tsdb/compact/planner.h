@@ -7,10 +7,11 @@
 //     first epoch-aligned window of a range (smallest range first, the
 //     first range being the block size) holding several blocks that span
 //     it, or end before the newest block starts, is merged; repeated.
-//     A level built on levels of this same run is merged from their
-//     inputs in one job (the same series and chunks, fewer passes); with
-//     `levels_take_vertical` (chain dedup), so is one built on vertical
-//     jobs.
+//     A level built on levels or vertical jobs of this same run is merged
+//     from their inputs in one job (the same series and chunks, fewer
+//     passes); the inputs of each vertical job taken in are numbered as
+//     one cluster, which dedups apart from the others, as its own job
+//     would have.
 #include <cstdint>
 #include <map>
 #include <string>
@@ -30,6 +31,9 @@ struct PlanBlock {
 struct JobInput {
   bool is_job = false;
   size_t index = 0;
+  // Inputs of a job dedup only with those of the same cluster (the
+  // vertical job they were taken from, or themselves alone).
+  uint32_t cluster = 0;
   bool operator==(const JobInput&) const = default;
 };
 
@@ -44,7 +48,6 @@ struct Job {
 
 // `ranges` in ms, ascending; blocks may be in any order.
 std::vector<Job> plan_compaction(const std::vector<PlanBlock>& blocks,
-                                 const std::vector<int64_t>& ranges,
-                                 bool levels_take_vertical = false);
+                                 const std::vector<int64_t>& ranges);
 
 }  // namespace promblock::compact

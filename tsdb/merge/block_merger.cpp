@@ -184,6 +184,7 @@ class BatchProducer {
     for (size_t i = 0; i < blocks.size(); ++i) {
       streams_.push_back(
           std::make_unique<SeriesStream>(*blocks[i], inputs[i].source_index, rules, mode));
+      clusters_.push_back(inputs[i].cluster);
       series_in_ += streams_.back()->series_count();
       children.push_back(streams_.back().get());
     }
@@ -210,6 +211,7 @@ class BatchProducer {
         c.window = use_windows_ ? &batch.windows[i] : nullptr;
         c.block = &s.block();
         c.replica_rank = s.replica_rank();
+        c.cluster = clusters_[i];
         s.block().index().series(s.ref(), scratch_, c.chunks);
         batch.last_series_ref[i] = std::max(batch.last_series_ref[i], s.ref());
         if (auto t = s.block().tombstones().find(s.ref()); t != s.block().tombstones().end())
@@ -227,6 +229,7 @@ class BatchProducer {
   std::optional<SeriesShard> shard_;
   bool use_windows_;  // copies read their chunks from the batch's windows
   std::vector<std::unique_ptr<SeriesStream>> streams_;
+  std::vector<uint32_t> clusters_;  // by stream
   uint64_t series_in_ = 0, chunks_in_ = 0;
   LabelMerge<SeriesStream> merge_;
   Labels scratch_;

@@ -54,6 +54,8 @@ struct MergeOptions {
 struct MergeInput {
   FoundBlock block;
   uint32_t source_index = 0;  // position of the source argument it came from
+  // Inputs dedup within their cluster only (SeriesCopy::cluster).
+  uint32_t cluster = 0;
 };
 
 struct MergeResult {

@@ -58,9 +58,15 @@ void chain_merge(std::span<const SampleRun> runs, SampleRun& out) {
 }
 
 SampleRun penalty_merge(const SampleRun& a, const SampleRun& b) {
+  SampleRun out;
+  penalty_merge(a, b, out);
+  return out;
+}
+
+void penalty_merge(const SampleRun& a, const SampleRun& b, SampleRun& out) {
   constexpr int64_t kInitialPenalty = 5000;  // ms; scrape intervals are seconds
   constexpr int64_t kNone = std::numeric_limits<int64_t>::min();
-  SampleRun out;
+  out.clear();
   out.reserve(std::max(a.size(), b.size()));
   size_t ia = 0, ib = 0;
   int64_t last_t = kNone, pen_a = 0, pen_b = 0;
@@ -87,14 +93,23 @@ SampleRun penalty_merge(const SampleRun& a, const SampleRun& b) {
     out.push_back(s);
     ++(take_a ? ia : ib);
   }
-  return out;
 }
 
 SampleRun penalty_merge_all(std::span<const SampleRun> replicas) {
-  if (replicas.empty()) return {};
-  SampleRun acc = replicas[0];
-  for (size_t i = 1; i < replicas.size(); ++i) acc = penalty_merge(acc, replicas[i]);
-  return acc;
+  SampleRun out, scratch;
+  penalty_merge_all(replicas, out, scratch);
+  return out;
+}
+
+void penalty_merge_all(std::span<const SampleRun> replicas, SampleRun& out, SampleRun& scratch) {
+  out.clear();
+  if (replicas.empty()) return;
+  if (replicas.size() == 1) return out.assign(replicas[0].begin(), replicas[0].end());
+  penalty_merge(replicas[0], replicas[1], out);
+  for (size_t i = 2; i < replicas.size(); ++i) {
+    std::swap(out, scratch);
+    penalty_merge(scratch, replicas[i], out);
+  }
 }
 
 }  // namespace promblock::merge

@@ -22,8 +22,13 @@ void chain_merge(std::span<const SampleRun> runs, SampleRun& out);
 // follows one replica and switches to the other on gaps, never taking
 // samples closer together than the replica's own spacing. See DESIGN.md.
 SampleRun penalty_merge(const SampleRun& a, const SampleRun& b);
+// The same into `out` (replaced, not `a` or `b`), whose memory is reused.
+void penalty_merge(const SampleRun& a, const SampleRun& b, SampleRun& out);
 
 // Folds replicas pairwise in the given order: ((r1 ⊕ r2) ⊕ r3) ...
 SampleRun penalty_merge_all(std::span<const SampleRun> replicas);
+// The same into `out` (replaced); `scratch` holds the partial folds of
+// three or more replicas. Both keep their memory for the next call.
+void penalty_merge_all(std::span<const SampleRun> replicas, SampleRun& out, SampleRun& scratch);
 
 }  // namespace promblock::merge

@@ -157,13 +157,27 @@ void SeriesMerger::merge_keeping(const Labels& labels, std::span<const SeriesCop
   out.clear();
   histograms_used_ = float_histograms_used_ = 0;
   collect_sources(copies);
-  bool several_replicas = false;
-  for (const auto& c : copies)
-    if (c.replica_rank != copies[0].replica_rank) several_replicas = true;
-  if (mode_ == DedupMode::kPenalty && several_replicas)
-    merge_penalty(labels, out);
-  else
-    merge_chain(labels, out);
+  if (mode_ != DedupMode::kPenalty) return merge_chain(labels, 0, sources_.size(), out);
+  // Clusters do not overlap in time: in time order, each is one stretch of
+  // sources_.
+  size_t begin = 0;
+  while (begin < sources_.size()) {
+    const uint32_t cluster = sources_[begin].copy->cluster;
+    size_t end = begin + 1;
+    while (end < sources_.size() && sources_[end].copy->cluster == cluster) ++end;
+    const SeriesCopy* first = nullptr;
+    bool several_replicas = false;
+    for (const auto& c : copies) {
+      if (c.cluster != cluster) continue;
+      if (!first) first = &c;
+      several_replicas |= c.replica_rank != first->replica_rank;
+    }
+    if (several_replicas)
+      merge_penalty(labels, begin, end, out);
+    else
+      merge_chain(labels, begin, end, out);
+    begin = end;
+  }
 }
 
 std::span<SampleRun> SeriesMerger::decode_runs(const Labels& labels,
@@ -173,9 +187,11 @@ std::span<SampleRun> SeriesMerger::decode_runs(const Labels& labels,
   const Source* prev = nullptr;
   for (uint32_t k : order) {
     const Source& s = sources_[k];
-    // Consecutive chunks of one copy that do not overlap extend one run:
-    // the merge then sees one run per replica instead of one per chunk.
-    bool extends = prev && prev->copy == s.copy && s.meta.min_time > prev->meta.max_time;
+    // Consecutive chunks of one replica that do not overlap extend one run,
+    // across its blocks too: the merge then sees one run per replica
+    // instead of one per chunk or block.
+    bool extends = prev && prev->copy->replica_rank == s.copy->replica_rank &&
+                   s.meta.min_time > prev->meta.max_time;
     if (!extends) {
       if (used == runs_.size()) runs_.emplace_back();
       runs_[used++].clear();
@@ -192,44 +208,49 @@ const SampleRun& SeriesMerger::merged(std::span<const SampleRun> runs) {
   return merged_;
 }
 
-void SeriesMerger::merge_penalty(const Labels& labels, std::vector<ChunkData>& out) {
-  // Penalty dedup follows one replica across the whole series, so every
+void SeriesMerger::merge_penalty(const Labels& labels, size_t begin, size_t end,
+                                 std::vector<ChunkData>& out) {
+  // Penalty dedup follows one replica across the whole cluster, so every
   // chunk is decoded; chunks that survive whole are still copied as bytes.
   std::vector<uint32_t> ranks;
-  for (const auto& s : sources_) ranks.push_back(s.copy->replica_rank);
+  for (size_t i = begin; i < end; ++i) ranks.push_back(sources_[i].copy->replica_rank);
   std::sort(ranks.begin(), ranks.end());
   ranks.erase(std::unique(ranks.begin(), ranks.end()), ranks.end());
-  std::vector<SampleRun> replicas;
+  if (replicas_.size() < ranks.size()) replicas_.resize(ranks.size());
   std::vector<uint32_t> order;
-  for (uint32_t rank : ranks) {
+  for (size_t r = 0; r < ranks.size(); ++r) {
     order.clear();
-    for (uint32_t i = 0; i < sources_.size(); ++i)
-      if (sources_[i].copy->replica_rank == rank) order.push_back(i);
-    replicas.push_back(merged(decode_runs(labels, order)));
+    for (size_t i = begin; i < end; ++i)
+      if (sources_[i].copy->replica_rank == ranks[r]) order.push_back(uint32_t(i));
+    // Swapped, not copied: the buffers keep their memory for later series.
+    std::span<SampleRun> runs = decode_runs(labels, order);
+    if (runs.size() > 1) chain_merge(runs, merged_);
+    std::swap(replicas_[r], runs.size() > 1 ? merged_ : runs[0]);
   }
-  SampleRun run = penalty_merge_all(replicas);
-  rechunker_.add(run, source_chunks_, out, histograms(), starts_);
+  penalty_merge_all(std::span(replicas_.data(), ranks.size()), deduplicated_, merged_);
+  rechunker_.add(deduplicated_, source_chunks_, out, histograms(), starts_);
 }
 
-void SeriesMerger::merge_chain(const Labels& labels, std::vector<ChunkData>& out) {
+void SeriesMerger::merge_chain(const Labels& labels, size_t begin, size_t end,
+                               std::vector<ChunkData>& out) {
   // Walk regions of chunks whose time ranges overlap (transitively).
   std::vector<uint32_t> order;
-  size_t i = 0;
-  while (i < sources_.size()) {
-    size_t end = i + 1;
+  size_t i = begin;
+  while (i < end) {
+    size_t region_end = i + 1;
     int64_t region_max = sources_[i].meta.max_time;
-    while (end < sources_.size() && sources_[end].meta.min_time <= region_max) {
-      region_max = std::max(region_max, sources_[end].meta.max_time);
-      ++end;
+    while (region_end < end && sources_[region_end].meta.min_time <= region_max) {
+      region_max = std::max(region_max, sources_[region_end].meta.max_time);
+      ++region_end;
     }
-    if (end == i + 1 && !touched_by_tombstones(sources_[i]) &&
+    if (region_end == i + 1 && !touched_by_tombstones(sources_[i]) &&
         rechunker_.may_copy(sources_[i].chunk)) {
       rechunker_.add_verbatim(sources_[i].chunk, out);
     } else {
       // Runs ordered by replica rank so that on equal timestamps the
       // replica ordered first wins.
       order.clear();
-      for (size_t k = i; k < end; ++k) order.push_back(uint32_t(k));
+      for (size_t k = i; k < region_end; ++k) order.push_back(uint32_t(k));
       std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
         return sources_[a].copy->replica_rank < sources_[b].copy->replica_rank;
       });
@@ -237,7 +258,7 @@ void SeriesMerger::merge_chain(const Labels& labels, std::vector<ChunkData>& out
       const SampleRun& run = merged(decode_runs(labels, order));
       rechunker_.add(run, source_chunks_, out, histograms(), starts_);
     }
-    i = end;
+    i = region_end;
   }
 }
 

@@ -26,7 +26,12 @@ DedupMode dedup_mode_from_name(std::string_view name);
 struct SeriesCopy {
   const BlockReader* block = nullptr;
   std::vector<index::ChunkMeta> chunks;
-  uint32_t replica_rank = 0;                       // 0 = the replica ordered first
+  uint32_t replica_rank = 0;  // 0 = the replica ordered first
+  // The cluster of time-overlapping blocks its block belongs to. Penalty
+  // dedup runs cluster by cluster, as it would in one job per cluster: a
+  // compaction that merges several clusters' blocks in one pass numbers
+  // them; a plain merge is one cluster.
+  uint32_t cluster = 0;
   const std::vector<Interval>* deleted = nullptr;  // tombstones; may be null
   // Where its chunks were read ahead (a batch's window); null: the mapping.
   const chunks::ChunkReader::Window* window = nullptr;
@@ -74,12 +79,13 @@ class SeriesMerger {
             std::span(float_histograms_.data(), float_histograms_used_)};
   }
   // Decodes the sources in `order` into time-ordered runs (in runs_), one
-  // per stretch of non-overlapping chunks of one copy.
+  // per stretch of non-overlapping chunks of one replica.
   std::span<SampleRun> decode_runs(const Labels& labels, std::span<const uint32_t> order);
   // The chain merge of the runs; valid until the next call.
   const SampleRun& merged(std::span<const SampleRun> runs);
-  void merge_penalty(const Labels& labels, std::vector<ChunkData>& out);
-  void merge_chain(const Labels& labels, std::vector<ChunkData>& out);
+  // Each merges sources_[begin, end) and appends their chunks to `out`.
+  void merge_penalty(const Labels& labels, size_t begin, size_t end, std::vector<ChunkData>& out);
+  void merge_chain(const Labels& labels, size_t begin, size_t end, std::vector<ChunkData>& out);
 
   DedupMode mode_;
   Rechunker rechunker_;
@@ -87,6 +93,8 @@ class SeriesMerger {
   std::vector<SourceChunk> source_chunks_;
   std::vector<SampleRun> runs_;           // scratch, reused across series
   SampleRun merged_;                      // scratch, reused across series
+  std::vector<SampleRun> replicas_;       // penalty's per-replica runs, reused
+  SampleRun deduplicated_;                // penalty's result, reused
   mutable std::vector<uint8_t> scratch_;  // the padded copy of a chunk being decoded
   // Start timestamps of decoded XOR2 sources, by source index (rechunk.h).
   mutable std::vector<std::vector<int64_t>> starts_;

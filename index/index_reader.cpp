@@ -19,6 +19,17 @@ IndexReader::IndexReader(const std::string& path) : file_(path), bytes_(file_.by
   // Obsolete (readers use the postings offset table), but a damaged label
   // index is still a damaged file, and checking them is cheap.
   parse_label_indices(bytes_, layout_, symbol_count(), fault);
+  // Of the tables just read, only the symbols are looked up at every
+  // series. Let go of the other pages (a rare lookup faults a few back in),
+  // so that a merge of many inputs does not keep every input's tables
+  // resident.
+  size_t symbols_begin = 0, symbols_end = 0;
+  if (!symbols_body_.empty()) {
+    symbols_begin = size_t(symbols_body_.data() - bytes_.data());
+    symbols_end = symbols_begin + symbols_body_.size();
+  }
+  file_.release(0, symbols_begin);
+  file_.release(symbols_end, bytes_.size());
 }
 
 void IndexReader::fail_here(const std::string& what) const { fail(file_.path(), what); }
@@ -87,11 +98,14 @@ roaring::Roaring IndexReader::read_postings(const ValueEntry& v, std::string_vie
   // Messages are built only on failure: this runs once per list read.
   auto what = [&] { return "postings of " + postings_pair_name(name, v.value); };
   std::vector<uint32_t> refs;
+  auto body = section(v.postings_offset, what);
   parse_postings_list(
-      section(v.postings_offset, what), layout_, what, [this](Fault&& f) { fail_here(f.what); },
-      refs);
+      body, layout_, what, [this](Fault&& f) { fail_here(f.what); }, refs);
   roaring::Roaring out;
   out.addMany(refs.size(), refs.data());
+  // Read once into memory: its pages need not stay mapped.
+  size_t begin = size_t(body.data() - bytes_.data());
+  file_.release(begin, begin + body.size());
   return out;
 }
 
@@ -126,7 +140,7 @@ roaring::Roaring IndexReader::postings_matching(
 }
 
 void IndexReader::release_series_before(uint32_t ref) const {
-  constexpr size_t kStep = 64 * 1024;  // fewer madvise calls
+  constexpr size_t kStep = 16 * 1024;  // fewer madvise calls
   if (toc().series == 0) return;
   size_t upto = size_t(std::min<uint64_t>(uint64_t(ref) * kSeriesAlign, layout_.series_end));
   file_.release_behind(series_released_, upto, kStep);

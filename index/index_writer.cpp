@@ -52,7 +52,11 @@ auto IndexWriter::guarded(F&& f) {
   }
 }
 
-IndexWriter::IndexWriter(const std::string& path) : file_(path) {
+// Enough to make writes large: series are streamed out as they come, and
+// a larger buffer would only sit in memory.
+constexpr size_t kIndexBufferSize = size_t(1) << 20;
+
+IndexWriter::IndexWriter(const std::string& path) : file_(path, kIndexBufferSize) {
   buf_.put_be32(kMagic);
   buf_.put_byte(kFormatV2);
   file_.write(buf_.bytes());

@@ -69,5 +69,23 @@ TEST(FileWriter, SmallFilePaddedAndClosed) {
   EXPECT_THROW(w.write(three), Error);  // after close
 }
 
+TEST(FileWriter, FinishedWritingFlushesAndStillTakesWrites) {
+  // finish_writing() gives up the buffer: what was buffered is in the file
+  // before close(), and a later write goes straight through.
+  TempDir dir;
+  const std::string path = dir.path() + "/finished";
+  FileWriter w(path, 4096);
+  auto first = pattern(1000, 1);
+  w.write(first);
+  w.finish_writing();
+  EXPECT_EQ(read_bytes(path), first);
+  auto second = pattern(10, 2);
+  w.write(second);
+  EXPECT_EQ(w.pos(), 1010u);
+  w.close();
+  first.insert(first.end(), second.begin(), second.end());
+  EXPECT_EQ(read_bytes(path), first);
+}
+
 }  // namespace
 }  // namespace promblock

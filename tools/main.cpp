@@ -7,6 +7,7 @@
 #include "tools/command.h"
 #include "tools/log.h"
 #include "tools/run_report.h"
+#include "tsdb/base/allocator_tuning.h"
 #include "tsdb/base/dir_lock.h"
 #include "tsdb/base/error.h"
 #include "tsdb/model/timeparse.h"
@@ -18,6 +19,7 @@
 
 int main(int argc, char** argv) {
   namespace t = promblock::tools;
+  promblock::tune_allocator();
   CLI::App app{
       "promblock: merge, deduplicate, compact, inspect and back up Prometheus TSDB blocks"};
   app.require_subcommand(1);

@@ -150,6 +150,12 @@ void FileWriter::start_writeback() {
   if (written_ > kicked_) kick_writeback();
 }
 
+void FileWriter::finish_writing() {
+  start_writeback();
+  buf_ = {};
+  buf_cap_ = 0;
+}
+
 void FileWriter::write_all(const uint8_t* p, size_t left) {
   write_fully(fd_, std::span<const uint8_t>(p, left), path_);
 }

@@ -41,6 +41,9 @@ class FileWriter {
   // Flushes and starts writing everything back to disk without waiting
   // for it: a later close() then has little left to wait for.
   void start_writeback();
+  // As start_writeback(), for a file written no more before close(): its
+  // buffer's memory goes too (a later write would go straight through).
+  void finish_writing();
   // Flushes, fsyncs and closes the file.
   void close();
 

@@ -72,7 +72,8 @@ void ChunkWriter::start_segment() {
 
 void ChunkWriter::finish_segment() {
   if (!segment_) return;
-  segment_->start_writeback();
+  // Kept open for the fsync at close(), without its buffer.
+  segment_->finish_writing();
   full_.push_back(std::move(segment_));
   // Bounded open files: beyond a few, the oldest is fsynced now (by then
   // it has long been written back).

@@ -20,7 +20,7 @@ namespace {
 // Batches small enough to keep memory flat, large enough to keep the
 // hand-off between threads cheap.
 constexpr size_t kBatchSeries = 1024;
-constexpr size_t kBatchChunks = 2048;
+constexpr size_t kBatchChunks = 1024;
 
 // One output series: its copies in the inputs, then its merged chunks.
 struct SeriesJob {

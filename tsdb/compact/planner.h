@@ -32,7 +32,8 @@ struct JobInput {
   bool is_job = false;
   size_t index = 0;
   // Inputs of a job dedup only with those of the same cluster (the
-  // vertical job they were taken from, or themselves alone).
+  // vertical job they were taken from, or themselves alone); clusters are
+  // numbered in time order.
   uint32_t cluster = 0;
   bool operator==(const JobInput&) const = default;
 };

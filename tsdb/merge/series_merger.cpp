@@ -30,10 +30,18 @@ void SeriesMerger::collect_sources(std::span<const SeriesCopy> copies) {
       sources_.push_back({&c, m, {m.min_time, m.max_time, chunk.encoding, chunk.data, n}});
       samples_in_ += n;
     }
-  std::stable_sort(sources_.begin(), sources_.end(), [](const Source& a, const Source& b) {
-    if (a.meta.min_time != b.meta.min_time) return a.meta.min_time < b.meta.min_time;
-    return a.copy->replica_rank < b.copy->replica_rank;
-  });
+  // Penalty takes one cluster at a time: each must be one stretch, even
+  // where a damaged block has chunks outside its time range. (Clusters are
+  // numbered in time order; chain ignores them.)
+  const bool by_cluster = mode_ == DedupMode::kPenalty;
+  std::stable_sort(sources_.begin(), sources_.end(),
+                   [by_cluster](const Source& a, const Source& b) {
+                     if (by_cluster && a.copy->cluster != b.copy->cluster)
+                       return a.copy->cluster < b.copy->cluster;
+                     if (a.meta.min_time != b.meta.min_time)
+                       return a.meta.min_time < b.meta.min_time;
+                     return a.copy->replica_rank < b.copy->replica_rank;
+                   });
   source_chunks_.clear();
   for (const auto& s : sources_) source_chunks_.push_back(s.chunk);
   if (starts_.size() < sources_.size()) starts_.resize(sources_.size());
@@ -158,8 +166,7 @@ void SeriesMerger::merge_keeping(const Labels& labels, std::span<const SeriesCop
   histograms_used_ = float_histograms_used_ = 0;
   collect_sources(copies);
   if (mode_ != DedupMode::kPenalty) return merge_chain(labels, 0, sources_.size(), out);
-  // Clusters do not overlap in time: in time order, each is one stretch of
-  // sources_.
+  // Sorted by cluster first (collect_sources): each is one stretch.
   size_t begin = 0;
   while (begin < sources_.size()) {
     const uint32_t cluster = sources_[begin].copy->cluster;

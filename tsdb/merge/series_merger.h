@@ -30,7 +30,7 @@ struct SeriesCopy {
   // The cluster of time-overlapping blocks its block belongs to. Penalty
   // dedup runs cluster by cluster, as it would in one job per cluster: a
   // compaction that merges several clusters' blocks in one pass numbers
-  // them; a plain merge is one cluster.
+  // them in time order; a plain merge is one cluster.
   uint32_t cluster = 0;
   const std::vector<Interval>* deleted = nullptr;  // tombstones; may be null
   // Where its chunks were read ahead (a batch's window); null: the mapping.

@@ -419,19 +419,16 @@ def collapse_levels(jobs):
     the same samples, as a vertical job's inputs still dedup together and
     apart from the rest (a cluster each; see penalty_windows). Jobs keep
     their order and are renumbered; levels follow the new inputs."""
-    def taken(i):
-        return isinstance(i, Job)
-
     absorbed = set()
     for j in jobs:
         if j.reason in ("vertical", "copy"):
             continue
         flat = []
         for i in j.inputs:
-            flat.extend(i.inputs if taken(i) else [i])
-        if not any(taken(i) for i in j.inputs) or len(flat) > MAX_ONE_PASS_INPUTS:
+            flat.extend(i.inputs if isinstance(i, Job) else [i])
+        if not any(isinstance(i, Job) for i in j.inputs) or len(flat) > MAX_ONE_PASS_INPUTS:
             continue
-        absorbed.update(id(i) for i in j.inputs if taken(i))
+        absorbed.update(id(i) for i in j.inputs if isinstance(i, Job))
         j.inputs = flat
         j.level = max(i.level for i in flat) + 1
     kept = [j for j in jobs if id(j) not in absorbed]

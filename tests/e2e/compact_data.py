@@ -527,8 +527,11 @@ def _self_check():
                                                     "compact") else len(j.inputs)))
     print("final:", [(x.id, (x.min - T0) // HOUR, -(-(x.max - T0) // HOUR), x.level)
                      for x in final])
-    assert [j.reason for j in jobs] == ["vertical"] * 12 + ["compact 8h"] * 2 + ["compact 2d"]
-    assert [x.level for x in final] == [4, 2, 2, 2, 2]
+    # W0..W7's 2d level takes their 16 source blocks in one pass (a cluster
+    # per window); W8..W11 get vertical jobs.
+    assert [j.reason for j in jobs] == ["vertical"] * 4 + ["compact 2d"]
+    assert len(jobs[-1].inputs) == 16
+    assert [x.level for x in final] == [2, 2, 2, 2, 2]
     # Prometheus's rule (high time = the newest *remaining* block's minTime,
     # here W10's) leaves W8..W10 alone: their 8h window is not full and W10
     # ends after W10 starts. The old rule (the newest block's minTime) would

@@ -32,6 +32,21 @@ IndexReader::IndexReader(const std::string& path) : file_(path), bytes_(file_.by
   file_.release(symbols_end, bytes_.size());
 }
 
+void IndexReader::release_around(size_t begin, size_t end) const {
+  // A kernel that maps a whole large folio on a fault (Linux 6.18) mapped
+  // the neighbours of what was read too: release out to the largest folio,
+  // but not the symbol table, which every series lookup reads.
+  constexpr size_t kMaxFolio = 2 << 20;
+  size_t from = begin / kMaxFolio * kMaxFolio, to = (end / kMaxFolio + 1) * kMaxFolio;
+  size_t symbols_begin = 0, symbols_end = 0;
+  if (!symbols_body_.empty()) {
+    symbols_begin = size_t(symbols_body_.data() - bytes_.data());
+    symbols_end = symbols_begin + symbols_body_.size();
+  }
+  if (from < symbols_begin) file_.release(from, std::min(to, symbols_begin));
+  file_.release(std::max(from, symbols_end), to);
+}
+
 void IndexReader::fail_here(const std::string& what) const { fail(file_.path(), what); }
 
 std::span<const uint8_t> IndexReader::section(uint64_t offset, const WhatFn& what) const {
@@ -105,7 +120,7 @@ roaring::Roaring IndexReader::read_postings(const ValueEntry& v, std::string_vie
   out.addMany(refs.size(), refs.data());
   // Read once into memory: its pages need not stay mapped.
   size_t begin = size_t(body.data() - bytes_.data());
-  file_.release(begin, begin + body.size());
+  release_around(begin, begin + body.size());
   return out;
 }
 
@@ -147,11 +162,22 @@ void IndexReader::release_series_before(uint32_t ref) const {
 }
 
 void IndexReader::series(uint32_t ref, Labels& labels, std::vector<ChunkMeta>& chunks) const {
-  auto what = [ref] { return "series " + std::to_string(ref); };
+  uint64_t offset = series_offset(ref);
+  decode_series(ref, bytes_.subspan(offset, layout_.series_end - offset), labels, chunks);
+}
+
+uint64_t IndexReader::series_offset(uint32_t ref) const {
   uint64_t offset = uint64_t(ref) * kSeriesAlign;
   if (toc().series == 0 || offset < toc().series || offset >= layout_.series_end)
-    fail(file_.path(), what(), "offset " + std::to_string(offset) + " outside the series section");
-  enc::Decbuf d(bytes_.subspan(offset, layout_.series_end - offset));
+    fail(file_.path(), "series " + std::to_string(ref),
+         "offset " + std::to_string(offset) + " outside the series section");
+  return offset;
+}
+
+void IndexReader::decode_series(uint32_t ref, std::span<const uint8_t> entry, Labels& labels,
+                                std::vector<ChunkMeta>& chunks) const {
+  auto what = [ref] { return "series " + std::to_string(ref); };
+  enc::Decbuf d(entry);
   uint64_t len = d.uvarint();
   auto body = d.bytes(size_t(std::min<uint64_t>(len, d.remaining() + 1)));
   uint32_t want = d.be32();

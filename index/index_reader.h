@@ -60,6 +60,14 @@ class IndexReader {
 
   // Decodes the series entry at offset ref * 16 into labels and chunks.
   void series(uint32_t ref, Labels& labels, std::vector<ChunkMeta>& chunks) const;
+  // For readers of the series section that do not use the mapping
+  // (SeriesCursor): where ref's entry starts (checked against the
+  // section), and the decoding of an entry from bytes starting at it (up to
+  // the section's end, or at least the whole entry).
+  uint64_t series_offset(uint32_t ref) const;
+  void decode_series(uint32_t ref, std::span<const uint8_t> entry, Labels& labels,
+                     std::vector<ChunkMeta>& chunks) const;
+  const MappedFile& file() const { return file_; }
   // Drops from memory the mapped pages of the series entries before `ref`
   // (MappedFile::release): a merge reads them once, in order, and with many
   // inputs their pages would add up. For one thread at a time; series()
@@ -78,6 +86,9 @@ class IndexReader {
   };
 
   [[noreturn]] void fail_here(const std::string& what) const;
+  // Releases the mapped pages of [begin, end) and those around it (see
+  // there), except the symbol table's.
+  void release_around(size_t begin, size_t end) const;
   // A section's body, bounds and CRC checked; `what` names it on failure.
   std::span<const uint8_t> section(uint64_t offset, const WhatFn& what) const;
   std::span<const uint8_t> section(uint64_t offset, std::string_view what) const {

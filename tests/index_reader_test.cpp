@@ -11,10 +11,12 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "index/index_writer.h"
+#include "index/series_cursor.h"
 #include "tests/test_util.h"
 #include "tsdb/base/encoding.h"
 #include "tsdb/base/error.h"
@@ -415,6 +417,12 @@ std::string write_hosts_index(const TempDir& dir) {
   return path;
 }
 
+std::vector<uint32_t> all_refs(const IndexReader& r) {
+  std::vector<uint32_t> refs;
+  for (uint32_t ref : r.all_postings()) refs.push_back(ref);
+  return refs;
+}
+
 TEST(IndexReaderTest, TablesReadAtOpenDoNotStayResident) {
   // Opening reads the postings offset table (about 400 kB here) and the
   // label indices into memory: their pages go. Only the symbols (about 240
@@ -436,8 +444,7 @@ TEST(IndexReaderTest, ReleasingSeriesDropsTheirPagesAndKeepsThemReadable) {
   TempDir dir;
   const std::string path = write_hosts_index(dir);
   IndexReader r(path);
-  std::vector<uint32_t> refs;
-  for (uint32_t ref : r.all_postings()) refs.push_back(ref);
+  std::vector<uint32_t> refs = all_refs(r);
   ASSERT_EQ(refs.size(), 20000u);
   Labels labels;
   std::vector<ChunkMeta> chunks;
@@ -455,6 +462,95 @@ TEST(IndexReaderTest, ReleasingSeriesDropsTheirPagesAndKeepsThemReadable) {
   EXPECT_EQ(labels[0].value, "host-112345");
   ASSERT_EQ(chunks.size(), 8u);
   EXPECT_EQ(chunks[7].ref, 708u);
+}
+
+TEST(SeriesCursorTest, ReadsWhatTheMappingReadsAndMapsNothing) {
+  TempDir dir;
+  const std::string path = write_hosts_index(dir);
+  IndexReader r(path);
+  const std::vector<uint32_t> refs = all_refs(r);
+  long at_open = resident_kb_of(fs::canonical(path).string());
+  SeriesCursor cursor(r);
+  Labels want, got;
+  std::vector<ChunkMeta> want_chunks, got_chunks;
+  for (uint32_t ref : refs) {
+    cursor.series(ref, got, got_chunks);
+    r.series(ref, want, want_chunks);
+    ASSERT_EQ(got, want) << "series " << ref;
+    ASSERT_EQ(got_chunks.size(), want_chunks.size());
+    for (size_t k = 0; k < got_chunks.size(); ++k) ASSERT_EQ(got_chunks[k].ref, want_chunks[k].ref);
+  }
+  r.release_series_before(refs.back() + 1);
+  long after = resident_kb_of(fs::canonical(path).string());
+  EXPECT_LE(after, at_open + 64) << "kB mapped after a pass with the cursor";
+
+  // A step back reads again.
+  cursor.series(refs[17], got, got_chunks);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].value, "host-100017");
+}
+
+TEST(SeriesCursorTest, ReadsEntriesLargerThanItsBuffer) {
+  TempDir dir;
+  const std::string path = dir.file("index");
+  {
+    IndexWriter w(path);
+    for (const char* s : {"a", "b", "c", "n"}) w.add_symbol(s);
+    std::vector<ChunkMeta> many, few = {{0, 9, 8}};
+    for (int k = 0; k < 20000; ++k) many.push_back({k * 10, k * 10 + 9, uint64_t(8 + 200 * k)});
+    w.add_series({{"n", "a"}}, few);
+    w.add_series({{"n", "b"}}, many);  // about 100 kB
+    w.add_series({{"n", "c"}}, few);
+    w.close();
+  }
+  IndexReader r(path);
+  SeriesCursor cursor(r);
+  Labels labels;
+  std::vector<ChunkMeta> chunks;
+  std::vector<size_t> counts;
+  for (uint32_t ref : r.all_postings()) {
+    cursor.series(ref, labels, chunks);
+    counts.push_back(chunks.size());
+  }
+  EXPECT_EQ(counts, (std::vector<size_t>{1, 20000, 1}));
+  EXPECT_EQ(chunks[0].ref, 8u);
+}
+
+TEST(SeriesCursorTest, ReportsDamageAsTheMappingDoes) {
+  TempDir dir;
+  const std::string good = write_small_index(dir);
+  auto bytes = read_bytes(good);
+  const Toc toc = read_toc(bytes);
+  // Every byte of the series section flipped in turn (entries, padding).
+  for (uint64_t at = toc.series; at < toc.label_indices; ++at) {
+    auto bad = bytes;
+    bad[at] ^= 0x40;
+    const std::string path = dir.file("bad" + std::to_string(at));
+    write_bytes(path, bad);
+    std::unique_ptr<IndexReader> r;
+    try {
+      r = std::make_unique<IndexReader>(path);
+    } catch (const Error&) {
+      continue;  // found at open
+    }
+    SeriesCursor cursor(*r);
+    for (uint32_t ref = uint32_t(toc.series / 16); ref < uint32_t(toc.label_indices / 16); ++ref) {
+      auto error = [&](auto&& read) -> std::string {
+        Labels ls;
+        std::vector<ChunkMeta> cs;
+        try {
+          read(ref, ls, cs);
+        } catch (const Error& e) {
+          return e.what();
+        }
+        return labels_to_string(ls) + std::to_string(cs.size());
+      };
+      EXPECT_EQ(
+          error([&](uint32_t f, Labels& l, std::vector<ChunkMeta>& c) { cursor.series(f, l, c); }),
+          error([&](uint32_t f, Labels& l, std::vector<ChunkMeta>& c) { r->series(f, l, c); }))
+          << "byte " << at << ", ref " << ref;
+    }
+  }
 }
 
 }  // namespace

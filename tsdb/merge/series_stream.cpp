@@ -13,7 +13,8 @@ SeriesStream::SeriesStream(const BlockReader& block, uint32_t source_index,
       external_key_(rules.external_key(block.meta())),
       postings_(block.index().all_postings()),
       it_(postings_.begin()),
-      end_(postings_.end()) {
+      end_(postings_.end()),
+      cursor_(block.index()) {
   series_count_ = postings_.cardinality();
   bool labels_in_series = false;
   for (const auto& l : rules_.labels())
@@ -69,11 +70,18 @@ bool SeriesStream::next() {
   started_ = true;
   if (it_ == end_) return false;
   current_.ref = *it_;
-  block_.index().series(current_.ref, current_.labels, scratch_);
+  cursor_.series(current_.ref, current_.labels, chunks_);
   current_.tag =
       fixed_rank_ ? *fixed_rank_
                   : rules_.rank(rules_.series_key(external_key_, current_.labels, source_index_));
   return true;
+}
+
+void SeriesStream::chunks(std::vector<index::ChunkMeta>& out, Labels& scratch) const {
+  if (relabel_)
+    block_.index().series(ref(), scratch, out);
+  else
+    out = chunks_;
 }
 
 }  // namespace promblock::merge

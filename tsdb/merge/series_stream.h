@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "index/series_cursor.h"
 #include "tsdb/block/block_reader.h"
 #include "tsdb/merge/replicas.h"
 #include "tsdb/merge/series_merger.h"
@@ -26,6 +27,9 @@ class SeriesStream {
   uint32_t ref() const { return at_->ref; }
   uint32_t replica_rank() const { return at_->tag; }
   const BlockReader& block() const { return block_; }
+  // The chunk metas of the series positioned on, into `out`: those read
+  // with its labels where it was read in index order (not read twice).
+  void chunks(std::vector<index::ChunkMeta>& out, Labels& scratch) const;
   uint64_t series_count() const { return series_count_; }
 
  private:
@@ -46,7 +50,8 @@ class SeriesStream {
   std::optional<RelabeledSeriesStream> sorted_;  // when relabeling
   RelabeledSeries current_;                      // when reading in index order
   const RelabeledSeries* at_ = &current_;        // the series positioned on
-  std::vector<index::ChunkMeta> scratch_;
+  std::vector<index::ChunkMeta> chunks_;         // of current_
+  index::SeriesCursor cursor_;                   // reads in index order
   uint64_t series_count_ = 0;
 };
 

@@ -91,6 +91,28 @@ TEST_F(ChunkSegments, RoundTripOneSegment) {
   EXPECT_EQ(head, (std::vector<uint8_t>{0x85, 0xBD, 0x40, 0xDD, 1, 0, 0, 0}));
 }
 
+TEST_F(ChunkSegments, ACrcGivenIsTheOneWrittenAndReadBack) {
+  auto data = xor_chunk(7, 50);
+  uint32_t crc = chunk_crc(1, data);
+  uint64_t with, without, wrong;
+  {
+    ChunkWriter w(chunks_dir());
+    with = w.write(1, data, crc);
+    without = w.write(1, data);
+    wrong = w.write(1, data, crc ^ 1);  // trusted as given: a reader must catch it
+    w.close();
+  }
+  ChunkReader r(chunks_dir());
+  EXPECT_EQ(r.chunk(with).crc, crc);
+  EXPECT_EQ(r.chunk(without).crc, crc);
+  try {
+    r.chunk(wrong);
+    ADD_FAILURE() << "a wrong CRC read back without an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("checksum mismatch"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(ChunkSegments, WindowsGiveTheChunksTheMappingGives) {
   std::vector<uint64_t> refs;
   {

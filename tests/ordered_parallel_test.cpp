@@ -66,6 +66,24 @@ TEST(OrderedParallel, KeepsProductionOrder) {
   }
 }
 
+TEST(OrderedParallel, HandsConsumedItemsBackToProduce) {
+  for (size_t threads : {1, 3}) {
+    int next = 0, reused = 0;
+    ordered_parallel<Item>(
+        threads, threads + 1,
+        [&](Item& it) {
+          reused += it.squared != 0;  // processed before: a consumed item
+          if (next == 100) return false;
+          it.n = next++;
+          it.squared = 0;
+          return true;
+        },
+        [](Item& it) { it.squared = it.n * it.n + 1; }, [](Item&) {});
+    // All but the first window's items (and the first with one thread).
+    EXPECT_GE(reused, 100 - int(threads + 1)) << threads;
+  }
+}
+
 TEST(OrderedParallel, NothingToDo) { EXPECT_TRUE(run(3, 4, 0).seen.empty()); }
 
 TEST(OrderedParallel, BoundsItemsInFlight) {

@@ -94,8 +94,12 @@ inline std::string write_block(const std::string& parent, std::vector<TestSeries
     for (const auto& samples : s.chunks) {
       auto& e = encoders.emplace_back();
       for (auto [t, v] : samples) e.append(t, v);
-      chunks.push_back(
-          {samples.front().first, samples.back().first, 1, e.bytes(), uint32_t(samples.size())});
+      chunks.push_back({samples.front().first,
+                        samples.back().first,
+                        1,
+                        e.bytes(),
+                        uint32_t(samples.size()),
+                        {}});
     }
     w.add_series(s.labels, chunks);
   }

@@ -87,8 +87,9 @@ TEST(VerifyTest, BlockWriterBlockPasses) {
   for (const char* s : {"__name__", "a", "b", "job", "x", "y"}) w.add_symbol(s);
   chunkenc::XorEncoder e1, e2;
   for (int i = 0; i < 5; ++i) e1.append(1000 + i, i), e2.append(2000 + i, i);
-  std::vector<ChunkData> chunks = {{1000, 1004, uint8_t(chunkenc::Encoding::kXOR), e1.bytes(), 5},
-                                   {2000, 2004, uint8_t(chunkenc::Encoding::kXOR), e2.bytes(), 5}};
+  std::vector<ChunkData> chunks = {
+      {1000, 1004, uint8_t(chunkenc::Encoding::kXOR), e1.bytes(), 5, {}},
+      {2000, 2004, uint8_t(chunkenc::Encoding::kXOR), e2.bytes(), 5, {}}};
   w.add_series({{"__name__", "a"}, {"job", "x"}}, chunks);
   w.add_series({{"__name__", "b"}, {"job", "y"}}, chunks);
   std::string dir = w.commit();

@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
       for (const auto& m : s.metas) {
         auto c = in.chunks().chunk(m.ref);
         chunks.push_back({m.min_time, m.max_time, c.encoding, c.data,
-                          promblock::chunkenc::header_sample_count(c.encoding, c.data)});
+                          promblock::chunkenc::header_sample_count(c.encoding, c.data), c.crc});
       }
       out.add_series(s.labels, chunks);
     }

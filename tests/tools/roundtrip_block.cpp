@@ -115,7 +115,7 @@ int main(int argc, char** argv) {
                                         " not supported here");
         }
         encoded.emplace_back(bytes.begin(), bytes.end());
-        chunks.push_back({m.min_time, m.max_time, encoding, {}, n});
+        chunks.push_back({m.min_time, m.max_time, encoding, {}, n, {}});
       }
       for (size_t i = 0; i < chunks.size(); ++i) chunks[i].data = encoded[i];
       out.add_series(labels, chunks);

@@ -124,32 +124,37 @@ void Pipeline<T>::work(Process& process) {
 
 }  // namespace ordered_parallel_detail
 
-// produce(T&) -> bool fills a default-constructed item, false when done;
-// process(T&) runs on a worker; consume(T&) sees items in production order.
+// produce(T&) -> bool fills an item, false when done; process(T&) runs on
+// a worker; consume(T&) sees items in production order. Consumed items are
+// handed to produce again as they are, so that their buffers are reused
+// (an item starts default-constructed): produce resets what it fills.
 // threads <= 1 runs everything on the calling thread.
 template <typename T, typename Produce, typename Process, typename Consume>
 void ordered_parallel(size_t threads, size_t window, Produce&& produce, Process&& process,
                       Consume&& consume) {
   if (threads <= 1) {
-    for (;;) {
-      T item{};
-      if (!produce(item)) return;
+    T item{};
+    while (produce(item)) {
       process(item);
       consume(item);
     }
+    return;
   }
   using Pipeline = ordered_parallel_detail::Pipeline<T>;
   Pipeline pipeline;
   pipeline.start(threads, process);
+  std::unique_ptr<typename Pipeline::Slot> spare;
   bool more = true;
   while (more || pipeline.in_flight() > 0) {
     while (more && pipeline.in_flight() < window) {
-      auto slot = std::make_unique<typename Pipeline::Slot>();
+      auto slot = spare ? std::move(spare) : std::make_unique<typename Pipeline::Slot>();
+      slot->ready = false;
       more = produce(slot->item);
       if (more) pipeline.push(std::move(slot));
     }
     if (pipeline.in_flight() == 0) break;
-    consume(pipeline.pop()->item);
+    spare = pipeline.pop();
+    consume(spare->item);
   }
 }
 

@@ -37,7 +37,7 @@ void BlockWriter::add_symbol(std::string_view symbol) { index_writer_->add_symbo
 void BlockWriter::add_series(const Labels& labels, std::span<const ChunkData> chunks) {
   metas_scratch_.clear();
   for (const auto& c : chunks) {
-    uint64_t ref = chunk_writer_->write(c.encoding, c.data);
+    uint64_t ref = chunk_writer_->write(c.encoding, c.data, c.crc);
     metas_scratch_.push_back({c.min_time, c.max_time, ref});
     meta_.stats.num_samples += c.num_samples;
     // Split by encoding, as Prometheus 3.6+ counts them.

@@ -5,6 +5,7 @@
 // run leaves no partial block behind.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -23,6 +24,10 @@ struct ChunkData {
   uint8_t encoding = 0;
   std::span<const uint8_t> data;  // without the encoding byte
   uint32_t num_samples = 0;
+  // CRC32-C of the encoding byte and data, where known already (a chunk
+  // copied as read, or encoded on a merge's worker thread), so that the
+  // writing thread does not compute it again.
+  std::optional<uint32_t> crc;
 };
 
 class BlockWriter {

@@ -7,7 +7,10 @@
 // A chunk ref is the 0-based index of the segment (file 000001 is index 0)
 // shifted left by 32, ORed with the chunk's byte offset in that file.
 #include <cstdint>
+#include <span>
 #include <string>
+
+#include "tsdb/base/encoding.h"
 
 namespace promblock::chunks {
 
@@ -25,6 +28,11 @@ inline uint64_t make_chunk_ref(uint64_t segment_index, uint64_t offset) {
 }
 inline uint64_t ref_segment_index(uint64_t ref) { return ref >> 32; }
 inline uint64_t ref_offset(uint64_t ref) { return ref & 0xffffffffu; }
+
+// The CRC a chunk record ends with: CRC32-C of its encoding byte and data.
+inline uint32_t chunk_crc(uint8_t encoding, std::span<const uint8_t> data) {
+  return enc::crc32c(data, enc::crc32c(&encoding, 1));
+}
 
 // File name of the segment with 0-based index i: "000001" for 0.
 std::string segment_file_name(uint64_t index);

@@ -161,7 +161,7 @@ std::optional<ChunkReader::Chunk> ChunkReader::parse(const MappedFile& seg, uint
   if (!chunkenc::is_known_encoding(encoding)) {
     fail_chunk(seg, ref, "unsupported chunk encoding " + std::to_string(encoding));
   }
-  return Chunk{encoding, data};
+  return Chunk{encoding, data, want};
 }
 
 }  // namespace promblock::chunks

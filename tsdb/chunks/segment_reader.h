@@ -17,6 +17,7 @@ class ChunkReader {
   struct Chunk {
     uint8_t encoding;
     std::span<const uint8_t> data;  // points into the mapped segment
+    uint32_t crc = 0;               // as stored, checked against the bytes
   };
 
   // Maps every segment file (000001, 000002, ... without gaps) and checks

@@ -25,7 +25,8 @@ ChunkWriter::ChunkWriter(const std::string& chunks_dir, uint64_t max_segment_siz
   fsutil::make_dirs(chunks_dir);
 }
 
-uint64_t ChunkWriter::write(uint8_t encoding, std::span<const uint8_t> data) {
+uint64_t ChunkWriter::write(uint8_t encoding, std::span<const uint8_t> data,
+                            std::optional<uint32_t> crc) {
   if (closed_) fail(dir_, "chunk written after the chunk writer was closed");
   // Prometheus's rule: a segment that already holds chunks is cut when the
   // chunk, sized with the longest possible length field, would not fit.
@@ -50,12 +51,12 @@ uint64_t ChunkWriter::write(uint8_t encoding, std::span<const uint8_t> data) {
     head[n++] = uint8_t(len) | 0x80;
   }
   head[n++] = encoding;
-  uint8_t crc[4];
-  enc::store_be32(crc, enc::crc32c(data, enc::crc32c(&encoding, 1)));
+  uint8_t crc_bytes[4];
+  enc::store_be32(crc_bytes, crc ? *crc : chunk_crc(encoding, data));
 
   segment_->write(std::span<const uint8_t>(head, n));
   segment_->write(data);
-  segment_->write(crc);
+  segment_->write(crc_bytes);
   return ref;
 }
 

@@ -4,6 +4,7 @@
 // chunk would push the current one past the size cap.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -24,8 +25,10 @@ class ChunkWriter {
   ChunkWriter& operator=(const ChunkWriter&) = delete;
 
   // Appends one chunk (`data` as the chunk encoder produced it) and returns
-  // its ref. Writes are buffered. Throws promblock::Error naming the file.
-  uint64_t write(uint8_t encoding, std::span<const uint8_t> data);
+  // its ref; `crc` is its chunk_crc() where the caller has it. Writes are
+  // buffered. Throws promblock::Error naming the file.
+  uint64_t write(uint8_t encoding, std::span<const uint8_t> data,
+                 std::optional<uint32_t> crc = std::nullopt);
 
   // Flushes and fsyncs the segments and the directory. Must be called for
   // the data to count as written; without it the destructor just closes

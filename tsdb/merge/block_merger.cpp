@@ -61,6 +61,8 @@ constexpr size_t kMinInputsForWindows = 4;
 // are read from the mapping rather than copying what lies between.
 constexpr uint64_t kMaxWindow = 8 << 20;
 
+// Batches are reused once written (ordered_parallel.h): jobs, copies and
+// buffers keep their memory, and fill() resets what it uses.
 struct Batch {
   std::vector<SeriesJob> jobs;
   std::vector<ChunkSpan> spans;                      // per input block
@@ -163,17 +165,19 @@ class BatchProducer {
     batch.last_chunk_ref.assign(streams_.size(), 0);
     batch.last_series_ref.assign(streams_.size(), 0);
     batch.spans.assign(streams_.size(), {});
+    batch.copies_skipped = 0;
     // Sized before the copies point into it; a reused batch keeps the buffers.
     batch.windows.resize(use_windows_ ? streams_.size() : 0);
-    size_t chunks = 0;
-    while (batch.jobs.size() < kBatchSeries && chunks < kBatchChunks && merge_.next()) {
+    size_t chunks = 0, series = 0;
+    while (series < kBatchSeries && chunks < kBatchChunks && merge_.next()) {
       if (shard_ && labels_hash(merge_.labels()) % shard_->count != shard_->index)
         skip_series(batch);
       else
-        chunks += take_series(batch);
+        chunks += take_series(batch, series++);
     }
+    batch.jobs.resize(series);
     chunks_in_ += chunks;
-    return !batch.jobs.empty() || batch.copies_skipped > 0;
+    return series > 0 || batch.copies_skipped > 0;
   }
 
  private:
@@ -199,20 +203,24 @@ class BatchProducer {
     }
   }
 
-  // Adds the current output series to the batch; returns its chunk count.
-  size_t take_series(Batch& batch) {
-    SeriesJob& job = batch.jobs.emplace_back();
+  // Makes the current output series the batch's job n (reusing what a
+  // job there holds); returns its chunk count.
+  size_t take_series(Batch& batch, size_t n) {
+    if (n == batch.jobs.size()) batch.jobs.emplace_back();
+    SeriesJob& job = batch.jobs[n];
     job.labels = merge_.labels();
-    size_t chunks = 0;
+    size_t chunks = 0, copies = 0;
     for (size_t i : merge_.group()) {
       do {
         const SeriesStream& s = merge_.child(i);
-        SeriesCopy& c = job.copies.emplace_back();
+        if (copies == job.copies.size()) job.copies.emplace_back();
+        SeriesCopy& c = job.copies[copies++];
+        c.deleted = nullptr;
         c.window = use_windows_ ? &batch.windows[i] : nullptr;
         c.block = &s.block();
         c.replica_rank = s.replica_rank();
         c.cluster = clusters_[i];
-        s.block().index().series(s.ref(), scratch_, c.chunks);
+        s.chunks(c.chunks, scratch_);
         batch.last_series_ref[i] = std::max(batch.last_series_ref[i], s.ref());
         if (auto t = s.block().tombstones().find(s.ref()); t != s.block().tombstones().end())
           c.deleted = &t->second;
@@ -223,6 +231,7 @@ class BatchProducer {
         chunks += c.chunks.size();
       } while (merge_.step(i));
     }
+    job.copies.resize(copies);
     return chunks;
   }
 
@@ -253,7 +262,10 @@ void read_windows(Batch& batch, const std::vector<std::unique_ptr<BlockReader>>&
 void merge_batch(Batch& batch, const std::vector<std::unique_ptr<BlockReader>>& blocks,
                  const MergeOptions& opts) {
   read_windows(batch, blocks);
-  batch.merger = std::make_unique<SeriesMerger>(opts.mode, opts.encodings);
+  if (batch.merger)
+    batch.merger->reset();
+  else
+    batch.merger = std::make_unique<SeriesMerger>(opts.mode, opts.encodings);
   for (auto& job : batch.jobs) batch.merger->merge_keeping(job.labels, job.copies, job.chunks);
 }
 

@@ -5,6 +5,7 @@
 
 #include "tsdb/chunkenc/xor2.h"
 #include "tsdb/chunkenc/xor_batch.h"
+#include "tsdb/chunks/segment_format.h"
 
 namespace promblock::merge {
 
@@ -22,7 +23,7 @@ bool is_whole_chunk(std::span<const TaggedSample> samples, size_t i, uint32_t c,
 }  // namespace
 
 void Rechunker::add_verbatim(const SourceChunk& s, std::vector<ChunkData>& out) {
-  out.push_back({s.min_time, s.max_time, s.encoding, s.data, s.num_samples});
+  out.push_back({s.min_time, s.max_time, s.encoding, s.data, s.num_samples, s.crc});
   ++copied_;
 }
 
@@ -139,8 +140,9 @@ void Rechunker::encode_histograms(size_t from, size_t to, std::vector<ChunkData>
     used_ += encoded_.size();
     // Start timestamps: encodings 5 and 6 (chunk.h).
     uint8_t encoding = kEncodingOf<Sample> + (part.front().st != 0 ? 3 : 0);
-    out.push_back({part.front().t, part.back().t, encoding,
-                   std::span<const uint8_t>(dst, encoded_.size()), uint32_t(part.size())});
+    auto bytes = std::span<const uint8_t>(dst, encoded_.size());
+    out.push_back({part.front().t, part.back().t, encoding, bytes, uint32_t(part.size()),
+                   chunks::chunk_crc(encoding, bytes)});
     ++reencoded_;
   }
 }
@@ -165,7 +167,8 @@ void Rechunker::emit(std::span<const uint8_t> bytes, uint8_t encoding, int64_t m
   uint8_t* dst = reserve(bytes.size());
   std::copy(bytes.begin(), bytes.end(), dst);
   used_ += bytes.size();
-  out.push_back({min_time, max_time, encoding, std::span<const uint8_t>(dst, bytes.size()), n});
+  auto stored = std::span<const uint8_t>(dst, bytes.size());
+  out.push_back({min_time, max_time, encoding, stored, n, chunks::chunk_crc(encoding, stored)});
   ++reencoded_;
 }
 
@@ -211,8 +214,10 @@ void Rechunker::encode_floats(std::span<const TaggedSample> samples, std::vector
     uint8_t* dst = reserve(chunkenc::xor_max_encoded_size(n));
     size_t size = chunkenc::xor_encode_chunk(samples.data(), n, dst);
     used_ += size;
-    out.push_back({samples[0].t, samples[n - 1].t, uint8_t(chunkenc::Encoding::kXOR),
-                   std::span<const uint8_t>(dst, size), uint32_t(n)});
+    constexpr auto kXOR = uint8_t(chunkenc::Encoding::kXOR);
+    auto bytes = std::span<const uint8_t>(dst, size);
+    out.push_back(
+        {samples[0].t, samples[n - 1].t, kXOR, bytes, uint32_t(n), chunks::chunk_crc(kXOR, bytes)});
     ++reencoded_;
     samples = samples.subspan(n);
   }

@@ -7,6 +7,7 @@
 // histogram_rechunk.h plans them.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -27,6 +28,7 @@ struct SourceChunk {
   uint8_t encoding = 0;
   std::span<const uint8_t> data;  // chunk bytes in the mapped input segment
   uint32_t num_samples = 0;       // from the chunk header
+  std::optional<uint32_t> crc;    // as stored with it (and checked), if known
 };
 
 // The decoded histogram samples of the series being merged; a sample from
@@ -59,6 +61,11 @@ class Rechunker {
   // Copies one source chunk through unchanged.
   void add_verbatim(const SourceChunk& source, std::vector<ChunkData>& out);
   void clear() { block_ = 0, used_ = 0; }
+  // clear(), and the counts start again from 0.
+  void reset() {
+    clear();
+    copied_ = reencoded_ = 0;
+  }
   void set_output_encodings(OutputEncodings e) { output_ = e; }
   // Whether a source chunk may be copied as it is.
   bool may_copy(const SourceChunk& c) const {

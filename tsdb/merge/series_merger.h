@@ -52,6 +52,11 @@ class SeriesMerger {
   void merge_keeping(const Labels& labels, std::span<const SeriesCopy> copies,
                      std::vector<ChunkData>& out);
   void clear() { rechunker_.clear(); }
+  // clear(), and the counts below start again from 0.
+  void reset() {
+    rechunker_.reset();
+    samples_in_ = 0;
+  }
 
   uint64_t chunks_copied() const { return rechunker_.chunks_copied(); }
   uint64_t chunks_reencoded() const { return rechunker_.chunks_reencoded(); }

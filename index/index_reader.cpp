@@ -19,32 +19,19 @@ IndexReader::IndexReader(const std::string& path) : file_(path), bytes_(file_.by
   // Obsolete (readers use the postings offset table), but a damaged label
   // index is still a damaged file, and checking them is cheap.
   parse_label_indices(bytes_, layout_, symbol_count(), fault);
-  // Of the tables just read, only the symbols are looked up at every
-  // series. Let go of the other pages (a rare lookup faults a few back in),
-  // so that a merge of many inputs does not keep every input's tables
-  // resident.
-  size_t symbols_begin = 0, symbols_end = 0;
-  if (!symbols_body_.empty()) {
-    symbols_begin = size_t(symbols_body_.data() - bytes_.data());
-    symbols_end = symbols_begin + symbols_body_.size();
-  }
-  file_.release(0, symbols_begin);
-  file_.release(symbols_end, bytes_.size());
+  // Let go of the pages of the tables just read (a rare lookup faults a
+  // few back in), so that a merge of many inputs does not keep every
+  // input's tables resident.
+  release_mapped();
 }
+
+void IndexReader::release_mapped() const { file_.release(0, bytes_.size()); }
 
 void IndexReader::release_around(size_t begin, size_t end) const {
   // A kernel that maps a whole large folio on a fault (Linux 6.18) mapped
-  // the neighbours of what was read too: release out to the largest folio,
-  // but not the symbol table, which every series lookup reads.
+  // the neighbours of what was read too: release out to the largest folio.
   constexpr size_t kMaxFolio = 2 << 20;
-  size_t from = begin / kMaxFolio * kMaxFolio, to = (end / kMaxFolio + 1) * kMaxFolio;
-  size_t symbols_begin = 0, symbols_end = 0;
-  if (!symbols_body_.empty()) {
-    symbols_begin = size_t(symbols_body_.data() - bytes_.data());
-    symbols_end = symbols_begin + symbols_body_.size();
-  }
-  if (from < symbols_begin) file_.release(from, std::min(to, symbols_begin));
-  file_.release(std::max(from, symbols_end), to);
+  file_.release(begin / kMaxFolio * kMaxFolio, (end / kMaxFolio + 1) * kMaxFolio);
 }
 
 void IndexReader::fail_here(const std::string& what) const { fail(file_.path(), what); }
@@ -57,7 +44,11 @@ std::span<const uint8_t> IndexReader::section(uint64_t offset, const WhatFn& wha
 
 void IndexReader::read_symbols() {
   if (toc().symbols == 0) return;
-  symbols_body_ = section(toc().symbols, "symbol table");
+  // Copied: every series lookup reads it, and pages of the mapping would
+  // stay resident with the whole folios around them.
+  auto body = section(toc().symbols, "symbol table");
+  symbols_.assign(body.begin(), body.end());
+  symbols_body_ = symbols_;
   parse_symbols(
       symbols_body_, [this](Fault&& f) { fail_here(f.what); },
       [this](uint32_t offset, std::string_view) { symbol_offsets_.push_back(offset); });

@@ -1,7 +1,7 @@
 #pragma once
 // Reads an index file of Prometheus's format v2 (version byte 2 or 3; with
 // or without the label indices that Prometheus before 3.7 writes) from a
-// memory map.
+// memory map (the symbol table from a copy).
 //
 // Opening checks the header and the TOC, then parses and verifies (bounds and
 // CRC32-C) the symbol table, the postings offset table, and the label offset
@@ -10,8 +10,8 @@
 // promblock::Error ("PATH: what is wrong"), never a crash.
 //
 // All methods are const and touch no mutable state: one reader may be shared
-// by threads. Returned string_views point into the map and live as long as
-// the reader.
+// by threads. Returned string_views point into the map (or the symbols'
+// copy) and live as long as the reader.
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -68,6 +68,9 @@ class IndexReader {
   void decode_series(uint32_t ref, std::span<const uint8_t> entry, Labels& labels,
                      std::vector<ChunkMeta>& chunks) const;
   const MappedFile& file() const { return file_; }
+  // Drops every mapped page (a later read faults them back in): for a
+  // reader that is done with lookups and reads on with a SeriesCursor.
+  void release_mapped() const;
   // Drops from memory the mapped pages of the series entries before `ref`
   // (MappedFile::release): a merge reads them once, in order, and with many
   // inputs their pages would add up. For one thread at a time; series()
@@ -105,6 +108,7 @@ class IndexReader {
   Layout layout_;
   mutable size_t series_released_ = 0;  // bytes of the file released so far
 
+  std::vector<uint8_t> symbols_;  // the symbol table's body, copied
   std::span<const uint8_t> symbols_body_;
   std::vector<uint32_t> symbol_offsets_;  // into symbols_body_
 

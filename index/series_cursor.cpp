@@ -9,8 +9,8 @@ namespace promblock::index {
 namespace {
 
 // Small enough for hundreds of inputs at once, large enough that one read
-// covers hundreds of entries.
-constexpr uint64_t kBufferSize = 32 * 1024;
+// covers dozens of entries.
+constexpr uint64_t kBufferSize = 4 * 1024;
 constexpr uint64_t kMaxVarint = 10;
 constexpr uint64_t kCrcSize = 4;
 

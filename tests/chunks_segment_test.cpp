@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/test_util.h"
 #include "tsdb/base/error.h"
 #include "tsdb/chunkenc/xor.h"
 #include "tsdb/chunks/segment_format.h"
@@ -111,6 +112,20 @@ TEST_F(ChunkSegments, ACrcGivenIsTheOneWrittenAndReadBack) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("checksum mismatch"), std::string::npos) << e.what();
   }
+}
+
+TEST_F(ChunkSegments, OpeningKeepsNoPageResident) {
+  std::vector<uint64_t> refs;
+  {
+    ChunkWriter w(chunks_dir());
+    for (int i = 0; i < 2000; ++i) refs.push_back(w.write(1, xor_chunk(i, 120)));
+    w.close();
+  }
+  ASSERT_GT(fs::file_size(segment_path(0)), 256u * 1024);
+  ChunkReader r(chunks_dir());
+  const std::string path = fs::canonical(segment_path(0)).string();
+  EXPECT_LE(promblock::testing::resident_kb_of(path), 4) << "kB resident after the header check";
+  EXPECT_EQ(r.chunk(refs[1999]).encoding, 1);  // still readable
 }
 
 TEST_F(ChunkSegments, WindowsGiveTheChunksTheMappingGives) {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <deque>
 #include <filesystem>
@@ -112,6 +113,23 @@ inline std::string write_block(const std::string& parent, std::vector<TestSeries
   meta.min_time = min_time;
   meta.max_time = max_time;
   return write_block(parent, std::move(series), std::move(meta));
+}
+
+// Resident kB of this process's mappings of `path` (/proc/self/smaps).
+inline long resident_kb_of(const std::string& path) {
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  bool ours = false;
+  long kb = 0;
+  while (std::getline(smaps, line)) {
+    if (!line.empty() && std::isxdigit(static_cast<unsigned char>(line[0])) &&
+        line.find('-') != std::string::npos && line.find(' ') > line.find('-'))
+      ours = line.size() >= path.size() &&
+             line.compare(line.size() - path.size(), path.size(), path) == 0;
+    else if (ours && line.rfind("Rss:", 0) == 0)
+      kb += std::stol(line.substr(4));
+  }
+  return kb;
 }
 
 }  // namespace promblock::testing

@@ -73,6 +73,9 @@ ChunkReader::ChunkReader(const std::string& chunks_dir) : dir_(chunks_dir) {
   for (size_t i = 0; i < seqs.size(); ++i) {
     segments_.emplace_back((fs::path(chunks_dir) / segment_file_name(i)).string());
     check_header(segments_.back());
+    // Reading the header mapped the folio around it (a whole large one on
+    // Linux 6.18): a merge of hundreds of blocks would keep each resident.
+    segments_.back().release(0, segments_.back().size());
   }
   released_.assign(segments_.size(), 0);
 }

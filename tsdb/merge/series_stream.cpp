@@ -35,6 +35,8 @@ SeriesStream::SeriesStream(const BlockReader& block, uint32_t source_index,
   // the block's replica: rank it once.
   if (!external_key_.empty() || !labels_in_series)
     fixed_rank_ = rules_.rank(rules_.series_key(external_key_, Labels{}, source_index_));
+  // The lookups are done; series are read with the cursor from here on.
+  block.index().release_mapped();
   if (!relabel_) return;
   sorted_.emplace(
       sort_relabeled(block_.index(), postings_, [&](uint32_t, const Labels& stored, Labels& out) {

@@ -90,7 +90,7 @@ class IndexReader {
 
   [[noreturn]] void fail_here(const std::string& what) const;
   // Releases the mapped pages of [begin, end) and those around it (see
-  // there), except the symbol table's.
+  // there); the symbol table is a copy, so nothing looked up per series.
   void release_around(size_t begin, size_t end) const;
   // A section's body, bounds and CRC checked; `what` names it on failure.
   std::span<const uint8_t> section(uint64_t offset, const WhatFn& what) const;

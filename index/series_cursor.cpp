@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "index/format.h"
 #include "tsdb/base/encoding.h"
 
 namespace promblock::index {
@@ -12,7 +13,6 @@ namespace {
 // covers dozens of entries.
 constexpr uint64_t kBufferSize = 4 * 1024;
 constexpr uint64_t kMaxVarint = 10;
-constexpr uint64_t kCrcSize = 4;
 
 }  // namespace
 
@@ -38,7 +38,7 @@ void SeriesCursor::series(uint32_t ref, Labels& labels, std::vector<ChunkMeta>& 
     uint64_t len = d.uvarint();
     // A length past the section is left for decoding to report.
     if (d.ok() && len <= end - offset) {
-      uint64_t whole = uint64_t(d.pos() - at.data()) + len + kCrcSize;
+      uint64_t whole = uint64_t(d.pos() - at.data()) + len + kCrcLen;
       if (offset + whole > held()) fill(offset, std::min(whole, end - offset));
     }
   }

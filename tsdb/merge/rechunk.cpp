@@ -135,15 +135,9 @@ void Rechunker::encode_histograms(size_t from, size_t to, std::vector<ChunkData>
     auto part = std::span<const BasicHistogramRef<Sample>>(refs).subspan(chunk.begin,
                                                                          chunk.end - chunk.begin);
     encode_histogram_chunk(part, chunk.header, encoded_);
-    uint8_t* dst = reserve(encoded_.size());
-    std::copy(encoded_.begin(), encoded_.end(), dst);
-    used_ += encoded_.size();
     // Start timestamps: encodings 5 and 6 (chunk.h).
     uint8_t encoding = kEncodingOf<Sample> + (part.front().st != 0 ? 3 : 0);
-    auto bytes = std::span<const uint8_t>(dst, encoded_.size());
-    out.push_back({part.front().t, part.back().t, encoding, bytes, uint32_t(part.size()),
-                   chunks::chunk_crc(encoding, bytes)});
-    ++reencoded_;
+    emit(encoded_, encoding, part.front().t, part.back().t, uint32_t(part.size()), out);
   }
 }
 

@@ -61,11 +61,10 @@ uint64_t window_tail(const ChunkSpan& s) {
   if (s.count < 2) return kMaxWindowTail;
   return std::clamp(2 * (s.last - s.first) / (s.count - 1), kMinWindowTail, kMaxWindowTail);
 }
-// Merges of fewer inputs read the mapping: their frontiers move fast and
-// few releases cover it, and a penalty merge never touches the pages of
-// the chunks it drops (measured: windows cost 3-10 % on a replica pair,
-// and gain 10-30 % on 24 or 48 inputs of a long-range compaction).
-constexpr size_t kMinInputsForWindows = 4;
+// Every merge reads its chunks through windows, even of one or two inputs:
+// reading them from the mapping takes a page fault per large folio (Linux
+// 6.18 maps a whole folio per fault), which measured 10-15 % slower on a
+// replica pair, chain and penalty alike, for 1-3 MB less resident memory.
 // Series whose chunks are far apart (replica labels removed reorder them)
 // are read from the mapping rather than copying what lies between.
 constexpr uint64_t kMaxWindow = 8 << 20;
@@ -162,9 +161,7 @@ class BatchProducer {
   BatchProducer(const std::vector<std::unique_ptr<BlockReader>>& blocks,
                 const std::vector<MergeInput>& inputs, const ReplicaRules& rules,
                 const MergeOptions& opts)
-      : shard_(opts.shard),
-        use_windows_(blocks.size() >= kMinInputsForWindows),
-        merge_(open_streams(blocks, inputs, rules, opts.mode)) {}
+      : shard_(opts.shard), merge_(open_streams(blocks, inputs, rules, opts.mode)) {}
 
   uint64_t series_in() const { return series_in_; }
   uint64_t chunks_in() const { return chunks_in_; }
@@ -176,7 +173,7 @@ class BatchProducer {
     batch.spans.assign(streams_.size(), {});
     batch.copies_skipped = 0;
     // Sized before the copies point into it; a reused batch keeps the buffers.
-    batch.windows.resize(use_windows_ ? streams_.size() : 0);
+    batch.windows.resize(streams_.size());
     size_t chunks = 0, series = 0;
     while (series < kBatchSeries && chunks < kBatchChunks && merge_.next()) {
       if (shard_ && labels_hash(merge_.labels()) % shard_->count != shard_->index)
@@ -225,7 +222,7 @@ class BatchProducer {
         if (copies == job.copies.size()) job.copies.emplace_back();
         SeriesCopy& c = job.copies[copies++];
         c.deleted = nullptr;
-        c.window = use_windows_ ? &batch.windows[i] : nullptr;
+        c.window = &batch.windows[i];
         c.block = &s.block();
         c.replica_rank = s.replica_rank();
         c.cluster = clusters_[i];
@@ -245,7 +242,6 @@ class BatchProducer {
   }
 
   std::optional<SeriesShard> shard_;
-  bool use_windows_;  // copies read their chunks from the batch's windows
   std::vector<std::unique_ptr<SeriesStream>> streams_;
   std::vector<uint32_t> clusters_;  // by stream
   uint64_t series_in_ = 0, chunks_in_ = 0;

@@ -186,6 +186,142 @@ def config_yaml(port, bucket=BUCKET, prefix=None, keys=True):
     return text + ("prefix: %s\n" % prefix if prefix else "")
 
 
+def read_body(handler):
+    """The request body an http.server handler has yet to read."""
+    if handler.headers.get("Transfer-Encoding", "").lower() == "chunked":
+        body = b""
+        while True:
+            size = int(handler.rfile.readline().split(b";")[0], 16)
+            body += handler.rfile.read(size)
+            handler.rfile.readline()
+            if size == 0:
+                return body
+    return handler.rfile.read(int(handler.headers.get("Content-Length", 0)))
+
+
+def signing_key(secret, day, region):
+    key = ("AWS4" + secret).encode()
+    for part in (day, region, "s3", "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return key
+
+
+def canonical_query_of(pairs):
+    """AWS's canonical query string of decoded (name, value) pairs."""
+    return "&".join("%s=%s" % (urllib.parse.quote(k, safe="-_.~"), urllib.parse.quote(v, safe="-_.~"))
+                    for k, v in sorted(pairs))
+
+
+def error_xml(code, message):
+    return ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>%s</Code><Message>%s"
+            "</Message></Error>" % (code, message)).encode()
+
+
+class VirtualHostProxy:
+    """Speaks S3 with virtual-hosted-style URLs (http://BUCKET.s3.localhost:PORT/KEY;
+    curl resolves every *.localhost name to the loopback address itself) in
+    front of s3rver, whose own Signature V4 check treats such requests
+    unlike AWS does. Each request's signature is checked here, as AWS
+    describes it: the host name with the bucket, the key alone as the
+    canonical URI. A request that passes is sent on to s3rver path-style,
+    signed anew by S3Client; one that does not gets 403
+    SignatureDoesNotMatch (400 for a host name without the bucket).
+    `requests` lists (method, host, path) of all, `rejected` the refused."""
+
+    FORWARDED_HEADERS = ("Content-Type", "Range", "If-None-Match")
+
+    def __init__(self, port, bucket=BUCKET, region="us-east-1"):
+        import http.server
+        self.host_suffix = ".s3.localhost"
+        self.requests, self.rejected = [], []
+        lock = threading.Lock()
+        client = S3Client(port, bucket)
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def answer(self, status, headers, body):
+                self.send_response(status)
+                for k, v in headers:
+                    if k.lower() not in ConditionalProxy.HOP_BY_HOP:
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            def signature_problem(self, path, query):
+                """Why the request's Signature V4 is not AWS's, or None."""
+                m = re.fullmatch(r"AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/s3/"
+                                 r"aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})",
+                                 self.headers.get("Authorization", ""))
+                if not m:
+                    return "no Signature V4 Authorization header"
+                access_key, day, req_region, signed, signature = m.groups()
+                if access_key != ACCESS_KEY or req_region != region:
+                    return "credential scope %s/%s" % (access_key, req_region)
+                names = signed.split(";")
+                if "host" not in names or names != sorted(names):
+                    return "signed headers %s" % signed
+                amz_date = self.headers.get("x-amz-date", "")
+                if not amz_date.startswith(day):
+                    return "x-amz-date %r outside the scope's day %s" % (amz_date, day)
+                values = []
+                for name in names:
+                    value = self.headers.get(name)
+                    if value is None:
+                        return "signed header %s is missing" % name
+                    values.append("%s:%s" % (name, " ".join(value.split())))
+                payload = self.headers.get("x-amz-content-sha256", "")
+                canonical = "\n".join([self.command, urllib.parse.quote(path, safe="/-_.~"),
+                                       canonical_query_of(query)] + values +
+                                      ["", signed, payload])
+                scope = "%s/%s/s3/aws4_request" % (day, region)
+                to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope,
+                                     hashlib.sha256(canonical.encode()).hexdigest()])
+                want = hmac.new(signing_key(SECRET_KEY, day, region), to_sign.encode(),
+                                hashlib.sha256).hexdigest()
+                return None if hmac.compare_digest(want, signature) else "signature mismatch"
+
+            def handle_any(self):
+                body = read_body(self)
+                host = self.headers.get("Host", "")
+                raw_path, _, raw_query = self.path.partition("?")
+                path = urllib.parse.unquote(raw_path)
+                query = urllib.parse.parse_qsl(raw_query, keep_blank_values=True)
+                with lock:
+                    proxy.requests.append((self.command, host, self.path))
+                if host.split(":")[0] != bucket + proxy.host_suffix:
+                    with lock:
+                        proxy.rejected.append((self.command, host, self.path, "host"))
+                    return self.answer(400, [], error_xml("InvalidRequest",
+                                                          "not a virtual-hosted-style request"))
+                problem = self.signature_problem(path, query)
+                if problem:
+                    with lock:
+                        proxy.rejected.append((self.command, host, self.path, problem))
+                    return self.answer(403, [], error_xml("SignatureDoesNotMatch", problem))
+                extra = {k: self.headers[k] for k in VirtualHostProxy.FORWARDED_HEADERS
+                         if k in self.headers}
+                status, headers, data = client.send(self.command, path.lstrip("/"), dict(query),
+                                                    body, extra)
+                self.answer(status, headers, data)
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
 class ConditionalProxy:
     """An HTTP proxy in front of s3rver that adds what s3rver lacks and AWS
     S3 has: conditional writes. A PUT with "If-None-Match: *" gets 412
@@ -216,17 +352,6 @@ class ConditionalProxy:
             def log_message(self, *args):
                 pass
 
-            def read_body(self):
-                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                    body = b""
-                    while True:
-                        size = int(self.rfile.readline().split(b";")[0], 16)
-                        body += self.rfile.read(size)
-                        self.rfile.readline()
-                        if size == 0:
-                            return body
-                return self.rfile.read(int(self.headers.get("Content-Length", 0)))
-
             def forward(self, body):
                 conn = http.client.HTTPConnection("127.0.0.1", proxy.upstream, timeout=60)
                 headers = {k: v for k, v in self.headers.items()
@@ -255,7 +380,7 @@ class ConditionalProxy:
                 conn.close()
 
             def handle_any(self):
-                body = self.read_body()
+                body = read_body(self)
                 if self.command != "PUT" or self.headers.get("If-None-Match") != "*":
                     return self.forward(body)
                 path = urllib.parse.urlsplit(self.path).path
@@ -302,35 +427,38 @@ class S3Client:
         host = "127.0.0.1:%d" % self.port
         headers = {"host": host, "x-amz-content-sha256": payload_hash, "x-amz-date": amz_date}
         signed = ";".join(sorted(headers))
-        canonical_query = "&".join("%s=%s" % (urllib.parse.quote(k, safe="-_.~"),
-                                              urllib.parse.quote(v, safe="-_.~"))
-                                   for k, v in sorted(query.items()))
+        canonical_query = canonical_query_of(query.items())
         canonical = "\n".join([method, urllib.parse.quote(path, safe="/-_.~"), canonical_query] +
                                ["%s:%s" % (k, headers[k]) for k in sorted(headers)] +
                                ["", signed, payload_hash])
         scope = "%s/us-east-1/s3/aws4_request" % day
         to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope,
                              hashlib.sha256(canonical.encode()).hexdigest()])
-        key = ("AWS4" + SECRET_KEY).encode()
-        for part in (day, "us-east-1", "s3", "aws4_request"):
-            key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-        signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+        signature = hmac.new(signing_key(SECRET_KEY, day, "us-east-1"), to_sign.encode(),
+                             hashlib.sha256).hexdigest()
         headers["Authorization"] = ("AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, "
                                     "Signature=%s" % (ACCESS_KEY, scope, signed, signature))
         return headers, canonical_query
 
-    def request(self, method, key="", query=None, body=b""):
+    def send(self, method, key="", query=None, body=b"", extra_headers=None):
+        """(status, [(header, value)], body) of one request; extra_headers
+        go along unsigned."""
         path = "/%s/%s" % (self.bucket, key) if key else "/%s" % self.bucket
         headers, qs = self._sign(method, path, query or {}, hashlib.sha256(body).hexdigest())
+        headers.update(extra_headers or {})
         url = "http://127.0.0.1:%d%s%s" % (self.port, urllib.parse.quote(path, safe="/-_.~"),
                                            "?" + qs if qs else "")
-        req = urllib.request.Request(url, data=body if method == "PUT" else None,
+        req = urllib.request.Request(url, data=body if method in ("PUT", "POST") else None,
                                      headers=headers, method=method)
         try:
             with self.opener.open(req, timeout=60) as r:
-                return r.status, r.read()
+                return r.status, r.getheaders(), r.read()
         except urllib.error.HTTPError as e:
-            return e.code, e.read()
+            return e.code, list(e.headers.items()), e.read()
+
+    def request(self, method, key="", query=None, body=b""):
+        status, _, data = self.send(method, key, query, body)
+        return status, data
 
     def put(self, key, data):
         status, body = self.request("PUT", key, body=data)

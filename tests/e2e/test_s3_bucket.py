@@ -9,8 +9,9 @@ Faults come from a small TCP proxy in this file placed between the tool and
 s3rver: it answers the first N connections with 503 SlowDown, cuts them,
 never answers, or cuts the answer short, then forwards bytes unchanged.
 
-Not covered here: virtual-hosted-style URLs (bucket_lookup_type), since
-s3rver's V4 check puts the bucket into the canonical URI of such requests,
+Virtual-hosted-style URLs (bucket_lookup_type) go through a proxy that
+checks their signatures as AWS does and passes them on path-style: s3rver's
+own V4 check puts the bucket into the canonical URI of such requests,
 unlike AWS, and so refuses correctly signed ones.
 
 Everything listens on 127.0.0.1 only.
@@ -28,8 +29,8 @@ import unittest
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
-from s3_server import BUCKET, ConditionalProxy, FaultProxy, S3rver, self_signed_cert, \
-    tool_env  # noqa: E402,F401
+from s3_server import BUCKET, ConditionalProxy, FaultProxy, S3Client, S3rver, \
+    VirtualHostProxy, self_signed_cert, tool_env  # noqa: E402,F401
 
 TOOL = os.path.join(h.BUILD, "tests", "s3_bucket_tool")
 MiB = 1 << 20
@@ -237,6 +238,53 @@ class S3BucketTest(unittest.TestCase):
         self.assert_one_line_error(rc, err, "tls/a", "certificate")
         skip = config("      insecure_skip_verify: true\n")
         self.assertEqual(self.ok("get", "tls/a", config=skip), b"over https")
+
+    def test_virtual_hosted_urls(self):
+        # The bucket moves into the host name, promblock.s3.localhost, which
+        # curl resolves to the loopback address without asking any DNS.
+        proxy = VirtualHostProxy(self.server.port)
+        self.addCleanup(proxy.close)
+
+        def config(lookup, secret="S3RVER"):
+            text = ("type: S3\nconfig:\n  bucket: %s\n  endpoint: s3.localhost:%d\n"
+                    "  insecure: true\n  access_key: S3RVER\n  secret_key: %s\n"
+                    "  part_size: %d\n  bucket_lookup_type: %s\n"
+                    % (BUCKET, proxy.port, secret, 5 * MiB, lookup))
+            path = os.path.join(self.tmp, "objstore-vhost-%s-%s.yml" % (lookup, secret))
+            with open(path, "w") as f:
+                f.write(text)
+            return path
+
+        cfg = config("virtual-hosted")
+        name = "vhost/a b+c/ü=1.txt"  # needs URI encoding in path and query
+        self.ok("put", name, input="hello vhost", config=cfg)
+        self.assertEqual(self.ok("get", name, config=cfg), b"hello vhost")
+        self.assertEqual(self.list_names("vhost/", config=cfg), [[name, "11"]])
+        big = os.path.join(self.tmp, "vhost-big")
+        data = os.urandom(11 * MiB + 7)  # three parts
+        with open(big, "wb") as f:
+            f.write(data)
+        self.ok("upload", "vhost/big", big, config=cfg)
+        dst = big + ".out"
+        self.ok("download", "vhost/big", dst, len(data), config=cfg)
+        with open(dst, "rb") as f:
+            self.assertTrue(f.read() == data, "downloaded bytes differ")
+        self.ok("remove", name, config=cfg)
+        # What the proxy passed on reached s3rver.
+        self.assertEqual(S3Client(self.server.port).list("vhost/"), {"vhost/big": len(data)})
+        self.assertEqual(proxy.rejected, [])
+        host = "%s.s3.localhost:%d" % (BUCKET, proxy.port)
+        self.assertEqual({h for _, h, _ in proxy.requests}, {host})
+        methods = {m for m, _, _ in proxy.requests}
+        self.assertEqual(methods, {"GET", "PUT", "POST", "DELETE"})
+        self.assertTrue(any("partNumber=3&uploadId=" in p for _, _, p in proxy.requests))
+        # The proxy does check: a wrong key, or the path-style form it was not
+        # given, is refused.
+        rc, _, err = self.tool("get", "vhost/big", config=config("virtual-hosted", "WRONG"))
+        self.assert_one_line_error(rc, err, "vhost/big", "SignatureDoesNotMatch")
+        rc, _, err = self.tool("get", "vhost/big", config=config("path"))
+        self.assert_one_line_error(rc, err, "vhost/big", "InvalidRequest")
+        self.assertEqual([r[3] for r in proxy.rejected], ["signature mismatch", "host"])
 
     def test_prefix(self):
         cfg = self.config(prefix="tenant/a/")

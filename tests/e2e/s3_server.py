@@ -208,8 +208,8 @@ def signing_key(secret, day, region):
 
 def canonical_query_of(pairs):
     """AWS's canonical query string of decoded (name, value) pairs."""
-    return "&".join("%s=%s" % (urllib.parse.quote(k, safe="-_.~"), urllib.parse.quote(v, safe="-_.~"))
-                    for k, v in sorted(pairs))
+    quote = lambda x: urllib.parse.quote(x, safe="-_.~")  # noqa: E731
+    return "&".join("%s=%s" % (quote(k), quote(v)) for k, v in sorted(pairs))
 
 
 def error_xml(code, message):
@@ -257,8 +257,8 @@ class VirtualHostProxy:
             def signature_problem(self, path, query):
                 """Why the request's Signature V4 is not AWS's, or None."""
                 m = re.fullmatch(r"AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/s3/"
-                                 r"aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})",
-                                 self.headers.get("Authorization", ""))
+                                 r"aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?"
+                                 r"Signature=([0-9a-f]{64})", self.headers.get("Authorization", ""))
                 if not m:
                     return "no Signature V4 Authorization header"
                 access_key, day, req_region, signed, signature = m.groups()
@@ -292,7 +292,9 @@ class VirtualHostProxy:
                 host = self.headers.get("Host", "")
                 raw_path, _, raw_query = self.path.partition("?")
                 path = urllib.parse.unquote(raw_path)
-                query = urllib.parse.parse_qsl(raw_query, keep_blank_values=True)
+                # Percent-decoded only: unlike a form, "+" in an S3 query is itself.
+                query = [tuple(urllib.parse.unquote(x) for x in (kv.split("=", 1) + [""])[:2])
+                         for kv in raw_query.split("&") if kv]
                 with lock:
                     proxy.requests.append((self.command, host, self.path))
                 if host.split(":")[0] != bucket + proxy.host_suffix:

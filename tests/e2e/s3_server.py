@@ -199,17 +199,28 @@ def read_body(handler):
     return handler.rfile.read(int(handler.headers.get("Content-Length", 0)))
 
 
-def signing_key(secret, day, region):
-    key = ("AWS4" + secret).encode()
-    for part in (day, region, "s3", "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    return key
-
-
 def canonical_query_of(pairs):
     """AWS's canonical query string of decoded (name, value) pairs."""
     quote = lambda x: urllib.parse.quote(x, safe="-_.~")  # noqa: E731
     return "&".join("%s=%s" % (quote(k), quote(v)) for k, v in sorted(pairs))
+
+
+def sigv4_signature(method, path, query_pairs, headers, payload_hash, amz_date, region):
+    """The Signature V4 (hex) of an S3 request with SECRET_KEY: `path` and
+    `query_pairs` decoded, `headers` the signed ones ({lowercase name:
+    trimmed value}), amz_date its x-amz-date."""
+    names = sorted(headers)
+    canonical = "\n".join([method, urllib.parse.quote(path, safe="/-_.~"),
+                           canonical_query_of(query_pairs)] +
+                          ["%s:%s" % (k, headers[k]) for k in names] +
+                          ["", ";".join(names), payload_hash])
+    day = amz_date[:8]
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, "%s/%s/s3/aws4_request" % (day, region),
+                         hashlib.sha256(canonical.encode()).hexdigest()])
+    key = ("AWS4" + SECRET_KEY).encode()
+    for part in (day, region, "s3", "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
 
 
 def error_xml(code, message):
@@ -270,21 +281,15 @@ class VirtualHostProxy:
                 amz_date = self.headers.get("x-amz-date", "")
                 if not amz_date.startswith(day):
                     return "x-amz-date %r outside the scope's day %s" % (amz_date, day)
-                values = []
+                values = {}
                 for name in names:
                     value = self.headers.get(name)
                     if value is None:
                         return "signed header %s is missing" % name
-                    values.append("%s:%s" % (name, " ".join(value.split())))
-                payload = self.headers.get("x-amz-content-sha256", "")
-                canonical = "\n".join([self.command, urllib.parse.quote(path, safe="/-_.~"),
-                                       canonical_query_of(query)] + values +
-                                      ["", signed, payload])
-                scope = "%s/%s/s3/aws4_request" % (day, region)
-                to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope,
-                                     hashlib.sha256(canonical.encode()).hexdigest()])
-                want = hmac.new(signing_key(SECRET_KEY, day, region), to_sign.encode(),
-                                hashlib.sha256).hexdigest()
+                    values[name] = " ".join(value.split())
+                want = sigv4_signature(self.command, path, query, values,
+                                       self.headers.get("x-amz-content-sha256", ""), amz_date,
+                                       region)
                 return None if hmac.compare_digest(want, signature) else "signature mismatch"
 
             def handle_any(self):
@@ -425,22 +430,16 @@ class S3Client:
 
     def _sign(self, method, path, query, payload_hash):
         now = datetime.datetime.now(datetime.timezone.utc)
-        amz_date, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
+        amz_date = now.strftime("%Y%m%dT%H%M%SZ")
         host = "127.0.0.1:%d" % self.port
         headers = {"host": host, "x-amz-content-sha256": payload_hash, "x-amz-date": amz_date}
-        signed = ";".join(sorted(headers))
-        canonical_query = canonical_query_of(query.items())
-        canonical = "\n".join([method, urllib.parse.quote(path, safe="/-_.~"), canonical_query] +
-                               ["%s:%s" % (k, headers[k]) for k in sorted(headers)] +
-                               ["", signed, payload_hash])
-        scope = "%s/us-east-1/s3/aws4_request" % day
-        to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope,
-                             hashlib.sha256(canonical.encode()).hexdigest()])
-        signature = hmac.new(signing_key(SECRET_KEY, day, "us-east-1"), to_sign.encode(),
-                             hashlib.sha256).hexdigest()
-        headers["Authorization"] = ("AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, "
-                                    "Signature=%s" % (ACCESS_KEY, scope, signed, signature))
-        return headers, canonical_query
+        signature = sigv4_signature(method, path, query.items(), headers, payload_hash, amz_date,
+                                    "us-east-1")
+        headers["Authorization"] = ("AWS4-HMAC-SHA256 Credential=%s/%s/us-east-1/s3/aws4_request, "
+                                    "SignedHeaders=%s, Signature=%s"
+                                    % (ACCESS_KEY, amz_date[:8], ";".join(sorted(headers)),
+                                       signature))
+        return headers, canonical_query_of(query.items())
 
     def send(self, method, key="", query=None, body=b"", extra_headers=None):
         """(status, [(header, value)], body) of one request; extra_headers

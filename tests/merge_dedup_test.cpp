@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "tsdb/chunkenc/xor2.h"
 #include "tsdb/merge/dedup.h"
 #include "tsdb/merge/rechunk.h"
@@ -76,6 +78,51 @@ TEST(PenaltyMerge, FoldsThreeReplicasPairwise) {
   EXPECT_EQ(times(penalty_merge_all(r)), (std::vector<int64_t>{0, 20000, 40000, 100000, 300000}));
   std::vector<SampleRun> r2{run({0, 20000, 40000}, 0), run({100000}, 1), run({200000}, 2)};
   EXPECT_EQ(times(penalty_merge_all(r2)), (std::vector<int64_t>{0, 20000, 40000, 100000}));
+}
+
+// penalty_merge_all skips copying the part of the fold before each further
+// replica; the result must be the plain pairwise fold's, sample for sample
+// (chunk and position included), whether replicas overlap, follow one
+// another, leave gaps, tie, are empty or (a damaged chunk) out of order.
+TEST(PenaltyMerge, FoldEqualsThePlainPairwiseFold) {
+  std::mt19937_64 rng(21);
+  for (int round = 0; round < 3000; ++round) {
+    std::vector<SampleRun> replicas(2 + rng() % 7);
+    int64_t start = int64_t(rng() % 100000);
+    for (uint32_t r = 0; r < replicas.size(); ++r) {
+      const bool in_sequence = round % 3 == 0;  // each replica after the one before
+      int64_t t = in_sequence ? start + int64_t(r) * 400000 - int64_t(rng() % 60000)
+                              : start + int64_t(rng() % 200000);
+      const int64_t step = 1000 * int64_t(1 + rng() % 30);
+      size_t n = rng() % 5 == 0 ? 0 : rng() % 60;
+      for (uint32_t k = 0; k < n; ++k) {
+        switch (rng() % 10) {
+          case 0:
+            t += step * int64_t(2 + rng() % 20);  // a gap
+            break;
+          case 1:
+            t += int64_t(rng() % 3);  // nearly a tie with another replica
+            break;
+          default:
+            t += step + int64_t(rng() % 2000) - 1000;
+        }
+        replicas[r].push_back({t, uint64_t(r), r, k});
+      }
+      if (round % 50 == 7 && n > 2) std::swap(replicas[r][0], replicas[r][n - 1]);  // out of order
+    }
+    SampleRun expected = replicas[0], tmp;
+    for (size_t i = 1; i < replicas.size(); ++i) {
+      penalty_merge(expected, replicas[i], tmp);
+      std::swap(expected, tmp);
+    }
+    SampleRun got = penalty_merge_all(replicas);
+    ASSERT_EQ(got.size(), expected.size()) << "round " << round;
+    for (size_t k = 0; k < got.size(); ++k) {
+      ASSERT_EQ(got[k].t, expected[k].t) << "round " << round << " sample " << k;
+      ASSERT_EQ(got[k].chunk, expected[k].chunk) << "round " << round << " sample " << k;
+      ASSERT_EQ(got[k].position, expected[k].position) << "round " << round << " sample " << k;
+    }
+  }
 }
 
 TEST(Rechunker, CopiesWholeChunksAndReencodesTheRest) {

@@ -63,13 +63,20 @@ SampleRun penalty_merge(const SampleRun& a, const SampleRun& b) {
   return out;
 }
 
-void penalty_merge(const SampleRun& a, const SampleRun& b, SampleRun& out) {
-  constexpr int64_t kInitialPenalty = 5000;  // ms; scrape intervals are seconds
-  constexpr int64_t kNone = std::numeric_limits<int64_t>::min();
-  out.clear();
-  out.reserve(std::max(a.size(), b.size()));
-  size_t ia = 0, ib = 0;
+namespace {
+
+constexpr int64_t kInitialPenalty = 5000;  // ms; scrape intervals are seconds
+constexpr int64_t kNone = std::numeric_limits<int64_t>::min();
+
+// Where penalty_merge's loop stands between two samples.
+struct PenaltyState {
+  size_t ia = 0, ib = 0;  // next samples of a and b
   int64_t last_t = kNone, pen_a = 0, pen_b = 0;
+};
+
+// penalty_merge's loop from `st` on, appending to `out`.
+void penalty_loop(const SampleRun& a, const SampleRun& b, PenaltyState st, SampleRun& out) {
+  auto& [ia, ib, last_t, pen_a, pen_b] = st;
   // Skips samples of a replica that come too soon after the last taken one.
   auto advance = [&](const SampleRun& r, size_t& i, int64_t pen) {
     if (last_t == kNone) return;
@@ -95,6 +102,22 @@ void penalty_merge(const SampleRun& a, const SampleRun& b, SampleRun& out) {
   }
 }
 
+// The earliest time of the other replica that penalty_merge(a, other)
+// still takes once it has taken a[k] (and every a sample before it):
+// a[k] + 1 + the penalty taking a[k] set.
+int64_t reach_after(const SampleRun& a, size_t k) {
+  int64_t pen = k == 0 ? kInitialPenalty : 2 * (a[k].t - a[k - 1].t);
+  return a[k].t + 1 + pen;
+}
+
+}  // namespace
+
+void penalty_merge(const SampleRun& a, const SampleRun& b, SampleRun& out) {
+  out.clear();
+  out.reserve(std::max(a.size(), b.size()));
+  penalty_loop(a, b, PenaltyState{}, out);
+}
+
 SampleRun penalty_merge_all(std::span<const SampleRun> replicas) {
   SampleRun out, scratch;
   penalty_merge_all(replicas, out, scratch);
@@ -106,9 +129,38 @@ void penalty_merge_all(std::span<const SampleRun> replicas, SampleRun& out, Samp
   if (replicas.empty()) return;
   if (replicas.size() == 1) return out.assign(replicas[0].begin(), replicas[0].end());
   penalty_merge(replicas[0], replicas[1], out);
+  // From here `out` is strictly increasing (penalty_loop never takes a
+  // sample at or before the last), and each further replica is folded in
+  // without copying the samples of `out` before its first one: the fold
+  // takes those unchanged, all from `out`, and only moves through the new
+  // replica as far as the furthest reach_after() among them. Replicas that
+  // follow one another in time (a merge of many blocks, each its own
+  // replica) then cost their own samples, not the whole fold's each.
+  std::vector<int64_t> furthest;  // furthest[k]: max of reach_after(out, 0..k)
   for (size_t i = 2; i < replicas.size(); ++i) {
-    std::swap(out, scratch);
-    penalty_merge(scratch, replicas[i], out);
+    const SampleRun& b = replicas[i];
+    if (b.empty()) continue;  // the fold takes `out` as it is
+    for (size_t k = furthest.size(); k < out.size(); ++k)
+      furthest.push_back(std::max(k ? furthest[k - 1] : kNone, reach_after(out, k)));
+    auto before = [](const TaggedSample& s, int64_t t) { return s.t < t; };
+    // A replica out of time order (a damaged chunk) is folded in whole.
+    size_t p = 0;
+    if (std::is_sorted(b.begin(), b.end(), [](const auto& x, const auto& y) { return x.t < y.t; }))
+      p = size_t(std::lower_bound(out.begin(), out.end(), b.front().t, before) - out.begin());
+    PenaltyState st;
+    if (p > 0) {
+      // The state penalty_loop is in after taking out[0..p): b moved past
+      // what any of those takes made too early, pen_b set by the last.
+      st.ia = p;
+      st.last_t = out[p - 1].t;
+      st.ib = size_t(std::lower_bound(b.begin(), b.end(), furthest[p - 1], before) - b.begin());
+      st.pen_b = reach_after(out, p - 1) - out[p - 1].t - 1;
+    }
+    scratch.clear();
+    penalty_loop(out, b, st, scratch);
+    out.resize(p);
+    out.insert(out.end(), scratch.begin(), scratch.end());
+    furthest.resize(std::min(furthest.size(), p));
   }
 }
 

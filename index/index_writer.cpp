@@ -53,8 +53,8 @@ auto IndexWriter::guarded(F&& f) {
 }
 
 // Enough to make writes large: series are streamed out as they come, and
-// a larger buffer would only sit in memory.
-constexpr size_t kIndexBufferSize = size_t(1) << 20;
+// a larger buffer would only sit in memory (1 MB measured no faster).
+constexpr size_t kIndexBufferSize = size_t(256) << 10;
 
 IndexWriter::IndexWriter(const std::string& path) : file_(path, kIndexBufferSize) {
   buf_.put_be32(kMagic);

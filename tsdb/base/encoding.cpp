@@ -1,6 +1,7 @@
 #include "tsdb/base/encoding.h"
 
 #include <array>
+#include <bit>
 #include <cstring>
 
 namespace promblock::enc {
@@ -37,13 +38,53 @@ uint32_t crc32c_soft(const uint8_t* p, size_t n, uint32_t crc) {
   return crc;
 }
 
+// The state after `len` zero bytes from state c, which is linear in c:
+// four table lookups, one per byte of c, for a fixed len.
+struct ZeroShift {
+  std::array<std::array<uint32_t, 256>, 4> t{};
+  explicit constexpr ZeroShift(size_t len) {
+    std::array<uint32_t, 32> bit{};  // the shift of each single-bit state
+    for (int b = 0; b < 32; ++b) {
+      uint32_t c = uint32_t(1) << b;
+      for (size_t i = 0; i < len; ++i) c = kTables.t[0][c & 0xff] ^ (c >> 8);
+      bit[b] = c;
+    }
+    for (int k = 0; k < 4; ++k)
+      for (uint32_t v = 1; v < 256; ++v)
+        t[k][v] = t[k][v & (v - 1)] ^ bit[8 * k + std::countr_zero(v)];
+  }
+  uint32_t operator()(uint64_t c) const {
+    return t[0][c & 0xff] ^ t[1][(c >> 8) & 0xff] ^ t[2][(c >> 16) & 0xff] ^ t[3][(c >> 24) & 0xff];
+  }
+};
+
 #if defined(__x86_64__)
+// The crc32 instruction takes 3 cycles and can start every cycle: three
+// lanes of a block at once, joined by shifting the earlier lanes' states
+// past the later lanes' bytes (CRC(s, A B) = shift(CRC(s, A), |B|) ^
+// CRC(0, B)), run twice as fast as one lane on chunk-sized data.
+constexpr size_t kLane = 64;
+constexpr ZeroShift kShiftLane(kLane), kShiftTwoLanes(2 * kLane);
+
 __attribute__((target("sse4.2"))) uint32_t crc32c_hw(const uint8_t* p, size_t n, uint32_t crc) {
   uint64_t c = crc;
-  while (n >= 8) {
+  auto load = [](const uint8_t* q) {
     uint64_t w;
-    std::memcpy(&w, p, 8);
-    c = __builtin_ia32_crc32di(c, w);
+    std::memcpy(&w, q, 8);
+    return w;
+  };
+  while (n >= 3 * kLane) {
+    uint64_t c0 = c, c1 = 0, c2 = 0;
+    for (size_t i = 0; i < kLane; i += 8) {
+      c0 = __builtin_ia32_crc32di(c0, load(p + i));
+      c1 = __builtin_ia32_crc32di(c1, load(p + kLane + i));
+      c2 = __builtin_ia32_crc32di(c2, load(p + 2 * kLane + i));
+    }
+    c = kShiftTwoLanes(c0) ^ kShiftLane(c1) ^ c2;
+    p += 3 * kLane, n -= 3 * kLane;
+  }
+  while (n >= 8) {
+    c = __builtin_ia32_crc32di(c, load(p));
     p += 8, n -= 8;
   }
   uint32_t c32 = uint32_t(c);
@@ -61,6 +102,10 @@ uint32_t crc32c(std::span<const uint8_t> data, uint32_t crc) {
   if (kHaveSse42) return ~crc32c_hw(data.data(), data.size(), crc);
 #endif
   return ~crc32c_soft(data.data(), data.size(), crc);
+}
+
+uint32_t crc32c_portable(std::span<const uint8_t> data, uint32_t crc) {
+  return ~crc32c_soft(data.data(), data.size(), ~crc);
 }
 
 // ---- Encbuf ----

@@ -22,6 +22,8 @@ uint32_t crc32c(std::span<const uint8_t> data, uint32_t crc = 0);
 inline uint32_t crc32c(const uint8_t* p, size_t n, uint32_t crc = 0) {
   return crc32c(std::span<const uint8_t>(p, n), crc);
 }
+// The same by tables alone, as on CPUs without SSE 4.2: for tests.
+uint32_t crc32c_portable(std::span<const uint8_t> data, uint32_t crc = 0);
 // Fuzz builds (libFuzzer's FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION) skip
 // checksum comparisons, so that mutated inputs reach the parsers behind them.
 #ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION

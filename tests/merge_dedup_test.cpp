@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 
 #include "tsdb/chunkenc/xor2.h"
@@ -83,7 +84,8 @@ TEST(PenaltyMerge, FoldsThreeReplicasPairwise) {
 // penalty_merge_all skips copying the part of the fold before each further
 // replica; the result must be the plain pairwise fold's, sample for sample
 // (chunk and position included), whether replicas overlap, follow one
-// another, leave gaps, tie, are empty or (a damaged chunk) out of order.
+// another, leave gaps, tie, are empty, (a damaged chunk) out of order or
+// spread over all of int64.
 TEST(PenaltyMerge, FoldEqualsThePlainPairwiseFold) {
   std::mt19937_64 rng(21);
   for (int round = 0; round < 3000; ++round) {
@@ -109,6 +111,13 @@ TEST(PenaltyMerge, FoldEqualsThePlainPairwiseFold) {
         replicas[r].push_back({t, uint64_t(r), r, k});
       }
       if (round % 50 == 7 && n > 2) std::swap(replicas[r][0], replicas[r][n - 1]);  // out of order
+      if (round % 10 == 4) {
+        // Timestamps anywhere in int64: penalties wrap, as Go's do.
+        for (auto& x : replicas[r]) x.t = int64_t(rng());
+        std::sort(replicas[r].begin(), replicas[r].end(),
+                  [](const TaggedSample& x, const TaggedSample& y) { return x.t < y.t; });
+        for (uint32_t k = 0; k < replicas[r].size(); ++k) replicas[r][k].position = k;
+      }
     }
     SampleRun expected = replicas[0], tmp;
     for (size_t i = 1; i < replicas.size(); ++i) {
@@ -123,6 +132,22 @@ TEST(PenaltyMerge, FoldEqualsThePlainPairwiseFold) {
       ASSERT_EQ(got[k].position, expected[k].position) << "round " << round << " sample " << k;
     }
   }
+}
+
+// A spacing of 2^62 ms makes the penalty wrap (as in Go): the replica not
+// taken may then tie the last sample, and the fold is no longer strictly
+// increasing. Folding a third replica in must still equal the plain fold.
+TEST(PenaltyMerge, FoldAfterAWrappedPenaltyEqualsThePlainFold) {
+  const int64_t x = int64_t(1) << 62;
+  std::vector<SampleRun> r{run({0, x}, 0), run({x, x + 15000, x + 30000}, 1),
+                           run({x + 20000, x + 45000}, 2)};
+  SampleRun plain, tmp;
+  penalty_merge(r[0], r[1], tmp);
+  ASSERT_EQ(times(tmp), (std::vector<int64_t>{0, x, x, x + 15000, x + 30000}))
+      << "the wrapped penalty lets the tie through";
+  penalty_merge(tmp, r[2], plain);
+  SampleRun got = penalty_merge_all(r);
+  EXPECT_EQ(times(got), times(plain));
 }
 
 TEST(Rechunker, CopiesWholeChunksAndReencodesTheRest) {

@@ -74,13 +74,24 @@ struct PenaltyState {
   int64_t last_t = kNone, pen_a = 0, pen_b = 0;
 };
 
+// The penalty taking a sample at t sets for the other replica, and the
+// earliest time that replica may then have: Go's int64 arithmetic, which
+// Thanos's does, wraps on absurd timestamps, so ours does too (signed
+// overflow would be undefined).
+int64_t penalty_between(int64_t t, int64_t last_t) {
+  return int64_t(2 * (uint64_t(t) - uint64_t(last_t)));
+}
+int64_t earliest_after(int64_t last_t, int64_t pen) {
+  return int64_t(uint64_t(last_t) + 1 + uint64_t(pen));
+}
+
 // penalty_merge's loop from `st` on, appending to `out`.
 void penalty_loop(const SampleRun& a, const SampleRun& b, PenaltyState st, SampleRun& out) {
   auto& [ia, ib, last_t, pen_a, pen_b] = st;
   // Skips samples of a replica that come too soon after the last taken one.
   auto advance = [&](const SampleRun& r, size_t& i, int64_t pen) {
     if (last_t == kNone) return;
-    int64_t min_t = last_t + 1 + pen;
+    int64_t min_t = earliest_after(last_t, pen);
     while (i < r.size() && r[i].t < min_t) ++i;
   };
   for (;;) {
@@ -92,7 +103,7 @@ void penalty_loop(const SampleRun& a, const SampleRun& b, PenaltyState st, Sampl
     const TaggedSample& s = take_a ? a[ia] : b[ib];
     if (a_left && b_left) {
       // The replica not taken must wait twice the current spacing.
-      int64_t pen = last_t == kNone ? kInitialPenalty : 2 * (s.t - last_t);
+      int64_t pen = last_t == kNone ? kInitialPenalty : penalty_between(s.t, last_t);
       (take_a ? pen_b : pen_a) = pen;
     }
     (take_a ? pen_a : pen_b) = 0;
@@ -102,12 +113,14 @@ void penalty_loop(const SampleRun& a, const SampleRun& b, PenaltyState st, Sampl
   }
 }
 
-// The earliest time of the other replica that penalty_merge(a, other)
-// still takes once it has taken a[k] (and every a sample before it):
-// a[k] + 1 + the penalty taking a[k] set.
+// The penalty that taking a[k] (and every a sample before it) sets for
+// the other replica, and the earliest time of it penalty_merge(a, other)
+// still takes then.
+int64_t penalty_after(const SampleRun& a, size_t k) {
+  return k == 0 ? kInitialPenalty : penalty_between(a[k].t, a[k - 1].t);
+}
 int64_t reach_after(const SampleRun& a, size_t k) {
-  int64_t pen = k == 0 ? kInitialPenalty : 2 * (a[k].t - a[k - 1].t);
-  return a[k].t + 1 + pen;
+  return earliest_after(a[k].t, penalty_after(a, k));
 }
 
 }  // namespace
@@ -130,22 +143,28 @@ void penalty_merge_all(std::span<const SampleRun> replicas, SampleRun& out, Samp
   if (replicas.size() == 1) return out.assign(replicas[0].begin(), replicas[0].end());
   penalty_merge(replicas[0], replicas[1], out);
   // From here `out` is strictly increasing (penalty_loop never takes a
-  // sample at or before the last), and each further replica is folded in
+  // sample at or before the last; timestamps that wrap the arithmetic
+  // aside, which the fold checks), and each further replica is folded in
   // without copying the samples of `out` before its first one: the fold
   // takes those unchanged, all from `out`, and only moves through the new
   // replica as far as the furthest reach_after() among them. Replicas that
   // follow one another in time (a merge of many blocks, each its own
   // replica) then cost their own samples, not the whole fold's each.
   std::vector<int64_t> furthest;  // furthest[k]: max of reach_after(out, 0..k)
+  constexpr size_t kInOrder = std::numeric_limits<size_t>::max();
+  size_t disorder = kInOrder;  // the first k where out[k] is not after out[k - 1]
   for (size_t i = 2; i < replicas.size(); ++i) {
     const SampleRun& b = replicas[i];
     if (b.empty()) continue;  // the fold takes `out` as it is
-    for (size_t k = furthest.size(); k < out.size(); ++k)
+    for (size_t k = furthest.size(); k < out.size(); ++k) {
       furthest.push_back(std::max(k ? furthest[k - 1] : kNone, reach_after(out, k)));
+      if (k > 0 && out[k].t <= out[k - 1].t) disorder = std::min(disorder, k);
+    }
     auto before = [](const TaggedSample& s, int64_t t) { return s.t < t; };
     // A replica out of time order (a damaged chunk) is folded in whole.
     size_t p = 0;
-    if (std::is_sorted(b.begin(), b.end(), [](const auto& x, const auto& y) { return x.t < y.t; }))
+    if (disorder == kInOrder &&
+        std::is_sorted(b.begin(), b.end(), [](const auto& x, const auto& y) { return x.t < y.t; }))
       p = size_t(std::lower_bound(out.begin(), out.end(), b.front().t, before) - out.begin());
     PenaltyState st;
     if (p > 0) {
@@ -154,13 +173,14 @@ void penalty_merge_all(std::span<const SampleRun> replicas, SampleRun& out, Samp
       st.ia = p;
       st.last_t = out[p - 1].t;
       st.ib = size_t(std::lower_bound(b.begin(), b.end(), furthest[p - 1], before) - b.begin());
-      st.pen_b = reach_after(out, p - 1) - out[p - 1].t - 1;
+      st.pen_b = penalty_after(out, p - 1);
     }
     scratch.clear();
     penalty_loop(out, b, st, scratch);
     out.resize(p);
     out.insert(out.end(), scratch.begin(), scratch.end());
     furthest.resize(std::min(furthest.size(), p));
+    if (disorder >= p) disorder = kInOrder;
   }
 }
 

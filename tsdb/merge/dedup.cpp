@@ -87,7 +87,10 @@ int64_t earliest_after(int64_t last_t, int64_t pen) {
 
 // penalty_merge's loop from `st` on, appending to `out`.
 void penalty_loop(const SampleRun& a, const SampleRun& b, PenaltyState st, SampleRun& out) {
-  auto& [ia, ib, last_t, pen_a, pen_b] = st;
+  // References, not a structured binding: clang before 16 cannot capture
+  // those in a lambda.
+  size_t &ia = st.ia, &ib = st.ib;
+  int64_t &last_t = st.last_t, &pen_a = st.pen_a, &pen_b = st.pen_b;
   // Skips samples of a replica that come too soon after the last taken one.
   auto advance = [&](const SampleRun& r, size_t& i, int64_t pen) {
     if (last_t == kNone) return;

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <thread>
 
 #include "tsdb/base/error.h"
 #include "tsdb/base/fsutil.h"
@@ -163,6 +164,31 @@ TEST_F(GroupLockTest, DeadProcessesScratchFilesAndStaleLocksAreRemoved) {
   set->remove_dead_locks();
   EXPECT_FALSE(std::filesystem::exists(scratch));
   EXPECT_FALSE(std::filesystem::exists(lock_file(9)));
+}
+
+// Each process removes the lock directory when it leaves and holds no lock
+// (CI once saw a shard of a `parallel` run fail to create its scratch file
+// because another shard had just removed the directory). Here one thread
+// keeps creating and removing the directory while another acquires.
+TEST_F(GroupLockTest, AcquiringSurvivesOthersRemovingTheEmptyLockDirectory) {
+  std::atomic<bool> done{false};
+  std::thread churn([&] {
+    while (!done) GroupLockSet passing(dir_.string(), 60s);
+  });
+  auto set = lock_set();
+  std::string failure;
+  for (int i = 0; i < 1000 && failure.empty(); ++i) {
+    LockHolder holder;
+    try {
+      auto lock = set->try_acquire(uint64_t(i % 3), "{g=\"1\"}", holder);
+      if (!lock) failure = "held by " + holder.describe();
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+  }
+  done = true;
+  churn.join();
+  EXPECT_EQ(failure, "");
 }
 
 TEST(ShardingTest, ShardArgumentsAndLabelValues) {

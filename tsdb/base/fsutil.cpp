@@ -92,7 +92,12 @@ uint64_t tree_bytes(const std::string& dir) {
 
 void make_dirs(const std::string& path) {
   std::error_code ec;
-  std::filesystem::create_directories(path, ec);
+  // "File exists" can mean another process made the directory and removed
+  // it again between our mkdir and our look at it: try again then.
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    std::filesystem::create_directories(path, ec);
+    if (ec != std::errc::file_exists) break;
+  }
   if (ec) fail(path, "cannot create directory: " + ec.message());
 }
 

@@ -57,6 +57,21 @@ std::optional<std::string> read_if_exists(const std::string& path) {
   return text;
 }
 
+// Creates `path` empty in its directory, making the directory first.
+// Another process removes the directory when it leaves it empty, so it can
+// vanish between the two steps: false then, to try again. Once the file
+// exists, the directory is not empty and stays.
+bool create_scratch_file(const std::string& path) {
+  fsutil::make_dirs(std::filesystem::path(path).parent_path().string());
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    if (errno == ENOENT) return false;
+    fail_errno(path, "cannot create");
+  }
+  ::close(fd);
+  return true;
+}
+
 std::string render(const LockHolder& h) {
   nlohmann::ordered_json j;
   j["group"] = h.group;
@@ -244,7 +259,7 @@ std::shared_ptr<GroupLock> GroupLockSet::try_acquire(uint64_t group_hash, const 
   const std::string& token = lock->token_;
   std::string tmp = path + scratch_suffix(token) + ".tmp";
   for (int attempt = 0; attempt < 20; ++attempt) {
-    fsutil::make_dirs(lock_dir_);  // another process may have removed it, empty
+    if (!create_scratch_file(tmp)) continue;  // the directory vanished; make it again
     LockHolder mine{group, lock->owner_, host_, int64_t(::getpid()), clock_(), expiry_.count(), {}};
     fsutil::write_file_synced(tmp, render(mine));
     // link(2) fails if the lock exists: exactly one creator wins, NFS too.

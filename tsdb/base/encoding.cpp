@@ -38,6 +38,7 @@ uint32_t crc32c_soft(const uint8_t* p, size_t n, uint32_t crc) {
   return crc;
 }
 
+#if defined(__x86_64__)
 // The state after `len` zero bytes from state c, which is linear in c:
 // four table lookups, one per byte of c, for a fixed len.
 struct ZeroShift {
@@ -58,7 +59,6 @@ struct ZeroShift {
   }
 };
 
-#if defined(__x86_64__)
 // The crc32 instruction takes 3 cycles and can start every cycle: three
 // lanes of a block at once, joined by shifting the earlier lanes' states
 // past the later lanes' bytes (CRC(s, A B) = shift(CRC(s, A), |B|) ^

@@ -164,10 +164,10 @@ void penalty_merge_all(std::span<const SampleRun> replicas, SampleRun& out, Samp
       if (k > 0 && out[k].t <= out[k - 1].t) disorder = std::min(disorder, k);
     }
     auto before = [](const TaggedSample& s, int64_t t) { return s.t < t; };
+    auto earlier = [](const TaggedSample& x, const TaggedSample& y) { return x.t < y.t; };
     // A replica out of time order (a damaged chunk) is folded in whole.
     size_t p = 0;
-    if (disorder == kInOrder &&
-        std::is_sorted(b.begin(), b.end(), [](const auto& x, const auto& y) { return x.t < y.t; }))
+    if (disorder == kInOrder && std::is_sorted(b.begin(), b.end(), earlier))
       p = size_t(std::lower_bound(out.begin(), out.end(), b.front().t, before) - out.begin());
     PenaltyState st;
     if (p > 0) {

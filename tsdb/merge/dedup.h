@@ -27,8 +27,9 @@ void penalty_merge(const SampleRun& a, const SampleRun& b, SampleRun& out);
 
 // Folds replicas pairwise in the given order: ((r1 ⊕ r2) ⊕ r3) ...
 SampleRun penalty_merge_all(std::span<const SampleRun> replicas);
-// The same into `out` (replaced); `scratch` holds the partial folds of
-// three or more replicas. Both keep their memory for the next call.
+// The same into `out` (replaced); `scratch` holds, for a third or further
+// replica, the part of the fold from that replica's first sample on. Both
+// keep their memory for the next call.
 void penalty_merge_all(std::span<const SampleRun> replicas, SampleRun& out, SampleRun& scratch);
 
 }  // namespace promblock::merge

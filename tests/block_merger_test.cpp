@@ -1,7 +1,9 @@
 #include "tsdb/merge/block_merger.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
@@ -42,6 +44,14 @@ class BlockMergerTest : public ::testing::Test {
     m.thanos = {{"labels", {{"cluster", cluster}, {"replica", replica}}}};
     std::string dir = write_block(in_.path(), std::move(series), m);
     return {FoundBlock{dir, in_.path(), read_meta(dir)}, next_source_++};
+  }
+  // A block of replica `replica` covering [min_time, max_time).
+  MergeInput input_at(const std::string& replica, std::vector<TestSeries> series, int64_t min_time,
+                      int64_t max_time) {
+    MergeInput in = input(replica, std::move(series));
+    in.block.meta.min_time = min_time;
+    in.block.meta.max_time = max_time;
+    return in;
   }
   MergeOptions options(DedupMode mode) {
     MergeOptions o;
@@ -143,6 +153,52 @@ TEST_F(BlockMergerTest, ManySeriesCrossBatchesInOrder) {
   auto got = read_series(r.path);
   EXPECT_EQ(got["{__name__=\"m\", i=\"7\"}"], samples_at({0, 1}));
   EXPECT_EQ(got["{__name__=\"m\", i=\"8\"}"], samples_at({0}));
+}
+
+// Blocks one after another in time, each its caller's own: the output
+// links their chunk segments instead of writing the chunks again.
+TEST_F(BlockMergerTest, InputsFollowingOneAnotherShareTheirSegmentsWithTheOutput) {
+  auto first = input_at(
+      "r1", {{up_a_, {samples_at({0, 10}), samples_at({20})}}, {up_b_, {samples_at({5})}}}, 0, 100);
+  auto second = input_at("r1", {{up_a_, {samples_at({100, 110})}}}, 100, 200);
+  first.may_link = second.may_link = true;
+  for (auto mode : {DedupMode::kChain, DedupMode::kPenalty}) {
+    auto r = merge_blocks({first, second}, options(mode));
+    EXPECT_EQ(r.segments_linked, 2u);
+    EXPECT_EQ(r.chunks_linked, 4u);
+    EXPECT_EQ(r.chunks_out, 4u);
+    auto got = read_series(r.path);
+    EXPECT_EQ(got["{__name__=\"up\", instance=\"a\"}"], samples_at({0, 10, 20, 100, 110}));
+    EXPECT_EQ(got["{__name__=\"up\", instance=\"b\"}"], samples_at({5}));
+    struct stat in_st {
+    }, out_st{};
+    ASSERT_EQ(::stat((second.block.dir + "/chunks/000001").c_str(), &in_st), 0);
+    ASSERT_EQ(::stat((r.path + "/chunks/000002").c_str(), &out_st), 0);
+    EXPECT_EQ(in_st.st_ino, out_st.st_ino) << "the second input's segment, linked";
+    std::filesystem::remove_all(r.path);
+  }
+}
+
+// Where some chunk would not go into the output unchanged, nothing is
+// linked (the linked segment would carry dead bytes).
+TEST_F(BlockMergerTest, OverlappingOrForeignInputsAreCopied) {
+  auto r1 = input_at("r1", {{up_a_, {samples_at({0, 10})}}}, 0, 100);
+  auto r2 = input_at("r2", {{up_a_, {samples_at({5, 15})}}}, 0, 100);
+  r1.may_link = r2.may_link = true;
+  auto r = merge_blocks({r1, r2}, options(DedupMode::kChain));
+  EXPECT_EQ(r.segments_linked, 0u) << "replicas overlap: chunks are merged";
+  EXPECT_EQ(read_series(r.path)["{__name__=\"up\", instance=\"a\"}"], samples_at({0, 5, 10, 15}));
+
+  auto later = input_at("r1", {{up_a_, {samples_at({100})}}}, 100, 200);
+  later.may_link = false;
+  r = merge_blocks({r1, later}, options(DedupMode::kChain));
+  EXPECT_EQ(r.segments_linked, 1u) << "only the block that may be shared";
+  EXPECT_EQ(r.chunks_linked, 1u);
+  EXPECT_EQ(read_series(r.path)["{__name__=\"up\", instance=\"a\"}"], samples_at({0, 10, 100}));
+
+  auto o = options(DedupMode::kChain);
+  o.shard = SeriesShard{0, 1};
+  EXPECT_EQ(merge_blocks({r1, later}, o).segments_linked, 0u) << "a shard drops series";
 }
 
 }  // namespace

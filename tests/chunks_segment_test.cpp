@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -112,6 +113,38 @@ TEST_F(ChunkSegments, ACrcGivenIsTheOneWrittenAndReadBack) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("checksum mismatch"), std::string::npos) << e.what();
   }
+}
+
+TEST_F(ChunkSegments, LinkedSegmentsComeFirstAndKeepTheirChunksInPlace) {
+  auto a = xor_chunk(1, 40), b = xor_chunk(2, 60);
+  const std::string other = (dir_ / "other").string();
+  uint64_t in_other;
+  {
+    ChunkWriter w(other);
+    in_other = w.write(1, a);
+    w.close();
+  }
+  uint64_t written;
+  {
+    ChunkWriter w(chunks_dir());
+    auto linked = w.link_segment(other + "/" + segment_file_name(0));
+    ASSERT_TRUE(linked.has_value());
+    EXPECT_EQ(*linked, 0u);
+    written = w.write(1, b);
+    EXPECT_THROW(w.link_segment(other + "/" + segment_file_name(0)), Error)
+        << "links come before the first chunk written";
+    w.close();
+  }
+  EXPECT_EQ(ref_segment_index(written), 1u) << "written chunks go into segments after the links";
+  struct stat st {};
+  ASSERT_EQ(::stat(segment_path(0).c_str(), &st), 0);
+  EXPECT_EQ(st.st_nlink, 2u) << "a link, not a copy";
+  ChunkReader r(chunks_dir());
+  ASSERT_EQ(r.segment_count(), 2u);
+  auto got_a = r.chunk(in_other);  // the other writer's ref, unchanged
+  EXPECT_EQ(std::vector<uint8_t>(got_a.data.begin(), got_a.data.end()), a);
+  auto got_b = r.chunk(written);
+  EXPECT_EQ(std::vector<uint8_t>(got_b.data.begin(), got_b.data.end()), b);
 }
 
 TEST_F(ChunkSegments, OpeningKeepsNoPageResident) {

@@ -48,6 +48,15 @@ void add_dedup_removed(const merge::MergeResult& r) {
                     double(r.samples_in - std::min(r.samples_in, r.samples_out)));
 }
 
+// Merges and compaction jobs whose output shares the chunk segments of
+// inputs (hard links) say how many chunks stayed where they were.
+void add_linked(const merge::MergeResult& r) {
+  run_metrics().add("promblock_linked_chunks",
+                    "Output chunks left in input segments that the output shares (hard links) "
+                    "instead of written again; counted among the copied",
+                    double(r.chunks_linked));
+}
+
 }  // namespace
 
 void record_merge(const merge::MergeResult& r, const std::string& dir) {
@@ -55,6 +64,7 @@ void record_merge(const merge::MergeResult& r, const std::string& dir) {
   set_input_blocks(r.inputs.size());
   set_output_blocks(1);
   add_dedup_removed(r);
+  add_linked(r);
   add_written_bytes(fsutil::tree_bytes(dir));
 }
 
@@ -79,6 +89,7 @@ void record_compact_job(const compact::JobReport& r, const std::string& out_dir)
     add_written_bytes(fsutil::tree_bytes(out_dir + "/" + r.output));
     add_data(r.merged);
     add_dedup_removed(r.merged);
+    add_linked(r.merged);
   }
   // Groups are few (one per external label set): which one fails is worth
   // a label. Its hash is the one --shard divides by.
@@ -108,6 +119,7 @@ void record_compact(const compact::CompactSummary& s) {
   set_output_blocks(s.blocks_written);
   add_data(merge::MergeResult{});  // present, at 0, when no job ran
   add_dedup_removed(merge::MergeResult{});
+  add_linked(merge::MergeResult{});
   if (!m.has("promblock_input_blocks")) set_input_blocks(0);
   if (!m.has("promblock_written_bytes")) add_written_bytes(0);
 }

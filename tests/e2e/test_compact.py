@@ -1330,32 +1330,45 @@ class OptionsTest(CompactTestCase):
 
     def test_one_pass_equals_vertical_jobs_then_the_level(self):
         """The 4h level that takes the replicas' blocks itself writes the very
-        bytes (chunks and index) of the two-step way: vertical jobs first (a
-        run with the block size as the only range), then a run that levels
-        their outputs. Under penalty too: each window's pair is deduplicated
-        on its own, as its vertical job would."""
+        series, chunk metas and chunk bytes of the two-step way: vertical jobs
+        first (a run with the block size as the only range), then a run that
+        levels their outputs. Under penalty too: each window's pair is
+        deduplicated on its own, as its vertical job would. The second step's
+        level hard-links its inputs' chunk segments instead of writing their
+        chunks again, so only the layout of the chunk files differs."""
         fx = self.fx
         for mode in ("chain", "penalty"):
             sa, sb = self.four_windows("onepass-" + mode)
             one, two = fx.new_dir("onepass-one-" + mode), fx.new_dir("onepass-two-" + mode)
-            for ranges, out, srcs in (("2h,4h", one, (sa, sb)), ("2h", two, (sa, sb)),
-                                      ("2h,4h", two, (two,))):
+            metrics_dir = fx.new_dir("onepass-metrics-" + mode)
+            os.makedirs(metrics_dir)
+            metrics = os.path.join(metrics_dir, "m.prom")
+            for ranges, out, srcs, extra in (("2h,4h", one, (sa, sb), ()),
+                                             ("2h", two, (sa, sb), ()),
+                                             ("2h,4h", two, (two,), ("--metrics-file", metrics))):
                 rc, stdout, err = compact("--dedup", mode, "--ranges", ranges, *base_args(out),
-                                          *srcs)
+                                          *extra, *srcs)
                 self.assertEqual(rc, 0, err)
 
             def contents(out):  # meta.json differs: ULIDs, levels, parents
                 got = {}
                 for b in live_blocks(out):
-                    m = h.read_meta(b)
-                    digests = h.file_digests(b)
-                    got[(m["minTime"], m["maxTime"])] = {
-                        f: d for f, d in digests.items() if f == "index" or f.startswith("chunks")}
+                    m, blk = h.read_meta(b), h.read_block(b)
+                    got[(m["minTime"], m["maxTime"])] = (
+                        blk.symbols, [(labels, [(c.mint, c.maxt, c.encoding, bytes(c.data))
+                                                for c in chunks])
+                                      for labels, chunks in blk.series])
                 return got
 
             want = contents(two)
             self.assertEqual(len(want), 3, "%s: a 4h block and two vertical 2h blocks" % mode)
             self.assertEqual(contents(one), want, mode)
+            with open(metrics) as f:
+                got = {k.split("{")[0]: v for k, v in (
+                    line.split() for line in f if line.strip() and not line.startswith("#"))}
+            self.assertGreater(float(got["promblock_output_chunks"]), 0, mode)
+            self.assertEqual(got["promblock_linked_chunks"], got["promblock_output_chunks"],
+                             "%s: the level links every chunk of its inputs" % mode)
 
     def test_consistency_delay(self):
         """Source blocks younger than --consistency-delay (ULID time) wait for a

@@ -7,6 +7,8 @@
 #include "tsdb/base/fsutil.h"
 #include "tsdb/base/ulid.h"
 #include "tsdb/chunkenc/xor.h"
+#include "tsdb/chunks/segment_format.h"
+#include "tsdb/chunks/segment_reader.h"
 #include "tsdb/tombstones/tombstones.h"
 
 namespace promblock {
@@ -34,10 +36,35 @@ BlockWriter::~BlockWriter() {
 
 void BlockWriter::add_symbol(std::string_view symbol) { index_writer_->add_symbol(symbol); }
 
+bool BlockWriter::link_chunks_of(const chunks::ChunkReader& reader) {
+  if (meta_.stats.num_series) fail(tmp_dir_, "chunk segments linked after series were added");
+  LinkedBlock block{&reader, 0, 0};
+  for (size_t i = 0; i < reader.segment_count(); ++i) {
+    auto index = chunk_writer_->link_segment(reader.segment(i).path());
+    if (!index) break;
+    if (block.count == 0) block.first = *index;
+    ++block.count;
+  }
+  if (block.count) linked_.push_back(block);
+  segments_linked_ += block.count;
+  return block.count == reader.segment_count();
+}
+
+std::optional<uint64_t> BlockWriter::linked_ref(const ChunkData& c) {
+  if (!c.origin) return std::nullopt;
+  uint64_t segment = chunks::ref_segment_index(c.origin_ref);
+  for (const auto& b : linked_)
+    if (b.reader == c.origin && segment < b.count)
+      return chunks::make_chunk_ref(b.first + segment, chunks::ref_offset(c.origin_ref));
+  return std::nullopt;
+}
+
 void BlockWriter::add_series(const Labels& labels, std::span<const ChunkData> chunks) {
   metas_scratch_.clear();
   for (const auto& c : chunks) {
-    uint64_t ref = chunk_writer_->write(c.encoding, c.data, c.crc);
+    auto in_place = linked_ref(c);
+    uint64_t ref = in_place ? *in_place : chunk_writer_->write(c.encoding, c.data, c.crc);
+    chunks_linked_ += in_place.has_value();
     metas_scratch_.push_back({c.min_time, c.max_time, ref});
     meta_.stats.num_samples += c.num_samples;
     // Split by encoding, as Prometheus 3.6+ counts them.

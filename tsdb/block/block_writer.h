@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "index/index_writer.h"
 #include "tsdb/block/meta.h"
@@ -16,6 +17,10 @@
 #include "tsdb/model/labels.h"
 
 namespace promblock {
+
+namespace chunks {
+class ChunkReader;
+}
 
 // One encoded chunk on its way into the block.
 struct ChunkData {
@@ -28,6 +33,10 @@ struct ChunkData {
   // copied as read, or encoded on a merge's worker thread), so that the
   // writing thread does not compute it again.
   std::optional<uint32_t> crc;
+  // Where a chunk copied unchanged lies in an input block: a writer that
+  // linked that block's segments (link_chunks_of) refers to it there.
+  const chunks::ChunkReader* origin = nullptr;
+  uint64_t origin_ref = 0;
 };
 
 class BlockWriter {
@@ -41,6 +50,13 @@ class BlockWriter {
 
   // All symbols, in strictly increasing order, before any series.
   void add_symbol(std::string_view symbol);
+  // Before any series: hard-links the chunk segments of an input block
+  // (`reader` reads them) into the new block, so that chunks whose origin
+  // is that block are referred to where they lie, not written again. The
+  // caller links only blocks whose chunks all go into this one unchanged,
+  // or the new block carries dead bytes. False where the file system cannot
+  // link them (those chunks are then written as usual).
+  bool link_chunks_of(const chunks::ChunkReader& reader);
   // Series in strictly increasing label order, chunks in time order.
   void add_series(const Labels& labels, std::span<const ChunkData> chunks);
   // Finishes the block and publishes it; returns its final directory.
@@ -48,11 +64,24 @@ class BlockWriter {
 
   const std::string& ulid() const { return meta_.ulid; }
   const BlockStats& stats() const { return meta_.stats; }
+  uint64_t segments_linked() const { return segments_linked_; }
+  uint64_t chunks_linked() const { return chunks_linked_; }
   // Name a temporary directory for a block gets; used to clean up leftovers.
   static constexpr std::string_view kTmpSuffix = ".tmp-for-creation";
 
  private:
   nlohmann::ordered_json thanos_files() const;
+  // The ref of `c` in a linked segment, or nullopt.
+  std::optional<uint64_t> linked_ref(const ChunkData& c);
+
+  // Segments [first, first + count) of the new block are links to the
+  // segments of the block `reader` reads.
+  struct LinkedBlock {
+    const chunks::ChunkReader* reader;
+    uint64_t first, count;
+  };
+  std::vector<LinkedBlock> linked_;
+  uint64_t segments_linked_ = 0, chunks_linked_ = 0;
 
   std::string parent_;
   std::string tmp_dir_;

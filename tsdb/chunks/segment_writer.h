@@ -30,6 +30,13 @@ class ChunkWriter {
   uint64_t write(uint8_t encoding, std::span<const uint8_t> data,
                  std::optional<uint32_t> crc = std::nullopt);
 
+  // Hard-links the segment file at `path` (another block's, on the same
+  // file system) in as the next segment, so that its chunks are referred
+  // to where they lie instead of being written again; returns its 0-based
+  // segment index. Only before the first write(). nullopt, with nothing
+  // changed, where the file system cannot link it there.
+  std::optional<uint64_t> link_segment(const std::string& path);
+
   // Flushes and fsyncs the segments and the directory. Must be called for
   // the data to count as written; without it the destructor just closes
   // the files.
@@ -47,7 +54,8 @@ class ChunkWriter {
   // Full segments, going to disk in the background until close() fsyncs
   // them: an fsync at each cut would stall the merge for the disk.
   std::vector<std::unique_ptr<FileWriter>> full_;
-  uint64_t segments_ = 0;  // started so far; the current one is the last
+  uint64_t segments_ = 0;            // started or linked so far; the current one is the last
+  std::vector<std::string> linked_;  // paths of linked segments, fsynced at close()
   bool closed_ = false;
 };
 

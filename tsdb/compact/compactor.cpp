@@ -210,12 +210,17 @@ merge::MergeOptions Run::merge_options(size_t i, uint64_t& job_bytes) {
 
 FoundBlock Run::run_job(size_t i) {
   std::vector<merge::MergeInput> inputs;
+  // The output may share chunk segments (hard links) with the inputs it
+  // replaces, blocks of this output directory that are marked for deletion
+  // once it is written: a level of compaction then does not copy them.
   for (const auto& in : jobs_[i].inputs) {
     if (in.is_job)
-      inputs.push_back({*runner_->output(in.index), uint32_t(opts_.sources.size()), in.cluster});
+      inputs.push_back(
+          {*runner_->output(in.index), uint32_t(opts_.sources.size()), in.cluster, true});
     else
       inputs.push_back({catalog_.plan_entry(in.index).block,
-                        catalog_.plan_entry(in.index).source_index, in.cluster});
+                        catalog_.plan_entry(in.index).source_index, in.cluster,
+                        catalog_.replaced_by_job(in.index)});
   }
   if (opts_.fetch_inputs) {
     std::vector<std::string> dirs;

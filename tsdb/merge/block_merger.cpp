@@ -311,6 +311,28 @@ class BatchConsumer {
   uint64_t copies_done_ = 0, bytes_done_ = 0;
 };
 
+// Links the chunk segments of the inputs that may share them into the
+// output, where every chunk of theirs goes there unchanged: no input
+// overlaps another in time (nothing to deduplicate), none has tombstones,
+// none is split by shard, and chunks keep their encodings.
+void link_unchanged_inputs(const std::vector<MergeInput>& inputs,
+                           const std::vector<std::unique_ptr<BlockReader>>& blocks,
+                           const MergeOptions& opts, BlockWriter& writer) {
+  if (opts.shard || opts.encodings != OutputEncodings::kKeep) return;
+  std::vector<size_t> by_time(inputs.size());
+  for (size_t i = 0; i < by_time.size(); ++i) by_time[i] = i;
+  std::sort(by_time.begin(), by_time.end(), [&](size_t a, size_t b) {
+    return inputs[a].block.meta.min_time < inputs[b].block.meta.min_time;
+  });
+  for (size_t k = 1; k < by_time.size(); ++k)
+    if (inputs[by_time[k]].block.meta.min_time < inputs[by_time[k - 1]].block.meta.max_time) return;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!inputs[i].may_link || !blocks[i]->tombstones().empty()) continue;
+    // Another file system: every later one most likely too.
+    if (!writer.link_chunks_of(blocks[i]->chunks())) return;
+  }
+}
+
 }  // namespace
 
 void check_one_group(const std::vector<MergeInput>& inputs,
@@ -357,6 +379,7 @@ MergeResult merge_blocks(const std::vector<MergeInput>& inputs, const MergeOptio
   result.series_in = producer.series_in();
 
   BlockWriter writer(opts.out_dir, output_meta(inputs, rules, group, opts));
+  link_unchanged_inputs(inputs, blocks, opts, writer);
   for (auto s : symbol_union(blocks, extra_symbols)) writer.add_symbol(s);
   BatchConsumer consumer(blocks, writer, opts, result);
 
@@ -374,6 +397,8 @@ MergeResult merge_blocks(const std::vector<MergeInput>& inputs, const MergeOptio
   result.series_out = writer.stats().num_series;
   result.samples_out = writer.stats().num_samples;
   result.chunks_out = writer.stats().num_chunks;
+  result.segments_linked = writer.segments_linked();
+  result.chunks_linked = writer.chunks_linked();
   return result;
 }
 

@@ -56,6 +56,10 @@ struct MergeInput {
   uint32_t source_index = 0;  // position of the source argument it came from
   // Inputs dedup within their cluster only (SeriesCopy::cluster).
   uint32_t cluster = 0;
+  // The block may share its chunk segments with the output (hard links):
+  // it is the caller's own (a compaction's block in its output directory).
+  // Done only where every chunk of it goes into the output unchanged.
+  bool may_link = false;
 };
 
 struct MergeResult {
@@ -66,6 +70,9 @@ struct MergeResult {
   uint64_t samples_in = 0, samples_out = 0;
   uint64_t chunks_in = 0, chunks_out = 0;
   uint64_t chunks_copied = 0, chunks_reencoded = 0;
+  // Of the copied: chunks left where they were, in input segments linked
+  // into the output instead of written again.
+  uint64_t segments_linked = 0, chunks_linked = 0;
 };
 
 // Throws Error when the inputs belong to different groups (external labels

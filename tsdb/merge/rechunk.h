@@ -26,9 +26,11 @@ struct SourceChunk {
   int64_t min_time = 0;
   int64_t max_time = 0;
   uint8_t encoding = 0;
-  std::span<const uint8_t> data;  // chunk bytes in the mapped input segment
-  uint32_t num_samples = 0;       // from the chunk header
-  std::optional<uint32_t> crc;    // as stored with it (and checked), if known
+  std::span<const uint8_t> data;                // chunk bytes in the mapped input segment
+  uint32_t num_samples = 0;                     // from the chunk header
+  std::optional<uint32_t> crc;                  // as stored with it (and checked), if known
+  const chunks::ChunkReader* origin = nullptr;  // its input's reader and ref,
+  uint64_t origin_ref = 0;                      // for a copy (ChunkData)
 };
 
 // The decoded histogram samples of the series being merged; a sample from

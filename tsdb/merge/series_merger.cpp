@@ -27,8 +27,10 @@ void SeriesMerger::collect_sources(std::span<const SeriesCopy> copies) {
       auto chunk =
           c.window ? c.block->chunks().chunk(m.ref, *c.window) : c.block->chunks().chunk(m.ref);
       uint32_t n = chunkenc::header_sample_count(chunk.encoding, chunk.data);
-      sources_.push_back(
-          {&c, m, {m.min_time, m.max_time, chunk.encoding, chunk.data, n, chunk.crc}});
+      sources_.push_back({&c,
+                          m,
+                          {m.min_time, m.max_time, chunk.encoding, chunk.data, n, chunk.crc,
+                           &c.block->chunks(), m.ref}});
       samples_in_ += n;
     }
   // Penalty takes one cluster at a time: each must be one stretch, even

@@ -46,8 +46,13 @@ bool BlockWriter::link_chunks_of(const chunks::ChunkReader& reader) {
     ++block.count;
   }
   if (block.count) linked_.push_back(block);
-  segments_linked_ += block.count;
   return block.count == reader.segment_count();
+}
+
+uint64_t BlockWriter::segments_linked() const {
+  uint64_t n = 0;
+  for (const auto& b : linked_) n += b.count;
+  return n;
 }
 
 std::optional<uint64_t> BlockWriter::linked_ref(const ChunkData& c) {

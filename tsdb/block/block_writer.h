@@ -64,7 +64,7 @@ class BlockWriter {
 
   const std::string& ulid() const { return meta_.ulid; }
   const BlockStats& stats() const { return meta_.stats; }
-  uint64_t segments_linked() const { return segments_linked_; }
+  uint64_t segments_linked() const;
   uint64_t chunks_linked() const { return chunks_linked_; }
   // Name a temporary directory for a block gets; used to clean up leftovers.
   static constexpr std::string_view kTmpSuffix = ".tmp-for-creation";
@@ -81,7 +81,7 @@ class BlockWriter {
     uint64_t first, count;
   };
   std::vector<LinkedBlock> linked_;
-  uint64_t segments_linked_ = 0, chunks_linked_ = 0;
+  uint64_t chunks_linked_ = 0;
 
   std::string parent_;
   std::string tmp_dir_;

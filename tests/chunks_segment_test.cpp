@@ -161,6 +161,38 @@ TEST_F(ChunkSegments, OpeningKeepsNoPageResident) {
   EXPECT_EQ(r.chunk(refs[1999]).encoding, 1);  // still readable
 }
 
+TEST_F(ChunkSegments, EachSegmentIsReleasedAsReadingAdvancesInIt) {
+  // Two segments of about 1 MB read side by side, as a merge reads a block
+  // whose segments were linked from several blocks: reading on in one
+  // segment must not release the other for good.
+  std::vector<uint64_t> refs;
+  {
+    ChunkWriter w(chunks_dir(), 1 << 20);
+    for (int i = 0; i < 8000; ++i) refs.push_back(w.write(1, xor_chunk(i, 120)));
+    w.close();
+  }
+  ChunkReader r(chunks_dir());
+  ASSERT_GE(r.segment_count(), 2u);
+  auto in_segment = [&](uint64_t s) {
+    std::vector<uint64_t> out;
+    for (uint64_t ref : refs)
+      if (ref >> 32 == s) out.push_back(ref);
+    return out;
+  };
+  const auto first = in_segment(0), second = in_segment(1);
+  const std::string path0 = fs::canonical(segment_path(0)).string();
+  auto read_all = [&](const std::vector<uint64_t>& rs) {
+    for (uint64_t ref : rs) ASSERT_EQ(r.chunk(ref).encoding, 1);
+  };
+  read_all(first);
+  read_all(second);
+  r.release_before(second.back());
+  read_all(first);  // segment 0 again, after segment 1 was read to its end
+  ASSERT_GT(promblock::testing::resident_kb_of(path0), 512);
+  r.release_before(first.back());
+  EXPECT_LE(promblock::testing::resident_kb_of(path0), 80) << "kB of segment 0 still resident";
+}
+
 TEST_F(ChunkSegments, WindowsGiveTheChunksTheMappingGives) {
   std::vector<uint64_t> refs;
   {
@@ -192,6 +224,41 @@ TEST_F(ChunkSegments, WindowsGiveTheChunksTheMappingGives) {
   EXPECT_TRUE(same(r.chunk(refs[199], w), r.chunk(refs[199])));
   EXPECT_EQ(r.chunk(refs[199], w).data.data() - w.bytes.data(),
             r.chunk(refs[199]).data.data() - r.segment(0).bytes().data() - int64_t(refs[199]));
+}
+
+TEST_F(ChunkSegments, EachChunkComesFromTheWindowOverItsOwnSegment) {
+  // Segments of ~4 kB, as a block linked from several blocks has several.
+  std::vector<uint64_t> refs;
+  {
+    ChunkWriter w(chunks_dir(), 4096);
+    for (int i = 0; i < 100; ++i) refs.push_back(w.write(1, xor_chunk(i, 1 + i % 60)));
+    w.close();
+  }
+  ChunkReader r(chunks_dir());
+  ASSERT_GE(r.segment_count(), 3u);
+  // Windows over all of segments 2 and 0 (in that order), none over 1.
+  std::vector<ChunkReader::Window> windows(2);
+  r.read_window(2, 0, 1 << 20, windows[0]);
+  r.read_window(0, 0, 1 << 20, windows[1]);
+  auto inside = [](const ChunkReader::Chunk& c, const ChunkReader::Window& w) {
+    return c.data.data() >= w.bytes.data() && c.data.data() < w.bytes.data() + w.bytes.size();
+  };
+  size_t from_window = 0;
+  for (size_t i = 0; i < refs.size(); ++i) {
+    auto c = r.chunk(refs[i], windows);
+    auto want = r.chunk(refs[i]);
+    ASSERT_EQ(std::vector<uint8_t>(c.data.begin(), c.data.end()),
+              std::vector<uint8_t>(want.data.begin(), want.data.end()))
+        << i;
+    uint64_t segment = refs[i] >> 32;
+    EXPECT_EQ(inside(c, windows[0]), segment == 2) << i;
+    EXPECT_EQ(inside(c, windows[1]), segment == 0) << i;
+    from_window += segment != 1;
+  }
+  EXPECT_GT(from_window, 0u);
+  // No windows at all: the mapping.
+  EXPECT_EQ(r.chunk(refs[0], std::span<const ChunkReader::Window>()).data.data(),
+            r.chunk(refs[0]).data.data());
 }
 
 TEST_F(ChunkSegments, WindowsCheckWhatTheMappingChecks) {

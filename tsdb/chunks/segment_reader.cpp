@@ -82,12 +82,9 @@ ChunkReader::ChunkReader(const std::string& chunks_dir) : dir_(chunks_dir) {
 
 void ChunkReader::release_before(uint64_t ref) const {
   constexpr size_t kStep = 64 * 1024;  // fewer madvise calls; a merge may read many blocks
-  size_t seg = std::min(size_t(ref_segment_index(ref)), segments_.size());
-  for (size_t i = 0; i <= seg && i < segments_.size(); ++i) {
-    bool passed = i < seg;  // the reader is in a later segment: all of it goes
-    size_t upto = passed ? segments_[i].size() : size_t(ref_offset(ref));
-    segments_[i].release_behind(released_[i], upto, passed ? 0 : kStep);
-  }
+  size_t seg = size_t(ref_segment_index(ref));
+  if (seg < segments_.size())
+    segments_[seg].release_behind(released_[seg], size_t(ref_offset(ref)), kStep);
 }
 
 uint64_t ChunkReader::total_size() const {
@@ -123,6 +120,13 @@ ChunkReader::Chunk ChunkReader::chunk(uint64_t ref, const Window& window) const 
     auto rest = std::span<const uint8_t>(window.bytes).subspan(offset - window.begin);
     if (auto c = parse(segments_[window.segment], ref, rest)) return *c;
   }
+  return chunk(ref);
+}
+
+ChunkReader::Chunk ChunkReader::chunk(uint64_t ref, std::span<const Window> windows) const {
+  const size_t segment = size_t(ref_segment_index(ref));
+  for (const Window& w : windows)
+    if (w.segment == segment) return chunk(ref, w);
   return chunk(ref);
 }
 

@@ -42,10 +42,16 @@ class ChunkReader {
   // As chunk(ref), from `window` when the chunk lies wholly inside it,
   // else from the mapping; the data points into whichever it came from.
   Chunk chunk(uint64_t ref, const Window& window) const;
+  // The same with windows over several segments (at most one each): from
+  // the one over the chunk's segment, if any.
+  Chunk chunk(uint64_t ref, std::span<const Window> windows) const;
 
-  // Drops from memory the mapped pages of every chunk before `ref` (see
-  // MappedFile::release_behind), in steps of 64 KiB. For one thread at
-  // a time (the one that orders the work); chunk() may run concurrently.
+  // Drops from memory the mapped pages of the chunks before `ref` in its
+  // segment (see MappedFile::release_behind), in steps of 64 KiB. Other
+  // segments are left alone: a block linked from several holds a series'
+  // chunks in all of them, and a merge reads them side by side. For one
+  // thread at a time (the one that orders the work); chunk() may run
+  // concurrently.
   void release_before(uint64_t ref) const;
 
   size_t segment_count() const { return segments_.size(); }

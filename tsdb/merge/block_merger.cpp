@@ -29,25 +29,33 @@ struct SeriesJob {
   std::vector<ChunkData> chunks;
 };
 
-// Bytes of one input's chunk segment that a batch reads: its chunks'
-// offsets, when they lie in one segment and close together.
+// Bytes of one chunk segment of an input that a batch reads: its chunks'
+// offsets there. A block whose chunk segments were linked from several
+// blocks holds a series' chunks in several segments, one span each.
 struct ChunkSpan {
-  bool any = false, usable = true;
   size_t segment = 0;
   uint64_t first = 0, last = 0;  // offsets of the first and the last chunk
   uint64_t count = 0;            // chunks
+};
 
+// The spans of one input, by segment in the order first met.
+struct InputSpans {
+  std::vector<ChunkSpan> spans;
+  size_t last_used = 0;  // consecutive chunks mostly share a segment
+
+  void clear() { spans.clear(), last_used = 0; }
   void add(uint64_t ref) {
     size_t seg = size_t(chunks::ref_segment_index(ref));
     uint64_t off = chunks::ref_offset(ref);
-    ++count;
-    if (!any) {
-      any = true, segment = seg, first = last = off;
-      return;
+    if (last_used >= spans.size() || spans[last_used].segment != seg) {
+      last_used = 0;
+      while (last_used < spans.size() && spans[last_used].segment != seg) ++last_used;
+      if (last_used == spans.size()) spans.push_back({seg, off, off, 0});
     }
-    if (seg != segment) usable = false;
-    first = std::min(first, off);
-    last = std::max(last, off);
+    ChunkSpan& s = spans[last_used];
+    ++s.count;
+    s.first = std::min(s.first, off);
+    s.last = std::max(s.last, off);
   }
 };
 
@@ -73,12 +81,11 @@ constexpr uint64_t kMaxWindow = 8 << 20;
 // buffers keep their memory, and fill() resets what it uses.
 struct Batch {
   std::vector<SeriesJob> jobs;
-  std::vector<ChunkSpan> spans;                      // per input block
-  std::vector<chunks::ChunkReader::Window> windows;  // per input block, when read
-  uint64_t copies_skipped = 0;                       // series of other shards
-  std::unique_ptr<SeriesMerger> merger;              // owns re-encoded chunk bytes until written
-  std::vector<uint64_t> last_chunk_ref;              // per input block: highest chunk ref read
-  std::vector<uint32_t> last_series_ref;             // per input block: highest series ref read
+  std::vector<InputSpans> spans;                                  // per input block
+  std::vector<std::vector<chunks::ChunkReader::Window>> windows;  // per input block
+  uint64_t copies_skipped = 0;                                    // series of other shards
+  std::unique_ptr<SeriesMerger> merger;   // owns re-encoded chunk bytes until written
+  std::vector<uint32_t> last_series_ref;  // per input block: highest series ref read
 };
 
 // The output's meta.json: lineage of the inputs and, when any input is a
@@ -168,9 +175,9 @@ class BatchProducer {
 
   // False when the inputs are exhausted and the batch holds nothing.
   bool fill(Batch& batch) {
-    batch.last_chunk_ref.assign(streams_.size(), 0);
     batch.last_series_ref.assign(streams_.size(), 0);
-    batch.spans.assign(streams_.size(), {});
+    batch.spans.resize(streams_.size());  // keeping their memory
+    for (auto& s : batch.spans) s.clear();
     batch.copies_skipped = 0;
     // Sized before the copies point into it; a reused batch keeps the buffers.
     batch.windows.resize(streams_.size());
@@ -222,7 +229,7 @@ class BatchProducer {
         if (copies == job.copies.size()) job.copies.emplace_back();
         SeriesCopy& c = job.copies[copies++];
         c.deleted = nullptr;
-        c.window = &batch.windows[i];
+        c.windows = &batch.windows[i];
         c.block = &s.block();
         c.replica_rank = s.replica_rank();
         c.cluster = clusters_[i];
@@ -231,7 +238,6 @@ class BatchProducer {
         if (auto t = s.block().tombstones().find(s.ref()); t != s.block().tombstones().end())
           c.deleted = &t->second;
         for (const auto& m : c.chunks) {
-          batch.last_chunk_ref[i] = std::max(batch.last_chunk_ref[i], m.ref);
           batch.spans[i].add(m.ref);
         }
         chunks += c.chunks.size();
@@ -249,19 +255,24 @@ class BatchProducer {
   Labels scratch_;
 };
 
-// Reads each input's chunks of the batch in one piece (on the worker
-// thread, in parallel with the other batches), into the windows its copies
-// point at. A window left empty sends them to the mapping.
+// Reads each input's chunks of the batch in one piece per segment (on the
+// worker thread, in parallel with the other batches), into the windows its
+// copies point at. A window left empty sends them to the mapping.
 void read_windows(Batch& batch, const std::vector<std::unique_ptr<BlockReader>>& blocks) {
   for (size_t i = 0; i < batch.windows.size(); ++i) {
-    const ChunkSpan& s = batch.spans[i];
-    // A ref naming no segment is reported by the mapping's reader.
-    if (!s.any || !s.usable || s.last - s.first > kMaxWindow ||
-        s.segment >= blocks[i]->chunks().segment_count())
-      batch.windows[i].bytes.clear();
-    else
-      blocks[i]->chunks().read_window(s.segment, s.first, s.last + window_tail(s),
-                                      batch.windows[i]);
+    const auto& spans = batch.spans[i].spans;
+    auto& windows = batch.windows[i];
+    windows.resize(spans.size());  // a reused batch keeps the buffers
+    for (size_t k = 0; k < spans.size(); ++k) {
+      const ChunkSpan& s = spans[k];
+      // A ref naming no segment is reported by the mapping's reader.
+      if (s.last - s.first > kMaxWindow || s.segment >= blocks[i]->chunks().segment_count()) {
+        windows[k].segment = s.segment;
+        windows[k].bytes.clear();
+      } else {
+        blocks[i]->chunks().read_window(s.segment, s.first, s.last + window_tail(s), windows[k]);
+      }
+    }
   }
 }
 
@@ -297,7 +308,8 @@ class BatchConsumer {
     // go of the pages behind, so that resident memory does not grow with
     // the input.
     for (size_t i = 0; i < blocks_.size(); ++i) {
-      if (batch.last_chunk_ref[i]) blocks_[i]->chunks().release_before(batch.last_chunk_ref[i]);
+      for (const ChunkSpan& s : batch.spans[i].spans)
+        blocks_[i]->chunks().release_before(chunks::make_chunk_ref(s.segment, s.last));
       if (batch.last_series_ref[i])
         blocks_[i]->index().release_series_before(batch.last_series_ref[i]);
     }

@@ -25,7 +25,7 @@ void SeriesMerger::collect_sources(std::span<const SeriesCopy> copies) {
   for (const auto& c : copies)
     for (const auto& m : c.chunks) {
       auto chunk =
-          c.window ? c.block->chunks().chunk(m.ref, *c.window) : c.block->chunks().chunk(m.ref);
+          c.windows ? c.block->chunks().chunk(m.ref, *c.windows) : c.block->chunks().chunk(m.ref);
       uint32_t n = chunkenc::header_sample_count(chunk.encoding, chunk.data);
       sources_.push_back({&c,
                           m,

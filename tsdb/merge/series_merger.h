@@ -33,8 +33,9 @@ struct SeriesCopy {
   // them in time order; a plain merge is one cluster.
   uint32_t cluster = 0;
   const std::vector<Interval>* deleted = nullptr;  // tombstones; may be null
-  // Where its chunks were read ahead (a batch's window); null: the mapping.
-  const chunks::ChunkReader::Window* window = nullptr;
+  // Where its chunks were read ahead (a batch's windows over its block's
+  // segments); null or none over a chunk's segment: the mapping.
+  const std::vector<chunks::ChunkReader::Window>* windows = nullptr;
 };
 
 class SeriesMerger {

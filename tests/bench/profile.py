@@ -40,7 +40,7 @@ RULES = [
                r"read_uvarint|xor_chunk_error"),
     ("encode", r"Rechunker::(encode|emit|reserve)|xor_encode|XorEncoder|Xor2Encoder|"
                r"encode_histogram|HistogramEncoder|plan_histogram_chunks"),
-    ("merge", r"chain_merge|penalty_merge|merge_chain|merge_penalty|SeriesMerger|Rechunker|"
+    ("merge", r"chain_merge|penalty_|merge_chain|merge_penalty|SeriesMerger|Rechunker|"
               r"is_whole_chunk|decode_runs|dedup"),
     ("io", r"crc32c|ChunkReader|SegmentWriter|ChunkWriter|FileWriter|MappedFile|"
            r"Decbuf::be32|release_before|__madvise|__libc_pwrite|__libc_write|fsync|"

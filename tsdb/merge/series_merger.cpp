@@ -37,14 +37,15 @@ void SeriesMerger::collect_sources(std::span<const SeriesCopy> copies) {
   // where a damaged block has chunks outside its time range. (Clusters are
   // numbered in time order; chain ignores them.)
   const bool by_cluster = mode_ == DedupMode::kPenalty;
-  std::stable_sort(sources_.begin(), sources_.end(),
-                   [by_cluster](const Source& a, const Source& b) {
-                     if (by_cluster && a.copy->cluster != b.copy->cluster)
-                       return a.copy->cluster < b.copy->cluster;
-                     if (a.meta.min_time != b.meta.min_time)
-                       return a.meta.min_time < b.meta.min_time;
-                     return a.copy->replica_rank < b.copy->replica_rank;
-                   });
+  auto before = [by_cluster](const Source& a, const Source& b) {
+    if (by_cluster && a.copy->cluster != b.copy->cluster) return a.copy->cluster < b.copy->cluster;
+    if (a.meta.min_time != b.meta.min_time) return a.meta.min_time < b.meta.min_time;
+    return a.copy->replica_rank < b.copy->replica_rank;
+  };
+  // Copies of blocks that follow one another in time (a level's inputs)
+  // come in order already: the sort's scratch buffer is not needed.
+  if (!std::is_sorted(sources_.begin(), sources_.end(), before))
+    std::stable_sort(sources_.begin(), sources_.end(), before);
   source_chunks_.clear();
   for (const auto& s : sources_) source_chunks_.push_back(s.chunk);
   if (starts_.size() < sources_.size()) starts_.resize(sources_.size());

@@ -166,7 +166,15 @@ TEST_F(BlockMergerTest, InputsFollowingOneAnotherShareTheirSegmentsWithTheOutput
     auto r = merge_blocks({first, second}, options(mode));
     EXPECT_EQ(r.segments_linked, 2u);
     EXPECT_EQ(r.chunks_linked, 4u);
+    EXPECT_EQ(r.chunks_unread, 4u) << "their blocks' stats count their samples";
     EXPECT_EQ(r.chunks_out, 4u);
+    EXPECT_EQ(r.samples_in, 6u);
+    EXPECT_EQ(r.samples_out, 6u);
+    auto stats = read_meta(r.path).stats;
+    EXPECT_EQ(stats.num_samples, 6u);
+    EXPECT_EQ(stats.num_float_samples, 6u);
+    EXPECT_EQ(stats.num_histogram_samples, 0u);
+    EXPECT_EQ(stats.num_chunks, 4u);
     auto got = read_series(r.path);
     EXPECT_EQ(got["{__name__=\"up\", instance=\"a\"}"], samples_at({0, 10, 20, 100, 110}));
     EXPECT_EQ(got["{__name__=\"up\", instance=\"b\"}"], samples_at({5}));
@@ -175,6 +183,38 @@ TEST_F(BlockMergerTest, InputsFollowingOneAnotherShareTheirSegmentsWithTheOutput
     ASSERT_EQ(::stat((second.block.dir + "/chunks/000001").c_str(), &in_st), 0);
     ASSERT_EQ(::stat((r.path + "/chunks/000002").c_str(), &out_st), 0);
     EXPECT_EQ(in_st.st_ino, out_st.st_ino) << "the second input's segment, linked";
+    std::filesystem::remove_all(r.path);
+  }
+}
+
+// A linked block is read where its stats do not count its samples by kind
+// (Prometheus before 3.6), and where a series' own chunks overlap and must
+// be merged; the output's stats count every sample once either way.
+TEST_F(BlockMergerTest, LinkedInputsAreReadWhereTheyMustBe) {
+  auto first = input_at("r1", {{up_a_, {samples_at({0, 10})}}, {up_b_, {samples_at({5})}}}, 0, 100);
+  auto second = input_at("r1", {{up_a_, {samples_at({100, 110})}}}, 100, 200);
+  first.may_link = second.may_link = true;
+  first.block.meta.stats.num_float_samples = 0;  // no kinds counted
+  auto r = merge_blocks({first, second}, options(DedupMode::kChain));
+  EXPECT_EQ(r.chunks_linked, 3u);
+  EXPECT_EQ(r.chunks_unread, 1u) << "the second input's only";
+  EXPECT_EQ(read_meta(r.path).stats.num_samples, 5u);
+  EXPECT_EQ(read_meta(r.path).stats.num_float_samples, 5u);
+  EXPECT_EQ(r.samples_in, 5u);
+
+  // Overlapping chunks of one series in one block (and a sample at 10 in
+  // both): decoded and merged after all, the rest still unread.
+  auto odd = input_at("r1", {{up_a_, {samples_at({0, 10}), samples_at({10, 20})}}}, 0, 100);
+  odd.may_link = true;
+  for (auto mode : {DedupMode::kChain, DedupMode::kPenalty}) {
+    r = merge_blocks({odd, second}, options(mode));
+    EXPECT_EQ(read_series(r.path)["{__name__=\"up\", instance=\"a\"}"],
+              samples_at({0, 10, 20, 100, 110}));
+    EXPECT_EQ(r.chunks_unread, 1u);
+    EXPECT_EQ(r.samples_in, 6u);
+    EXPECT_EQ(r.samples_out, 5u);
+    EXPECT_EQ(read_meta(r.path).stats.num_samples, 5u);
+    EXPECT_EQ(read_meta(r.path).stats.num_float_samples, 5u);
     std::filesystem::remove_all(r.path);
   }
 }

@@ -1350,11 +1350,12 @@ class OptionsTest(CompactTestCase):
                                           *extra, *srcs)
                 self.assertEqual(rc, 0, err)
 
-            def contents(out):  # meta.json differs: ULIDs, levels, parents
+            def contents(out):  # meta.json differs (ULIDs, levels, parents) but its stats
                 got = {}
                 for b in live_blocks(out):
                     m, blk = h.read_meta(b), h.read_block(b)
                     got[(m["minTime"], m["maxTime"])] = (
+                        m["stats"],
                         blk.symbols, [(labels, [(c.mint, c.maxt, c.encoding, bytes(c.data))
                                                 for c in chunks])
                                       for labels, chunks in blk.series])

@@ -5,6 +5,7 @@
 
 #include "tsdb/base/error.h"
 #include "tsdb/base/fsutil.h"
+#include "tsdb/base/message_format.h"
 #include "tsdb/base/ulid.h"
 #include "tsdb/chunkenc/xor.h"
 #include "tsdb/chunks/segment_format.h"
@@ -68,6 +69,8 @@ void BlockWriter::add_series(const Labels& labels, std::span<const ChunkData> ch
   metas_scratch_.clear();
   for (const auto& c : chunks) {
     auto in_place = linked_ref(c);
+    // An unread chunk has no bytes to write: only its linked segment has them.
+    if (!in_place && c.unread) fail(tmp_dir_, "chunk " + hex64(c.origin_ref) + " was not read");
     uint64_t ref = in_place ? *in_place : chunk_writer_->write(c.encoding, c.data, c.crc);
     chunks_linked_ += in_place.has_value();
     metas_scratch_.push_back({c.min_time, c.max_time, ref});
@@ -82,6 +85,12 @@ void BlockWriter::add_series(const Labels& labels, std::span<const ChunkData> ch
   meta_.stats.num_chunks += chunks.size();
   meta_.stats.num_series += 1;
   index_writer_->add_series(labels, metas_scratch_);
+}
+
+void BlockWriter::add_unread_samples(uint64_t floats, uint64_t histograms) {
+  meta_.stats.num_samples += floats + histograms;
+  meta_.stats.num_float_samples += floats;
+  meta_.stats.num_histogram_samples += histograms;
 }
 
 // Thanos lists the block's files with their sizes; meta.json itself

@@ -37,6 +37,10 @@ struct ChunkData {
   // linked that block's segments (link_chunks_of) refers to it there.
   const chunks::ChunkReader* origin = nullptr;
   uint64_t origin_ref = 0;
+  // Not read at all (encoding, data and num_samples unknown): a chunk of a
+  // linked block, which only a linked segment can hold. Its samples are
+  // counted with add_unread_samples.
+  bool unread = false;
 };
 
 class BlockWriter {
@@ -59,6 +63,8 @@ class BlockWriter {
   bool link_chunks_of(const chunks::ChunkReader& reader);
   // Series in strictly increasing label order, chunks in time order.
   void add_series(const Labels& labels, std::span<const ChunkData> chunks);
+  // Counts the samples of chunks added unread, from their block's stats.
+  void add_unread_samples(uint64_t floats, uint64_t histograms);
   // Finishes the block and publishes it; returns its final directory.
   std::string commit();
 

@@ -172,6 +172,8 @@ class BatchProducer {
 
   uint64_t series_in() const { return series_in_; }
   uint64_t chunks_in() const { return chunks_in_; }
+  // Which inputs' copies leave their chunks unread (SeriesCopy::unread).
+  void set_unread(std::vector<bool> unread) { unread_ = std::move(unread); }
 
   // False when the inputs are exhausted and the batch holds nothing.
   bool fill(Batch& batch) {
@@ -233,13 +235,13 @@ class BatchProducer {
         c.block = &s.block();
         c.replica_rank = s.replica_rank();
         c.cluster = clusters_[i];
+        c.unread = i < unread_.size() && unread_[i];
         s.chunks(c.chunks, scratch_);
         batch.last_series_ref[i] = std::max(batch.last_series_ref[i], s.ref());
         if (auto t = s.block().tombstones().find(s.ref()); t != s.block().tombstones().end())
           c.deleted = &t->second;
-        for (const auto& m : c.chunks) {
-          batch.spans[i].add(m.ref);
-        }
+        if (!c.unread)  // read only if it must be decoded, from the mapping
+          for (const auto& m : c.chunks) batch.spans[i].add(m.ref);
         chunks += c.chunks.size();
       } while (merge_.step(i));
     }
@@ -250,6 +252,7 @@ class BatchProducer {
   std::optional<SeriesShard> shard_;
   std::vector<std::unique_ptr<SeriesStream>> streams_;
   std::vector<uint32_t> clusters_;  // by stream
+  std::vector<bool> unread_;        // by stream
   uint64_t series_in_ = 0, chunks_in_ = 0;
   LabelMerge<SeriesStream> merge_;
   Labels scratch_;
@@ -304,6 +307,10 @@ class BatchConsumer {
     result_.chunks_copied += batch.merger->chunks_copied();
     result_.chunks_reencoded += batch.merger->chunks_reencoded();
     result_.samples_in += batch.merger->samples_in();
+    unread_read_.floats += batch.merger->unread_read().floats;
+    unread_read_.histograms += batch.merger->unread_read().histograms;
+    for (const auto& job : batch.jobs)
+      for (const auto& c : job.chunks) result_.chunks_unread += c.unread;
     // Input chunks and series entries are read roughly in file order: let
     // go of the pages behind, so that resident memory does not grow with
     // the input.
@@ -315,34 +322,48 @@ class BatchConsumer {
     }
   }
 
+  // Samples of unread copies' chunks that were decoded after all.
+  const UnreadSamplesRead& unread_read() const { return unread_read_; }
+
  private:
   const std::vector<std::unique_ptr<BlockReader>>& blocks_;
   BlockWriter& writer_;
   const MergeOptions& opts_;
   MergeResult& result_;
   uint64_t copies_done_ = 0, bytes_done_ = 0;
+  UnreadSamplesRead unread_read_;
 };
 
 // Links the chunk segments of the inputs that may share them into the
 // output, where every chunk of theirs goes there unchanged: no input
 // overlaps another in time (nothing to deduplicate), none has tombstones,
 // none is split by shard, and chunks keep their encodings.
-void link_unchanged_inputs(const std::vector<MergeInput>& inputs,
-                           const std::vector<std::unique_ptr<BlockReader>>& blocks,
-                           const MergeOptions& opts, BlockWriter& writer) {
-  if (opts.shard || opts.encodings != OutputEncodings::kKeep) return;
+std::vector<bool> link_unchanged_inputs(const std::vector<MergeInput>& inputs,
+                                        const std::vector<std::unique_ptr<BlockReader>>& blocks,
+                                        const MergeOptions& opts, BlockWriter& writer) {
+  std::vector<bool> linked(inputs.size(), false);
+  if (opts.shard || opts.encodings != OutputEncodings::kKeep) return linked;
   std::vector<size_t> by_time(inputs.size());
   for (size_t i = 0; i < by_time.size(); ++i) by_time[i] = i;
   std::sort(by_time.begin(), by_time.end(), [&](size_t a, size_t b) {
     return inputs[a].block.meta.min_time < inputs[b].block.meta.min_time;
   });
   for (size_t k = 1; k < by_time.size(); ++k)
-    if (inputs[by_time[k]].block.meta.min_time < inputs[by_time[k - 1]].block.meta.max_time) return;
+    if (inputs[by_time[k]].block.meta.min_time < inputs[by_time[k - 1]].block.meta.max_time)
+      return linked;
   for (size_t i = 0; i < inputs.size(); ++i) {
     if (!inputs[i].may_link || !blocks[i]->tombstones().empty()) continue;
     // Another file system: every later one most likely too.
-    if (!writer.link_chunks_of(blocks[i]->chunks())) return;
+    if (!writer.link_chunks_of(blocks[i]->chunks())) break;
+    linked[i] = true;
   }
+  return linked;
+}
+
+// Whether a block's stats count its samples by kind, as the output's must:
+// then a linked block's chunks need not be read to count them.
+bool counts_samples_by_kind(const BlockStats& s) {
+  return s.num_samples > 0 && s.num_float_samples + s.num_histogram_samples == s.num_samples;
 }
 
 }  // namespace
@@ -391,7 +412,19 @@ MergeResult merge_blocks(const std::vector<MergeInput>& inputs, const MergeOptio
   result.series_in = producer.series_in();
 
   BlockWriter writer(opts.out_dir, output_meta(inputs, rules, group, opts));
-  link_unchanged_inputs(inputs, blocks, opts, writer);
+  // A linked input's chunks all go into the output where they lie: unless
+  // one must be decoded after all, they are not read (their CRCs are not
+  // checked either; `promblock verify` does), and its stats count them.
+  auto linked = link_unchanged_inputs(inputs, blocks, opts, writer);
+  UnreadSamplesRead unread_stats;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const BlockStats& s = inputs[i].block.meta.stats;
+    linked[i] = linked[i] && counts_samples_by_kind(s);
+    if (!linked[i]) continue;
+    unread_stats.floats += s.num_float_samples;
+    unread_stats.histograms += s.num_histogram_samples;
+  }
+  producer.set_unread(std::move(linked));
   for (auto s : symbol_union(blocks, extra_symbols)) writer.add_symbol(s);
   BatchConsumer consumer(blocks, writer, opts, result);
 
@@ -402,6 +435,12 @@ MergeResult merge_blocks(const std::vector<MergeInput>& inputs, const MergeOptio
       threads, threads + 1, [&](Batch& b) { return producer.fill(b); },
       [&](Batch& b) { merge_batch(b, blocks, opts); }, [&](Batch& b) { consumer.write(b); });
   result.chunks_in = producer.chunks_in();
+  // Samples of unread chunks, less those decoded after all (and counted).
+  auto less = [](uint64_t a, uint64_t b) { return a > b ? a - b : 0; };
+  uint64_t floats = less(unread_stats.floats, consumer.unread_read().floats);
+  uint64_t histograms = less(unread_stats.histograms, consumer.unread_read().histograms);
+  writer.add_unread_samples(floats, histograms);
+  result.samples_in += floats + histograms;
 
   if (opts.before_commit) opts.before_commit();
   result.path = writer.commit();

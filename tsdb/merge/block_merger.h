@@ -73,6 +73,8 @@ struct MergeResult {
   // Of the copied: chunks left where they were, in input segments linked
   // into the output instead of written again.
   uint64_t segments_linked = 0, chunks_linked = 0;
+  // Of the linked: chunks not read at all (their block's stats count them).
+  uint64_t chunks_unread = 0;
 };
 
 // Throws Error when the inputs belong to different groups (external labels

@@ -23,8 +23,8 @@ bool is_whole_chunk(std::span<const TaggedSample> samples, size_t i, uint32_t c,
 }  // namespace
 
 void Rechunker::add_verbatim(const SourceChunk& s, std::vector<ChunkData>& out) {
-  out.push_back(
-      {s.min_time, s.max_time, s.encoding, s.data, s.num_samples, s.crc, s.origin, s.origin_ref});
+  out.push_back({s.min_time, s.max_time, s.encoding, s.data, s.num_samples, s.crc, s.origin,
+                 s.origin_ref, s.unread});
   ++copied_;
 }
 

@@ -31,6 +31,7 @@ struct SourceChunk {
   std::optional<uint32_t> crc;                  // as stored with it (and checked), if known
   const chunks::ChunkReader* origin = nullptr;  // its input's reader and ref,
   uint64_t origin_ref = 0;                      // for a copy (ChunkData)
+  bool unread = false;                          // only the meta known (ChunkData)
 };
 
 // The decoded histogram samples of the series being merged; a sample from

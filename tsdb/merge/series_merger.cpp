@@ -24,6 +24,15 @@ void SeriesMerger::collect_sources(std::span<const SeriesCopy> copies) {
   sources_.clear();
   for (const auto& c : copies)
     for (const auto& m : c.chunks) {
+      if (c.unread) {
+        // Only where it lies: a linked segment holds it, and it is read
+        // only if it must be decoded (read_unread).
+        SourceChunk unread{m.min_time,   m.max_time,         0,    {}, 0,
+                           std::nullopt, &c.block->chunks(), m.ref};
+        unread.unread = true;
+        sources_.push_back({&c, m, unread});
+        continue;
+      }
       auto chunk =
           c.windows ? c.block->chunks().chunk(m.ref, *c.windows) : c.block->chunks().chunk(m.ref);
       uint32_t n = chunkenc::header_sample_count(chunk.encoding, chunk.data);
@@ -50,6 +59,19 @@ void SeriesMerger::collect_sources(std::span<const SeriesCopy> copies) {
   for (const auto& s : sources_) source_chunks_.push_back(s.chunk);
   if (starts_.size() < sources_.size()) starts_.resize(sources_.size());
   for (size_t i = 0; i < sources_.size(); ++i) starts_[i].clear();
+}
+
+void SeriesMerger::read_unread(uint32_t i) {
+  Source& s = sources_[i];
+  if (!s.chunk.unread) return;
+  auto chunk = s.copy->block->chunks().chunk(s.meta.ref);
+  uint32_t n = chunkenc::header_sample_count(chunk.encoding, chunk.data);
+  s.chunk = {s.meta.min_time, s.meta.max_time,          chunk.encoding, chunk.data, n,
+             chunk.crc,       &s.copy->block->chunks(), s.meta.ref};
+  source_chunks_[i] = s.chunk;
+  samples_in_ += n;
+  (chunkenc::is_float_encoding(chunk.encoding) ? unread_read_.floats : unread_read_.histograms) +=
+      n;
 }
 
 bool SeriesMerger::touched_by_tombstones(const Source& s) const {
@@ -207,6 +229,7 @@ std::span<SampleRun> SeriesMerger::decode_runs(const Labels& labels,
       if (used == runs_.size()) runs_.emplace_back();
       runs_[used++].clear();
     }
+    read_unread(k);
     decode(labels, k, runs_[used - 1]);
     prev = &s;
   }

@@ -36,6 +36,14 @@ struct SeriesCopy {
   // Where its chunks were read ahead (a batch's windows over its block's
   // segments); null or none over a chunk's segment: the mapping.
   const std::vector<chunks::ChunkReader::Window>* windows = nullptr;
+  // Its chunks are read only if they must be decoded: its block's segments
+  // are linked into the output and its stats count its samples.
+  bool unread = false;
+};
+
+// Samples of unread copies' chunks that had to be read after all.
+struct UnreadSamplesRead {
+  uint64_t floats = 0, histograms = 0;
 };
 
 class SeriesMerger {
@@ -57,11 +65,14 @@ class SeriesMerger {
   void reset() {
     rechunker_.reset();
     samples_in_ = 0;
+    unread_read_ = {};
   }
 
   uint64_t chunks_copied() const { return rechunker_.chunks_copied(); }
   uint64_t chunks_reencoded() const { return rechunker_.chunks_reencoded(); }
+  // Samples of the chunks read (their headers' counts).
   uint64_t samples_in() const { return samples_in_; }
+  const UnreadSamplesRead& unread_read() const { return unread_read_; }
 
  private:
   struct Source {
@@ -70,6 +81,8 @@ class SeriesMerger {
     SourceChunk chunk;
   };
   void collect_sources(std::span<const SeriesCopy> copies);
+  // Reads source i's chunk if its copy left it unread.
+  void read_unread(uint32_t i);
   bool touched_by_tombstones(const Source& s) const;
   // Decodes source i into a tagged run, dropping deleted samples.
   void decode(const Labels& labels, uint32_t i, SampleRun& run) const;
@@ -111,6 +124,7 @@ class SeriesMerger {
   mutable std::vector<chunkenc::FloatHistogramSample> float_histograms_;
   mutable uint64_t float_histograms_used_ = 0;
   uint64_t samples_in_ = 0;
+  UnreadSamplesRead unread_read_;
 };
 
 }  // namespace promblock::merge

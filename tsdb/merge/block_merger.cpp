@@ -307,10 +307,8 @@ class BatchConsumer {
     result_.chunks_copied += batch.merger->chunks_copied();
     result_.chunks_reencoded += batch.merger->chunks_reencoded();
     result_.samples_in += batch.merger->samples_in();
-    unread_read_.floats += batch.merger->unread_read().floats;
-    unread_read_.histograms += batch.merger->unread_read().histograms;
-    for (const auto& job : batch.jobs)
-      for (const auto& c : job.chunks) result_.chunks_unread += c.unread;
+    result_.chunks_unread += batch.merger->chunks_unread();
+    unread_read_ += batch.merger->unread_read();
     // Input chunks and series entries are read roughly in file order: let
     // go of the pages behind, so that resident memory does not grow with
     // the input.
@@ -323,7 +321,7 @@ class BatchConsumer {
   }
 
   // Samples of unread copies' chunks that were decoded after all.
-  const UnreadSamplesRead& unread_read() const { return unread_read_; }
+  const SampleCounts& unread_read() const { return unread_read_; }
 
  private:
   const std::vector<std::unique_ptr<BlockReader>>& blocks_;
@@ -331,7 +329,7 @@ class BatchConsumer {
   const MergeOptions& opts_;
   MergeResult& result_;
   uint64_t copies_done_ = 0, bytes_done_ = 0;
-  UnreadSamplesRead unread_read_;
+  SampleCounts unread_read_;
 };
 
 // Links the chunk segments of the inputs that may share them into the
@@ -416,7 +414,7 @@ MergeResult merge_blocks(const std::vector<MergeInput>& inputs, const MergeOptio
   // one must be decoded after all, they are not read (their CRCs are not
   // checked either; `promblock verify` does), and its stats count them.
   auto linked = link_unchanged_inputs(inputs, blocks, opts, writer);
-  UnreadSamplesRead unread_stats;
+  SampleCounts unread_stats;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const BlockStats& s = inputs[i].block.meta.stats;
     linked[i] = linked[i] && counts_samples_by_kind(s);

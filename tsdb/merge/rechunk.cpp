@@ -26,6 +26,7 @@ void Rechunker::add_verbatim(const SourceChunk& s, std::vector<ChunkData>& out) 
   out.push_back({s.min_time, s.max_time, s.encoding, s.data, s.num_samples, s.crc, s.origin,
                  s.origin_ref, s.unread});
   ++copied_;
+  unread_ += s.unread;
 }
 
 void Rechunker::add(const SampleRun& samples, std::span<const SourceChunk> sources,

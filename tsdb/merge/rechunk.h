@@ -67,7 +67,7 @@ class Rechunker {
   // clear(), and the counts start again from 0.
   void reset() {
     clear();
-    copied_ = reencoded_ = 0;
+    copied_ = reencoded_ = unread_ = 0;
   }
   void set_output_encodings(OutputEncodings e) { output_ = e; }
   // Whether a source chunk may be copied as it is.
@@ -77,6 +77,8 @@ class Rechunker {
 
   uint64_t chunks_copied() const { return copied_; }
   uint64_t chunks_reencoded() const { return reencoded_; }
+  // Of the copied, those passed on unread (SourceChunk::unread).
+  uint64_t chunks_unread() const { return unread_; }
 
  private:
   // Re-encodes samples [from, to) of the run being added.
@@ -132,6 +134,7 @@ class Rechunker {
   std::vector<uint8_t> encoded_;  // scratch for encode_histograms()
   uint64_t copied_ = 0;
   uint64_t reencoded_ = 0;
+  uint64_t unread_ = 0;
 };
 
 }  // namespace promblock::merge

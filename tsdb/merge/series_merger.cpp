@@ -35,12 +35,7 @@ void SeriesMerger::collect_sources(std::span<const SeriesCopy> copies) {
       }
       auto chunk =
           c.windows ? c.block->chunks().chunk(m.ref, *c.windows) : c.block->chunks().chunk(m.ref);
-      uint32_t n = chunkenc::header_sample_count(chunk.encoding, chunk.data);
-      sources_.push_back({&c,
-                          m,
-                          {m.min_time, m.max_time, chunk.encoding, chunk.data, n, chunk.crc,
-                           &c.block->chunks(), m.ref}});
-      samples_in_ += n;
+      sources_.push_back({&c, m, source_of(c, m, chunk)});
     }
   // Penalty takes one cluster at a time: each must be one stretch, even
   // where a damaged block has chunks outside its time range. (Clusters are
@@ -61,17 +56,21 @@ void SeriesMerger::collect_sources(std::span<const SeriesCopy> copies) {
   for (size_t i = 0; i < sources_.size(); ++i) starts_[i].clear();
 }
 
+SourceChunk SeriesMerger::source_of(const SeriesCopy& c, const index::ChunkMeta& m,
+                                    const chunks::ChunkReader::Chunk& chunk) {
+  uint32_t n = chunkenc::header_sample_count(chunk.encoding, chunk.data);
+  samples_in_ += n;
+  return {m.min_time, m.max_time, chunk.encoding,     chunk.data,
+          n,          chunk.crc,  &c.block->chunks(), m.ref};
+}
+
 void SeriesMerger::read_unread(uint32_t i) {
   Source& s = sources_[i];
   if (!s.chunk.unread) return;
-  auto chunk = s.copy->block->chunks().chunk(s.meta.ref);
-  uint32_t n = chunkenc::header_sample_count(chunk.encoding, chunk.data);
-  s.chunk = {s.meta.min_time, s.meta.max_time,          chunk.encoding, chunk.data, n,
-             chunk.crc,       &s.copy->block->chunks(), s.meta.ref};
+  s.chunk = source_of(*s.copy, s.meta, s.copy->block->chunks().chunk(s.meta.ref));
   source_chunks_[i] = s.chunk;
-  samples_in_ += n;
-  (chunkenc::is_float_encoding(chunk.encoding) ? unread_read_.floats : unread_read_.histograms) +=
-      n;
+  const bool is_float = chunkenc::is_float_encoding(s.chunk.encoding);
+  (is_float ? unread_read_.floats : unread_read_.histograms) += s.chunk.num_samples;
 }
 
 bool SeriesMerger::touched_by_tombstones(const Source& s) const {

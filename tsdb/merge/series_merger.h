@@ -41,9 +41,13 @@ struct SeriesCopy {
   bool unread = false;
 };
 
-// Samples of unread copies' chunks that had to be read after all.
-struct UnreadSamplesRead {
+// Samples counted by kind, as meta.json counts them.
+struct SampleCounts {
   uint64_t floats = 0, histograms = 0;
+  SampleCounts& operator+=(const SampleCounts& o) {
+    floats += o.floats, histograms += o.histograms;
+    return *this;
+  }
 };
 
 class SeriesMerger {
@@ -70,9 +74,11 @@ class SeriesMerger {
 
   uint64_t chunks_copied() const { return rechunker_.chunks_copied(); }
   uint64_t chunks_reencoded() const { return rechunker_.chunks_reencoded(); }
+  uint64_t chunks_unread() const { return rechunker_.chunks_unread(); }
   // Samples of the chunks read (their headers' counts).
   uint64_t samples_in() const { return samples_in_; }
-  const UnreadSamplesRead& unread_read() const { return unread_read_; }
+  // Of those, samples of unread copies' chunks that had to be read after all.
+  const SampleCounts& unread_read() const { return unread_read_; }
 
  private:
   struct Source {
@@ -81,6 +87,9 @@ class SeriesMerger {
     SourceChunk chunk;
   };
   void collect_sources(std::span<const SeriesCopy> copies);
+  // The source of a chunk read from copy c; counts its samples in.
+  SourceChunk source_of(const SeriesCopy& c, const index::ChunkMeta& m,
+                        const chunks::ChunkReader::Chunk& chunk);
   // Reads source i's chunk if its copy left it unread.
   void read_unread(uint32_t i);
   bool touched_by_tombstones(const Source& s) const;
@@ -124,7 +133,7 @@ class SeriesMerger {
   mutable std::vector<chunkenc::FloatHistogramSample> float_histograms_;
   mutable uint64_t float_histograms_used_ = 0;
   uint64_t samples_in_ = 0;
-  UnreadSamplesRead unread_read_;
+  SampleCounts unread_read_;
 };
 
 }  // namespace promblock::merge

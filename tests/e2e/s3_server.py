@@ -96,11 +96,17 @@ class FaultProxy:
     connections get `mode`: "503" (an S3 SlowDown answer), "cut" (closed
     once the request head has arrived), "stall" (never answered), "short"
     (forwarded, but closed after 1 MiB of the answer) or "throttle"
-    (forwarded, the request bodies at 256 KiB/s)."""
+    (forwarded, the request bodies at 256 KiB/s). It counts the uploads the
+    server has answered and the connections it is still forwarding, so that
+    a test can act on a whole upload and wait for the cut ones to end."""
+
+    UPLOAD_BYTES = 4096  # a request this long carries a body: an upload
 
     def __init__(self, port, mode="503", faults=0):
         self.upstream, self.mode, self.faults = port, mode, faults
         self.faulted = 0
+        self.uploads_answered = 0
+        self.forwarding = 0
         self.lock = threading.Lock()
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
@@ -147,16 +153,38 @@ class FaultProxy:
             time.sleep(30)
         conn.close()
 
+    def wait_idle(self, timeout=30):
+        """Waits until no connection is being forwarded (a cut upload has
+        then reached the server as cut); false on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if self.forwarding == 0:
+                    return True
+            time.sleep(0.02)
+        return False
+
     def _forward(self, conn, limit=None, rate=None):
         up = socket.create_connection(("127.0.0.1", self.upstream))
+        with self.lock:
+            self.forwarding += 1
+        asked = [0]  # request bytes since the server last answered
 
-        def pipe(src, dst, limit=None, rate=None):
+        def pipe(src, dst, limit=None, rate=None, answers=False):
             try:
                 while limit is None or limit > 0:
                     data = src.recv(65536 if limit is None else min(65536, limit))
                     if not data:
                         break
+                    if answers:
+                        # HTTP/1.1 answers only once the whole request is in.
+                        with self.lock:
+                            self.uploads_answered += asked[0] >= self.UPLOAD_BYTES
+                            asked[0] = 0
                     dst.sendall(data)
+                    if not answers:
+                        with self.lock:
+                            asked[0] += len(data)
                     if rate:
                         time.sleep(len(data) / rate)
                     limit = None if limit is None else limit - len(data)
@@ -168,12 +196,15 @@ class FaultProxy:
                 except OSError:
                     pass
 
-        t = threading.Thread(target=pipe, args=(up, conn, limit), daemon=True)
+        t = threading.Thread(target=pipe, args=(up, conn, limit), kwargs={"answers": True},
+                             daemon=True)
         t.start()
         pipe(conn, up, rate=rate)  # uploads (client to server) are throttled
         t.join()
         conn.close()
         up.close()
+        with self.lock:
+            self.forwarding -= 1
 
 
 def config_yaml(port, bucket=BUCKET, prefix=None, keys=True):
@@ -493,6 +524,19 @@ class S3Client:
             if (root.findtext(p + "IsTruncated", "false", ns)) != "true":
                 return out
             token = root.findtext(p + "NextContinuationToken", None, ns)
+
+    def wait_listing_settles(self, prefix="", quiet=0.3, timeout=10):
+        """The listing under prefix once it has stayed the same for `quiet`
+        seconds (the server may still be dropping a cut upload)."""
+        deadline = time.monotonic() + timeout
+        last = self.list(prefix)
+        while time.monotonic() < deadline:
+            time.sleep(quiet)
+            now = self.list(prefix)
+            if now == last:
+                return now
+            last = now
+        return last
 
     def upload_tree(self, local_dir, prefix, meta_last=True):
         """Every file under local_dir as prefix + relative path; a block's

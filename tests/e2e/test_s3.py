@@ -258,17 +258,20 @@ class S3Test(unittest.TestCase):
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=tool_env())
         try:
             deadline = time.monotonic() + 120
-            # Killed once an object of the run is whole: s3rver lists an
-            # object while its body still streams in, and drops it when the
-            # upload is cut, so a listed key alone may be gone after the kill.
+            # Killed once the server has answered an upload of the run, so
+            # one object is whole: s3rver lists (and answers HEAD for) an
+            # object while its body still streams in.
             while time.monotonic() < deadline and p.poll() is None:
-                new = set(self.s3.list("kill/")) - set(before)
-                if any(self.s3.request("HEAD", k)[0] == 200 for k in new):
+                if proxy.uploads_answered:
                     break
-                time.sleep(0.05)
+                time.sleep(0.01)
             self.assertIsNone(p.poll(), "the run ended before it was killed")
             p.send_signal(signal.SIGKILL)
             p.wait(timeout=60)
+            # The proxy cuts the upload in flight only after its current
+            # throttling pause; s3rver drops the cut object then. List after.
+            self.assertTrue(proxy.wait_idle(), "the proxy still forwards after the kill")
+            self.s3.wait_listing_settles("kill/")
         finally:
             proxy.close()
             p.stderr.close()

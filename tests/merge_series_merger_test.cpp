@@ -165,5 +165,60 @@ TEST_F(SeriesMergerTest, TombstonedSamplesAreDropped) {
   EXPECT_EQ(times, (std::vector<int64_t>{50000, 60000, 70000, 80000, 90000}));
 }
 
+// Unread copies (linked blocks) whose chunks follow one another go through
+// as they lie, in time order, none read; wherever the merge would have to
+// decode (overlap, several replicas in one penalty cluster) or reorder, it
+// reads and does.
+TEST_F(SeriesMergerTest, UnreadCopiesPassThroughOnlyWhereTheMergeWouldCopyThem) {
+  std::vector<int64_t> late_times;
+  for (int64_t t = 200000; t < 300000; t += 10000) late_times.push_back(t);
+  BlockReader late(write_block(tmp_.path(), {{labels_, {samples_at(late_times)}}}, 0, 1000000));
+  auto unread = [&](const BlockReader& block, uint32_t rank, uint32_t cluster) {
+    SeriesCopy c = copy(block, rank);
+    c.unread = true;
+    c.cluster = cluster;
+    return c;
+  };
+  auto refs = [&] {
+    std::vector<uint64_t> r;
+    for (const auto& c : out_) r.push_back(c.origin_ref);
+    return r;
+  };
+  const uint64_t first = copy(*a_, 0).chunks[0].ref, second = copy(late, 0).chunks[0].ref;
+
+  for (auto mode : {DedupMode::kChain, DedupMode::kPenalty}) {
+    SeriesMerger merger(mode);
+    merger.merge(labels_, std::vector{unread(*a_, 0, 0), unread(late, 0, 1)}, out_);
+    EXPECT_EQ(refs(), (std::vector<uint64_t>{first, second}));
+    EXPECT_TRUE(out_[0].unread && out_[1].unread);
+    EXPECT_EQ(out_[0].origin, &a_->chunks());
+    EXPECT_EQ(out_[1].min_time, 200000);
+    EXPECT_EQ(merger.chunks_unread(), 2u);
+    EXPECT_EQ(merger.samples_in(), 0u) << "nothing read";
+
+    // Given later block first: still in time order.
+    merger.reset();
+    merger.merge(labels_, std::vector{unread(late, 0, 1), unread(*a_, 0, 0)}, out_);
+    EXPECT_EQ(refs(), (std::vector<uint64_t>{first, second}));
+    EXPECT_EQ(merger.samples_in(), 0u);
+
+    // Overlapping replicas: read and merged (chain leaves B's late chunk,
+    // which overlaps nothing, unread; penalty follows one replica through).
+    merger.reset();
+    merger.merge(labels_, std::vector{unread(*a_, 0, 0), unread(*b_, 1, 0)}, out_);
+    EXPECT_EQ(merger.samples_in(), mode == DedupMode::kChain ? 20u : 30u);
+    EXPECT_EQ(merger.chunks_unread(), mode == DedupMode::kChain ? 1u : 0u);
+  }
+
+  // Two replicas in one penalty cluster, not overlapping: penalty decodes
+  // (it follows one replica across the cluster); chain still passes through.
+  SeriesMerger penalty(DedupMode::kPenalty), chain(DedupMode::kChain);
+  penalty.merge(labels_, std::vector{unread(*a_, 0, 0), unread(late, 1, 0)}, out_);
+  EXPECT_EQ(penalty.samples_in(), 20u);
+  chain.merge(labels_, std::vector{unread(*a_, 0, 0), unread(late, 1, 0)}, out_);
+  EXPECT_EQ(chain.samples_in(), 0u);
+  EXPECT_EQ(refs(), (std::vector<uint64_t>{first, second}));
+}
+
 }  // namespace
 }  // namespace promblock::merge

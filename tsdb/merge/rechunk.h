@@ -11,6 +11,7 @@
 #include <span>
 #include <vector>
 
+#include "index/format.h"
 #include "tsdb/block/block_writer.h"
 #include "tsdb/chunkenc/histogram.h"
 #include "tsdb/chunkenc/xor.h"
@@ -63,6 +64,12 @@ class Rechunker {
            std::vector<ChunkData>& out, HistogramStore histograms = {}, StartTimes starts = {});
   // Copies one source chunk through unchanged.
   void add_verbatim(const SourceChunk& source, std::vector<ChunkData>& out);
+  // Passes an unread chunk (only its meta known) through where it lies.
+  void add_unread(const index::ChunkMeta& meta, const chunks::ChunkReader* origin,
+                  std::vector<ChunkData>& out) {
+    out.push_back({meta.min_time, meta.max_time, 0, {}, 0, std::nullopt, origin, meta.ref, true});
+    ++copied_, ++unread_;
+  }
   void clear() { block_ = 0, used_ = 0; }
   // clear(), and the counts start again from 0.
   void reset() {

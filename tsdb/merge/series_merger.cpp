@@ -20,6 +20,35 @@ DedupMode dedup_mode_from_name(std::string_view name) {
   return DedupMode::kPenalty;
 }
 
+bool SeriesMerger::pass_unread_through(std::span<const SeriesCopy> copies,
+                                       std::vector<ChunkData>& out) {
+  // The copies in the order given must already be the order collect_sources
+  // sorts into (by cluster for penalty, then time), with no chunk
+  // overlapping the one before it: then chain copies every chunk whole, and
+  // so does penalty where no cluster holds several replicas.
+  const bool by_cluster = mode_ == DedupMode::kPenalty;
+  int64_t last_max = 0;
+  bool any = false;
+  const SeriesCopy* cluster_first = nullptr;
+  for (const auto& c : copies) {
+    if (!c.unread || (c.deleted && !c.deleted->empty())) return false;
+    if (by_cluster) {
+      if (cluster_first && c.cluster < cluster_first->cluster) return false;
+      if (!cluster_first || c.cluster != cluster_first->cluster)
+        cluster_first = &c;
+      else if (c.replica_rank != cluster_first->replica_rank)
+        return false;  // penalty decodes such a cluster
+    }
+    for (const auto& m : c.chunks) {
+      if (m.min_time > m.max_time || (any && m.min_time <= last_max)) return false;
+      last_max = m.max_time, any = true;
+    }
+  }
+  for (const auto& c : copies)
+    for (const auto& m : c.chunks) rechunker_.add_unread(m, &c.block->chunks(), out);
+  return true;
+}
+
 void SeriesMerger::collect_sources(std::span<const SeriesCopy> copies) {
   sources_.clear();
   for (const auto& c : copies)
@@ -189,6 +218,7 @@ void SeriesMerger::merge_keeping(const Labels& labels, std::span<const SeriesCop
                                  std::vector<ChunkData>& out) {
   out.clear();
   histograms_used_ = float_histograms_used_ = 0;
+  if (pass_unread_through(copies, out)) return;
   collect_sources(copies);
   if (mode_ != DedupMode::kPenalty) return merge_chain(labels, 0, sources_.size(), out);
   // Sorted by cluster first (collect_sources): each is one stretch.

@@ -86,6 +86,11 @@ class SeriesMerger {
     index::ChunkMeta meta;
     SourceChunk chunk;
   };
+  // Where every copy is unread, untouched by tombstones and their chunks
+  // follow one another without overlapping (a level's linked inputs), each
+  // chunk goes through as it lies: what the merge would decide, without
+  // its bookkeeping. False, with `out` untouched, where that does not hold.
+  bool pass_unread_through(std::span<const SeriesCopy> copies, std::vector<ChunkData>& out);
   void collect_sources(std::span<const SeriesCopy> copies);
   // The source of a chunk read from copy c; counts its samples in.
   SourceChunk source_of(const SeriesCopy& c, const index::ChunkMeta& m,

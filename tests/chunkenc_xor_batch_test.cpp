@@ -51,46 +51,9 @@ std::pair<std::vector<Sample>, bool> batch_decode(std::span<const uint8_t> chunk
   return {out, ok};
 }
 
-// Timestamp and value patterns that reach every bucket and window case.
 std::vector<Sample> random_series(std::mt19937_64& rng, size_t n) {
   std::vector<Sample> s;
-  int64_t t = int64_t(rng() % 4000000000000) - 1000000000000;
-  double v = double(rng() % 100);
-  int64_t step = 1 + int64_t(rng() % 60000);
-  for (size_t i = 0; i < n; ++i) {
-    switch (rng() % 8) {
-      case 0:
-        t += step;
-        break;
-      case 1:
-        t += step + int64_t(rng() % 41) - 20;
-        break;
-      case 2:
-        t += int64_t(rng() % (1 << 21)) - (1 << 20);
-        break;
-      case 3:
-        t += int64_t(rng() % (1ull << 40));
-        break;
-      case 4:
-        t = int64_t(rng());
-        break;  // any, wrapping deltas included
-      default:
-        t += step;
-        break;
-    }
-    switch (rng() % 3) {
-      case 0:
-        v = std::bit_cast<double>(uint64_t(0x7ff0000000000002));  // stale marker
-        break;
-      case 1:
-        v = -v * 1e300;
-        break;
-      default:
-        v = testing::random_value_step(rng, v);
-        break;
-    }
-    s.push_back({t, std::bit_cast<uint64_t>(v)});
-  }
+  for (const auto& x : testing::random_xor_samples(rng, n)) s.push_back({x.t, x.v_bits});
   return s;
 }
 

@@ -1,10 +1,15 @@
 #include <gtest/gtest.h>
 
+#include <map>
+#include <random>
 #include <string>
 #include <vector>
 
+#include "tests/random_values.h"
 #include "tests/test_util.h"
+#include "tsdb/base/error.h"
 #include "tsdb/chunkenc/xor.h"
+#include "tsdb/chunkenc/xor_lanes.h"
 #include "tsdb/merge/series_merger.h"
 
 namespace promblock::merge {
@@ -218,6 +223,141 @@ TEST_F(SeriesMergerTest, UnreadCopiesPassThroughOnlyWhereTheMergeWouldCopyThem) 
   chain.merge(labels_, std::vector{unread(*a_, 0, 0), unread(late, 1, 0)}, out_);
   EXPECT_EQ(chain.samples_in(), 0u);
   EXPECT_EQ(refs(), (std::vector<uint64_t>{first, second}));
+}
+
+struct ByLabels {
+  bool operator()(const Labels& a, const Labels& b) const { return labels_less(a, b); }
+};
+using CopiesBySeries = std::map<Labels, std::vector<SeriesCopy>, ByLabels>;
+
+// Every series' copies in the blocks, in the order of their labels: rank r
+// in blocks[r].
+CopiesBySeries copies_by_series(const std::vector<const BlockReader*>& blocks) {
+  CopiesBySeries out;
+  for (uint32_t r = 0; r < blocks.size(); ++r)
+    for (uint32_t ref : blocks[r]->index().all_postings()) {
+      SeriesCopy c;
+      c.block = blocks[r];
+      c.replica_rank = r;
+      Labels labels;
+      blocks[r]->index().series(ref, labels, c.chunks);
+      out[labels].push_back(std::move(c));
+    }
+  return out;
+}
+
+// Merges every series as the block merger does, with read_ahead (the
+// lanes) or without; the chunks of each series.
+std::vector<std::vector<ChunkData>> merge_all(SeriesMerger& merger, const CopiesBySeries& all,
+                                              bool read_ahead) {
+  std::vector<const Labels*> labels;
+  std::vector<std::span<const SeriesCopy>> copies;
+  for (const auto& [l, c] : all) labels.push_back(&l), copies.push_back(c);
+  std::vector<std::vector<ChunkData>> out(copies.size());
+  for (size_t j = 0; j < copies.size();) {
+    size_t end = j + 1;
+    if (read_ahead) {
+      const size_t n = std::min<size_t>(16, copies.size() - j);
+      end = j + merger.read_ahead(std::span(copies).subspan(j, n));
+      EXPECT_GT(end, j);
+    }
+    for (; j < end; ++j) merger.merge_keeping(*labels[j], copies[j], out[j]);
+  }
+  return out;
+}
+
+TEST_F(SeriesMergerTest, ReadAheadMergesAsWithout) {
+  // 80 series of two replicas: chunks of 1 to 250 samples, B's scrapes
+  // offset from A's; by series, overlapping all along, with a gap in A,
+  // one after the other (nothing to decode), or in A alone.
+  std::mt19937_64 rng(7);
+  std::vector<testing::TestSeries> a, b;
+  auto chunks = [&](int64_t from, int64_t to) {
+    std::vector<Samples> out(1);
+    size_t length = 1 + rng() % 250;
+    double v = 0;
+    for (int64_t t = from; t < to; t += 15000 + int64_t(rng() % 50)) {
+      v = testing::random_value_step(rng, v);
+      if (out.back().size() == length) out.emplace_back(), length = 1 + rng() % 250;
+      out.back().emplace_back(t, v);
+    }
+    return out;
+  };
+  const int64_t kEnd = 7200000;
+  for (int i = 0; i < 80; ++i) {
+    Labels l{{"job", "x"}, {"n", testing::numbered("s", i)}};
+    switch (i % 4) {
+      case 0:
+        a.push_back({l, chunks(0, kEnd)}), b.push_back({l, chunks(7000, kEnd)});
+        break;
+      case 1: {
+        auto first = chunks(0, 2000000), second = chunks(3000000, kEnd);
+        first.insert(first.end(), second.begin(), second.end());
+        a.push_back({l, first}), b.push_back({l, chunks(7000, kEnd)});
+        break;
+      }
+      case 2:
+        a.push_back({l, chunks(0, 3000000)}), b.push_back({l, chunks(3600000, kEnd)});
+        break;
+      default:
+        a.push_back({l, chunks(0, kEnd)});
+    }
+  }
+  BlockReader block_a(write_block(tmp_.path(), a, 0, kEnd));
+  BlockReader block_b(write_block(tmp_.path(), b, 0, kEnd));
+  const auto all = copies_by_series({&block_a, &block_b});
+  ASSERT_EQ(all.size(), 80u);
+
+  for (auto mode : {DedupMode::kChain, DedupMode::kPenalty, DedupMode::kNone}) {
+    SCOPED_TRACE(int(mode));
+    SeriesMerger plain(mode), ahead(mode);
+    const auto want = merge_all(plain, all, false);
+    const auto got = merge_all(ahead, all, true);
+    for (size_t j = 0; j < want.size(); ++j) {
+      ASSERT_EQ(got[j].size(), want[j].size()) << "series " << j;
+      for (size_t c = 0; c < want[j].size(); ++c) {
+        EXPECT_EQ(got[j][c].min_time, want[j][c].min_time);
+        EXPECT_EQ(got[j][c].max_time, want[j][c].max_time);
+        ASSERT_TRUE(std::equal(got[j][c].data.begin(), got[j][c].data.end(),
+                               want[j][c].data.begin(), want[j][c].data.end()))
+            << "series " << j << " chunk " << c;
+      }
+    }
+    EXPECT_EQ(ahead.samples_in(), plain.samples_in());
+    EXPECT_EQ(ahead.chunks_copied(), plain.chunks_copied());
+    EXPECT_EQ(ahead.chunks_reencoded(), plain.chunks_reencoded());
+    EXPECT_EQ(plain.chunks_decoded_ahead(), 0u);
+    if (chunkenc::xor_lanes_supported()) {
+      EXPECT_GT(ahead.chunks_decoded_ahead(), 100u);
+    }
+  }
+}
+
+TEST_F(SeriesMergerTest, ReadAheadReportsAMalformedChunkAsWithout) {
+  // A's chunk says 10 samples and holds 9 (its CRC is right); B overlaps it.
+  std::vector<int64_t> times;
+  for (int64_t t = 0; t < 100000; t += 10000) times.push_back(t);
+  chunkenc::XorEncoder e;
+  for (int64_t t : times) e.append(t, 1.0);
+  std::vector<uint8_t> bytes(e.bytes().begin(), e.bytes().end() - 2);
+  BlockMeta meta;
+  meta.max_time = 1000000;
+  BlockWriter w(tmp_.path(), meta);
+  for (const auto& l : labels_) w.add_symbol(l.name), w.add_symbol(l.value);
+  w.add_series(labels_, std::vector<ChunkData>{{0, 90000, 1, bytes, 10, {}}});
+  BlockReader bad(w.commit());
+  const auto all = copies_by_series({&bad, b_.get()});
+  std::string errors[2];
+  for (bool read_ahead : {false, true}) {
+    SeriesMerger merger(DedupMode::kChain);
+    try {
+      merge_all(merger, all, read_ahead);
+    } catch (const Error& err) {
+      errors[read_ahead] = err.what();
+    }
+  }
+  EXPECT_NE(errors[0].find("of series {job=\"x\"}"), std::string::npos) << errors[0];
+  EXPECT_EQ(errors[1], errors[0]);
 }
 
 }  // namespace

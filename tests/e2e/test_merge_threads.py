@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """promblock merge --threads and compact --threads: the output does not depend
-on the thread count.
+on the thread count, nor on whether chunks are decoded in AVX-512 lanes.
 
 Series are merged in batches on worker threads and written in order by the
 main thread; a merge with one thread and merges with several must write the
@@ -24,10 +24,10 @@ SOURCES = [os.path.join(h.TESTDATA, "realworld", r) for r in ("replica_a", "repl
 
 class ThreadsTest(unittest.TestCase):
 
-    def merge(self, dedup, threads):
+    def merge(self, dedup, threads, env=None):
         out = os.path.join(h.mkdtemp(prefix="promblock-threads-"), "out")
-        rc, so, se = h.run_promblock(["merge", "--json", "--dedup", dedup, "--threads",
-                                      str(threads), "--out", out] + SOURCES, timeout=300)
+        rc, so, se = h.run([h.BIN, "merge", "--json", "--dedup", dedup, "--threads",
+                            str(threads), "--out", out] + SOURCES, timeout=300, env=env)
         self.assertEqual(rc, 0, se)
         summary = json.loads(so)
         return summary, summary["path"]
@@ -50,6 +50,19 @@ class ThreadsTest(unittest.TestCase):
                     for k in ("series_out", "samples_in", "samples_out", "chunks_copied",
                               "chunks_reencoded"):
                         self.assertEqual(s[k], one[k], k)
+
+    def test_lanes_and_one_by_one_decoding_give_identical_blocks(self):
+        # PROMBLOCK_NO_AVX512=1 decodes every chunk one by one, as on a CPU
+        # without AVX-512 (tsdb/chunkenc/xor_lanes.h); where the CPU has it,
+        # the default run decodes in lanes.
+        plain = dict(os.environ, PROMBLOCK_NO_AVX512="1")
+        for dedup in ("penalty", "chain"):
+            with self.subTest(dedup=dedup):
+                one, one_path = self.merge(dedup, 2, env=plain)
+                lanes, lanes_path = self.merge(dedup, 2)
+                self.assertGreater(one["chunks_in"], 5000, one)  # most decoded
+                self.assertSameBlock(one_path, lanes_path)
+                self.assertEqual(lanes["samples_out"], one["samples_out"])
 
     def compact(self, threads):
         out = os.path.join(h.mkdtemp(prefix="promblock-threads-"), "out")

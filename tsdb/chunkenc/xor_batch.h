@@ -55,6 +55,64 @@ inline bool read_uvarint(const uint8_t* b, uint64_t& pos, uint64_t& out) {
   return false;
 }
 
+// Where the decoding of a chunk's bit stream stands after a sample.
+struct XorCursor {
+  uint64_t pos = 0;  // bit position of the next sample
+  int64_t t = 0;
+  uint64_t t_delta = 0;
+  uint64_t v = 0;
+  int leading = 0, trailing = 0;  // the value window
+};
+
+// The value of a sample after the first: XOR-ed with the previous one
+// inside a window of leading and trailing zeros. `w` holds the bits at
+// c.pos in its top (at least 13 valid). False on a window past 64 bits.
+// (Picking among the three control cases by arithmetic instead of branches
+// measured slower: one more load per sample costs more than the
+// mispredictions.)
+[[gnu::always_inline]] inline bool read_value(const uint8_t* b, uint64_t w, XorCursor& c) {
+  if (!(w >> 63)) {
+    c.pos += 1;  // unchanged
+    return true;
+  }
+  if (w >> 62 & 1) {
+    int lead = int(w >> 57 & 0x1f), significant = int(w >> 51 & 0x3f);
+    if (significant == 0) significant = 64;  // 64 does not fit 6 bits
+    if (lead + significant > 64) return false;
+    c.leading = lead;
+    c.trailing = 64 - lead - significant;
+    c.pos += 13;
+  } else {
+    c.pos += 2;
+  }
+  int significant = 64 - c.leading - c.trailing;
+  c.v ^= read_n(b, c.pos, significant) << c.trailing;
+  c.pos += uint64_t(significant);
+  return true;
+}
+
+// The first min(total, 2) samples of a padded stream of `limit` bits (the
+// first timestamp and value whole, the second timestamp as a plain delta),
+// through emit(index, t, v_bits). False on a fault.
+template <class Emit>
+[[gnu::always_inline]] inline bool decode_head(const uint8_t* b, uint64_t limit, uint32_t total,
+                                               XorCursor& c, Emit&& emit) {
+  uint64_t u;
+  if (!read_uvarint(b, c.pos, u)) return false;
+  c.t = int64_t(u >> 1);
+  if (u & 1) c.t = ~c.t;
+  c.v = read_n(b, c.pos, 64);
+  c.pos += 64;
+  if (c.pos > limit) return false;
+  emit(0u, c.t, c.v);
+  if (total == 1) return true;
+  if (!read_uvarint(b, c.pos, c.t_delta)) return false;
+  c.t = int64_t(uint64_t(c.t) + c.t_delta);
+  if (!read_value(b, peek(b, c.pos), c) || c.pos > limit) return false;
+  emit(1u, c.t, c.v);
+  return true;
+}
+
 }  // namespace batch_detail
 
 // Decodes all samples of an XOR chunk (its 2-byte header included),
@@ -75,53 +133,8 @@ template <class Emit>
   const uint8_t* b = scratch.data();
   const uint64_t limit = uint64_t(stream_size) * 8;
 
-  uint64_t pos = 0, u;
-  if (!read_uvarint(b, pos, u)) return false;
-  int64_t t = int64_t(u >> 1);
-  if (u & 1) t = ~t;
-  uint64_t v = read_n(b, pos, 64);
-  pos += 64;
-  if (pos > limit) return false;
-  emit(0u, t, v);
-  if (total == 1) return true;
-
-  uint64_t t_delta;
-  int leading = 0, trailing = 0;
-  bool bad_window = false;
-  // The value of every sample after the first: XOR-ed with the previous
-  // one inside a window of leading and trailing zeros. (Picking among the
-  // three control cases by arithmetic instead of branches measured slower:
-  // one more load per sample costs more than the mispredictions.)
-  // `w` holds the bits at pos in its top (at least 13 valid).
-  auto read_value = [&](uint64_t w) __attribute__((always_inline)) {
-    if (!(w >> 63)) {
-      pos += 1;  // unchanged
-      return;
-    }
-    if (w >> 62 & 1) {
-      int lead = int(w >> 57 & 0x1f), significant = int(w >> 51 & 0x3f);
-      if (significant == 0) significant = 64;  // 64 does not fit 6 bits
-      if (lead + significant > 64) {
-        bad_window = true;
-        return;
-      }
-      leading = lead;
-      trailing = 64 - lead - significant;
-      pos += 13;
-    } else {
-      pos += 2;
-    }
-    int significant = 64 - leading - trailing;
-    v ^= read_n(b, pos, significant) << trailing;
-    pos += uint64_t(significant);
-  };
-
-  // Sample 1: a plain delta.
-  if (!read_uvarint(b, pos, t_delta)) return false;
-  t = int64_t(uint64_t(t) + t_delta);
-  read_value(peek(b, pos));
-  if (bad_window || pos > limit) return false;
-  emit(1u, t, v);
+  XorCursor c;
+  if (!decode_head(b, limit, total, c, emit)) return false;
 
   // Per prefix of the delta-of-delta (its top 4 bits: 0, 10, 110, 1110 or
   // 1111), the prefix length and the payload bits, for the buckets past 1.
@@ -129,7 +142,7 @@ template <class Emit>
   static constexpr uint8_t kPayloadBits[16] = {0,  0,  0,  0,  0,  0,  0,  0,
                                                14, 14, 14, 14, 17, 17, 20, 64};
   for (uint32_t k = 2; k < total; ++k) {
-    uint64_t w = peek(b, pos);
+    uint64_t w = peek(b, c.pos);
     int64_t dod;
     // Buckets 0 (dod 0) and 1 (14 bits) by branches: a predicted branch
     // lets the next reads start before this word's bits are known. Though
@@ -138,12 +151,12 @@ template <class Emit>
     // from the tables.
     if (!(w >> 63)) {
       dod = 0;
-      pos += 1;
+      c.pos += 1;
       w <<= 1;
     } else if (!(w >> 62 & 1)) {
       uint64_t bits = w >> 48 & 0x3fff;
       dod = int64_t(bits) - (bits > (1 << 13) ? int64_t(1) << 14 : 0);
-      pos += 16;
+      c.pos += 16;
       w <<= 16;
     } else {
       unsigned top = unsigned(w >> 60);
@@ -154,21 +167,21 @@ template <class Emit>
         dod = int64_t(bits) - (bits > half ? int64_t(1) << nbits : 0);
         // The value's control bits and window (13) are still in w: at most
         // 24 of its 57 valid bits went to the timestamp.
-        pos += uint64_t(prefix + nbits);
+        c.pos += uint64_t(prefix + nbits);
         w <<= prefix + nbits;
       } else {
-        dod = int64_t(read_n(b, pos + 4, 64));
-        pos += 68;
-        w = peek(b, pos);
+        dod = int64_t(read_n(b, c.pos + 4, 64));
+        c.pos += 68;
+        w = peek(b, c.pos);
       }
     }
     // Unsigned arithmetic: deltas wrap as Go's do, without UB.
-    t_delta += uint64_t(dod);
-    t = int64_t(uint64_t(t) + t_delta);
-    read_value(w);
-    if (bad_window | (pos > limit)) [[unlikely]]
+    c.t_delta += uint64_t(dod);
+    c.t = int64_t(uint64_t(c.t) + c.t_delta);
+    bool window_ok = read_value(b, w, c);
+    if (!window_ok | (c.pos > limit)) [[unlikely]]
       return false;
-    emit(k, t, v);
+    emit(k, c.t, c.v);
   }
   return true;
 }
@@ -183,77 +196,101 @@ constexpr size_t xor_max_encoded_size(size_t n) {
   return 2 + 20 + n * 19 + 8;
 }
 
+namespace batch_detail {
+
+// Writes a bit stream at `out`, which has room for the worst case. Every
+// write stores a whole word and keeps only the partial byte pending: no
+// branch on whether a flush is due, which with varying bit counts would be
+// mispredicted every few samples.
+struct BitWriter {
+  uint8_t* out;
+  size_t size = 0;   // whole bytes stored at out
+  uint64_t acc = 0;  // the last `pending` bits written, in its low bits
+  int pending = 0;   // always < 8 between writes
+
+  // The low nbits (1 to 56) of bits, which must be clean above them.
+  [[gnu::always_inline]] void put(uint64_t bits, int nbits) {
+    acc = acc << nbits | bits;
+    pending += nbits;
+    enc::store_be64(out + size, acc << (64 - pending));
+    size += size_t(pending >> 3);
+    pending &= 7;
+  }
+  void put64(uint64_t bits) {
+    put(bits >> 32, 32);
+    put(bits & 0xffffffff, 32);
+  }
+  void put_uvarint(uint64_t x) {
+    for (; x >= 0x80; x >>= 7) put(uint8_t(x) | 0x80, 8);
+    put(x, 8);
+  }
+  // Bytes written, the partial one included.
+  size_t bytes() const { return size + (pending > 0); }
+};
+
+// Where the encoding of a chunk stands after a sample.
+struct XorEncodeState {
+  int64_t t = 0;
+  uint64_t t_delta = 0, v = 0;
+  int leading = 0xff, trailing = 0;  // the value window; 0xff: none yet
+};
+
+// The value of a sample after the first, XOR-ed with the previous one.
+[[gnu::always_inline]] inline void put_value(BitWriter& w, XorEncodeState& st, uint64_t v_bits) {
+  uint64_t x = v_bits ^ st.v;
+  if (x == 0) return w.put(0, 1);
+  int lead = std::countl_zero(x), trail = std::countr_zero(x);
+  if (lead >= 32) lead = 31;  // the window's leading count has only 5 bits
+  if (st.leading != 0xff && lead >= st.leading && trail >= st.trailing) {
+    int significant = 64 - st.leading - st.trailing;
+    if (significant <= 54)
+      return w.put(uint64_t(0b10) << significant | x >> st.trailing, 2 + significant);
+    w.put(0b10, 2);
+    return w.put(x >> st.trailing >> 32, significant - 32),
+           w.put(x >> st.trailing & 0xffffffff, 32);
+  }
+  st.leading = lead;
+  st.trailing = trail;
+  int significant = 64 - lead - trail;
+  uint64_t head = uint64_t(0b11) << 11 | uint64_t(lead) << 6 | uint64_t(significant & 0x3f);
+  if (significant <= 43) return w.put(head << significant | x >> trail, 13 + significant);
+  w.put(head, 13);
+  if (significant <= 56) return w.put(x >> trail, significant);
+  w.put(x >> trail >> 32, significant - 32), w.put(x >> trail & 0xffffffff, 32);
+}
+
+// The first min(n, 2) samples (n > 0): the first timestamp and value
+// whole, the second timestamp as a plain delta.
+template <class Sample>
+[[gnu::always_inline]] inline void encode_head(const Sample* samples, size_t n, BitWriter& w,
+                                               XorEncodeState& st) {
+  st.t = samples[0].t;
+  st.v = samples[0].v_bits;
+  w.put_uvarint(st.t < 0 ? ~(uint64_t(st.t) << 1) : uint64_t(st.t) << 1);  // Go's zigzag
+  w.put64(st.v);
+  if (n < 2) return;
+  st.t_delta = uint64_t(samples[1].t) - uint64_t(st.t);
+  w.put_uvarint(st.t_delta);
+  put_value(w, st, samples[1].v_bits);
+  st.t = samples[1].t;
+  st.v = samples[1].v_bits;
+}
+
+}  // namespace batch_detail
+
 // Encodes samples[0..n) (each with .t and .v_bits; n <= 65535) as one XOR
 // chunk into dst, which has room for xor_max_encoded_size(n) bytes; returns
 // the chunk's size.
 template <class Sample>
 [[gnu::always_inline]] inline size_t xor_encode_chunk(const Sample* samples, size_t n,
                                                       uint8_t* dst) {
-  uint8_t* out = dst + 2;
-  size_t size = 0;   // whole bytes stored at out
-  uint64_t acc = 0;  // the last `pending` bits written, in its low bits
-  int pending = 0;   // always < 8 between writes
-  // Writes the low nbits (1 to 56) of bits, which must be clean above
-  // them. Every write stores the word and keeps only the partial byte
-  // pending: no branch on whether a flush is due, which with varying bit
-  // counts would be mispredicted every few samples.
-  auto put = [&](uint64_t bits, int nbits) __attribute__((always_inline)) {
-    acc = acc << nbits | bits;
-    pending += nbits;
-    enc::store_be64(out + size, acc << (64 - pending));
-    size += size_t(pending >> 3);
-    pending &= 7;
-  };
-  auto put64 = [&](uint64_t bits) {
-    put(bits >> 32, 32);
-    put(bits & 0xffffffff, 32);
-  };
-  auto put_uvarint = [&](uint64_t x) {
-    for (; x >= 0x80; x >>= 7) put(uint8_t(x) | 0x80, 8);
-    put(x, 8);
-  };
-
-  int64_t t = 0;
-  uint64_t t_delta = 0, v = 0;
-  int leading = 0xff, trailing = 0;  // 0xff: no window yet
-  auto put_value = [&](uint64_t v_bits) __attribute__((always_inline)) {
-    uint64_t x = v_bits ^ v;
-    if (x == 0) return put(0, 1);
-    int lead = std::countl_zero(x), trail = std::countr_zero(x);
-    if (lead >= 32) lead = 31;  // the window's leading count has only 5 bits
-    if (leading != 0xff && lead >= leading && trail >= trailing) {
-      int significant = 64 - leading - trailing;
-      if (significant <= 54)
-        return put(uint64_t(0b10) << significant | x >> trailing, 2 + significant);
-      put(0b10, 2);
-      return put(x >> trailing >> 32, significant - 32), put(x >> trailing & 0xffffffff, 32);
-    }
-    leading = lead;
-    trailing = trail;
-    int significant = 64 - lead - trail;
-    uint64_t head = uint64_t(0b11) << 11 | uint64_t(lead) << 6 | uint64_t(significant & 0x3f);
-    if (significant <= 43) return put(head << significant | x >> trail, 13 + significant);
-    put(head, 13);
-    if (significant <= 56) return put(x >> trail, significant);
-    put(x >> trail >> 32, significant - 32), put(x >> trail & 0xffffffff, 32);
-  };
-
-  if (n > 0) {
-    t = samples[0].t;
-    v = samples[0].v_bits;
-    put_uvarint(t < 0 ? ~(uint64_t(t) << 1) : uint64_t(t) << 1);  // Go's zigzag
-    put64(v);
-  }
-  if (n > 1) {
-    t_delta = uint64_t(samples[1].t) - uint64_t(t);
-    put_uvarint(t_delta);
-    put_value(samples[1].v_bits);
-    t = samples[1].t;
-    v = samples[1].v_bits;
-  }
+  using namespace batch_detail;
+  BitWriter w{dst + 2};
+  XorEncodeState st;
+  if (n > 0) encode_head(samples, n, w, st);
   for (size_t k = 2; k < n; ++k) {
-    uint64_t delta = uint64_t(samples[k].t) - uint64_t(t);
-    int64_t dod = int64_t(delta - t_delta);
+    uint64_t delta = uint64_t(samples[k].t) - uint64_t(st.t);
+    int64_t dod = int64_t(delta - st.t_delta);
     // Buckets nest: counting the ones dod misses gives its index.
     auto fits = [](int64_t x, int nbits) {
       int64_t half = int64_t(1) << (nbits - 1);
@@ -264,21 +301,20 @@ template <class Sample>
       static constexpr uint8_t kPayloadBits[] = {0, 14, 17, 20};
       static constexpr uint8_t kPrefix[] = {0b0, 0b10, 0b110, 0b1110};
       int payload = kPayloadBits[bucket];
-      put(uint64_t(kPrefix[bucket]) << payload | (uint64_t(dod) & ((uint64_t(1) << payload) - 1)),
-          bucket + 1 + payload);
+      w.put(uint64_t(kPrefix[bucket]) << payload | (uint64_t(dod) & ((uint64_t(1) << payload) - 1)),
+            bucket + 1 + payload);
     } else {
-      put(0b1111, 4);
-      put64(uint64_t(dod));
+      w.put(0b1111, 4);
+      w.put64(uint64_t(dod));
     }
-    put_value(samples[k].v_bits);
-    t = samples[k].t;
-    t_delta = delta;
-    v = samples[k].v_bits;
+    put_value(w, st, samples[k].v_bits);
+    st.t = samples[k].t;
+    st.t_delta = delta;
+    st.v = samples[k].v_bits;
   }
-  size += pending > 0;  // the partial byte, stored with the last write
   dst[0] = uint8_t(n >> 8);
   dst[1] = uint8_t(n);
-  return 2 + size;
+  return 2 + w.bytes();
 }
 
 }  // namespace promblock::chunkenc

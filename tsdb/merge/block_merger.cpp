@@ -286,7 +286,16 @@ void merge_batch(Batch& batch, const std::vector<std::unique_ptr<BlockReader>>& 
     batch.merger->reset();
   else
     batch.merger = std::make_unique<SeriesMerger>(opts.mode, opts.encodings);
-  for (auto& job : batch.jobs) batch.merger->merge_keeping(job.labels, job.copies, job.chunks);
+  // A few series at a time are read and decoded ahead (SeriesMerger::read_ahead).
+  constexpr size_t kMaxAhead = 64;
+  std::span<SeriesJob> jobs(batch.jobs);
+  std::span<const SeriesCopy> ahead[kMaxAhead];
+  for (size_t j = 0; j < jobs.size();) {
+    const size_t n = std::min(kMaxAhead, jobs.size() - j);
+    for (size_t k = 0; k < n; ++k) ahead[k] = jobs[j + k].copies;
+    for (size_t end = j + batch.merger->read_ahead(std::span(ahead, n)); j < end; ++j)
+      batch.merger->merge_keeping(jobs[j].labels, jobs[j].copies, jobs[j].chunks);
+  }
 }
 
 // Writes merged batches in order, counts them and reports progress.

@@ -1,10 +1,13 @@
 #include "tsdb/merge/rechunk.h"
 
 #include <algorithm>
+#include <cstddef>
+#include <cstring>
 #include <type_traits>
 
 #include "tsdb/chunkenc/xor2.h"
 #include "tsdb/chunkenc/xor_batch.h"
+#include "tsdb/chunkenc/xor_lanes.h"
 #include "tsdb/chunks/segment_format.h"
 
 namespace promblock::merge {
@@ -55,6 +58,7 @@ void Rechunker::add(const SampleRun& samples, std::span<const SourceChunk> sourc
     ++i;
   }
   encode(pending_from, samples.size(), out);
+  if (!hold_float_chunks_) encode_float_chunks(true);
 }
 
 namespace {
@@ -205,18 +209,73 @@ void Rechunker::encode_floats(std::span<const TaggedSample> samples, std::vector
         return encoding_of(s) == uint8_t(chunkenc::Encoding::kXOR2);
       }))
     return encode_floats_st(samples, out);
+  const bool in_lanes = chunkenc::xor_lanes_supported();
   while (!samples.empty()) {
-    size_t n = std::min(samples.size(), kMaxSamplesPerChunk);
-    uint8_t* dst = reserve(chunkenc::xor_max_encoded_size(n));
-    size_t size = chunkenc::xor_encode_chunk(samples.data(), n, dst);
-    used_ += size;
-    constexpr auto kXOR = uint8_t(chunkenc::Encoding::kXOR);
-    auto bytes = std::span<const uint8_t>(dst, size);
-    out.push_back(
-        {samples[0].t, samples[n - 1].t, kXOR, bytes, uint32_t(n), chunks::chunk_crc(kXOR, bytes)});
-    ++reencoded_;
+    const size_t n = std::min(samples.size(), kMaxSamplesPerChunk);
+    out.push_back({samples[0].t, samples[n - 1].t, uint8_t(chunkenc::Encoding::kXOR), {}, 0, {}});
+    if (!in_lanes) {
+      write_float_chunk(samples.data(), uint32_t(n), out.back());
+    } else {
+      // Its place is taken now, its bytes written by encode_float_chunks
+      // with others'.
+      float_chunks_.push_back({&out, out.size() - 1, float_samples_.size(), uint32_t(n)});
+      const size_t first = float_samples_.size();
+      float_samples_.resize(first + n);
+      for (size_t k = 0; k < n; ++k) float_samples_[first + k] = {samples[k].t, samples[k].v_bits};
+      if (float_chunks_.size() == chunkenc::XorLaneEncoder::kLanes) encode_float_chunks(false);
+    }
     samples = samples.subspan(n);
   }
+}
+
+template <class Sample>
+void Rechunker::write_float_chunk(const Sample* samples, uint32_t n, ChunkData& chunk) {
+  uint8_t* dst = reserve(chunkenc::xor_max_encoded_size(n));
+  const size_t size = chunkenc::xor_encode_chunk(samples, n, dst);
+  used_ += size;
+  stored_float_chunk(std::span<const uint8_t>(dst, size), n, chunk);
+}
+
+void Rechunker::stored_float_chunk(std::span<const uint8_t> bytes, uint32_t n, ChunkData& chunk) {
+  chunk.data = bytes;
+  chunk.num_samples = n;
+  chunk.crc = chunks::chunk_crc(uint8_t(chunkenc::Encoding::kXOR), bytes);
+  ++reencoded_;
+}
+
+void Rechunker::encode_float_chunks(bool all) {
+  // In lanes, while at least kMinLaneChunks are left: with fewer, a lane
+  // step costs more than encoding the busy lanes' samples one by one.
+  constexpr size_t kMinLaneChunks = 4;
+  constexpr size_t kLanes = chunkenc::XorLaneEncoder::kLanes;
+  constexpr size_t kRoom = chunkenc::XorLaneEncoder::room(kMaxSamplesPerChunk);
+  const size_t count = float_chunks_.size();
+  if (count == 0 || (count < kLanes && !all)) return;
+  size_t next = 0;
+  lanes_out_.resize(kLanes * kRoom);
+  while (count - next >= kMinLaneChunks) {
+    chunkenc::XorLaneEncoder::Chunk lanes[kLanes];
+    const size_t n = std::min(kLanes, count - next);
+    for (size_t j = 0; j < n; ++j) {
+      const FloatChunk& c = float_chunks_[next + j];
+      lanes[j] = {&float_samples_[c.first], c.n, lanes_out_.data() + j * kRoom};
+    }
+    chunkenc::XorLaneEncoder::encode(std::span(lanes, n), sizeof(FloatSample));
+    for (size_t j = 0; j < n; ++j) {
+      const FloatChunk& c = float_chunks_[next + j];
+      uint8_t* dst = reserve(lanes[j].size);
+      std::memcpy(dst, lanes[j].dst, lanes[j].size);
+      used_ += lanes[j].size;
+      stored_float_chunk(std::span<const uint8_t>(dst, lanes[j].size), c.n, (*c.out)[c.index]);
+    }
+    next += n;
+  }
+  for (; next < count; ++next) {
+    const FloatChunk& c = float_chunks_[next];
+    write_float_chunk(&float_samples_[c.first], c.n, (*c.out)[c.index]);
+  }
+  float_chunks_.clear();
+  float_samples_.clear();
 }
 
 }  // namespace promblock::merge

@@ -62,6 +62,16 @@ class Rechunker {
   // `out` stay valid until clear() (encoded bytes are owned here).
   void add(const SampleRun& samples, std::span<const SourceChunk> sources,
            std::vector<ChunkData>& out, HistogramStore histograms = {}, StartTimes starts = {});
+  // Where the CPU has lanes (chunkenc/xor_lanes.h), the XOR chunks add()
+  // re-encodes between these are placed in `out` at once but written
+  // eight at a time, the last at end_series(): a series' runs between
+  // chunks copied whole are often shorter than that. Otherwise, and
+  // outside, add() writes them before it returns.
+  void begin_series() { hold_float_chunks_ = true; }
+  void end_series() {
+    hold_float_chunks_ = false;
+    encode_float_chunks(true);
+  }
   // Copies one source chunk through unchanged.
   void add_verbatim(const SourceChunk& source, std::vector<ChunkData>& out);
   // Passes an unread chunk (only its meta known) through where it lies.
@@ -94,6 +104,14 @@ class Rechunker {
   // Floats of which some come from XOR2 chunks: XOR2 and XOR chunks cut
   // where Prometheus 3.14's seriesToChunkEncoder cuts them.
   void encode_floats_st(std::span<const TaggedSample> samples, std::vector<ChunkData>& out);
+  // Writes the XOR chunks encode_floats placed: eight at a time (in lanes,
+  // chunkenc/xor_lanes.h), and all of them if `all`.
+  void encode_float_chunks(bool all);
+  // Encodes one XOR chunk one by one into chunk's place.
+  template <class Sample>
+  void write_float_chunk(const Sample* samples, uint32_t n, ChunkData& chunk);
+  // Fills chunk's place with its stored bytes.
+  void stored_float_chunk(std::span<const uint8_t> bytes, uint32_t n, ChunkData& chunk);
   void emit(std::span<const uint8_t> bytes, uint8_t encoding, int64_t min_time, int64_t max_time,
             uint32_t n, std::vector<ChunkData>& out);
   int64_t start_of(const TaggedSample& s) const {
@@ -139,6 +157,22 @@ class Rechunker {
   bool any_histograms_ = false;
   bool any_xor2_ = false;
   std::vector<uint8_t> encoded_;  // scratch for encode_histograms()
+  // XOR chunks placed in an output, their bytes still to be written, and
+  // their samples (copied: the runs they come from are scratch).
+  struct FloatChunk {
+    std::vector<ChunkData>* out;
+    size_t index;  // in *out
+    size_t first;  // in float_samples_
+    uint32_t n;
+  };
+  struct FloatSample {
+    int64_t t;
+    uint64_t v_bits;
+  };
+  std::vector<FloatChunk> float_chunks_;
+  std::vector<FloatSample, UninitializedAllocator<FloatSample>> float_samples_;
+  bool hold_float_chunks_ = false;
+  std::vector<uint8_t> lanes_out_;  // scratch for encode_float_chunks()
   uint64_t copied_ = 0;
   uint64_t reencoded_ = 0;
   uint64_t unread_ = 0;

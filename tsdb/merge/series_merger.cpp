@@ -14,6 +14,32 @@
 
 namespace promblock::merge {
 
+namespace {
+
+// Calls fn(begin, end) for each stretch of [first, last) whose time ranges
+// overlap one another (transitively), in order; the ranges are sorted by
+// min time.
+template <class Range, class Fn>
+void for_each_overlap_region(size_t first, size_t last, const Range& range_of, const Fn& fn) {
+  for (size_t i = first; i < last;) {
+    size_t end = i + 1;
+    int64_t region_max = range_of(i).second;
+    while (end < last && range_of(end).first <= region_max) {
+      region_max = std::max(region_max, range_of(end).second);
+      ++end;
+    }
+    fn(i, end);
+    i = end;
+  }
+}
+
+// The chunk of copy c at m, read from the copy's windows where it has them.
+chunks::ChunkReader::Chunk fetch_chunk(const SeriesCopy& c, const index::ChunkMeta& m) {
+  return c.windows ? c.block->chunks().chunk(m.ref, *c.windows) : c.block->chunks().chunk(m.ref);
+}
+
+}  // namespace
+
 DedupMode dedup_mode_from_name(std::string_view name) {
   if (name == "chain") return DedupMode::kChain;
   if (name == "none") return DedupMode::kNone;
@@ -62,9 +88,9 @@ void SeriesMerger::collect_sources(std::span<const SeriesCopy> copies) {
         sources_.push_back({&c, m, unread});
         continue;
       }
-      auto chunk =
-          c.windows ? c.block->chunks().chunk(m.ref, *c.windows) : c.block->chunks().chunk(m.ref);
-      sources_.push_back({&c, m, source_of(c, m, chunk)});
+      int lane = -1;
+      auto chunk = read_chunk(c, m, lane);
+      sources_.push_back({&c, m, source_of(c, m, chunk), lane});
     }
   // Penalty takes one cluster at a time: each must be one stretch, even
   // where a damaged block has chunks outside its time range. (Clusters are
@@ -83,6 +109,82 @@ void SeriesMerger::collect_sources(std::span<const SeriesCopy> copies) {
   for (const auto& s : sources_) source_chunks_.push_back(s.chunk);
   if (starts_.size() < sources_.size()) starts_.resize(sources_.size());
   for (size_t i = 0; i < sources_.size(); ++i) starts_[i].clear();
+}
+
+size_t SeriesMerger::read_ahead(std::span<const std::span<const SeriesCopy>> series) {
+  ahead_.clear();
+  ahead_next_ = 0;
+  lanes_.clear();
+  if (!chunkenc::xor_lanes_supported()) return series.size();
+  // Four registers' worth: fewer lanes leave the reads' latency showing.
+  constexpr size_t kLanes = 32;
+  size_t taken = 0;
+  while (taken < series.size() && (taken == 0 || lanes_.size() < kLanes))
+    queue_ahead(series[taken++]);
+  lanes_.decode();
+  return taken;
+}
+
+void SeriesMerger::queue_ahead(std::span<const SeriesCopy> copies) {
+  // Every chunk collect_sources will read, in its order; and the time
+  // ranges of all (unread ones too), to find those the merge decodes.
+  using Range = AheadRange;
+  const bool by_cluster = mode_ == DedupMode::kPenalty;
+  std::vector<Range>& ranges = ahead_ranges_;
+  ranges.clear();
+  for (const auto& c : copies)
+    for (const auto& m : c.chunks) {
+      ranges.push_back({m.min_time, m.max_time, by_cluster ? c.cluster : 0, c.replica_rank,
+                        c.unread ? -1 : int64_t(ahead_.size())});
+      if (c.unread) continue;
+      ahead_.push_back({&c, &m, fetch_chunk(c, m)});
+    }
+  auto before = [](const Range& a, const Range& b) {
+    return a.cluster != b.cluster ? a.cluster < b.cluster : a.min_time < b.min_time;
+  };
+  if (!std::is_sorted(ranges.begin(), ranges.end(), before))
+    std::stable_sort(ranges.begin(), ranges.end(), before);
+  auto decodes = [&](size_t begin, size_t end) {
+    for (size_t k = begin; k < end; ++k) {
+      if (ranges[k].ahead < 0) continue;
+      AheadChunk& a = ahead_[size_t(ranges[k].ahead)];
+      if (a.chunk.encoding == uint8_t(chunkenc::Encoding::kXOR)) a.lane = lanes_.add(a.chunk.data);
+    }
+  };
+  // As merge_keeping decides: penalty decodes every chunk of a cluster
+  // with several replicas; otherwise each stretch of chunks overlapping
+  // one another is decoded, and a chunk overlapping nothing is copied.
+  for (size_t begin = 0; begin < ranges.size();) {
+    size_t end = begin + 1;
+    bool several_replicas = false;
+    while (end < ranges.size() && ranges[end].cluster == ranges[begin].cluster) {
+      several_replicas |= ranges[end].replica_rank != ranges[begin].replica_rank;
+      ++end;
+    }
+    if (by_cluster && several_replicas) {
+      decodes(begin, end);
+    } else {
+      auto range_of = [&](size_t k) { return std::pair(ranges[k].min_time, ranges[k].max_time); };
+      for_each_overlap_region(begin, end, range_of, [&](size_t first, size_t last) {
+        if (last > first + 1) decodes(first, last);
+      });
+    }
+    begin = end;
+  }
+}
+
+chunks::ChunkReader::Chunk SeriesMerger::read_chunk(const SeriesCopy& c, const index::ChunkMeta& m,
+                                                    int& lane) {
+  if (ahead_next_ < ahead_.size()) {
+    const AheadChunk& a = ahead_[ahead_next_];
+    if (a.copy == &c && a.meta->ref == m.ref) {
+      ++ahead_next_;
+      lane = a.lane;
+      return a.chunk;
+    }
+  }
+  lane = -1;
+  return fetch_chunk(c, m);
 }
 
 SourceChunk SeriesMerger::source_of(const SeriesCopy& c, const index::ChunkMeta& m,
@@ -200,12 +302,16 @@ void SeriesMerger::decode_floats(uint32_t i, SampleRun& run, const Fail& fail_ch
   const size_t first = run.size();
   run.resize(first + total);
   TaggedSample* out = run.data() + first;
-  bool ok = chunkenc::xor_decode_chunk(
-      s.chunk.data,
-      scratch_, [&](uint32_t k, int64_t t, uint64_t v_bits) __attribute__((always_inline)) {
-        out[k] = {t, v_bits, i, k};
-      });
-  if (!ok) fail_chunk(chunkenc::xor_chunk_error(s.chunk.data));
+  auto emit = [&](uint32_t k, int64_t t, uint64_t v_bits) __attribute__((always_inline)) {
+    out[k] = {t, v_bits, i, k};
+  };
+  if (s.lane >= 0 && lanes_.ok(s.lane)) {
+    ++decoded_ahead_;
+    return lanes_.emit_samples(s.lane, emit);
+  }
+  // Not decoded ahead, or faulty: the checked way names the fault.
+  if (!chunkenc::xor_decode_chunk(s.chunk.data, scratch_, emit))
+    fail_chunk(chunkenc::xor_chunk_error(s.chunk.data));
 }
 
 void SeriesMerger::merge(const Labels& labels, std::span<const SeriesCopy> copies,
@@ -220,6 +326,14 @@ void SeriesMerger::merge_keeping(const Labels& labels, std::span<const SeriesCop
   histograms_used_ = float_histograms_used_ = 0;
   if (pass_unread_through(copies, out)) return;
   collect_sources(copies);
+  // The series' re-encoded XOR chunks are written together at the end.
+  rechunker_.begin_series();
+  merge_sources(labels, copies, out);
+  rechunker_.end_series();
+}
+
+void SeriesMerger::merge_sources(const Labels& labels, std::span<const SeriesCopy> copies,
+                                 std::vector<ChunkData>& out) {
   if (mode_ != DedupMode::kPenalty) return merge_chain(labels, 0, sources_.size(), out);
   // Sorted by cluster first (collect_sources): each is one stretch.
   size_t begin = 0;
@@ -298,14 +412,10 @@ void SeriesMerger::merge_chain(const Labels& labels, size_t begin, size_t end,
                                std::vector<ChunkData>& out) {
   // Walk regions of chunks whose time ranges overlap (transitively).
   std::vector<uint32_t> order;
-  size_t i = begin;
-  while (i < end) {
-    size_t region_end = i + 1;
-    int64_t region_max = sources_[i].meta.max_time;
-    while (region_end < end && sources_[region_end].meta.min_time <= region_max) {
-      region_max = std::max(region_max, sources_[region_end].meta.max_time);
-      ++region_end;
-    }
+  auto range_of = [&](size_t k) {
+    return std::pair(sources_[k].meta.min_time, sources_[k].meta.max_time);
+  };
+  for_each_overlap_region(begin, end, range_of, [&](size_t i, size_t region_end) {
     if (region_end == i + 1 && !touched_by_tombstones(sources_[i]) &&
         rechunker_.may_copy(sources_[i].chunk)) {
       rechunker_.add_verbatim(sources_[i].chunk, out);
@@ -321,8 +431,7 @@ void SeriesMerger::merge_chain(const Labels& labels, size_t begin, size_t end,
       const SampleRun& run = merged(decode_runs(labels, order));
       rechunker_.add(run, source_chunks_, out, histograms(), starts_);
     }
-    i = region_end;
-  }
+  });
 }
 
 }  // namespace promblock::merge

@@ -11,6 +11,7 @@
 #include "index/format.h"
 #include "tsdb/block/block_reader.h"
 #include "tsdb/chunkenc/histogram.h"
+#include "tsdb/chunkenc/xor_lanes.h"
 #include "tsdb/merge/rechunk.h"
 #include "tsdb/model/labels.h"
 
@@ -64,17 +65,28 @@ class SeriesMerger {
   // clear(): for merging a batch of series whose chunks are written later.
   void merge_keeping(const Labels& labels, std::span<const SeriesCopy> copies,
                      std::vector<ChunkData>& out);
+  // Reads the chunks of the next series (each given by its copies, in the
+  // order they will be merged) and decodes together, in lanes
+  // (chunkenc/xor_lanes.h), the XOR chunks their merges will decode: one
+  // chunk at a time, each would wait on its own chain of reads. Returns
+  // how many of the series it took (enough to fill the lanes, at least
+  // one); merging them takes the chunks read and decoded here, anything
+  // else is read and decoded as without it.
+  size_t read_ahead(std::span<const std::span<const SeriesCopy>> series);
   void clear() { rechunker_.clear(); }
   // clear(), and the counts below start again from 0.
   void reset() {
     rechunker_.reset();
     samples_in_ = 0;
+    decoded_ahead_ = 0;
     unread_read_ = {};
   }
 
   uint64_t chunks_copied() const { return rechunker_.chunks_copied(); }
   uint64_t chunks_reencoded() const { return rechunker_.chunks_reencoded(); }
   uint64_t chunks_unread() const { return rechunker_.chunks_unread(); }
+  // Chunks decoded by read_ahead's lanes.
+  uint64_t chunks_decoded_ahead() const { return decoded_ahead_; }
   // Samples of the chunks read (their headers' counts).
   uint64_t samples_in() const { return samples_in_; }
   // Of those, samples of unread copies' chunks that had to be read after all.
@@ -85,13 +97,35 @@ class SeriesMerger {
     const SeriesCopy* copy;
     index::ChunkMeta meta;
     SourceChunk chunk;
+    int lane = -1;  // where read_ahead decoded it, if it did
   };
+  // A chunk read ahead, in the order collect_sources will ask for it.
+  struct AheadChunk {
+    const SeriesCopy* copy;
+    const index::ChunkMeta* meta;
+    chunks::ChunkReader::Chunk chunk;
+    int lane = -1;
+  };
+  // The time range of a chunk read_ahead considers (unread ones too).
+  struct AheadRange {
+    int64_t min_time, max_time;
+    uint32_t cluster, replica_rank;
+    int64_t ahead;  // its index in ahead_, or -1 for an unread chunk
+  };
+  // Queues the chunks of one series' copies that are read (not unread)
+  // and the lanes of those its merge will decode.
+  void queue_ahead(std::span<const SeriesCopy> copies);
+  // The chunk of copy c at m: from read_ahead if it read it.
+  chunks::ChunkReader::Chunk read_chunk(const SeriesCopy& c, const index::ChunkMeta& m, int& lane);
   // Where every copy is unread, untouched by tombstones and their chunks
   // follow one another without overlapping (a level's linked inputs), each
   // chunk goes through as it lies: what the merge would decide, without
   // its bookkeeping. False, with `out` untouched, where that does not hold.
   bool pass_unread_through(std::span<const SeriesCopy> copies, std::vector<ChunkData>& out);
   void collect_sources(std::span<const SeriesCopy> copies);
+  // Merges sources_ (of `copies`) by the dedup mode.
+  void merge_sources(const Labels& labels, std::span<const SeriesCopy> copies,
+                     std::vector<ChunkData>& out);
   // The source of a chunk read from copy c; counts its samples in.
   SourceChunk source_of(const SeriesCopy& c, const index::ChunkMeta& m,
                         const chunks::ChunkReader::Chunk& chunk);
@@ -129,6 +163,10 @@ class SeriesMerger {
   std::vector<SampleRun> replicas_;       // penalty's per-replica runs, reused
   SampleRun deduplicated_;                // penalty's result, reused
   mutable std::vector<uint8_t> scratch_;  // the padded copy of a chunk being decoded
+  chunkenc::XorLaneDecoder lanes_;
+  std::vector<AheadChunk> ahead_;
+  size_t ahead_next_ = 0;                 // the next of ahead_ for collect_sources
+  std::vector<AheadRange> ahead_ranges_;  // scratch
   // Start timestamps of decoded XOR2 sources, by source index (rechunk.h).
   mutable std::vector<std::vector<int64_t>> starts_;
   // Decoded histogram samples of the series (kept for reuse beyond
@@ -138,6 +176,7 @@ class SeriesMerger {
   mutable std::vector<chunkenc::FloatHistogramSample> float_histograms_;
   mutable uint64_t float_histograms_used_ = 0;
   uint64_t samples_in_ = 0;
+  mutable uint64_t decoded_ahead_ = 0;
   SampleCounts unread_read_;
 };
 

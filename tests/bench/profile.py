@@ -9,9 +9,9 @@ Runs the case's promblock command (run.py's: merge for small and large,
 compact for the long ranges) on run.py's cached blocks under `perf record`
 (Debian's linux-perf), then sorts the CPU samples of every thread by the
 function they landed in (self time) into stages:
-  decode   XOR and histogram decoding of overlapping chunks
+  decode   XOR and histogram decoding of overlapping chunks (in lanes too)
   merge    dedup (chain, penalty), the whole-chunk test, per-series bookkeeping
-  encode   re-encoding merged samples into chunks
+  encode   re-encoding merged samples into chunks (in lanes too)
   index    reading input indexes, label merging, writing the output index
   io       reading and writing chunk segments: CRCs, the kernel (page faults,
            read/write, madvise, fsync), buffer copies
@@ -37,8 +37,9 @@ STAGES = ("decode", "merge", "encode", "index", "io", "other")
 # First match wins; patterns are searched in the demangled symbol.
 RULES = [
     ("decode", r"SeriesMerger::decode|xor_decode|XorIterator|Xor2Iterator|HistogramIterator|"
-               r"read_uvarint|xor_chunk_error"),
-    ("encode", r"Rechunker::(encode|emit|reserve)|xor_encode|XorEncoder|Xor2Encoder|"
+               r"read_uvarint|xor_chunk_error|XorLaneDecoder|decode_groups|LaneScheduler"),
+    ("encode", r"Rechunker::(encode|emit|reserve|write_float|stored_float)|xor_encode|XorEncoder|"
+               r"Xor2Encoder|XorLaneEncoder|encode_lanes|encode_step|append_bits|"
                r"encode_histogram|HistogramEncoder|plan_histogram_chunks"),
     ("merge", r"chain_merge|penalty_|merge_chain|merge_penalty|SeriesMerger|Rechunker|"
               r"is_whole_chunk|decode_runs|dedup"),

@@ -81,6 +81,29 @@ TEST_F(XorLaneDecoderTest, DecodesWhatTheIteratorDecodes) {
   }
 }
 
+TEST_F(XorLaneDecoderTest, ChunksOfOneOrTwoSamplesAmongLongOnes) {
+  // Mostly chunks that need no lane (a merge of many short blocks' heads),
+  // some that do: every sample lands where its chunk's are read from.
+  std::mt19937_64 rng(6);
+  XorLaneDecoder lanes;
+  for (int round = 0; round < 20; ++round) {
+    std::vector<Samples> series;
+    std::vector<std::vector<uint8_t>> chunks;
+    lanes.clear();
+    for (int i = 0; i < 90; ++i) {
+      const size_t n = i % 11 == 0 ? 130 : i % 7 == 0 ? 3 : 1 + rng() % 2;
+      series.push_back(testing::random_xor_samples(rng, n));
+      chunks.push_back(encode(series.back()));
+      ASSERT_EQ(lanes.add(chunks.back()), i);
+    }
+    lanes.decode();
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      ASSERT_TRUE(lanes.ok(int(i)));
+      ASSERT_EQ(lane_samples(lanes, int(i)), series[i]) << "round " << round << " chunk " << i;
+    }
+  }
+}
+
 TEST_F(XorLaneDecoderTest, FindsTheSameFaultsAsTheIteratorNextToGoodChunks) {
   std::mt19937_64 rng(2);
   XorLaneDecoder lanes;

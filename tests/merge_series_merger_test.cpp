@@ -333,6 +333,37 @@ TEST_F(SeriesMergerTest, ReadAheadMergesAsWithout) {
   }
 }
 
+TEST_F(SeriesMergerTest, ALongSeriesIsDecodedRegionByRegion) {
+  // 2 x 12 000 samples: more than read_ahead decodes at once. A's values
+  // are their times, B's their times plus one.
+  std::vector<Samples> a, b;
+  for (int64_t t = 0; t < 120000000; t += 10000) {
+    if (t % 1200000 == 0) a.emplace_back(), b.emplace_back();
+    a.back().emplace_back(t, double(t));
+    b.back().emplace_back(t + 5000, double(t + 5001));
+  }
+  BlockReader block_a(write_block(tmp_.path(), {{labels_, a}}, 0, 130000000));
+  BlockReader block_b(write_block(tmp_.path(), {{labels_, b}}, 0, 130000000));
+  const auto all = copies_by_series({&block_a, &block_b});
+  SeriesMerger merger(DedupMode::kChain);
+  const auto out = merge_all(merger, all, true);
+  ASSERT_EQ(out.size(), 1u);
+  int64_t want_t = 0;
+  for (const auto& c : out[0]) {
+    chunkenc::XorIterator it(c.data);
+    for (; it.next(); want_t += 5000) {
+      ASSERT_EQ(it.t(), want_t);
+      ASSERT_EQ(it.v(), double(want_t + (want_t % 10000 ? 1 : 0)));
+    }
+    ASSERT_TRUE(it.err().empty());
+  }
+  EXPECT_EQ(want_t, 120000000);
+  EXPECT_EQ(merger.chunks_decoded_ahead(), 0u);
+  if (chunkenc::xor_lanes_supported()) {
+    EXPECT_EQ(merger.chunks_decoded_by_region(), 200u);
+  }
+}
+
 TEST_F(SeriesMergerTest, ReadAheadReportsAMalformedChunkAsWithout) {
   // A's chunk says 10 samples and holds 9 (its CRC is right); B overlaps it.
   std::vector<int64_t> times;

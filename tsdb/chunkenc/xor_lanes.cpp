@@ -157,7 +157,7 @@ struct Work {
   const uint64_t* starts;  // bit position of each chunk's stream
   const uint64_t* ends;    // and of its end
   const uint32_t* totals;
-  const uint32_t* order;  // the chunks, longest first
+  const uint32_t* order;  // the chunks of three or more samples, longest first
   size_t count;
   uint64_t rows;    // rows of each register's samples
   uint64_t* t_out;  // register 0's rows; the next register's follow
@@ -202,8 +202,8 @@ class LaneScheduler {
   uint64_t* v_rows(int gi) const { return w_.v_out + size_t(gi) * w_.rows * 8; }
 
   // Starts lane j of register gi on the next chunk at `row`: its first two
-  // samples here, the rest in the lane. Chunks of one or two samples, and
-  // those at fault in them, take no lane: the one after them does.
+  // samples here, the rest in the lane (every chunk here has three or
+  // more). One at fault in its first two takes no lane: the next one does.
   PROMBLOCK_AVX512 void assign(int gi, int j, uint64_t row) {
     Lanes& g = groups_[gi];
     uint64_t* t_out = t_rows(gi);
@@ -219,11 +219,7 @@ class LaneScheduler {
                                       t_out[(row + k) * 8 + size_t(j)] = uint64_t(t);
                                       v_out[(row + k) * 8 + size_t(j)] = v;
                                     });
-      if (!w_.ok[c]) continue;
-      if (w_.totals[c] <= 2) {
-        row += w_.totals[c];
-        continue;
-      }
+      if (!w_.ok[c]) continue;  // the next chunk takes the lane
       g.pos = _mm512_mask_set1_epi64(g.pos, lane, int64_t(w_.starts[c] + cursor.pos));
       g.t = _mm512_mask_set1_epi64(g.t, lane, cursor.t);
       g.t_delta = _mm512_mask_set1_epi64(g.t_delta, lane, int64_t(cursor.t_delta));
@@ -460,6 +456,7 @@ bool xor_lanes_supported() {
 void XorLaneDecoder::clear() {
   chunks_.clear();
   totals_.clear();
+  samples_ = 0;
 }
 
 int XorLaneDecoder::add(std::span<const uint8_t> chunk) {
@@ -468,6 +465,7 @@ int XorLaneDecoder::add(std::span<const uint8_t> chunk) {
   if (total == 0 || total > kMaxSamples) return -1;
   chunks_.push_back(chunk);
   totals_.push_back(total);
+  samples_ += total;
   return int(totals_.size() - 1);
 }
 
@@ -481,8 +479,6 @@ void XorLaneDecoder::decode() {
   starts_.resize(count);
   ends_.resize(count);
   size_t offset = 0;
-  uint64_t samples = 0;
-  uint32_t longest = 0;
   for (size_t i = 0; i < count; ++i) {
     const size_t size = chunks_[i].size() - 2;
     std::memcpy(streams_.data() + offset, chunks_[i].data() + 2, size);
@@ -490,30 +486,57 @@ void XorLaneDecoder::decode() {
     starts_[i] = uint64_t(offset) * 8;
     ends_[i] = uint64_t(offset + size) * 8;
     offset += size + kPadding;
+  }
+  // Chunks of one or two samples need no lane (the first two samples are
+  // decoded one by one anyway): each gets a column of two rows after the
+  // lanes' rows. The rest go to the lanes longest first, so that the last
+  // chunks to start are short and the lanes finish close together.
+  order_.clear();
+  std::vector<uint32_t>& short_chunks = short_;
+  short_chunks.clear();
+  uint64_t samples = 0;
+  uint32_t longest = 0;
+  for (uint32_t i = 0; i < count; ++i) {
+    if (totals_[i] <= 2) {
+      short_chunks.push_back(i);
+      continue;
+    }
+    order_.push_back(i);
     samples += totals_[i];
     longest = std::max(longest, totals_[i]);
   }
-  // Longest first: the last chunks to start are short, so lanes finish
-  // close together.
-  order_.resize(count);
-  for (size_t i = 0; i < count; ++i) order_[i] = uint32_t(i);
   std::stable_sort(order_.begin(), order_.end(),
                    [&](uint32_t a, uint32_t b) { return totals_[a] > totals_[b]; });
   // Two or three registers: one leaves the reads' latency showing, and
   // four hold more state than there are registers.
-  const size_t groups = std::min<size_t>(3, (count + kGroup - 1) / kGroup);
-  // Every lane is busy until the last chunk starts, so it starts by row
-  // samples / lanes and ends within `longest` rows after.
-  const uint64_t rows = samples / (groups * kGroup) + longest + 1;
+  const size_t groups = std::min<size_t>(3, (order_.size() + kGroup - 1) / kGroup);
+  // A lane that finishes a chunk takes the next at once, so every lane is
+  // busy until the last chunk starts: by row samples / lanes, and it ends
+  // within `longest` rows after.
+  const uint64_t rows = groups ? samples / (groups * kGroup) + longest + 1 : 0;
+  const size_t short_at = groups * rows * kGroup;
+  const size_t size = short_at + (short_chunks.size() + kGroup - 1) / kGroup * 2 * kGroup;
   // Grown, never shrunk: every row is written before it is read.
-  if (t_.size() < groups * rows * kGroup) {
-    t_.resize(groups * rows * kGroup);
-    v_.resize(groups * rows * kGroup);
+  if (t_.size() < size) {
+    t_.resize(size);
+    v_.resize(size);
   }
   at_.resize(count);
+  for (size_t s = 0; s < short_chunks.size(); ++s) {
+    const uint32_t c = short_chunks[s];
+    at_[c] = short_at + s / kGroup * 2 * kGroup + s % kGroup;
+    batch_detail::XorCursor cursor;
+    ok_[c] = batch_detail::decode_head(streams_.data() + starts_[c] / 8, ends_[c] - starts_[c],
+                                       totals_[c], cursor, [&](uint32_t k, int64_t t, uint64_t v) {
+                                         t_[at_[c] + k * kGroup] = uint64_t(t);
+                                         v_[at_[c] + k * kGroup] = v;
+                                       });
+  }
+  if (groups == 0) return;
 #if defined(__x86_64__)
-  Work w{streams_.data(), starts_.data(), ends_.data(), totals_.data(), order_.data(), count, rows,
-         t_.data(),       v_.data(),      at_.data(),   ok_.data()};
+  Work w{streams_.data(), starts_.data(), ends_.data(), totals_.data(),
+         order_.data(),   order_.size(),  rows,         t_.data(),
+         v_.data(),       at_.data(),     ok_.data()};
   if (groups == 1)
     decode_groups<1>(w);
   else if (groups == 2)

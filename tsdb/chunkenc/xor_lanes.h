@@ -44,6 +44,8 @@ class XorLaneDecoder {
   // support, no header, an empty or too long chunk).
   int add(std::span<const uint8_t> chunk);
   size_t size() const { return totals_.size(); }
+  // Samples of the queued chunks.
+  uint64_t samples() const { return samples_; }
   // Decodes every queued chunk.
   void decode();
 
@@ -63,12 +65,14 @@ class XorLaneDecoder {
 
   std::vector<std::span<const uint8_t>> chunks_;
   std::vector<uint32_t> totals_;
+  uint64_t samples_ = 0;
   std::vector<uint8_t> ok_;
   // The chunks' bit streams, each followed by zero padding, and where
   // each starts and ends (in bits).
   std::vector<uint8_t> streams_;
   std::vector<uint64_t> starts_, ends_;
   std::vector<uint32_t> order_;  // the order the lanes take them in
+  std::vector<uint32_t> short_;  // those of one or two samples
   // Samples in rows of eight lanes, by register; each chunk's in one
   // lane's column from row at_ on.
   std::vector<uint64_t> t_, v_;

@@ -90,7 +90,7 @@ void SeriesMerger::collect_sources(std::span<const SeriesCopy> copies) {
       }
       int lane = -1;
       auto chunk = read_chunk(c, m, lane);
-      sources_.push_back({&c, m, source_of(c, m, chunk), lane});
+      sources_.push_back({&c, m, source_of(c, m, chunk), lane >= 0 ? &lanes_ : nullptr, lane});
     }
   // Penalty takes one cluster at a time: each must be one stretch, even
   // where a damaged block has chunks outside its time range. (Clusters are
@@ -119,7 +119,8 @@ size_t SeriesMerger::read_ahead(std::span<const std::span<const SeriesCopy>> ser
   // Four registers' worth: fewer lanes leave the reads' latency showing.
   constexpr size_t kLanes = 32;
   size_t taken = 0;
-  while (taken < series.size() && (taken == 0 || lanes_.size() < kLanes))
+  while (taken < series.size() &&
+         (taken == 0 || (lanes_.size() < kLanes && lanes_.samples() < kMaxAheadSamples)))
     queue_ahead(series[taken++]);
   lanes_.decode();
   return taken;
@@ -144,11 +145,17 @@ void SeriesMerger::queue_ahead(std::span<const SeriesCopy> copies) {
   };
   if (!std::is_sorted(ranges.begin(), ranges.end(), before))
     std::stable_sort(ranges.begin(), ranges.end(), before);
+  std::vector<AheadChunk*>& decoded = ahead_decoded_;
+  decoded.clear();
+  uint64_t samples = 0;
   auto decodes = [&](size_t begin, size_t end) {
     for (size_t k = begin; k < end; ++k) {
       if (ranges[k].ahead < 0) continue;
       AheadChunk& a = ahead_[size_t(ranges[k].ahead)];
-      if (a.chunk.encoding == uint8_t(chunkenc::Encoding::kXOR)) a.lane = lanes_.add(a.chunk.data);
+      if (a.chunk.encoding != uint8_t(chunkenc::Encoding::kXOR) || a.chunk.data.size() < 2)
+        continue;
+      decoded.push_back(&a);
+      samples += enc::load_be16(a.chunk.data.data());
     }
   };
   // As merge_keeping decides: penalty decodes every chunk of a cluster
@@ -171,6 +178,57 @@ void SeriesMerger::queue_ahead(std::span<const SeriesCopy> copies) {
     }
     begin = end;
   }
+  // A series whose samples would not stay in the caches until merged is
+  // decoded region by region instead (decode_in_lanes).
+  if (lanes_.samples() + samples > kMaxAheadSamples) return;
+  for (AheadChunk* a : decoded) a->lane = lanes_.add(a->chunk.data);
+}
+
+void SeriesMerger::decode_in_lanes(std::span<const uint32_t> which) {
+  if (!chunkenc::xor_lanes_supported()) return;
+  auto wanted = [&](const Source& s) {
+    return !s.decoder && !s.one_by_one && !s.chunk.unread &&
+           s.chunk.encoding == uint8_t(chunkenc::Encoding::kXOR);
+  };
+  uint32_t last = 0;
+  bool any = false;
+  for (uint32_t k : which) {
+    any |= wanted(sources_[k]);
+    last = std::max(last, k);
+  }
+  if (!any) return;
+  // These and, while the lanes have room, the chunks after them: a region
+  // of a long series often holds fewer chunks than a register has lanes.
+  // Regions are merged in order, so the decoder filled before this one
+  // may still hold some of these; the one before that is done with.
+  constexpr size_t kLanes = 32;
+  chunkenc::XorLaneDecoder& lanes = region_lanes_[next_region_lanes_];
+  lanes.clear();
+  std::vector<uint32_t>& taken = region_taken_;
+  taken.clear();
+  auto take = [&](uint32_t k) {
+    Source& s = sources_[k];
+    if (!wanted(s)) return;
+    s.lane = lanes.add(s.chunk.data);
+    s.one_by_one = s.lane < 0;
+    if (s.lane >= 0) s.decoder = &lanes, taken.push_back(k);
+  };
+  for (uint32_t k : which) take(k);
+  for (uint32_t k = last + 1;
+       k < sources_.size() && lanes.size() < kLanes && lanes.samples() < kMaxAheadSamples; ++k)
+    take(k);
+  // One register at least: with fewer chunks, a lane step costs more than
+  // decoding them one by one.
+  constexpr size_t kMinChunks = 8;
+  if (lanes.size() < kMinChunks) {
+    for (uint32_t k : taken) {
+      Source& s = sources_[k];
+      s.decoder = nullptr, s.lane = -1, s.one_by_one = true;
+    }
+    return;
+  }
+  lanes.decode();
+  next_region_lanes_ ^= 1;
 }
 
 chunks::ChunkReader::Chunk SeriesMerger::read_chunk(const SeriesCopy& c, const index::ChunkMeta& m,
@@ -305,9 +363,9 @@ void SeriesMerger::decode_floats(uint32_t i, SampleRun& run, const Fail& fail_ch
   auto emit = [&](uint32_t k, int64_t t, uint64_t v_bits) __attribute__((always_inline)) {
     out[k] = {t, v_bits, i, k};
   };
-  if (s.lane >= 0 && lanes_.ok(s.lane)) {
-    ++decoded_ahead_;
-    return lanes_.emit_samples(s.lane, emit);
+  if (s.decoder && s.decoder->ok(s.lane)) {
+    ++(s.decoder == &lanes_ ? decoded_ahead_ : decoded_by_region_);
+    return s.decoder->emit_samples(s.lane, emit);
   }
   // Not decoded ahead, or faulty: the checked way names the fault.
   if (!chunkenc::xor_decode_chunk(s.chunk.data, scratch_, emit))
@@ -358,6 +416,7 @@ void SeriesMerger::merge_sources(const Labels& labels, std::span<const SeriesCop
 
 std::span<SampleRun> SeriesMerger::decode_runs(const Labels& labels,
                                                std::span<const uint32_t> order) {
+  decode_in_lanes(order);
   // Runs keep their memory from series to series.
   size_t used = 0;
   const Source* prev = nullptr;
@@ -395,6 +454,9 @@ void SeriesMerger::merge_penalty(const Labels& labels, size_t begin, size_t end,
   ranks.erase(std::unique(ranks.begin(), ranks.end()), ranks.end());
   if (replicas_.size() < ranks.size()) replicas_.resize(ranks.size());
   std::vector<uint32_t> order;
+  // The whole cluster's chunks together: each replica's alone are fewer.
+  for (size_t i = begin; i < end; ++i) order.push_back(uint32_t(i));
+  decode_in_lanes(order);
   for (size_t r = 0; r < ranks.size(); ++r) {
     order.clear();
     for (size_t i = begin; i < end; ++i)

@@ -60,24 +60,34 @@ class XorLaneDecoderTest : public ::testing::Test {
   }
 };
 
+// Chunks of random samples, one per length, decoded together: each gives
+// back its samples.
+void decodes_chunks_of(const std::vector<size_t>& lengths, std::mt19937_64& rng,
+                       XorLaneDecoder& lanes) {
+  std::vector<Samples> series;
+  std::vector<std::vector<uint8_t>> chunks;
+  lanes.clear();
+  for (size_t n : lengths) {
+    series.push_back(testing::random_xor_samples(rng, n));
+    chunks.push_back(encode(series.back()));
+    ASSERT_EQ(lanes.add(chunks.back()), int(chunks.size() - 1));
+  }
+  lanes.decode();
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    ASSERT_TRUE(lanes.ok(int(i))) << "chunk " << i;
+    ASSERT_EQ(lane_samples(lanes, int(i)), series[i]) << "chunk " << i;
+  }
+}
+
 TEST_F(XorLaneDecoderTest, DecodesWhatTheIteratorDecodes) {
   std::mt19937_64 rng(1);
   XorLaneDecoder lanes;
   for (int round = 0; round < 150; ++round) {
     // 1 to 70 chunks: one register, two, three, and more than their lanes.
-    std::vector<Samples> series;
-    std::vector<std::vector<uint8_t>> chunks;
-    lanes.clear();
-    for (size_t n = 1 + rng() % 70; series.size() < n;) {
-      series.push_back(testing::random_xor_samples(rng, random_length(rng)));
-      chunks.push_back(encode(series.back()));
-      ASSERT_EQ(lanes.add(chunks.back()), int(chunks.size() - 1));
-    }
-    lanes.decode();
-    for (size_t i = 0; i < chunks.size(); ++i) {
-      ASSERT_TRUE(lanes.ok(int(i))) << "round " << round << " chunk " << i;
-      ASSERT_EQ(lane_samples(lanes, int(i)), series[i]) << "round " << round << " chunk " << i;
-    }
+    std::vector<size_t> lengths(1 + rng() % 70);
+    for (auto& n : lengths) n = random_length(rng);
+    SCOPED_TRACE(round);
+    decodes_chunks_of(lengths, rng, lanes);
   }
 }
 
@@ -87,20 +97,11 @@ TEST_F(XorLaneDecoderTest, ChunksOfOneOrTwoSamplesAmongLongOnes) {
   std::mt19937_64 rng(6);
   XorLaneDecoder lanes;
   for (int round = 0; round < 20; ++round) {
-    std::vector<Samples> series;
-    std::vector<std::vector<uint8_t>> chunks;
-    lanes.clear();
-    for (int i = 0; i < 90; ++i) {
-      const size_t n = i % 11 == 0 ? 130 : i % 7 == 0 ? 3 : 1 + rng() % 2;
-      series.push_back(testing::random_xor_samples(rng, n));
-      chunks.push_back(encode(series.back()));
-      ASSERT_EQ(lanes.add(chunks.back()), i);
-    }
-    lanes.decode();
-    for (size_t i = 0; i < chunks.size(); ++i) {
-      ASSERT_TRUE(lanes.ok(int(i)));
-      ASSERT_EQ(lane_samples(lanes, int(i)), series[i]) << "round " << round << " chunk " << i;
-    }
+    std::vector<size_t> lengths;
+    for (size_t i = 0; i < 90; ++i)
+      lengths.push_back(i % 11 == 0 ? 130 : i % 7 == 0 ? 3 : 1 + rng() % 2);
+    SCOPED_TRACE(round);
+    decodes_chunks_of(lengths, rng, lanes);
   }
 }
 

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "tsdb/base/encoding.h"
 #include "tsdb/base/error.h"
 #include "tsdb/base/message_format.h"
 #include "tsdb/chunkenc/float_histogram.h"
@@ -116,11 +115,9 @@ size_t SeriesMerger::read_ahead(std::span<const std::span<const SeriesCopy>> ser
   ahead_next_ = 0;
   lanes_.clear();
   if (!chunkenc::xor_lanes_supported()) return series.size();
-  // Four registers' worth: fewer lanes leave the reads' latency showing.
-  constexpr size_t kLanes = 32;
   size_t taken = 0;
   while (taken < series.size() &&
-         (taken == 0 || (lanes_.size() < kLanes && lanes_.samples() < kMaxAheadSamples)))
+         (taken == 0 || (lanes_.size() < kAheadLanes && lanes_.samples() < kMaxAheadSamples)))
     queue_ahead(series[taken++]);
   lanes_.decode();
   return taken;
@@ -155,7 +152,7 @@ void SeriesMerger::queue_ahead(std::span<const SeriesCopy> copies) {
       if (a.chunk.encoding != uint8_t(chunkenc::Encoding::kXOR) || a.chunk.data.size() < 2)
         continue;
       decoded.push_back(&a);
-      samples += enc::load_be16(a.chunk.data.data());
+      samples += chunkenc::header_sample_count(a.chunk.encoding, a.chunk.data);
     }
   };
   // As merge_keeping decides: penalty decodes every chunk of a cluster
@@ -163,12 +160,8 @@ void SeriesMerger::queue_ahead(std::span<const SeriesCopy> copies) {
   // one another is decoded, and a chunk overlapping nothing is copied.
   for (size_t begin = 0; begin < ranges.size();) {
     size_t end = begin + 1;
-    bool several_replicas = false;
-    while (end < ranges.size() && ranges[end].cluster == ranges[begin].cluster) {
-      several_replicas |= ranges[end].replica_rank != ranges[begin].replica_rank;
-      ++end;
-    }
-    if (by_cluster && several_replicas) {
+    while (end < ranges.size() && ranges[end].cluster == ranges[begin].cluster) ++end;
+    if (by_cluster && several_replicas(copies, ranges[begin].cluster)) {
       decodes(begin, end);
     } else {
       auto range_of = [&](size_t k) { return std::pair(ranges[k].min_time, ranges[k].max_time); };
@@ -201,7 +194,6 @@ void SeriesMerger::decode_in_lanes(std::span<const uint32_t> which) {
   // of a long series often holds fewer chunks than a register has lanes.
   // Regions are merged in order, so the decoder filled before this one
   // may still hold some of these; the one before that is done with.
-  constexpr size_t kLanes = 32;
   chunkenc::XorLaneDecoder& lanes = region_lanes_[next_region_lanes_];
   lanes.clear();
   std::vector<uint32_t>& taken = region_taken_;
@@ -215,7 +207,7 @@ void SeriesMerger::decode_in_lanes(std::span<const uint32_t> which) {
   };
   for (uint32_t k : which) take(k);
   for (uint32_t k = last + 1;
-       k < sources_.size() && lanes.size() < kLanes && lanes.samples() < kMaxAheadSamples; ++k)
+       k < sources_.size() && lanes.size() < kAheadLanes && lanes.samples() < kMaxAheadSamples; ++k)
     take(k);
   // One register at least: with fewer chunks, a lane step costs more than
   // decoding them one by one.
@@ -378,6 +370,18 @@ void SeriesMerger::merge(const Labels& labels, std::span<const SeriesCopy> copie
   merge_keeping(labels, copies, out);
 }
 
+bool SeriesMerger::several_replicas(std::span<const SeriesCopy> copies, uint32_t cluster) {
+  const SeriesCopy* first = nullptr;
+  for (const auto& c : copies) {
+    if (c.cluster != cluster) continue;
+    if (!first)
+      first = &c;
+    else if (c.replica_rank != first->replica_rank)
+      return true;
+  }
+  return false;
+}
+
 void SeriesMerger::merge_keeping(const Labels& labels, std::span<const SeriesCopy> copies,
                                  std::vector<ChunkData>& out) {
   out.clear();
@@ -399,14 +403,7 @@ void SeriesMerger::merge_sources(const Labels& labels, std::span<const SeriesCop
     const uint32_t cluster = sources_[begin].copy->cluster;
     size_t end = begin + 1;
     while (end < sources_.size() && sources_[end].copy->cluster == cluster) ++end;
-    const SeriesCopy* first = nullptr;
-    bool several_replicas = false;
-    for (const auto& c : copies) {
-      if (c.cluster != cluster) continue;
-      if (!first) first = &c;
-      several_replicas |= c.replica_rank != first->replica_rank;
-    }
-    if (several_replicas)
+    if (several_replicas(copies, cluster))
       merge_penalty(labels, begin, end, out);
     else
       merge_chain(labels, begin, end, out);

@@ -115,6 +115,9 @@ class SeriesMerger {
   // merged, and more would not stay in the caches (measured on 2 000
   // series of 23 000 samples, whose merges decoded that way slowed down).
   static constexpr uint64_t kMaxAheadSamples = 16384;
+  // Chunks decoded together at most (read_ahead, decode_in_lanes): four
+  // registers' worth; fewer leave the reads' latency showing.
+  static constexpr size_t kAheadLanes = 32;
   // The time range of a chunk read_ahead considers (unread ones too).
   struct AheadRange {
     int64_t min_time, max_time;
@@ -137,6 +140,9 @@ class SeriesMerger {
   // its bookkeeping. False, with `out` untouched, where that does not hold.
   bool pass_unread_through(std::span<const SeriesCopy> copies, std::vector<ChunkData>& out);
   void collect_sources(std::span<const SeriesCopy> copies);
+  // Whether the copies of `cluster` come from more than one replica: then
+  // penalty deduplicates them (and decodes every chunk), else chains them.
+  static bool several_replicas(std::span<const SeriesCopy> copies, uint32_t cluster);
   // Merges sources_ (of `copies`) by the dedup mode.
   void merge_sources(const Labels& labels, std::span<const SeriesCopy> copies,
                      std::vector<ChunkData>& out);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "tsdb/base/mapped_file.h"
+#include "tsdb/base/uninitialized.h"
 
 namespace promblock::chunks {
 
@@ -34,8 +35,8 @@ class ChunkReader {
   // costs less than mapping pages and letting go of them again.
   struct Window {
     size_t segment = 0;
-    uint64_t begin = 0;  // file offset of bytes[0]
-    std::vector<uint8_t> bytes;
+    uint64_t begin = 0;                  // file offset of bytes[0]
+    UninitializedVector<uint8_t> bytes;  // read() fills it all
   };
   // Bytes [begin, end) of segment `segment`, clipped to its size.
   void read_window(size_t segment, uint64_t begin, uint64_t end, Window& out) const;

@@ -157,20 +157,24 @@ class Rechunker {
   bool any_histograms_ = false;
   bool any_xor2_ = false;
   std::vector<uint8_t> encoded_;  // scratch for encode_histograms()
-  // XOR chunks placed in an output, their bytes still to be written, and
-  // their samples (copied: the runs they come from are scratch).
+  // XOR chunks placed in an output, their bytes still to be written. Their
+  // samples are read where they are while add() runs; those still waiting
+  // when it returns are copied (the runs they come from are scratch).
   struct FloatChunk {
     std::vector<ChunkData>* out;
-    size_t index;  // in *out
-    size_t first;  // in float_samples_
+    size_t index;                 // in *out
+    const TaggedSample* samples;  // in the run being added, or
+    size_t held_at;               // in held_samples_ once copied (else kInRun)
     uint32_t n;
   };
-  struct FloatSample {
-    int64_t t;
-    uint64_t v_bits;
-  };
+  static constexpr size_t kInRun = ~size_t(0);
+  const TaggedSample* samples_of(const FloatChunk& c) const {
+    return c.held_at == kInRun ? c.samples : held_samples_.data() + c.held_at;
+  }
+  // Copies the samples of the chunks still waiting out of the run.
+  void hold_waiting_chunks();
   std::vector<FloatChunk> float_chunks_;
-  std::vector<FloatSample, UninitializedAllocator<FloatSample>> float_samples_;
+  UninitializedVector<TaggedSample> held_samples_;
   bool hold_float_chunks_ = false;
   std::vector<uint8_t> lanes_out_;  // scratch for encode_float_chunks()
   uint64_t copied_ = 0;

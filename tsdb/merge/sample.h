@@ -3,10 +3,8 @@
 // from so that a chunk whose samples all survive unchanged can be copied
 // byte for byte instead of re-encoded.
 #include <cstdint>
-#include <memory>
-#include <new>
-#include <utility>
-#include <vector>
+
+#include "tsdb/base/uninitialized.h"
 
 namespace promblock::merge {
 
@@ -18,22 +16,7 @@ struct TaggedSample {
 };
 
 // Growing a run leaves the new samples uninitialised: the decoder writes
-// every one of them next, and zeroing them first showed in profiles.
-template <class T>
-struct UninitializedAllocator : std::allocator<T> {
-  template <class U>
-  struct rebind {
-    using other = UninitializedAllocator<U>;
-  };
-  template <class U, class... Args>
-  void construct(U* p, Args&&... args) {
-    if constexpr (sizeof...(Args) == 0)
-      ::new (static_cast<void*>(p)) U;
-    else
-      ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
-  }
-};
-
-using SampleRun = std::vector<TaggedSample, UninitializedAllocator<TaggedSample>>;
+// every one of them next.
+using SampleRun = UninitializedVector<TaggedSample>;
 
 }  // namespace promblock::merge

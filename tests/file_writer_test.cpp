@@ -87,5 +87,35 @@ TEST(FileWriter, FinishedWritingFlushesAndStillTakesWrites) {
   EXPECT_EQ(read_bytes(path), first);
 }
 
+TEST(FileWriter, PatchesLandInTheBufferOrInTheFile) {
+  // A section's length is patched once the section is written: while the
+  // bytes are still buffered, in the buffer (nothing reaches the file); once
+  // flushed, in the file; a patch over both parts, in the file too.
+  TempDir dir;
+  const std::string path = dir.path() + "/patched";
+  FileWriter w(path, 4096);
+  std::vector<uint8_t> want = pattern(1000, 1);
+  w.write(want);
+  auto patch = [&](uint64_t pos, size_t n, uint8_t seed) {
+    auto p = pattern(n, seed);
+    w.write_at(pos, p);
+    std::copy(p.begin(), p.end(), want.begin() + std::ptrdiff_t(pos));
+  };
+  patch(10, 4, 2);
+  patch(996, 4, 3);  // up to the buffer's end
+  EXPECT_TRUE(read_bytes(path).empty()) << "a patch of buffered bytes flushed them";
+  auto big = pattern(5000, 4);  // flushes the 1000, goes straight to the file
+  w.write(big);
+  want.insert(want.end(), big.begin(), big.end());
+  auto tail = pattern(100, 5);
+  w.write(tail);
+  want.insert(want.end(), tail.begin(), tail.end());
+  patch(6090, 10, 6);  // the buffer's last bytes
+  patch(5990, 20, 7);  // across the file and the buffer
+  patch(990, 20, 8);   // in the file
+  w.close();
+  EXPECT_EQ(read_bytes(path), want);
+}
+
 }  // namespace
 }  // namespace promblock

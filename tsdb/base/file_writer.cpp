@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <condition_variable>
 #include <mutex>
@@ -162,6 +163,12 @@ void FileWriter::write_all(const uint8_t* p, size_t left) {
 
 void FileWriter::write_at(uint64_t pos, std::span<const uint8_t> bytes) {
   if (fd_ < 0) fail(path_, "write after close");
+  // Still in the buffer (a section's length, written once the section is):
+  // patched there, with no system call and no flush of a small buffer.
+  if (pos >= written_ && pos - written_ + bytes.size() <= buf_.size()) {
+    std::copy(bytes.begin(), bytes.end(), buf_.begin() + std::ptrdiff_t(pos - written_));
+    return;
+  }
   flush();
   const uint8_t* p = bytes.data();
   size_t left = bytes.size();

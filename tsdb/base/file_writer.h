@@ -36,7 +36,8 @@ class FileWriter {
   void write(std::span<const uint8_t> bytes);
   // Writes zero bytes until pos() is a multiple of `alignment`.
   void pad_to(uint64_t alignment);
-  // Overwrites bytes at an earlier position (flushes the buffer first).
+  // Overwrites bytes at an earlier position: in the buffer where they still
+  // are, else in the file (flushing the buffer first).
   void write_at(uint64_t pos, std::span<const uint8_t> bytes);
   // Flushes and starts writing everything back to disk without waiting
   // for it: a later close() then has little left to wait for.

@@ -110,8 +110,11 @@ nlohmann::ordered_json BlockWriter::thanos_files() const {
 }
 
 std::string BlockWriter::commit() {
-  chunk_writer_->close();
+  // The chunks' last bytes go to disk while the index is written, instead
+  // of the index waiting for their fsync.
+  chunk_writer_->finish_writing();
   index_writer_->close();
+  chunk_writer_->close();
   write_tombstones(tmp_dir_ + "/tombstones", Tombstones{});
   if (meta_.thanos.is_object()) meta_.thanos["files"] = thanos_files();
   fsutil::write_file_synced(tmp_dir_ + "/meta.json", meta_to_json(meta_));

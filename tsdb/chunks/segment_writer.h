@@ -37,6 +37,10 @@ class ChunkWriter {
   // changed, where the file system cannot link it there.
   std::optional<uint64_t> link_segment(const std::string& path);
 
+  // Flushes the last segment and starts it on its way to disk, for close()
+  // to find it there: a block's writer writes its index meanwhile.
+  void finish_writing() { finish_segment(); }
+
   // Flushes and fsyncs the segments and the directory. Must be called for
   // the data to count as written; without it the destructor just closes
   // the files.

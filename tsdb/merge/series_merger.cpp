@@ -124,6 +124,10 @@ size_t SeriesMerger::read_ahead(std::span<const std::span<const SeriesCopy>> ser
 }
 
 void SeriesMerger::queue_ahead(std::span<const SeriesCopy> copies) {
+  // Nothing to read (a level's linked inputs): pass_unread_through takes
+  // such a series, or reads what it must decode then.
+  if (std::all_of(copies.begin(), copies.end(), [](const SeriesCopy& c) { return c.unread; }))
+    return;
   // Every chunk collect_sources will read, in its order; and the time
   // ranges of all (unread ones too), to find those the merge decodes.
   using Range = AheadRange;

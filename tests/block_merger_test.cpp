@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -83,6 +84,41 @@ TEST_F(BlockMergerTest, ChainJoinsReplicasIntoOneSeriesEach) {
   auto meta = read_meta(r.path);
   EXPECT_EQ(meta.level, 2);
   EXPECT_EQ(meta.external_labels(), (std::map<std::string, std::string>{{"cluster", "eu"}}));
+}
+
+TEST_F(BlockMergerTest, ManyInputsOpenedSideBySideMergeAsFew) {
+  // Six inputs are opened on several threads; the merge is the same.
+  std::vector<MergeInput> inputs;
+  for (int r = 0; r < 6; ++r)
+    inputs.push_back(input("r" + std::to_string(r), {{up_a_, {samples_at({r, 10 + r})}}}));
+  auto r = merge_blocks(inputs, options(DedupMode::kChain));
+  EXPECT_EQ(r.inputs.size(), 6u);
+  EXPECT_EQ(read_series(r.path)["{__name__=\"up\", instance=\"a\"}"],
+            samples_at({0, 1, 2, 3, 4, 5, 10, 11, 12, 13, 14, 15}));
+}
+
+TEST_F(BlockMergerTest, OfInputsThatFailToOpenTheFirstInOrderIsReported) {
+  std::vector<MergeInput> inputs;
+  for (int r = 0; r < 6; ++r)
+    inputs.push_back(input("r" + std::to_string(r), {{up_a_, {samples_at({r})}}}));
+  // Inputs 2 and 4 have indexes with a wrong magic; whichever thread opens
+  // which first, the error names input 2's.
+  for (int bad : {2, 4}) {
+    std::FILE* f = std::fopen((inputs[size_t(bad)].block.dir + "/index").c_str(), "r+b");
+    ASSERT_NE(f, nullptr);
+    std::fputs("XXXX", f);
+    std::fclose(f);
+  }
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    try {
+      merge_blocks(inputs, options(DedupMode::kChain));
+      FAIL() << "merged inputs with broken indexes";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(inputs[2].block.dir + "/index"), std::string::npos)
+          << e.what();
+    }
+  }
+  EXPECT_TRUE(std::filesystem::is_empty(out_.path())) << "a failed merge left something behind";
 }
 
 TEST_F(BlockMergerTest, NoneKeepsReplicasApartUnderTheirLabel) {

@@ -1,7 +1,7 @@
 #pragma once
-// Runs independent calls at once, for work that waits on something other
-// than the CPU (downloads): fn(i) for every i in [0, n), on up to `threads`
-// threads, returning when all are done. After a failure no further call
+// Runs independent calls at once (downloads, opening many blocks): fn(i)
+// for every i in [0, n), on up to `threads` threads, returning when all
+// are done. After a failure no further call
 // starts; the first exception is rethrown once the running ones finish.
 #include <algorithm>
 #include <atomic>

@@ -1,11 +1,13 @@
 #include "tsdb/merge/block_merger.h"
 
 #include <algorithm>
+#include <exception>
 #include <memory>
 #include <set>
 
 #include "tsdb/base/error.h"
 #include "tsdb/base/ordered_parallel.h"
+#include "tsdb/base/parallel_for.h"
 #include "tsdb/block/block_writer.h"
 #include "tsdb/chunks/segment_format.h"
 #include "tsdb/merge/replicas.h"
@@ -148,10 +150,26 @@ std::vector<std::unique_ptr<BlockReader>> open_inputs(const std::vector<MergeInp
                                                       DedupMode mode, ReplicaRules& rules,
                                                       MergeResult& result,
                                                       std::vector<std::string>& extra_symbols) {
-  std::vector<std::unique_ptr<BlockReader>> blocks;
-  for (const auto& in : inputs) {
-    blocks.push_back(std::make_unique<BlockReader>(in.block.dir));
-    rules.register_block(*blocks.back(), in.source_index);
+  // Opened side by side where there are many (a compaction level's dozens
+  // of blocks: reading their indexes' tables and tombstones took 2-3 % of
+  // a fortnight's compaction, all of it before the merge starts); the
+  // first input in order that fails to open is the one reported.
+  std::vector<std::unique_ptr<BlockReader>> blocks(inputs.size());
+  std::vector<std::exception_ptr> errors(inputs.size());
+  constexpr size_t kMinParallelOpen = 4;
+  const size_t threads = inputs.size() >= kMinParallelOpen ? default_thread_count() : 1;
+  parallel_for(inputs.size(), threads, [&](size_t i) {
+    try {
+      blocks[i] = std::make_unique<BlockReader>(inputs[i].block.dir);
+    } catch (...) {
+      errors[i] = std::current_exception();
+    }
+  });
+  for (const auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const MergeInput& in = inputs[i];
+    rules.register_block(*blocks[i], in.source_index);
     result.inputs.push_back(in.block.meta.ulid);
     if (mode == DedupMode::kNone)
       for (const auto& [k, v] : in.block.meta.external_labels())

@@ -184,6 +184,48 @@ TEST(Rechunker, CutsReencodedChunksAt120Samples) {
   EXPECT_EQ(out[2].max_time, 249000);
 }
 
+// Within a series (begin_series .. end_series) XOR chunks wait for a full
+// set of lanes; those still waiting when add() returns are copied out of
+// its run, which the caller reuses for the next region. Here the run is
+// overwritten after every add(): the chunks must hold what it held then.
+TEST(Rechunker, ChunksWaitingForLanesOutliveTheRunTheyCameFrom) {
+  std::vector<SourceChunk> sources(1);
+  sources[0].num_samples = 1000;  // never whole
+  auto region = [](int64_t first, uint32_t n, SampleRun& r) {
+    r.clear();
+    for (uint32_t i = 0; i < n; ++i)
+      r.push_back({first + int64_t(i) * 15000 + (i % 7) * 13, uint64_t(first) + i * 977, 0, i + 1});
+  };
+  // Regions of 3, 3, 2 and 5 chunks (360, 350, 240, 600 samples).
+  const std::vector<std::pair<int64_t, uint32_t>> regions{
+      {0, 360}, {10'000'000, 350}, {20'000'000, 240}, {30'000'000, 600}};
+  Rechunker held, direct;
+  std::vector<ChunkData> out_held, out_direct;
+  std::vector<std::pair<int64_t, uint64_t>> want;
+  SampleRun run;
+  held.begin_series();
+  for (auto [first, n] : regions) {
+    region(first, n, run);
+    for (const auto& x : run) want.push_back({x.t, x.v_bits});
+    held.add(run, sources, out_held);
+    direct.add(run, sources, out_direct);
+    region(-1'000'000, n, run);  // the caller's next use of its scratch run
+  }
+  held.end_series();
+  ASSERT_EQ(out_held.size(), 13u);
+  ASSERT_EQ(out_direct.size(), 13u);
+  std::vector<std::pair<int64_t, uint64_t>> got;
+  for (size_t i = 0; i < out_held.size(); ++i) {
+    EXPECT_EQ(std::vector<uint8_t>(out_held[i].data.begin(), out_held[i].data.end()),
+              std::vector<uint8_t>(out_direct[i].data.begin(), out_direct[i].data.end()))
+        << "chunk " << i;
+    chunkenc::XorIterator it(out_held[i].data);
+    while (it.next()) got.push_back({it.t(), it.v_bits()});
+    EXPECT_EQ(it.err(), "");
+  }
+  EXPECT_EQ(got, want);
+}
+
 // Decodes an output chunk of encoding 1 or 4 into (t, st) pairs.
 std::vector<std::pair<int64_t, int64_t>> decoded(const ChunkData& c) {
   std::vector<std::pair<int64_t, int64_t>> out;

@@ -14,11 +14,6 @@ namespace promblock::merge {
 
 namespace {
 
-// XOR chunks are encoded in lanes while at least this many are left: with
-// fewer, a lane step costs more than encoding the busy lanes' samples one
-// by one.
-constexpr size_t kMinLaneChunks = 4;
-
 // True when samples[i..] starts with every sample of source chunk c, in
 // order, and nothing else in between.
 bool is_whole_chunk(std::span<const TaggedSample> samples, size_t i, uint32_t c, uint32_t count) {
@@ -274,6 +269,9 @@ void Rechunker::stored_float_chunk(std::span<const uint8_t> bytes, uint32_t n, C
 }
 
 void Rechunker::encode_float_chunks(bool all) {
+  // In lanes, while at least kMinLaneChunks are left: with fewer, a lane
+  // step costs more than encoding the busy lanes' samples one by one.
+  constexpr size_t kMinLaneChunks = 4;
   constexpr size_t kLanes = chunkenc::XorLaneEncoder::kLanes;
   constexpr size_t kRoom = chunkenc::XorLaneEncoder::room(kMaxSamplesPerChunk);
   const size_t count = float_chunks_.size();

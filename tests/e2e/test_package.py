@@ -101,7 +101,7 @@ class DebPackageTest(unittest.TestCase):
                               timeout=60).stdout.decode()
         depends = re.search(r"^ Depends: (.*)$", info, re.M)
         self.assertIsNotNone(depends, info)
-        for lib in ("libzstd1", "libroaring", "libre2", "libcurl4"):
+        for lib in ("libzstd1", "libroaring", "libre2", "libcurl4", "libssl3"):
             self.assertIn(lib, depends.group(1))
 
         root = os.path.join(out, "root")
@@ -110,12 +110,14 @@ class DebPackageTest(unittest.TestCase):
                             stdout=subprocess.PIPE, timeout=60)
         self.assertEqual(rc.returncode, 0)
         self.assertRegex(rc.stdout.decode(), r"^promblock \d+\.\d+\.\d+ \(commit ")
-        # libcurl (and its 30 dependencies) is loaded when a bucket is used,
-        # not at every start: tests/e2e/test_s3*.py use it.
+        # libcurl (and its 30 dependencies) and libcrypto are loaded when a
+        # bucket is used, not at every start: tests/e2e/test_s3*.py use
+        # libcurl, remote_test's FileHashTest and the downloads libcrypto.
         needed = subprocess.run(["readelf", "-d", os.path.join(root, "usr", "bin", "promblock")],
                                 stdout=subprocess.PIPE, timeout=60).stdout.decode()
         self.assertIn("libzstd", needed)
         self.assertNotIn("libcurl", needed)
+        self.assertNotIn("libcrypto", needed)
         if shutil.which("groff"):
             page = os.path.join(root, "usr", "share", "man", "man1", "promblock-merge.1")
             p = subprocess.run(["groff", "-ww", "-man", "-Tutf8", page],

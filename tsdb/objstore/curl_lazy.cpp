@@ -5,9 +5,10 @@
 #include "tsdb/objstore/curl_lazy.h"
 
 #include <curl/curl.h>
-#include <dlfcn.h>
 
 #include <cstdarg>
+
+#include "tsdb/base/lazy_library.h"
 
 namespace promblock::objstore {
 
@@ -28,33 +29,22 @@ struct Curl {
   bool ok() const { return error.empty(); }
 };
 
-template <class Fn>
-bool bind(void* lib, const char* name, Fn& fn, std::string& error) {
-  fn = reinterpret_cast<Fn>(dlsym(lib, name));
-  if (!fn && error.empty()) error = std::string("libcurl.so.4 has no ") + name;
-  return fn != nullptr;
-}
-
 Curl load() {
+  constexpr const char* kSoname = "libcurl.so.4";
   Curl c;
   // Never closed: handles live in thread_local storage until exit.
-  void* lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-  if (!lib) {
-    const char* why = dlerror();
-    c.error = std::string("cannot load libcurl (Debian package libcurl4): ") +
-              (why ? why : "dlopen failed");
-    return c;
-  }
-  bind(lib, "curl_global_init", c.global_init, c.error);
-  bind(lib, "curl_easy_init", c.easy_init, c.error);
-  bind(lib, "curl_easy_setopt", c.easy_setopt, c.error);
-  bind(lib, "curl_easy_perform", c.easy_perform, c.error);
-  bind(lib, "curl_easy_cleanup", c.easy_cleanup, c.error);
-  bind(lib, "curl_easy_getinfo", c.easy_getinfo, c.error);
-  bind(lib, "curl_easy_reset", c.easy_reset, c.error);
-  bind(lib, "curl_easy_strerror", c.easy_strerror, c.error);
-  bind(lib, "curl_slist_append", c.slist_append, c.error);
-  bind(lib, "curl_slist_free_all", c.slist_free_all, c.error);
+  void* lib = open_library(kSoname, "libcurl4", c.error);
+  if (!lib) return c;
+  bind_function(lib, kSoname, "curl_global_init", c.global_init, c.error);
+  bind_function(lib, kSoname, "curl_easy_init", c.easy_init, c.error);
+  bind_function(lib, kSoname, "curl_easy_setopt", c.easy_setopt, c.error);
+  bind_function(lib, kSoname, "curl_easy_perform", c.easy_perform, c.error);
+  bind_function(lib, kSoname, "curl_easy_cleanup", c.easy_cleanup, c.error);
+  bind_function(lib, kSoname, "curl_easy_getinfo", c.easy_getinfo, c.error);
+  bind_function(lib, kSoname, "curl_easy_reset", c.easy_reset, c.error);
+  bind_function(lib, kSoname, "curl_easy_strerror", c.easy_strerror, c.error);
+  bind_function(lib, kSoname, "curl_slist_append", c.slist_append, c.error);
+  bind_function(lib, kSoname, "curl_slist_free_all", c.slist_free_all, c.error);
   return c;
 }
 

@@ -4,6 +4,7 @@
 #include <random>
 
 #include "tsdb/chunkenc/xor2.h"
+#include "tsdb/chunkenc/xor_lanes.h"
 #include "tsdb/merge/dedup.h"
 #include "tsdb/merge/rechunk.h"
 
@@ -28,6 +29,28 @@ TEST(ChainMerge, UnionOneSamplePerTimestampFirstRunWins) {
   SampleRun out = chain_merge(runs);
   EXPECT_EQ(times(out), (std::vector<int64_t>{1, 2, 3, 5, 6}));
   EXPECT_EQ(out[2].v_bits, 10u) << "equal timestamps: the run listed first wins";
+}
+
+// Appending leaves what `out` held and adds what chain_merge would give,
+// for one, two and three runs.
+TEST(ChainMerge, AppendKeepsWhatWasThereAndAddsTheMerge) {
+  std::vector<std::vector<SampleRun>> cases{
+      {run({4, 8}, 0, 1)},
+      {run({1, 3, 5}, 0, 10), run({2, 3, 6}, 1, 20)},
+      {run({1, 4}, 0, 1), run({2, 4, 9}, 1, 2), run({3, 4, 9, 10}, 2, 3)}};
+  for (const auto& runs : cases) {
+    SampleRun out = run({-5, -3}, 7, 77);
+    chain_merge_append(runs, out);
+    SampleRun want = chain_merge(runs);
+    ASSERT_EQ(out.size(), 2 + want.size());
+    EXPECT_EQ(out[0].t, -5);
+    EXPECT_EQ(out[1].v_bits, 77u);
+    for (size_t i = 0; i < want.size(); ++i) {
+      EXPECT_EQ(out[2 + i].t, want[i].t);
+      EXPECT_EQ(out[2 + i].v_bits, want[i].v_bits);
+      EXPECT_EQ(out[2 + i].chunk, want[i].chunk);
+    }
+  }
 }
 
 TEST(PenaltyMerge, FollowsFirstReplicaWhileItHasData) {
@@ -224,6 +247,56 @@ TEST(Rechunker, ChunksWaitingForLanesOutliveTheRunTheyCameFrom) {
     EXPECT_EQ(it.err(), "");
   }
   EXPECT_EQ(got, want);
+}
+
+// add_kept() leaves the chunks waiting for lanes where its samples lie:
+// they are read there when the lanes fill or the series ends, unless
+// hold_waiting_chunks() copied them first. Kept samples changed after a
+// hold must not show; changed without one, they do (proof that the chunks
+// read them in place, not a copy).
+TEST(Rechunker, KeptSamplesAreReadInPlaceUntilHeld) {
+  if (!chunkenc::xor_lanes_supported()) GTEST_SKIP() << "no lanes: add_kept encodes at once";
+  std::vector<SourceChunk> sources(1);
+  sources[0].num_samples = 1000;  // never whole
+  auto fill = [](SampleRun& r, size_t n, int64_t first) {
+    r.clear();
+    for (uint32_t i = 0; i < n; ++i)
+      r.push_back({first + int64_t(i) * 15000, uint64_t(7 * i + 1), 0, i + 1});
+  };
+  auto samples_of = [](const std::vector<ChunkData>& out) {
+    std::vector<int64_t> ts;
+    for (const auto& c : out) {
+      chunkenc::XorIterator it(c.data);
+      while (it.next()) ts.push_back(it.t());
+      EXPECT_EQ(it.err(), "");
+    }
+    return ts;
+  };
+  SampleRun kept;
+  fill(kept, 240, 0);  // two chunks: they wait for six more
+  std::vector<int64_t> want;
+  for (const auto& x : kept) want.push_back(x.t);
+  for (bool hold : {true, false}) {
+    Rechunker r;
+    std::vector<ChunkData> out;
+    r.begin_series();
+    fill(kept, 240, 0);
+    r.add_kept(kept, sources, out);
+    EXPECT_TRUE(r.reads_kept_samples());
+    if (hold) r.hold_waiting_chunks();
+    EXPECT_EQ(r.reads_kept_samples(), !hold);
+    fill(kept, 240, 1'000'000);  // the samples change where they lay
+    r.end_series();
+    EXPECT_FALSE(r.reads_kept_samples());
+    ASSERT_EQ(out.size(), 2u);
+    std::vector<int64_t> got = samples_of(out);
+    if (hold) {
+      EXPECT_EQ(got, want);
+    } else {
+      ASSERT_EQ(got.size(), 240u);
+      EXPECT_EQ(got.front(), 1'000'000);
+    }
+  }
 }
 
 // Decodes an output chunk of encoding 1 or 4 into (t, st) pairs.

@@ -9,10 +9,11 @@ namespace {
 
 // The common case (two replicas) without the general loop's scans.
 void chain_merge_two(const SampleRun& a, const SampleRun& b, SampleRun& out) {
-  out.resize(a.size() + b.size());
+  const size_t start = out.size();
+  out.resize(start + a.size() + b.size());
   const TaggedSample *pa = a.data(), *ea = pa + a.size();
   const TaggedSample *pb = b.data(), *eb = pb + b.size();
-  TaggedSample* o = out.data();
+  TaggedSample* o = out.data() + start;
   // Replicas interleave unpredictably: select by arithmetic, not branches.
   while (pa < ea && pb < eb) {
     bool take_a = pa->t <= pb->t, take_b = pb->t <= pa->t;  // both: a wins, b's is dropped
@@ -35,9 +36,16 @@ SampleRun chain_merge(std::span<const SampleRun> runs) {
 
 void chain_merge(std::span<const SampleRun> runs, SampleRun& out) {
   out.clear();
-  if (runs.size() == 1) return out.assign(runs[0].begin(), runs[0].end());
+  chain_merge_append(runs, out);
+}
+
+void chain_merge_append(std::span<const SampleRun> runs, SampleRun& out) {
+  if (runs.size() == 1) {
+    out.insert(out.end(), runs[0].begin(), runs[0].end());
+    return;
+  }
   if (runs.size() == 2) return chain_merge_two(runs[0], runs[1], out);
-  size_t total = 0;
+  size_t total = out.size();
   for (const auto& r : runs) total += r.size();
   out.reserve(total);
   std::vector<size_t> pos(runs.size(), 0);

@@ -47,8 +47,20 @@ void Rechunker::add_verbatim(const SourceChunk& s, std::vector<ChunkData>& out) 
   unread_ += s.unread;
 }
 
-void Rechunker::add(const SampleRun& samples, std::span<const SourceChunk> sources,
+void Rechunker::add(std::span<const TaggedSample> samples, std::span<const SourceChunk> sources,
                     std::vector<ChunkData>& out, HistogramStore histograms, StartTimes starts) {
+  add_samples(samples, sources, out, histograms, starts);
+  // Held until eight fill the lanes: regions between whole chunks often
+  // hold two to four, and fewer lanes cost about as much as eight.
+  if (hold_float_chunks_)
+    hold_waiting_chunks();
+  else
+    encode_float_chunks(true);
+}
+
+void Rechunker::add_samples(std::span<const TaggedSample> samples,
+                            std::span<const SourceChunk> sources, std::vector<ChunkData>& out,
+                            HistogramStore histograms, StartTimes starts) {
   samples_ = samples, sources_ = sources, histograms_ = histograms, starts_ = starts;
   any_histograms_ = std::any_of(sources.begin(), sources.end(), [](const SourceChunk& c) {
     return !chunkenc::is_float_encoding(c.encoding);
@@ -73,12 +85,7 @@ void Rechunker::add(const SampleRun& samples, std::span<const SourceChunk> sourc
     i = next_chunk_start(samples, i);
   }
   encode(pending_from, samples.size(), out);
-  // Held until eight fill the lanes: regions between whole chunks often
-  // hold two to four, and fewer lanes cost about as much as eight.
-  if (hold_float_chunks_)
-    hold_waiting_chunks();
-  else
-    encode_float_chunks(true);
+  if (!hold_float_chunks_) encode_float_chunks(true);
 }
 
 void Rechunker::hold_waiting_chunks() {

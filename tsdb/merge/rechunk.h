@@ -5,6 +5,7 @@
 // size): floats with our XOR encoder, or XOR2 where samples come from XOR2
 // chunks or carry start timestamps; native histograms as
 // histogram_rechunk.h plans them.
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -60,7 +61,7 @@ class Rechunker {
  public:
   // Appends the chunks for `samples` (time-ordered) to `out`. Spans in
   // `out` stay valid until clear() (encoded bytes are owned here).
-  void add(const SampleRun& samples, std::span<const SourceChunk> sources,
+  void add(std::span<const TaggedSample> samples, std::span<const SourceChunk> sources,
            std::vector<ChunkData>& out, HistogramStore histograms = {}, StartTimes starts = {});
   // Where the CPU has lanes (chunkenc/xor_lanes.h), the XOR chunks add()
   // re-encodes between these are placed in `out` at once but written
@@ -71,6 +72,23 @@ class Rechunker {
   void end_series() {
     hold_float_chunks_ = false;
     encode_float_chunks(true);
+  }
+  // As add(), between begin_series() and end_series(), for samples that
+  // stay where they are until end_series() or hold_waiting_chunks(): the
+  // chunks still waiting for lanes when it returns are read from there
+  // instead of copied out.
+  void add_kept(std::span<const TaggedSample> samples, std::span<const SourceChunk> sources,
+                std::vector<ChunkData>& out, HistogramStore histograms = {},
+                StartTimes starts = {}) {
+    add_samples(samples, sources, out, histograms, starts);
+  }
+  // Copies out the samples of the chunks still waiting for lanes: call
+  // before the samples given to add_kept() move or change.
+  void hold_waiting_chunks();
+  // Whether chunks waiting for lanes read samples given to add_kept().
+  bool reads_kept_samples() const {
+    return std::any_of(float_chunks_.begin(), float_chunks_.end(),
+                       [](const FloatChunk& c) { return c.held_at == kInRun; });
   }
   // Copies one source chunk through unchanged.
   void add_verbatim(const SourceChunk& source, std::vector<ChunkData>& out);
@@ -171,8 +189,10 @@ class Rechunker {
   const TaggedSample* samples_of(const FloatChunk& c) const {
     return c.held_at == kInRun ? c.samples : held_samples_.data() + c.held_at;
   }
-  // Copies the samples of the chunks still waiting out of the run.
-  void hold_waiting_chunks();
+  // add() and add_kept(), but for what becomes of the chunks waiting for
+  // lanes at the end.
+  void add_samples(std::span<const TaggedSample> samples, std::span<const SourceChunk> sources,
+                   std::vector<ChunkData>& out, HistogramStore histograms, StartTimes starts);
   std::vector<FloatChunk> float_chunks_;
   UninitializedVector<TaggedSample> held_samples_;
   bool hold_float_chunks_ = false;

@@ -394,6 +394,7 @@ void SeriesMerger::merge_keeping(const Labels& labels, std::span<const SeriesCop
   collect_sources(copies);
   // The series' re-encoded XOR chunks are written together at the end.
   rechunker_.begin_series();
+  chained_.clear();
   merge_sources(labels, copies, out);
   rechunker_.end_series();
 }
@@ -437,12 +438,6 @@ std::span<SampleRun> SeriesMerger::decode_runs(const Labels& labels,
     prev = &s;
   }
   return std::span(runs_.data(), used);
-}
-
-const SampleRun& SeriesMerger::merged(std::span<const SampleRun> runs) {
-  if (runs.size() == 1) return runs[0];
-  chain_merge(runs, merged_);
-  return merged_;
 }
 
 void SeriesMerger::merge_penalty(const Labels& labels, size_t begin, size_t end,
@@ -491,8 +486,22 @@ void SeriesMerger::merge_chain(const Labels& labels, size_t begin, size_t end,
         return sources_[a].copy->replica_rank < sources_[b].copy->replica_rank;
       });
       // Decoded first: that fills histograms().
-      const SampleRun& run = merged(decode_runs(labels, order));
-      rechunker_.add(run, source_chunks_, out, histograms(), starts_);
+      std::span<const SampleRun> runs = decode_runs(labels, order);
+      if (runs.size() == 1)
+        return rechunker_.add(runs[0], source_chunks_, out, histograms(), starts_);
+      // Merged after the earlier regions of the series whose chunks still
+      // wait for lanes: those read their samples there, uncopied.
+      if (!rechunker_.reads_kept_samples()) chained_.clear();
+      size_t need = chained_.size();
+      for (const SampleRun& r : runs) need += r.size();
+      if (need > chained_.capacity()) {
+        rechunker_.hold_waiting_chunks();
+        chained_.reserve(std::max(need, 2 * chained_.capacity()));
+      }
+      const size_t from = chained_.size();
+      chain_merge_append(runs, chained_);
+      rechunker_.add_kept(std::span(chained_).subspan(from), source_chunks_, out, histograms(),
+                          starts_);
     }
   });
 }

@@ -168,8 +168,6 @@ class SeriesMerger {
   // Decodes the sources in `order` into time-ordered runs (in runs_), one
   // per stretch of non-overlapping chunks of one replica.
   std::span<SampleRun> decode_runs(const Labels& labels, std::span<const uint32_t> order);
-  // The chain merge of the runs; valid until the next call.
-  const SampleRun& merged(std::span<const SampleRun> runs);
   // Each merges sources_[begin, end) and appends their chunks to `out`.
   void merge_penalty(const Labels& labels, size_t begin, size_t end, std::vector<ChunkData>& out);
   void merge_chain(const Labels& labels, size_t begin, size_t end, std::vector<ChunkData>& out);
@@ -178,8 +176,11 @@ class SeriesMerger {
   Rechunker rechunker_;
   std::vector<Source> sources_;  // sorted by min time, then replica rank
   std::vector<SourceChunk> source_chunks_;
-  std::vector<SampleRun> runs_;               // scratch, reused across series
-  SampleRun merged_;                          // scratch, reused across series
+  std::vector<SampleRun> runs_;  // scratch, reused across series
+  SampleRun merged_;             // scratch, reused across series
+  // merge_chain's merged regions of the series, one after another: the
+  // rechunker reads its chunks waiting for lanes here (add_kept).
+  SampleRun chained_;
   std::vector<SampleRun> replicas_;           // penalty's per-replica runs, reused
   SampleRun deduplicated_;                    // penalty's result, reused
   mutable std::vector<uint8_t> scratch_;      // the padded copy of a chunk being decoded

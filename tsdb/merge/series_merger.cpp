@@ -1,6 +1,9 @@
 #include "tsdb/merge/series_merger.h"
 
 #include <algorithm>
+#include <bit>
+#include <cstddef>
+#include <cstring>
 
 #include "tsdb/base/error.h"
 #include "tsdb/base/message_format.h"
@@ -356,8 +359,17 @@ void SeriesMerger::decode_floats(uint32_t i, SampleRun& run, const Fail& fail_ch
   const size_t first = run.size();
   run.resize(first + total);
   TaggedSample* out = run.data() + first;
+  // Chunk and position go in one 8-byte store: the copy out of the lanes'
+  // rows is bound by its stores (four a sample as the compiler left it).
+  static_assert(offsetof(TaggedSample, position) == offsetof(TaggedSample, chunk) + 4);
   auto emit = [&](uint32_t k, int64_t t, uint64_t v_bits) __attribute__((always_inline)) {
-    out[k] = {t, v_bits, i, k};
+    TaggedSample& o = out[k];
+    o.t = t;
+    o.v_bits = v_bits;
+    const uint64_t tag = std::endian::native == std::endian::little
+                             ? uint64_t(i) | uint64_t(k) << 32
+                             : uint64_t(k) | uint64_t(i) << 32;
+    std::memcpy(&o.chunk, &tag, sizeof tag);
   };
   if (s.decoder && s.decoder->ok(s.lane)) {
     ++(s.decoder == &lanes_ ? decoded_ahead_ : decoded_by_region_);

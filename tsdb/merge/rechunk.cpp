@@ -52,10 +52,7 @@ void Rechunker::add(std::span<const TaggedSample> samples, std::span<const Sourc
   add_samples(samples, sources, out, histograms, starts);
   // Held until eight fill the lanes: regions between whole chunks often
   // hold two to four, and fewer lanes cost about as much as eight.
-  if (hold_float_chunks_)
-    hold_waiting_chunks();
-  else
-    encode_float_chunks(true);
+  if (hold_float_chunks_) hold_waiting_chunks();
 }
 
 void Rechunker::add_samples(std::span<const TaggedSample> samples,
@@ -85,6 +82,7 @@ void Rechunker::add_samples(std::span<const TaggedSample> samples,
     i = next_chunk_start(samples, i);
   }
   encode(pending_from, samples.size(), out);
+  // Outside a series every chunk is written before add() returns.
   if (!hold_float_chunks_) encode_float_chunks(true);
 }
 

@@ -12,30 +12,32 @@ namespace promblock {
 namespace {
 
 TEST(LazyLibraryTest, AMissingLibraryNamesItselfAndItsPackage) {
-  std::string error;
-  EXPECT_EQ(open_library("libpromblock-none.so.7", "promblock-none", error), nullptr);
-  EXPECT_NE(error.find("cannot load libpromblock-none.so.7 (Debian package promblock-none): "),
-            std::string::npos)
-      << error;
+  LazyLibrary lib("libpromblock-none.so.7", "promblock-none");
+  EXPECT_NE(
+      lib.error().find("cannot load libpromblock-none.so.7 (Debian package promblock-none): "),
+      std::string::npos)
+      << lib.error();
+  decltype(&ZSTD_versionNumber) fn = ZSTD_versionNumber;
+  lib.bind("ZSTD_versionNumber", fn);
+  EXPECT_EQ(fn, nullptr);
+  EXPECT_EQ(lib.error().find("cannot load "), 0u) << "the first failure stays the one reported";
 }
 
 TEST(LazyLibraryTest, BoundFunctionsAreTheLibrarysAndTheFirstMissingOneIsReported) {
   // libzstd is linked already: dlopen hands back the same library.
-  std::string error;
-  void* lib = open_library("libzstd.so.1", "libzstd1", error);
-  ASSERT_NE(lib, nullptr) << error;
-  EXPECT_EQ(error, "");
+  LazyLibrary lib("libzstd.so.1", "libzstd1");
+  ASSERT_EQ(lib.error(), "");
   decltype(&ZSTD_versionNumber) version = nullptr;
-  bind_function(lib, "libzstd.so.1", "ZSTD_versionNumber", version, error);
+  lib.bind("ZSTD_versionNumber", version);
   ASSERT_NE(version, nullptr);
   EXPECT_EQ(version(), ZSTD_versionNumber());
-  EXPECT_EQ(error, "");
+  EXPECT_EQ(lib.error(), "");
   decltype(&ZSTD_versionNumber) missing = version, later = version;
-  bind_function(lib, "libzstd.so.1", "ZSTD_promblock_none", missing, error);
-  bind_function(lib, "libzstd.so.1", "ZSTD_promblock_later", later, error);
+  lib.bind("ZSTD_promblock_none", missing);
+  lib.bind("ZSTD_promblock_later", later);
   EXPECT_EQ(missing, nullptr);
   EXPECT_EQ(later, nullptr);
-  EXPECT_EQ(error, "libzstd.so.1 has no ZSTD_promblock_none");
+  EXPECT_EQ(lib.error(), "libzstd.so.1 has no ZSTD_promblock_none");
 }
 
 }  // namespace

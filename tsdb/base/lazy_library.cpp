@@ -1,15 +1,23 @@
 #include "tsdb/base/lazy_library.h"
 
+#include <dlfcn.h>
+
 namespace promblock {
 
-void* open_library(const char* soname, const char* package, std::string& error) {
-  void* lib = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
-  if (!lib) {
+LazyLibrary::LazyLibrary(const char* soname, const char* package) : soname_(soname) {
+  handle_ = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+  if (!handle_) {
     const char* why = dlerror();
-    error = std::string("cannot load ") + soname + " (Debian package " + package +
-            "): " + (why ? why : "dlopen failed");
+    error_ = std::string("cannot load ") + soname + " (Debian package " + package +
+             "): " + (why ? why : "dlopen failed");
   }
-  return lib;
+}
+
+void* LazyLibrary::find(const char* name) {
+  if (!handle_) return nullptr;
+  void* fn = dlsym(handle_, name);
+  if (!fn && error_.empty()) error_ = std::string(soname_) + " has no " + name;
+  return fn;
 }
 
 }  // namespace promblock

@@ -30,21 +30,19 @@ struct Curl {
 };
 
 Curl load() {
-  constexpr const char* kSoname = "libcurl.so.4";
   Curl c;
-  // Never closed: handles live in thread_local storage until exit.
-  void* lib = open_library(kSoname, "libcurl4", c.error);
-  if (!lib) return c;
-  bind_function(lib, kSoname, "curl_global_init", c.global_init, c.error);
-  bind_function(lib, kSoname, "curl_easy_init", c.easy_init, c.error);
-  bind_function(lib, kSoname, "curl_easy_setopt", c.easy_setopt, c.error);
-  bind_function(lib, kSoname, "curl_easy_perform", c.easy_perform, c.error);
-  bind_function(lib, kSoname, "curl_easy_cleanup", c.easy_cleanup, c.error);
-  bind_function(lib, kSoname, "curl_easy_getinfo", c.easy_getinfo, c.error);
-  bind_function(lib, kSoname, "curl_easy_reset", c.easy_reset, c.error);
-  bind_function(lib, kSoname, "curl_easy_strerror", c.easy_strerror, c.error);
-  bind_function(lib, kSoname, "curl_slist_append", c.slist_append, c.error);
-  bind_function(lib, kSoname, "curl_slist_free_all", c.slist_free_all, c.error);
+  LazyLibrary lib("libcurl.so.4", "libcurl4");
+  lib.bind("curl_global_init", c.global_init);
+  lib.bind("curl_easy_init", c.easy_init);
+  lib.bind("curl_easy_setopt", c.easy_setopt);
+  lib.bind("curl_easy_perform", c.easy_perform);
+  lib.bind("curl_easy_cleanup", c.easy_cleanup);
+  lib.bind("curl_easy_getinfo", c.easy_getinfo);
+  lib.bind("curl_easy_reset", c.easy_reset);
+  lib.bind("curl_easy_strerror", c.easy_strerror);
+  lib.bind("curl_slist_append", c.slist_append);
+  lib.bind("curl_slist_free_all", c.slist_free_all);
+  c.error = lib.error();
   return c;
 }
 

@@ -28,16 +28,15 @@ struct Crypto {
 };
 
 Crypto load() {
-  constexpr const char* kSoname = "libcrypto.so.3";
   Crypto c;
-  void* lib = open_library(kSoname, "libssl3", c.error);
-  if (!lib) return c;
-  bind_function(lib, kSoname, "EVP_MD_CTX_new", c.ctx_new, c.error);
-  bind_function(lib, kSoname, "EVP_MD_CTX_free", c.ctx_free, c.error);
-  bind_function(lib, kSoname, "EVP_sha256", c.sha256, c.error);
-  bind_function(lib, kSoname, "EVP_DigestInit_ex", c.init, c.error);
-  bind_function(lib, kSoname, "EVP_DigestUpdate", c.update, c.error);
-  bind_function(lib, kSoname, "EVP_DigestFinal_ex", c.final, c.error);
+  LazyLibrary lib("libcrypto.so.3", "libssl3");
+  lib.bind("EVP_MD_CTX_new", c.ctx_new);
+  lib.bind("EVP_MD_CTX_free", c.ctx_free);
+  lib.bind("EVP_sha256", c.sha256);
+  lib.bind("EVP_DigestInit_ex", c.init);
+  lib.bind("EVP_DigestUpdate", c.update);
+  lib.bind("EVP_DigestFinal_ex", c.final);
+  c.error = lib.error();
   return c;
 }
 

@@ -406,7 +406,6 @@ void SeriesMerger::merge_keeping(const Labels& labels, std::span<const SeriesCop
   collect_sources(copies);
   // The series' re-encoded XOR chunks are written together at the end.
   rechunker_.begin_series();
-  chained_.clear();
   merge_sources(labels, copies, out);
   rechunker_.end_series();
 }

@@ -226,6 +226,37 @@ TEST_F(ChunkSegments, WindowsGiveTheChunksTheMappingGives) {
             r.chunk(refs[199]).data.data() - r.segment(0).bytes().data() - int64_t(refs[199]));
 }
 
+TEST_F(ChunkSegments, AReusedWindowHoldsExactlyTheBytesOfEachRead) {
+  {
+    ChunkWriter w(chunks_dir());
+    for (int i = 0; i < 200; ++i) w.write(1, xor_chunk(i, 1 + i % 120));
+    w.close();
+  }
+  const std::string path = segment_path(0);
+  std::ifstream in(path, std::ios::binary);
+  const std::vector<uint8_t> file((std::istreambuf_iterator<char>(in)),
+                                  std::istreambuf_iterator<char>());
+  ASSERT_GT(file.size(), 8000u);
+  ChunkReader r(chunks_dir());
+  ChunkReader::Window w;
+  auto holds = [&](uint64_t begin, uint64_t end) {
+    r.read_window(0, begin, end, w);
+    return w.begin == begin && std::vector<uint8_t>(w.bytes.begin(), w.bytes.end()) ==
+                                   std::vector<uint8_t>(file.begin() + begin, file.begin() + end);
+  };
+  // Small, then larger than it has room for (grown without the old bytes),
+  // then small again (its memory kept for the next batch's read).
+  EXPECT_TRUE(holds(8, 108));
+  EXPECT_TRUE(holds(500, 7500));
+  const size_t room = w.bytes.capacity();
+  EXPECT_TRUE(holds(1000, 1010));
+  EXPECT_EQ(w.bytes.capacity(), room);
+  // Growing by a little takes room for more than that: batches' windows
+  // vary in size, and each growth is memory touched anew.
+  EXPECT_TRUE(holds(0, room + 1));
+  EXPECT_GE(w.bytes.capacity(), 2 * room);
+}
+
 TEST_F(ChunkSegments, EachChunkComesFromTheWindowOverItsOwnSegment) {
   // Segments of ~4 kB, as a block linked from several blocks has several.
   std::vector<uint64_t> refs;

@@ -136,7 +136,15 @@ void ChunkReader::read_window(size_t segment, uint64_t begin, uint64_t end, Wind
   begin = std::min(begin, end);
   out.segment = segment;
   out.begin = begin;
-  out.bytes.resize(end - begin);
+  const size_t size = end - begin;
+  if (size > out.bytes.capacity()) {
+    // Grown without copying the old bytes (the read replaces them), and
+    // freed first so that the allocator can reuse their memory.
+    const size_t capacity = std::max(size, 2 * out.bytes.capacity());
+    out.bytes = {};
+    out.bytes.reserve(capacity);
+  }
+  out.bytes.resize(size);
   seg.read(begin, out.bytes);
 }
 

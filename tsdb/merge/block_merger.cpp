@@ -20,9 +20,14 @@ namespace promblock::merge {
 namespace {
 
 // Batches small enough to keep memory flat, large enough to keep the
-// hand-off between threads cheap.
+// hand-off between threads cheap. A batch's chunks are read with one pread
+// per input, so merges of many inputs take more chunks per batch. Of a
+// replica pair's small blocks, every batch in flight is memory touched for
+// the first time, and on a VM each page of that costs about 10 us: batches
+// of 1024 chunks made small's merge 3-5 % slower than 512, while a day's
+// 24 inputs took 5 % longer with 512.
 constexpr size_t kBatchSeries = 1024;
-constexpr size_t kBatchChunks = 1024;
+constexpr size_t kBatchChunksPerInput = 256, kMinBatchChunks = 512, kMaxBatchChunks = 1024;
 
 // One output series: its copies in the inputs, then its merged chunks.
 struct SeriesJob {
@@ -186,7 +191,10 @@ class BatchProducer {
   BatchProducer(const std::vector<std::unique_ptr<BlockReader>>& blocks,
                 const std::vector<MergeInput>& inputs, const ReplicaRules& rules,
                 const MergeOptions& opts)
-      : shard_(opts.shard), merge_(open_streams(blocks, inputs, rules, opts.mode)) {}
+      : shard_(opts.shard),
+        merge_(open_streams(blocks, inputs, rules, opts.mode)),
+        batch_chunks_(
+            std::clamp(kBatchChunksPerInput * blocks.size(), kMinBatchChunks, kMaxBatchChunks)) {}
 
   uint64_t series_in() const { return series_in_; }
   uint64_t chunks_in() const { return chunks_in_; }
@@ -202,7 +210,7 @@ class BatchProducer {
     // Sized before the copies point into it; a reused batch keeps the buffers.
     batch.windows.resize(streams_.size());
     size_t chunks = 0, series = 0;
-    while (series < kBatchSeries && chunks < kBatchChunks && merge_.next()) {
+    while (series < kBatchSeries && chunks < batch_chunks_ && merge_.next()) {
       if (shard_ && labels_hash(merge_.labels()) % shard_->count != shard_->index)
         skip_series(batch);
       else
@@ -273,6 +281,7 @@ class BatchProducer {
   std::vector<bool> unread_;        // by stream
   uint64_t series_in_ = 0, chunks_in_ = 0;
   LabelMerge<SeriesStream> merge_;
+  size_t batch_chunks_;
   Labels scratch_;
 };
 

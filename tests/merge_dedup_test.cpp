@@ -53,6 +53,57 @@ TEST(ChainMerge, AppendKeepsWhatWasThereAndAddsTheMerge) {
   }
 }
 
+// A pair of runs, whatever they hold (interleaved, one before the other,
+// many timestamps in common, either listed first), merges as one sample
+// at a time would, after what the output held.
+TEST(ChainMerge, PairsMergeAsOneSampleAtATime) {
+  auto reference = [](const SampleRun& a, const SampleRun& b) {
+    SampleRun out;
+    size_t i = 0, j = 0;
+    while (i < a.size() || j < b.size()) {
+      if (j == b.size() || (i < a.size() && a[i].t <= b[j].t)) {
+        if (j < b.size() && b[j].t == a[i].t) ++j;
+        out.push_back(a[i++]);
+      } else {
+        out.push_back(b[j++]);
+      }
+    }
+    return out;
+  };
+  std::mt19937_64 rng(7);
+  auto make = [&](size_t n, int64_t from, int64_t step, uint32_t chunk) {
+    SampleRun r;
+    int64_t t = from;
+    for (uint32_t k = 0; k < n; ++k, t += 1 + int64_t(rng() % uint64_t(step)))
+      r.push_back({t, rng(), chunk, k});
+    return r;
+  };
+  size_t with_duplicates = 0;
+  for (int round = 0; round < 400; ++round) {
+    const size_t na = rng() % 300, nb = rng() % 300;
+    const int64_t step = 1 + int64_t(rng() % 4);  // small steps: many equal timestamps
+    const int64_t offset = round % 5 == 0 ? int64_t(na) * 5 : int64_t(rng() % 8);
+    SampleRun a = make(na, 0, step, 0), b = make(nb, offset, step, 1);
+    SampleRun want = reference(a, b);
+    with_duplicates += want.size() < na + nb;
+    for (const auto& [x, y] : {std::pair{&a, &b}, std::pair{&b, &a}}) {
+      SampleRun out = run({-9}, 5, 55);
+      std::vector<SampleRun> runs{*x, *y};
+      chain_merge_append(runs, out);
+      SampleRun expect = reference(*x, *y);
+      ASSERT_EQ(out.size(), 1 + expect.size()) << "round " << round;
+      EXPECT_EQ(out[0].v_bits, 55u);
+      for (size_t k = 0; k < expect.size(); ++k) {
+        ASSERT_EQ(out[1 + k].t, expect[k].t) << "round " << round << " sample " << k;
+        ASSERT_EQ(out[1 + k].v_bits, expect[k].v_bits) << "round " << round << " sample " << k;
+        ASSERT_EQ(out[1 + k].chunk, expect[k].chunk) << "round " << round << " sample " << k;
+        ASSERT_EQ(out[1 + k].position, expect[k].position) << "round " << round;
+      }
+    }
+  }
+  EXPECT_GT(with_duplicates, 100u) << "the rounds should share timestamps";
+}
+
 TEST(PenaltyMerge, FollowsFirstReplicaWhileItHasData) {
   // a scrapes at 0,15,30,...; b at 7,22,... : once a is followed, b's
   // samples fall inside the penalty window and are skipped.

@@ -14,7 +14,9 @@ void chain_merge_two(const SampleRun& a, const SampleRun& b, SampleRun& out) {
   const TaggedSample *pa = a.data(), *ea = pa + a.size();
   const TaggedSample *pb = b.data(), *eb = pb + b.size();
   TaggedSample* o = out.data() + start;
-  // Replicas interleave unpredictably: select by arithmetic, not branches.
+  // GCC compiles the selection below to a branch; choosing the pointer by
+  // mask arithmetic measured no faster (the loop is bound by moving
+  // 24-byte samples).
   while (pa < ea && pb < eb) {
     bool take_a = pa->t <= pb->t, take_b = pb->t <= pa->t;  // both: a wins, b's is dropped
     *o++ = *(take_a ? pa : pb);

@@ -48,8 +48,9 @@ void Rechunker::add_verbatim(const SourceChunk& s, std::vector<ChunkData>& out) 
 }
 
 void Rechunker::add(std::span<const TaggedSample> samples, std::span<const SourceChunk> sources,
-                    std::vector<ChunkData>& out, HistogramStore histograms, StartTimes starts) {
-  add_samples(samples, sources, out, histograms, starts);
+                    std::vector<ChunkData>& out, HistogramStore histograms, StartTimes starts,
+                    SourceRange used) {
+  add_samples(samples, sources, out, histograms, starts, used);
   // Held until eight fill the lanes: regions between whole chunks often
   // hold two to four, and fewer lanes cost about as much as eight.
   if (hold_float_chunks_) hold_waiting_chunks();
@@ -57,12 +58,16 @@ void Rechunker::add(std::span<const TaggedSample> samples, std::span<const Sourc
 
 void Rechunker::add_samples(std::span<const TaggedSample> samples,
                             std::span<const SourceChunk> sources, std::vector<ChunkData>& out,
-                            HistogramStore histograms, StartTimes starts) {
+                            HistogramStore histograms, StartTimes starts, SourceRange used) {
   samples_ = samples, sources_ = sources, histograms_ = histograms, starts_ = starts;
-  any_histograms_ = std::any_of(sources.begin(), sources.end(), [](const SourceChunk& c) {
+  // Only the run's own sources: looking at all of a series' for each of
+  // its regions grew with the square of its chunks.
+  const size_t end = std::min(used.end, sources.size()), first = std::min(used.first, end);
+  const auto own = sources.subspan(first, end - first);
+  any_histograms_ = std::any_of(own.begin(), own.end(), [](const SourceChunk& c) {
     return !chunkenc::is_float_encoding(c.encoding);
   });
-  any_xor2_ = std::any_of(sources.begin(), sources.end(), [](const SourceChunk& c) {
+  any_xor2_ = std::any_of(own.begin(), own.end(), [](const SourceChunk& c) {
     return c.encoding == uint8_t(chunkenc::Encoding::kXOR2);
   });
   size_t pending_from = 0;

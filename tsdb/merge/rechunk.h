@@ -6,6 +6,7 @@
 // chunks or carry start timestamps; native histograms as
 // histogram_rechunk.h plans them.
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -47,6 +48,12 @@ struct HistogramStore {
 // sample position; a source without any has an empty vector (all 0).
 using StartTimes = std::span<const std::vector<int64_t>>;
 
+// The sources a run's samples come from, [first, end) of those given: a
+// series' overlapping regions each take a few of its many chunks.
+struct SourceRange {
+  size_t first = 0, end = SIZE_MAX;
+};
+
 // Which encodings re-encoded chunks may have.
 enum class OutputEncodings {
   // Keep the inputs': XOR2 where a sample comes from an XOR2 chunk or has
@@ -62,7 +69,8 @@ class Rechunker {
   // Appends the chunks for `samples` (time-ordered) to `out`. Spans in
   // `out` stay valid until clear() (encoded bytes are owned here).
   void add(std::span<const TaggedSample> samples, std::span<const SourceChunk> sources,
-           std::vector<ChunkData>& out, HistogramStore histograms = {}, StartTimes starts = {});
+           std::vector<ChunkData>& out, HistogramStore histograms = {}, StartTimes starts = {},
+           SourceRange used = {});
   // Where the CPU has lanes (chunkenc/xor_lanes.h), the XOR chunks add()
   // re-encodes between these are placed in `out` at once but written
   // eight at a time, the last at end_series(): a series' runs between
@@ -78,9 +86,9 @@ class Rechunker {
   // chunks still waiting for lanes when it returns are read from there
   // instead of copied out.
   void add_kept(std::span<const TaggedSample> samples, std::span<const SourceChunk> sources,
-                std::vector<ChunkData>& out, HistogramStore histograms = {},
-                StartTimes starts = {}) {
-    add_samples(samples, sources, out, histograms, starts);
+                std::vector<ChunkData>& out, HistogramStore histograms = {}, StartTimes starts = {},
+                SourceRange used = {}) {
+    add_samples(samples, sources, out, histograms, starts, used);
   }
   // Copies out the samples of the chunks still waiting for lanes: call
   // before the samples given to add_kept() move or change.
@@ -192,7 +200,8 @@ class Rechunker {
   // add() and add_kept(), but for what becomes of the chunks waiting for
   // lanes at the end.
   void add_samples(std::span<const TaggedSample> samples, std::span<const SourceChunk> sources,
-                   std::vector<ChunkData>& out, HistogramStore histograms, StartTimes starts);
+                   std::vector<ChunkData>& out, HistogramStore histograms, StartTimes starts,
+                   SourceRange used);
   std::vector<FloatChunk> float_chunks_;
   UninitializedVector<TaggedSample> held_samples_;
   bool hold_float_chunks_ = false;

@@ -474,7 +474,7 @@ void SeriesMerger::merge_penalty(const Labels& labels, size_t begin, size_t end,
     std::swap(replicas_[r], runs.size() > 1 ? merged_ : runs[0]);
   }
   penalty_merge_all(std::span(replicas_.data(), ranks.size()), deduplicated_, merged_);
-  rechunker_.add(deduplicated_, source_chunks_, out, histograms(), starts_);
+  rechunker_.add(deduplicated_, source_chunks_, out, histograms(), starts_, {begin, end});
 }
 
 void SeriesMerger::merge_chain(const Labels& labels, size_t begin, size_t end,
@@ -499,7 +499,7 @@ void SeriesMerger::merge_chain(const Labels& labels, size_t begin, size_t end,
       // Decoded first: that fills histograms().
       std::span<const SampleRun> runs = decode_runs(labels, order);
       if (runs.size() == 1)
-        return rechunker_.add(runs[0], source_chunks_, out, histograms(), starts_);
+        return rechunker_.add(runs[0], source_chunks_, out, histograms(), starts_, {i, region_end});
       // Merged after the earlier regions of the series whose chunks still
       // wait for lanes: those read their samples there, uncopied.
       if (!rechunker_.reads_kept_samples()) chained_.clear();
@@ -512,7 +512,7 @@ void SeriesMerger::merge_chain(const Labels& labels, size_t begin, size_t end,
       const size_t from = chained_.size();
       chain_merge_append(runs, chained_);
       rechunker_.add_kept(std::span(chained_).subspan(from), source_chunks_, out, histograms(),
-                          starts_);
+                          starts_, {i, region_end});
     }
   });
 }

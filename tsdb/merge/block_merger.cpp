@@ -24,9 +24,10 @@ namespace {
 // for the first time as a merge starts (on a VM about 10 us a page), which
 // weighs on short merges: a replica pair's small merge ran 3-5 % faster
 // with 512 chunks than with 1024. Merges of many inputs read a batch's
-// chunks with a pread per input, yet measured the same with 512 as with
-// 1024 (a fortnight's 48-input jobs within noise, a day's 24 inputs 1-2 %
-// slower) for 15-20 % less peak memory.
+// chunks with a pread per input, yet took about as long with 512 as with
+// 1024 (a fortnight's 48-input jobs the same under chain and 5 % slower
+// under penalty, a day's 24 inputs 2-3 % slower) for 12-16 % less peak
+// memory.
 constexpr size_t kBatchSeries = 1024, kBatchChunks = 512;
 
 // One output series: its copies in the inputs, then its merged chunks.

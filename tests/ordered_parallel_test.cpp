@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 namespace promblock {
@@ -18,10 +20,11 @@ struct Item {
 };
 
 // With workers, every even item waits until the odd one after it is
-// processed, so items finish out of order; consume must still see them in
-// production order, each processed once. (The odd item is always in flight
-// by then: the window holds at least two items, and workers take items in
-// order, so no worker waits on an item no one can take.)
+// processed, where that one has been made, so items finish out of order;
+// consume must still see them in production order, each processed once.
+// (An odd item not made yet is not waited for: on two threads the calling
+// thread, which makes items, processes some itself. One that is made is
+// taken in order, by a thread not waiting on an older item.)
 struct Outcome {
   std::vector<int> seen;      // consumed
   std::vector<int> finished;  // processed
@@ -35,13 +38,14 @@ Outcome run(size_t threads, size_t window, int count) {
   ordered_parallel<Item>(
       threads, window,
       [&](Item& it) {
+        std::lock_guard lock(mu);
         if (next == count) return false;
         it.n = next++;
         return true;
       },
       [&](Item& it) {
         std::unique_lock lock(mu);
-        if (threads > 1 && it.n % 2 == 0 && it.n + 1 < count)
+        if (threads > 1 && it.n % 2 == 0 && it.n + 1 < next)
           cv.wait(lock, [&] {
             return std::find(r.finished.begin(), r.finished.end(), it.n + 1) != r.finished.end();
           });
@@ -81,6 +85,42 @@ TEST(OrderedParallel, HandsConsumedItemsBackToProduce) {
         [](Item& it) { it.squared = it.n * it.n + 1; }, [](Item&) {});
     // All but the first window's items (and the first with one thread).
     EXPECT_GE(reused, 100 - int(threads + 1)) << threads;
+  }
+}
+
+// On two threads the calling thread processes items while it waits: with
+// one worker stuck on item 0 until item 1 is done, only the calling thread
+// can do item 1. With more threads it only makes and consumes them.
+TEST(OrderedParallel, CallingThreadProcessesOnTwoThreadsOnly) {
+  for (size_t threads : {2, 4}) {
+    const auto caller = std::this_thread::get_id();
+    int next = 0, by_caller = 0;
+    bool one_done = false, zero_by_worker = false, zero_waited = false;
+    std::mutex mu;
+    std::condition_variable cv;
+    ordered_parallel<Item>(
+        threads, threads + 1,
+        [&](Item& it) {
+          if (next == 50) return false;
+          it.n = next++;
+          return true;
+        },
+        [&](Item& it) {
+          std::unique_lock lock(mu);
+          by_caller += std::this_thread::get_id() == caller;
+          if (it.n == 0 && std::this_thread::get_id() != caller) {
+            zero_by_worker = true;
+            zero_waited = cv.wait_for(lock, std::chrono::seconds(10), [&] { return one_done; });
+          }
+          if (it.n == 1) one_done = true, cv.notify_all();
+        },
+        [](Item&) {});
+    if (threads == 2) {
+      EXPECT_GT(by_caller, 0);
+      if (zero_by_worker) EXPECT_TRUE(zero_waited) << "item 1 was left to the stuck worker";
+    } else {
+      EXPECT_EQ(by_caller, 0) << threads;
+    }
   }
 }
 

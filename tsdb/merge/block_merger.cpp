@@ -460,7 +460,8 @@ MergeResult merge_blocks(const std::vector<MergeInput>& inputs, const MergeOptio
   BatchConsumer consumer(blocks, writer, opts, result);
 
   // Series are gathered in label order on this thread, merged in batches on
-  // worker threads, and written in order on this thread again.
+  // worker threads (on two, this one and a worker), and written in order on
+  // this thread again.
   size_t threads = opts.threads ? opts.threads : default_thread_count();
   ordered_parallel<Batch>(
       threads, threads + 1, [&](Batch& b) { return producer.fill(b); },

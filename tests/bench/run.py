@@ -46,7 +46,9 @@ gives the small->large scaling once both sizes have been measured; with
 (quick iterations on promblock). --baseline PATH measures a second promblock
 binary (say, one built from an older commit) in the same run, each of its runs
 right after the measured binary's, so that an A/B of a change is not skewed
-by the machine's load drifting between two runs.
+by the machine's load drifting between two runs. Before each case the bench
+waits, up to 3 minutes, for the 1-minute load average to fall under 0.5
+(--settle LOAD; 0 does not wait): its own runs leave it above 1.
 --quick runs small, day and fortnight at toy size in a temporary cache,
 without Prometheus, and checks every output against `promtool tsdb dump` of
 the inputs (the union of the replicas' samples): seconds; the test command
@@ -534,6 +536,24 @@ def restofline(buf, stream):
 
 # ---------------------------------------------------------------- one size
 
+def settle(name, limit, max_wait=180):
+    """Waits, up to max_wait seconds, for the 1-minute load average to fall
+    under `limit` (0: no wait): the bench's own runs leave it at 1.1-1.6
+    before the long cases, and the figures are wanted from a quiet machine.
+    The inputs are read again (the floor) after the wait, so the page cache
+    is warm whatever the wait let the kernel reclaim. Returns seconds waited."""
+    if limit <= 0:
+        return 0.0
+    t0 = time.monotonic()
+    while os.getloadavg()[0] >= limit and time.monotonic() - t0 < max_wait:
+        time.sleep(5)
+    waited = time.monotonic() - t0
+    if waited >= 1:
+        log("%s: waited %.0fs for the load average to fall under %.2f: %.2f"
+            % (name, waited, limit, os.getloadavg()[0]))
+    return waited
+
+
 def run_facts(promblock, name):
     """When, with what binary and on how loaded a machine a case is measured;
     warns when the load is high enough to skew the numbers."""
@@ -556,6 +576,7 @@ def measure(args, promblock, size, root, results):
     res = {"size": size, "replicas": replicas, "series": metas[0]["stats"]["numSeries"],
            "samples_in": sum(m["stats"]["numSamples"] for m in metas),
            "input_bytes": sum(dir_bytes(s) for s in sources)}
+    res["settled_s"] = round(settle(size, 0 if args.quick else args.settle), 1)
     res.update(run_facts(promblock, size))
 
     res["floor_s"] = floor_seconds(sources)
@@ -674,6 +695,7 @@ def measure_long(args, promblock, name, root):
            "series": max(m["stats"]["numSeries"] for m in metas),
            "samples_in": sum(m["stats"]["numSamples"] for m in metas),
            "blocks_in": len(metas), "input_bytes": sum(dir_bytes(s) for s in sources)}
+    res["settled_s"] = round(settle(name, 0 if args.quick else args.settle), 1)
     res.update(run_facts(promblock, name))
     res["floor_s"] = floor_seconds(sources)
     log("%s: floor (cat of %.0f MB in %d blocks, warm cache): %.3fs"
@@ -901,6 +923,9 @@ def main(argv):
     ap.add_argument("--no-prometheus", action="store_true",
                     help="reuse the stored Prometheus result and block instead of running it")
     ap.add_argument("--baseline", help="a second promblock binary, measured in the same run, interleaved")
+    ap.add_argument("--settle", type=float, default=0.5, metavar="LOAD",
+                    help="before each case, wait up to 3 minutes for the 1-minute load average to "
+                    "fall under LOAD (default 0.5; 0: no wait; --quick never waits)")
     ap.add_argument("--json", action="store_true", help="print one JSON object per size instead of the table")
     ap.add_argument("--quick", action="store_true",
                     help="every case at toy size in a temporary cache, without Prometheus, checked "

@@ -314,14 +314,18 @@ def dir_bytes(path):
 
 # ---------------------------------------------------------------- measurements
 
+def read_inputs(sources):
+    """Reads every input block file once; returns the seconds it took."""
+    files = sorted(os.path.join(d, f) for s in sources for d, _, fs in os.walk(s) for f in fs)
+    t0 = time.monotonic()
+    subprocess.run(["cat"] + files, stdout=subprocess.DEVNULL, check=True)
+    return time.monotonic() - t0
+
+
 def floor_seconds(sources):
     """Seconds to read every input block file once, page cache warm."""
-    files = sorted(os.path.join(d, f) for s in sources for d, _, fs in os.walk(s) for f in fs)
-    for _ in range(2):  # the first run warms the cache; the second counts
-        t0 = time.monotonic()
-        subprocess.run(["cat"] + files, stdout=subprocess.DEVNULL, check=True)
-        seconds = time.monotonic() - t0
-    return seconds
+    read_inputs(sources)  # warms the cache; the second read counts
+    return read_inputs(sources)
 
 
 GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
@@ -357,6 +361,7 @@ def run_prometheus(sources, work, timeout):
     for src in sources:
         for b in block_dirs(src):
             shutil.copytree(b, os.path.join(data, os.path.basename(b)))
+    os.sync()  # the copies on disk: Prometheus's own fsyncs do not wait for them
     config = os.path.join(work, "prometheus.yml")
     with open(config, "w") as f:
         f.write("scrape_configs: []\n")  # nothing but the TSDB at work
@@ -617,6 +622,14 @@ def measure(args, promblock, size, root, results):
     if not args.quick:
         prom_block = block_dirs(prom_block_dir)[0]
         res["prometheus_samples_out"] = meta(prom_block)["stats"]["numSamples"]
+
+    if not args.quick and not args.no_prometheus:
+        # Prometheus's runs leave the disk writing back their copies and the
+        # load raised (small chain ran 10-15 % slower right after them): the
+        # same quiet start for promblock as Prometheus had.
+        os.sync()
+        settle(size, args.settle)
+        read_inputs(sources)
 
     modes = ["chain", "penalty"] if args.dedup == "both" else [args.dedup]
     chain_out = None

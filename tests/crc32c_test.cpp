@@ -1,6 +1,7 @@
 // CRC32-Castagnoli: the check value of the standard, and the hardware path
 // (three lanes joined by zero shifts) against the table-driven one on every
-// length around the lane boundaries, from any starting CRC.
+// length up to past a dozen blocks, at every alignment, from a zero and any
+// starting CRC.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -24,13 +25,18 @@ TEST(Crc32c, CheckValue) {
 }
 
 TEST(Crc32c, EveryLengthMatchesTheTables) {
+  constexpr size_t kLongest = 2400;
   std::mt19937_64 rng(32);
-  std::vector<uint8_t> data(1200);
+  std::vector<uint8_t> data(kLongest + 7);
   for (auto& b : data) b = uint8_t(rng());
-  for (size_t n = 0; n <= data.size(); ++n) {
-    auto part = std::span<const uint8_t>(data).first(n);
-    uint32_t start = n % 3 == 0 ? 0 : uint32_t(rng());
-    ASSERT_EQ(crc32c(part, start), crc32c_portable(part, start)) << "length " << n;
+  for (size_t offset = 0; offset < 8; ++offset) {
+    for (size_t n = 0; n <= kLongest; ++n) {
+      auto part = std::span<const uint8_t>(data).subspan(offset, n);
+      for (uint32_t start : {uint32_t(0), uint32_t(rng())}) {
+        ASSERT_EQ(crc32c(part, start), crc32c_portable(part, start))
+            << "length " << n << " offset " << offset << " start " << start;
+      }
+    }
   }
 }
 

@@ -29,26 +29,35 @@ Steps, for small and large:
      `msg="compact blocks" ... duration=` log line gives the time, VmHWM from
      /proc right after gives the memory (the whole server's peak).
   5. promblock merge --dedup chain (and penalty) under /usr/bin/time -v:
-     wall time of the whole process and peak RSS.
+     wall time of the whole process and peak RSS. Its runs come in sets
+     (one run of each mode), one set before each Prometheus run and one
+     after the last: the host's speed drifts within minutes, so each
+     Prometheus run is also set against the mean of the chain runs just
+     before and after it ("paired"; the goals use the median of those).
   6. Check: `promblock dump` of Prometheus's block and of the chain output
      must be byte-identical (Prometheus's vertical compaction is the chain
      rule). Exit 1 when they differ.
 For day and fortnight: blocks made window by window (promtool, two at a
 time), then `promblock compact` under /usr/bin/time -v, 3 runs per mode,
 checked: chain keeps every input sample (the replicas never share a
-timestamp), penalty fewer, and the top range's block is written.
+timestamp), penalty fewer, and the top range's block is written. Small's
+chain merge runs before and after each chain run of theirs: their time per
+sample and RSS are set against those runs' ("paired").
 Prometheus is not run on them: its compactor has no 24h or 14d range.
 Times and memory are medians over the runs (--runs, default 3 for small and
 1 for large; promblock always runs at least 3 times, it is cheap). MB are
 MiB (2^20 bytes). Results are also stored in <cache>/results.json, which
 gives the small->large scaling once both sizes have been measured; with
 --no-prometheus the stored Prometheus numbers and compacted block are reused
-(quick iterations on promblock). --baseline PATH measures a second promblock
-binary (say, one built from an older commit) in the same run, each of its runs
-right after the measured binary's, so that an A/B of a change is not skewed
-by the machine's load drifting between two runs. Before each case the bench
-waits, up to 3 minutes, for the 1-minute load average to fall under 0.5
-(--settle LOAD; 0 does not wait): its own runs leave it above 1.
+(quick iterations on promblock); a case's headline ratio (paired) is set
+against the stored previous run's when both come from the same binary on
+the same day (issue 21 wants two runs within 10 %). --baseline PATH
+measures a second promblock binary (say, one built from an older commit)
+in the same run, each of its runs right after the measured binary's, so
+that an A/B of a change is not skewed by the machine's load drifting
+between two runs. Before each case the bench waits, up to 3 minutes, for
+the 1-minute load average to fall under 0.5 (--settle LOAD; 0 does not
+wait): its own runs leave it above 1.
 --quick runs small, day and fortnight at toy size in a temporary cache,
 without Prometheus, and checks every output against `promtool tsdb dump` of
 the inputs (the union of the replicas' samples): seconds; the test command
@@ -577,7 +586,9 @@ def measure(args, promblock, size, root, results):
     sources = ensure_blocks(case_dir, size, replicas)
     metas = [meta(block_dirs(s)[0]) for s in sources]
     runs = args.runs or (3 if size == "small" else 1)
-    pb_runs = max(3, runs)
+    with_prometheus = not args.quick and not args.no_prometheus
+    # A set of promblock runs before each Prometheus run and one after the last.
+    pb_runs = max(3, runs + 1 if with_prometheus else runs)
     res = {"size": size, "replicas": replicas, "series": metas[0]["stats"]["numSeries"],
            "samples_in": sum(m["stats"]["numSamples"] for m in metas),
            "input_bytes": sum(dir_bytes(s) for s in sources)}
@@ -588,86 +599,108 @@ def measure(args, promblock, size, root, results):
     log("%s: floor (cat of %.0f MB of blocks, warm cache): %.3fs"
         % (size, res["input_bytes"] / 2**20, res["floor_s"]))
 
-    # Prometheus's compacted block of the latest run is kept for the check,
+    # Prometheus's compacted block of the first run is kept for the check,
     # so that --no-prometheus can still check.
     prom_block_dir = os.path.join(case_dir, "prometheus-block")
     key = "%s-r%d" % (size, replicas)
-    if args.quick:
-        pass  # no Prometheus: the check below uses promtool's dumps of the inputs
-    elif args.no_prometheus:
+    if args.no_prometheus and not args.quick:
         stored = results.get(key, {})
         if "prometheus_s" not in stored or len(block_dirs(prom_block_dir)) != 1:
             die("--no-prometheus: no stored Prometheus result for %s; run once without it" % key)
         for k in ("prometheus_s", "prometheus_rss_kb", "prometheus_runs", "prometheus_date"):
             res[k] = stored[k]
         log("%s: Prometheus: stored result of %s" % (size, res["prometheus_date"]))
-    else:
-        times, rss = [], []
-        for i in range(runs):
-            work = tempfile.mkdtemp(prefix="prometheus-", dir=case_dir)
-            try:
-                s, kb, block = run_prometheus(sources, work, timeout=600 if size == "small" else 3600)
-                times.append(s)
-                rss.append(kb)
-                log("%s: Prometheus run %d/%d: compaction %.2fs, VmHWM %.0f MB"
-                    % (size, i + 1, runs, s, kb / 1024))
-                if i == 0:
-                    shutil.rmtree(prom_block_dir, ignore_errors=True)
-                    os.makedirs(prom_block_dir)
-                    os.rename(block, os.path.join(prom_block_dir, os.path.basename(block)))
-            finally:
-                shutil.rmtree(work, ignore_errors=True)
-        res.update(prometheus_s=statistics.median(times), prometheus_rss_kb=statistics.median(rss),
-                   prometheus_runs=runs, prometheus_date=res["date"])
-    if not args.quick:
-        prom_block = block_dirs(prom_block_dir)[0]
-        res["prometheus_samples_out"] = meta(prom_block)["stats"]["numSamples"]
 
-    if not args.quick and not args.no_prometheus:
+    def prometheus_run(i):
+        work = tempfile.mkdtemp(prefix="prometheus-", dir=case_dir)
+        try:
+            s, kb, block = run_prometheus(sources, work, timeout=600 if size == "small" else 3600)
+            log("%s: Prometheus run %d/%d: compaction %.2fs, VmHWM %.0f MB"
+                % (size, i + 1, runs, s, kb / 1024))
+            if i == 0:
+                shutil.rmtree(prom_block_dir, ignore_errors=True)
+                os.makedirs(prom_block_dir)
+                os.rename(block, os.path.join(prom_block_dir, os.path.basename(block)))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
         # Prometheus's runs leave the disk writing back their copies and the
         # load raised (small chain ran 10-15 % slower right after them): the
         # same quiet start for promblock as Prometheus had.
         os.sync()
         settle(size, args.settle)
         read_inputs(sources)
+        return s, kb
 
     modes = ["chain", "penalty"] if args.dedup == "both" else [args.dedup]
+    times = {m: [] for m in modes}
+    rss = {m: [] for m in modes}
+    base_times = {m: [] for m in modes}
+    base_rss = {m: [] for m in modes}
+    summaries = {}
     chain_out = None
-    try:
+
+    def promblock_set(i):
+        """One run of each mode (and of the baseline right after each)."""
+        nonlocal chain_out
         for mode in modes:
-            times, rss = [], []
-            base_times, base_rss = [], []
-            for i in range(pb_runs):
-                out = tempfile.mkdtemp(prefix="promblock-%s-" % mode, dir=case_dir)
-                s, kb, summary = run_promblock(promblock, mode, sources, out)
-                times.append(s)
-                rss.append(kb)
-                log("%s: promblock merge --dedup %s run %d/%d: %.3fs, max RSS %.0f MB"
-                    % (size, mode, i + 1, pb_runs, s, kb / 1024))
-                if mode == "chain" and chain_out is None:
-                    chain_out = out  # kept for the check
-                else:
-                    shutil.rmtree(out)
-                if args.baseline:
-                    out = tempfile.mkdtemp(prefix="baseline-%s-" % mode, dir=case_dir)
-                    try:
-                        s, kb, base_summary = run_promblock(args.baseline, mode, sources, out)
-                    finally:
-                        shutil.rmtree(out)
-                    if base_summary["samples_out"] != summary["samples_out"]:
-                        raise RuntimeError("--baseline wrote %d samples, the measured binary %d"
-                                           % (base_summary["samples_out"], summary["samples_out"]))
-                    base_times.append(s)
-                    base_rss.append(kb)
-                    log("%s: baseline merge --dedup %s run %d/%d: %.3fs, max RSS %.0f MB"
-                        % (size, mode, i + 1, pb_runs, s, kb / 1024))
-            res[mode + "_s"] = statistics.median(times)
-            res[mode + "_rss_kb"] = statistics.median(rss)
-            res[mode + "_samples_out"] = summary["samples_out"]
-            res[mode + "_runs"] = pb_runs
+            out = tempfile.mkdtemp(prefix="promblock-%s-" % mode, dir=case_dir)
+            s, kb, summaries[mode] = run_promblock(promblock, mode, sources, out)
+            times[mode].append(s)
+            rss[mode].append(kb)
+            log("%s: promblock merge --dedup %s run %d/%d: %.3fs, max RSS %.0f MB"
+                % (size, mode, i + 1, pb_runs, s, kb / 1024))
+            if mode == "chain" and chain_out is None:
+                chain_out = out  # kept for the check
+            else:
+                shutil.rmtree(out)
             if args.baseline:
-                res["baseline_" + mode + "_s"] = statistics.median(base_times)
-                res["baseline_" + mode + "_rss_kb"] = statistics.median(base_rss)
+                out = tempfile.mkdtemp(prefix="baseline-%s-" % mode, dir=case_dir)
+                try:
+                    s, kb, base_summary = run_promblock(args.baseline, mode, sources, out)
+                finally:
+                    shutil.rmtree(out)
+                if base_summary["samples_out"] != summaries[mode]["samples_out"]:
+                    raise RuntimeError("--baseline wrote %d samples, the measured binary %d"
+                                       % (base_summary["samples_out"], summaries[mode]["samples_out"]))
+                base_times[mode].append(s)
+                base_rss[mode].append(kb)
+                log("%s: baseline merge --dedup %s run %d/%d: %.3fs, max RSS %.0f MB"
+                    % (size, mode, i + 1, pb_runs, s, kb / 1024))
+
+    try:
+        # The host's speed drifts by a quarter within minutes, and a
+        # Prometheus run takes over a minute: each of its runs stands
+        # between two sets of promblock's, and each pair's ratio is taken
+        # against the mean of the two around it.
+        prom_times, prom_rss = [], []
+        promblock_set(0)
+        for i in range(runs if with_prometheus else 0):
+            s, kb = prometheus_run(i)
+            prom_times.append(s)
+            prom_rss.append(kb)
+            promblock_set(i + 1)
+        while len(next(iter(times.values()))) < pb_runs:
+            promblock_set(len(next(iter(times.values()))))
+        if with_prometheus:
+            res.update(prometheus_s=statistics.median(prom_times),
+                       prometheus_rss_kb=statistics.median(prom_rss),
+                       prometheus_runs=runs, prometheus_date=res["date"])
+            if "chain" in times:
+                chain = times["chain"]
+                res["paired_ratios"] = [round(p / ((chain[i] + chain[i + 1]) / 2), 2)
+                                        for i, p in enumerate(prom_times)]
+                res["paired_ratio"] = statistics.median(res["paired_ratios"])
+        if not args.quick:
+            prom_block = block_dirs(prom_block_dir)[0]
+            res["prometheus_samples_out"] = meta(prom_block)["stats"]["numSamples"]
+        for mode in modes:
+            res[mode + "_s"] = statistics.median(times[mode])
+            res[mode + "_rss_kb"] = statistics.median(rss[mode])
+            res[mode + "_samples_out"] = summaries[mode]["samples_out"]
+            res[mode + "_runs"] = len(times[mode])
+            if args.baseline:
+                res["baseline_" + mode + "_s"] = statistics.median(base_times[mode])
+                res["baseline_" + mode + "_rss_kb"] = statistics.median(base_rss[mode])
 
         if chain_out and args.quick:
             problem = check_union(sources, [block_dirs(chain_out)[0]])
@@ -716,9 +749,32 @@ def measure_long(args, promblock, name, root):
     top = range_ms(spec["ranges"].split(",")[-1]) / 1000.0
     problems = []
     modes = ["chain", "penalty"] if args.dedup == "both" else [args.dedup]
+    # The goals compare chain's time per sample and RSS with the small
+    # case's, and the host's speed drifts within minutes: small's chain
+    # merge runs before and after each of chain's runs here.
+    small_times, small_rss = [], []
+    if "chain" in modes:
+        small_sources = ensure_blocks(os.path.join(root, "small-r%d" % replicas), "small", replicas)
+        small_samples = sum(meta(block_dirs(s)[0])["stats"]["numSamples"] for s in small_sources)
+        read_inputs(small_sources)
+
+    def small_chain_run():
+        out = tempfile.mkdtemp(prefix="small-chain-", dir=case_dir)
+        try:
+            s, kb, _ = run_promblock(promblock, "chain", small_sources, out)
+        finally:
+            shutil.rmtree(out)
+        small_times.append(s)
+        small_rss.append(kb)
+        log("%s: small's promblock merge --dedup chain beside it: %.3fs, max RSS %.0f MB"
+            % (name, s, kb / 1024))
+
+    runs = max(3, args.runs or 3)
     for mode in modes:
         times, rss = [], []
-        for i in range(max(3, args.runs or 3)):
+        if mode == "chain":
+            small_chain_run()
+        for i in range(runs):
             out = tempfile.mkdtemp(prefix="promblock-%s-" % mode, dir=case_dir)
             try:
                 s, kb, summary = run_compact(promblock, mode, spec["ranges"], sources, out)
@@ -732,7 +788,16 @@ def measure_long(args, promblock, name, root):
             times.append(s)
             rss.append(kb)
             log("%s: promblock compact --dedup %s run %d/%d: %.3fs, max RSS %.0f MB, %d jobs"
-                % (name, mode, i + 1, max(3, args.runs or 3), s, kb / 1024, summary["jobs_done"]))
+                % (name, mode, i + 1, runs, s, kb / 1024, summary["jobs_done"]))
+            if mode == "chain":
+                small_chain_run()
+        if mode == "chain":
+            per = [(t / res["samples_in"]) / ((small_times[i] + small_times[i + 1]) / 2 / small_samples)
+                   for i, t in enumerate(times)]
+            res["per_sample_vs_small_runs"] = [round(x, 2) for x in per]
+            res["per_sample_vs_small"] = statistics.median(per)
+            res["small_chain_s"] = statistics.median(small_times)
+            res["small_chain_rss_kb"] = statistics.median(small_rss)
         samples_out = sum(m["stats"]["numSamples"] for m in outs)
         longest = max((m["maxTime"] - m["minTime"]) / 1000.0 for m in outs)
         res[mode + "_s"] = statistics.median(times)
@@ -809,7 +874,7 @@ def mb(kb):
 def table(rows):
     cols = [("size", "%s"), ("R", "%d"), ("series", "%d"), ("samples in", "%s"),
             ("Prometheus s / MB", "%s"), ("chain s / MB", "%s"), ("penalty s / MB", "%s"),
-            ("P time / chain", "%s"), ("chain RSS / P", "%s"), ("floor s", "%s"),
+            ("P time / chain", "%s"), ("paired", "%s"), ("chain RSS / P", "%s"), ("floor s", "%s"),
             ("chain / floor", "%s"), ("check", "%s")]
     body = []
     for r in rows:
@@ -827,6 +892,7 @@ def table(rows):
             r["size"], r["replicas"], r["series"], "%.1fM" % (r["samples_in"] / 1e6),
             pair("prometheus"), pair("chain"), pair("penalty"),
             "%.1f" % (r["prometheus_s"] / r["chain_s"]) if has_both else "-",
+            "%.1f" % r["paired_ratio"] if "paired_ratio" in r else "-",
             "%.2f" % (r["chain_rss_kb"] / r["prometheus_rss_kb"]) if has_both else "-",
             "%.3f" % r["floor_s"],
             "%.1f" % (r["chain_s"] / r["floor_s"]) if has_chain else "-",
@@ -848,12 +914,15 @@ def table(rows):
 
 
 def goals(r):
+    """The goals on the paired ratio where there is one: each Prometheus
+    run against the promblock runs just before and after it."""
     if "chain_s" not in r or "prometheus_s" not in r:
         return ""
-    t = r["prometheus_s"] / r["chain_s"]
+    t = r.get("paired_ratio", r["prometheus_s"] / r["chain_s"])
     m = r["chain_rss_kb"] / r["prometheus_rss_kb"]
-    text = ("%s goals: time ratio %.1f >= %g: %s; RSS ratio %.2f <= %g: %s"
-            % (r["size"], t, GOAL_TIME_RATIO, "yes" if t >= GOAL_TIME_RATIO else "NO",
+    text = ("%s goals: time ratio%s %.1f >= %g: %s; RSS ratio %.2f <= %g: %s"
+            % (r["size"], " (paired)" if "paired_ratio" in r else "", t, GOAL_TIME_RATIO,
+               "yes" if t >= GOAL_TIME_RATIO else "NO",
                m, GOAL_RSS_RATIO, "yes" if m <= GOAL_RSS_RATIO else "NO"))
     if "penalty_s" in r:
         text += "; penalty no slower than chain: %s" % ("yes" if r["penalty_s"] <= r["chain_s"] else "NO")
@@ -862,7 +931,7 @@ def goals(r):
 
 def long_table(rows):
     cols = ["case", "R", "series", "blocks in", "samples in", "ranges", "chain s / MB",
-            "penalty s / MB", "chain ns / sample", "jobs", "floor s", "check"]
+            "penalty s / MB", "chain ns / sample", "per sample / small's", "jobs", "floor s", "check"]
     cells = []
     for r in rows:
         def pair(mode):
@@ -870,6 +939,7 @@ def long_table(rows):
         cells.append([r["size"], str(r["replicas"]), str(r["series"]), str(r["blocks_in"]),
                       "%.1fM" % (r["samples_in"] / 1e6), r["ranges"], pair("chain"), pair("penalty"),
                       "%.1f" % (r["chain_s"] / r["samples_in"] * 1e9) if "chain_s" in r else "-",
+                      "%.2f" % r["per_sample_vs_small"] if "per_sample_vs_small" in r else "-",
                       str(r.get("chain_jobs", r.get("penalty_jobs", "-"))), "%.3f" % r["floor_s"],
                       r["check"]])
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(cols)]
@@ -880,19 +950,54 @@ def long_table(rows):
 
 def long_goals(r, small):
     """Memory flat in samples and time per sample no worse than the small
-    case's (issue 21), against the small case's latest stored result."""
-    if "chain_s" not in r or not small or "chain_s" not in small:
+    case's (issue 21): against small's runs beside this case's where there
+    are some, else against the small case's latest stored result."""
+    if "small_chain_s" in r:
+        m = r["chain_rss_kb"] / r["small_chain_rss_kb"]
+        per = r["per_sample_vs_small"]
+        against = " (paired)"
+    elif "chain_s" in r and small and "chain_s" in small:
+        m = r["chain_rss_kb"] / small["chain_rss_kb"]
+        per = (r["chain_s"] / r["samples_in"]) / (small["chain_s"] / small["samples_in"])
+        against = ""
+        if small.get("promblock_sha256") != r.get("promblock_sha256"):
+            against = " (small measured by a DIFFERENT binary: rerun with `all`)"
+    else:
         return ""
-    m = r["chain_rss_kb"] / small["chain_rss_kb"]
-    per = (r["chain_s"] / r["samples_in"]) / (small["chain_s"] / small["samples_in"])
-    text = ("%s goals: RSS / small's %.2f <= %g: %s; time per sample / small's %.2f <= 1: %s"
-            % (r["size"], m, GOAL_LONG_RSS_RATIO, "yes" if m <= GOAL_LONG_RSS_RATIO else "NO",
+    text = ("%s goals%s: RSS / small's %.2f <= %g: %s; time per sample / small's %.2f <= 1: %s"
+            % (r["size"], against, m, GOAL_LONG_RSS_RATIO, "yes" if m <= GOAL_LONG_RSS_RATIO else "NO",
                per, "yes" if per <= 1 else "NO"))
     if "penalty_s" in r:
         text += "; penalty no slower than chain: %s" % ("yes" if r["penalty_s"] <= r["chain_s"] else "NO")
-    if small.get("promblock_sha256") != r.get("promblock_sha256"):
-        text += " (small measured by a DIFFERENT binary: rerun with `all`)"
     return text
+
+
+def headline_ratio(r):
+    """The ratio a case's goal is about: Prometheus's time over chain's
+    (paired where measured so), or a long case's time per sample over
+    small's."""
+    if "paired_ratio" in r:
+        return r["paired_ratio"]
+    if "per_sample_vs_small" in r:
+        return r["per_sample_vs_small"]
+    if "prometheus_s" in r and "chain_s" in r and r.get("prometheus_date") == r.get("date"):
+        return r["prometheus_s"] / r["chain_s"]
+    return None
+
+
+def agrees_with(prev, r):
+    """How far this run's headline ratio is from the previous run's of the
+    same case, binary and day (issue 21 wants two runs within 10 %)."""
+    if not prev or prev.get("promblock_sha256") != r.get("promblock_sha256"):
+        return None
+    if prev.get("date", "")[:10] != r.get("date", "")[:10]:
+        return None
+    a, b = headline_ratio(prev), headline_ratio(r)
+    if a is None or b is None:
+        return None
+    diff = abs(b - a) / max(a, b)
+    return "%.2f against %.2f in the run of %s: %.1f %% apart, %s" % (
+        b, a, prev["date"], 100 * diff, "within 10 %" if diff <= 0.10 else "NOT within 10 %")
 
 
 def scaling(small, large):
@@ -982,8 +1087,12 @@ def main(argv):
                     res = measure(args, promblock, case, args.cache, results)
             except (RuntimeError, subprocess.CalledProcessError) as e:
                 die("%s: %s" % (case, e))
+            key = "%s-r%d" % (case, args.replicas)
+            agreement = agrees_with(results.get(key), res)
+            if agreement:
+                res["agreement"] = agreement
             rows.append(res)
-            results["%s-r%d" % (case, args.replicas)] = res
+            results[key] = res
             with open(results_path + ".tmp", "w") as f:
                 json.dump(results, f, indent=1, sort_keys=True)
             os.replace(results_path + ".tmp", results_path)
@@ -1013,6 +1122,9 @@ def main(argv):
             for r in long_rows:
                 if long_goals(r, small):
                     print(long_goals(r, small))
+        for r in rows:
+            if "agreement" in r:
+                print("%s: %s" % (r["size"], r["agreement"]))
         for r in rows:
             if r["check"] not in ("equal", "ok"):
                 print("%s: CHECK FAILED: %s" % (r["size"], r.get("check_detail", r["check"])))

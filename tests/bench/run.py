@@ -580,6 +580,15 @@ def run_facts(promblock, name):
     return facts
 
 
+def mean_around(times, i):
+    """The mean of the runs just before and after the i-th measured one.
+
+    The host's speed drifts within minutes, so a run is set against the
+    reference runs taken right around it: times[i] before, times[i + 1] after.
+    """
+    return (times[i] + times[i + 1]) / 2
+
+
 def measure(args, promblock, size, root, results):
     replicas = args.replicas
     case_dir = os.path.join(root, "%s-r%d" % (size, replicas))
@@ -679,15 +688,15 @@ def measure(args, promblock, size, root, results):
             prom_times.append(s)
             prom_rss.append(kb)
             promblock_set(i + 1)
-        while len(next(iter(times.values()))) < pb_runs:
-            promblock_set(len(next(iter(times.values()))))
+        for i in range(runs + 1 if with_prometheus else 1, pb_runs):
+            promblock_set(i)
         if with_prometheus:
             res.update(prometheus_s=statistics.median(prom_times),
                        prometheus_rss_kb=statistics.median(prom_rss),
                        prometheus_runs=runs, prometheus_date=res["date"])
             if "chain" in times:
                 chain = times["chain"]
-                res["paired_ratios"] = [round(p / ((chain[i] + chain[i + 1]) / 2), 2)
+                res["paired_ratios"] = [round(p / mean_around(chain, i), 2)
                                         for i, p in enumerate(prom_times)]
                 res["paired_ratio"] = statistics.median(res["paired_ratios"])
         if not args.quick:
@@ -792,7 +801,7 @@ def measure_long(args, promblock, name, root):
             if mode == "chain":
                 small_chain_run()
         if mode == "chain":
-            per = [(t / res["samples_in"]) / ((small_times[i] + small_times[i + 1]) / 2 / small_samples)
+            per = [(t / res["samples_in"]) / (mean_around(small_times, i) / small_samples)
                    for i, t in enumerate(times)]
             res["per_sample_vs_small_runs"] = [round(x, 2) for x in per]
             res["per_sample_vs_small"] = statistics.median(per)

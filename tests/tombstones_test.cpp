@@ -1,6 +1,7 @@
 #include "tsdb/tombstones/tombstones.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -180,6 +181,20 @@ TEST_F(TombstonesFile, Corruption) {
     write_bytes(path(), {e.bytes().begin(), e.bytes().end()});
     EXPECT_NE(read_error(), "");
   }
+}
+
+// Read, not mapped: what stands in place of the file must still fail at
+// once, naming it, and never wait for a writer.
+TEST_F(TombstonesFile, NotARegularFileFailsWithoutWaiting) {
+  ASSERT_EQ(::mkfifo(path().c_str(), 0644), 0);
+  std::string err = read_error();
+  EXPECT_EQ(err.rfind(path() + ": ", 0), 0u) << err;
+  EXPECT_NE(err.find("not a regular file"), std::string::npos) << err;
+
+  fs::remove(path());
+  fs::create_directory(path());
+  err = read_error();
+  EXPECT_NE(err.find("not a regular file"), std::string::npos) << err;
 }
 
 TEST_F(TombstonesFile, WriteErrorNamesTheFile) {

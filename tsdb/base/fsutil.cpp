@@ -1,6 +1,7 @@
 #include "tsdb/base/fsutil.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -42,9 +43,11 @@ void write_file_synced(const std::string& path, const std::string& text) {
       path, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
 }
 
-std::string read_small_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail_errno(path, "cannot open");
+namespace {
+
+// Reads `fd` to its end and closes it; a failure closes it too and fails
+// naming `path`.
+std::string read_to_end(int fd, const std::string& path) {
   std::string out;
   char buf[16384];
   for (;;) {
@@ -61,6 +64,33 @@ std::string read_small_file(const std::string& path) {
   }
   ::close(fd);
   return out;
+}
+
+}  // namespace
+
+std::string read_small_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail_errno(path, "cannot open");
+  return read_to_end(fd, path);
+}
+
+std::optional<std::string> read_regular_file_if_present(const std::string& path) {
+  // Non-blocking: opening a FIFO by mistake must not wait for a writer.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0 && errno == ENOENT) return std::nullopt;
+  if (fd < 0) fail_errno(path, "cannot open");
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    int e = errno;
+    ::close(fd);
+    errno = e;
+    fail_errno(path, "cannot stat");
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    fail(path, "not a regular file");
+  }
+  return read_to_end(fd, path);
 }
 
 void fsync_path(const std::string& path) {

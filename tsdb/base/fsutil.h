@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -16,6 +17,9 @@ void write_file_synced(const std::string& path, const std::string& text);
 // The whole content of a small file (meta.json, marks). A failing read
 // fails naming the file and the OS error: not to be mistaken for bad JSON.
 std::string read_small_file(const std::string& path);
+// The whole content of a small regular file, or nullopt where there is no
+// such file; a FIFO or directory in its place fails (without waiting).
+std::optional<std::string> read_regular_file_if_present(const std::string& path);
 // fsyncs a file or directory by path.
 void fsync_path(const std::string& path);
 // fsyncs a directory; fails if `dir` is not one.

@@ -31,12 +31,16 @@ bool parse_sequence(const std::string& name, uint64_t& seq) {
 }
 
 void check_header(const MappedFile& f) {
-  auto b = f.bytes();
-  if (b.size() < kSegmentHeaderSize) {
-    fail(f.path(), "chunk segment of " + std::to_string(b.size()) +
+  if (f.size() < kSegmentHeaderSize) {
+    fail(f.path(), "chunk segment of " + std::to_string(f.size()) +
                        " bytes is shorter than its 8-byte header");
   }
-  uint32_t magic = enc::load_be32(b.data());
+  // Read, not touched through the mapping: that would map the folio around
+  // the header (a whole large one on Linux 6.18), to be released again with
+  // an madvise, for each input of a merge of hundreds.
+  uint8_t b[kSegmentHeaderSize];
+  f.read(0, b);
+  uint32_t magic = enc::load_be32(b);
   if (magic != kSegmentMagic) {
     char buf[80];
     std::snprintf(buf, sizeof buf, "wrong magic 0x%08" PRIX32 " (want 0x%08" PRIX32 ")", magic,
@@ -73,9 +77,6 @@ ChunkReader::ChunkReader(const std::string& chunks_dir) : dir_(chunks_dir) {
   for (size_t i = 0; i < seqs.size(); ++i) {
     segments_.emplace_back((fs::path(chunks_dir) / segment_file_name(i)).string());
     check_header(segments_.back());
-    // Reading the header mapped the folio around it (a whole large one on
-    // Linux 6.18): a merge of hundreds of blocks would keep each resident.
-    segments_.back().release(0, segments_.back().size());
   }
   released_.assign(segments_.size(), 0);
 }

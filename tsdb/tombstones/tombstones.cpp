@@ -6,20 +6,18 @@
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
-#include <filesystem>
 #include <limits>
-#include <system_error>
+#include <optional>
+#include <span>
+#include <string>
 
 #include "tsdb/base/encoding.h"
 #include "tsdb/base/error.h"
 #include "tsdb/base/fsutil.h"
-#include "tsdb/base/mapped_file.h"
 
 namespace promblock {
 
 namespace {
-
-namespace fs = std::filesystem;
 
 constexpr uint32_t kTombstonesMagic = 0x0130BA30;
 constexpr uint8_t kTombstonesVersion = 1;
@@ -57,10 +55,11 @@ bool is_deleted(const std::vector<Interval>& ivs, int64_t t) {
 }
 
 Tombstones read_tombstones(const std::string& path) {
-  std::error_code ec;
-  if (fs::status(path, ec).type() == fs::file_type::not_found) return {};
-  MappedFile file(path);
-  auto b = file.bytes();
+  // Read, not mapped: a block's tombstones file is a few bytes, and mapping
+  // and unmapping it cost more (TLB shootdowns across the merge's threads).
+  const std::optional<std::string> text = fsutil::read_regular_file_if_present(path);
+  if (!text) return {};
+  const auto b = std::span(reinterpret_cast<const uint8_t*>(text->data()), text->size());
   if (b.size() < kHeaderSize + kCrcSize) {
     fail(path, "tombstones file of " + std::to_string(b.size()) + " bytes is too short");
   }

@@ -147,7 +147,8 @@ void IndexWriter::encode_label_refs(const Labels& labels) {
 
 uint32_t IndexWriter::add_series(const Labels& labels, std::span<const ChunkMeta> chunks) {
   return guarded([&] {
-    if (stage_ == Stage::kDone) fail(path(), "series added after close");
+    if (stage_ == Stage::kWritten || stage_ == Stage::kDone)
+      fail(path(), "series added after the index was finished");
     if (stage_ == Stage::kSymbols) finish_symbols();
     if (labels.empty()) fail(path(), "series with an empty label set");
     if (!all_postings_.empty() && compare_labels(labels, last_labels_) <= 0)
@@ -183,9 +184,9 @@ void IndexWriter::check_size() const {
   if (file_.pos() > kMaxIndexSize) fail(path(), "index exceeds 64 GiB");
 }
 
-void IndexWriter::close() {
+void IndexWriter::finish_writing() {
   guarded([&] {
-    if (stage_ == Stage::kDone) return;
+    if (stage_ == Stage::kWritten || stage_ == Stage::kDone) return;
     if (stage_ == Stage::kSymbols) finish_symbols();
 
     std::vector<uint64_t> keys;
@@ -207,6 +208,15 @@ void IndexWriter::close() {
 
     write_toc();
     check_size();
+    file_.finish_writing();
+    stage_ = Stage::kWritten;
+  });
+}
+
+void IndexWriter::close() {
+  finish_writing();
+  guarded([&] {
+    if (stage_ == Stage::kDone) return;
     file_.close();
     stage_ = Stage::kDone;
   });

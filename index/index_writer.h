@@ -43,13 +43,17 @@ class IndexWriter {
   // with max >= min. Returns the series ref (entry offset / 16).
   uint32_t add_series(const Labels& labels, std::span<const ChunkMeta> chunks);
 
-  // Writes postings, the postings offset table and TOC; fsyncs and closes.
+  // Writes postings, the postings offset table and TOC, and starts them
+  // on their way to disk: the file is complete (its size final) but not
+  // yet synced.
+  void finish_writing();
+  // Finishes writing where that was not done; fsyncs and closes.
   void close();
 
   const std::string& path() const { return file_.path(); }
 
  private:
-  enum class Stage { kSymbols, kSeries, kDone };
+  enum class Stage { kSymbols, kSeries, kWritten, kDone };
 
   void finish_symbols();
   // Index of `symbol` in the sorted table; throws when it was not added.

@@ -254,8 +254,39 @@ TEST(IndexWriterTest, RejectsBadInput) {
   {
     auto w = fresh("i13");
     w->close();
-    expect_error([&] { w->add_series({{"a", "b"}}, {}); }, "after close");
+    expect_error([&] { w->add_series({{"a", "b"}}, {}); }, "after the index was finished");
   }
+  {
+    auto w = fresh("i14");
+    w->finish_writing();
+    expect_error([&] { w->add_series({{"a", "b"}}, {}); }, "after the index was finished");
+  }
+}
+
+// finish_writing() leaves the file complete, its size final, before close()
+// syncs it (a block's commit lists the index's size in meta.json meanwhile).
+TEST(IndexWriterTest, FinishWritingCompletesTheFileBeforeClose) {
+  TempDir dir;
+  auto write = [&](const std::string& name, bool finish_first) {
+    IndexWriter w(dir.file(name));
+    for (const char* s : {"a", "b", "c"}) w.add_symbol(s);
+    ChunkMeta chunk{1000, 2000, 8};
+    w.add_series({{"a", "b"}}, std::span(&chunk, 1));
+    w.add_series({{"a", "c"}}, std::span(&chunk, 1));
+    if (finish_first) {
+      w.finish_writing();
+      auto size = std::filesystem::file_size(dir.file(name));
+      w.close();
+      EXPECT_EQ(std::filesystem::file_size(dir.file(name)), size);
+    } else {
+      w.close();
+    }
+  };
+  write("finished", true);
+  write("closed", false);
+  EXPECT_EQ(read_bytes(dir.file("finished")), read_bytes(dir.file("closed")));
+  IndexReader r(dir.file("finished"));
+  EXPECT_EQ(r.label_values("a"), (std::vector<std::string_view>{"b", "c"}));
 }
 
 TEST(IndexWriterTest, ReportsOsErrorsWithPath) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <future>
 
 #include "tsdb/base/error.h"
 #include "tsdb/base/fsutil.h"
@@ -111,13 +112,18 @@ nlohmann::ordered_json BlockWriter::thanos_files() const {
 
 std::string BlockWriter::commit() {
   // The chunks' last bytes go to disk while the index is written, instead
-  // of the index waiting for their fsync.
+  // of the index waiting for their fsync. The index's fsync, the longest
+  // wait of a commit (its last megabyte or so, 4-7 ms on the bench VM),
+  // then runs beside the chunks', the tombstones' and meta.json's instead
+  // of before them.
   chunk_writer_->finish_writing();
-  index_writer_->close();
+  index_writer_->finish_writing();
+  auto index_synced = std::async(std::launch::async, [this] { index_writer_->close(); });
   chunk_writer_->close();
   write_tombstones(tmp_dir_ + "/tombstones", Tombstones{});
   if (meta_.thanos.is_object()) meta_.thanos["files"] = thanos_files();
   fsutil::write_file_synced(tmp_dir_ + "/meta.json", meta_to_json(meta_));
+  index_synced.get();
   fsutil::fsync_path(tmp_dir_);
   std::string final_dir = parent_ + "/" + meta_.ulid;
   if (std::filesystem::exists(final_dir)) fail(final_dir, "block already exists");

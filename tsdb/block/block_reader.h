@@ -14,6 +14,9 @@ namespace promblock {
 class BlockReader {
  public:
   explicit BlockReader(const std::string& dir);
+  // For a caller that has read the block's meta.json already (a merge's
+  // inputs, found and planned on): it is not read and parsed again.
+  BlockReader(const std::string& dir, BlockMeta meta);
 
   const std::string& dir() const { return dir_; }
   const BlockMeta& meta() const { return meta_; }

@@ -166,7 +166,7 @@ std::vector<std::unique_ptr<BlockReader>> open_inputs(const std::vector<MergeInp
   const size_t threads = inputs.size() >= kMinParallelOpen ? default_thread_count() : 1;
   parallel_for(inputs.size(), threads, [&](size_t i) {
     try {
-      blocks[i] = std::make_unique<BlockReader>(inputs[i].block.dir);
+      blocks[i] = std::make_unique<BlockReader>(inputs[i].block.dir, inputs[i].block.meta);
     } catch (...) {
       errors[i] = std::current_exception();
     }

@@ -688,7 +688,7 @@ def measure(args, promblock, size, root, results):
             prom_times.append(s)
             prom_rss.append(kb)
             promblock_set(i + 1)
-        for i in range(runs + 1 if with_prometheus else 1, pb_runs):
+        for i in range(1 + len(prom_times), pb_runs):  # the sets not yet run
             promblock_set(i)
         if with_prometheus:
             res.update(prometheus_s=statistics.median(prom_times),

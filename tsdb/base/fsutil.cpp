@@ -74,10 +74,9 @@ std::string read_small_file(const std::string& path) {
   return read_to_end(fd, path);
 }
 
-std::optional<std::string> read_regular_file_if_present(const std::string& path) {
-  // Non-blocking: opening a FIFO by mistake must not wait for a writer.
+int open_regular_file(const std::string& path, uint64_t& size, bool missing_ok) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0 && errno == ENOENT) return std::nullopt;
+  if (fd < 0 && errno == ENOENT && missing_ok) return -1;
   if (fd < 0) fail_errno(path, "cannot open");
   struct stat st;
   if (::fstat(fd, &st) != 0) {
@@ -90,6 +89,14 @@ std::optional<std::string> read_regular_file_if_present(const std::string& path)
     ::close(fd);
     fail(path, "not a regular file");
   }
+  size = uint64_t(st.st_size);
+  return fd;
+}
+
+std::optional<std::string> read_regular_file_if_present(const std::string& path) {
+  uint64_t size = 0;
+  int fd = open_regular_file(path, size, /*missing_ok=*/true);
+  if (fd < 0) return std::nullopt;
   return read_to_end(fd, path);
 }
 

@@ -17,8 +17,14 @@ void write_file_synced(const std::string& path, const std::string& text);
 // The whole content of a small file (meta.json, marks). A failing read
 // fails naming the file and the OS error: not to be mistaken for bad JSON.
 std::string read_small_file(const std::string& path);
-// The whole content of a small regular file, or nullopt where there is no
-// such file; a FIFO or directory in its place fails (without waiting).
+// Opens a regular file for reading and returns its descriptor, its size
+// in `size`. Non-blocking: a FIFO opened by mistake fails at once instead
+// of waiting for a writer, as a directory does ("not a regular file").
+// Every failure names the path; where `missing_ok`, a missing file gives
+// -1 instead.
+int open_regular_file(const std::string& path, uint64_t& size, bool missing_ok = false);
+// The whole content of a small regular file (open_regular_file), or
+// nullopt where there is no such file.
 std::optional<std::string> read_regular_file_if_present(const std::string& path);
 // fsyncs a file or directory by path.
 void fsync_path(const std::string& path);

@@ -1,9 +1,7 @@
 #include "tsdb/base/mapped_file.h"
 
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +13,7 @@
 #include <utility>
 
 #include "tsdb/base/error.h"
+#include "tsdb/base/fsutil.h"
 
 namespace promblock {
 
@@ -114,23 +113,20 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
 }
 
 MappedFile::MappedFile(const std::string& path) : path_(path) {
-  // Non-blocking: opening a FIFO by mistake must not wait for a writer.
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
-  auto give_up = [&](const std::string& what) {
-    ::close(fd);
-    fail(path, what);
-  };
-  struct stat st;
-  if (::fstat(fd, &st) != 0) give_up(std::string("cannot stat: ") + std::strerror(errno));
-  if (!S_ISREG(st.st_mode)) give_up("not a regular file");
-  if (st.st_size == 0) {
+  uint64_t size = 0;
+  int fd = fsutil::open_regular_file(path, size);
+  if (size == 0) {
     ::close(fd);
     return;
   }
-  void* data = ::mmap(nullptr, size_t(st.st_size), PROT_READ, MAP_SHARED, fd, 0);
-  if (data == MAP_FAILED) give_up(std::string("cannot map: ") + std::strerror(errno));
-  bytes_ = std::span<const uint8_t>(static_cast<const uint8_t*>(data), size_t(st.st_size));
+  void* data = ::mmap(nullptr, size_t(size), PROT_READ, MAP_SHARED, fd, 0);
+  if (data == MAP_FAILED) {
+    int e = errno;
+    ::close(fd);
+    errno = e;
+    fail_errno(path, "cannot map");
+  }
+  bytes_ = std::span<const uint8_t>(static_cast<const uint8_t*>(data), size_t(size));
   fd_ = fd;
   slot_ = register_mapping(path, bytes_);
 }

@@ -84,5 +84,30 @@ TEST_F(SeriesStreamTest, RefsPointAtTheStoredSeries) {
   EXPECT_EQ(chunks[0].min_time, 7);
 }
 
+// A merge peeks at the first chunk of the series after a batch, where the
+// stream read it already (index order); never where it re-sorts series.
+TEST_F(SeriesStreamTest, FirstChunkRefWhereReadInIndexOrder) {
+  auto b = block({{{{"a", "1"}}, {{{5, 1}}, {{50, 1}}}}, {{{"a", "2"}}, {{{7, 1}}}}});
+  ReplicaRules rules({"replica"});
+  rules.register_block(*b, 0);
+  rules.assign_ranks();
+  SeriesStream s(*b, 0, rules, DedupMode::kChain);
+  Labels stored;
+  std::vector<index::ChunkMeta> chunks;
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(s.next());
+    b->index().series(s.ref(), stored, chunks);
+    EXPECT_EQ(s.first_chunk_ref(), chunks.front().ref);
+    EXPECT_NE(s.first_chunk_ref(), 0u);
+  }
+
+  auto relabeled = block({{{{"a", "1"}, {"replica", "y"}}, {{{5, 1}}}}});
+  rules.register_block(*relabeled, 1);
+  rules.assign_ranks();
+  SeriesStream r(*relabeled, 1, rules, DedupMode::kChain);
+  ASSERT_TRUE(r.next());
+  EXPECT_EQ(r.first_chunk_ref(), 0u) << "not read with its labels: unknown";
+}
+
 }  // namespace
 }  // namespace promblock::merge

@@ -87,6 +87,25 @@ TEST(LabelMerge, LabelsStayWhileChildrenAreStepped) {
   EXPECT_EQ(label_value(merge.child(0).labels(), "s"), "n");
 }
 
+TEST(LabelMerge, SaysWhichChildrenAreOnASeries) {
+  // After a series' group is stepped, each child is on the series it
+  // yields next, or done (a merge peeks at what comes after a batch).
+  ListChild a({"a", "c"}), b({"b"});
+  LabelMerge<ListChild> merge({&a, &b});
+  ASSERT_TRUE(merge.next());  // a
+  EXPECT_TRUE(merge.positioned(0) && merge.positioned(1));
+  EXPECT_FALSE(merge.step(0));
+  EXPECT_TRUE(merge.positioned(0)) << "on c";
+  ASSERT_TRUE(merge.next());  // b
+  EXPECT_FALSE(merge.step(1));
+  EXPECT_FALSE(merge.positioned(1)) << "b is done";
+  EXPECT_TRUE(merge.positioned(0));
+  ASSERT_TRUE(merge.next());  // c
+  EXPECT_FALSE(merge.step(0));
+  EXPECT_FALSE(merge.positioned(0));
+  EXPECT_FALSE(merge.next());
+}
+
 TEST(LabelMerge, ComparesWholeLabelSetsNotJustValues) {
   struct Fixed {
     std::vector<Labels> series;

@@ -49,9 +49,10 @@ struct ChunkSpan {
 // The spans of one input, by segment in the order first met.
 struct InputSpans {
   std::vector<ChunkSpan> spans;
-  size_t last_used = 0;  // consecutive chunks mostly share a segment
+  size_t last_used = 0;   // consecutive chunks mostly share a segment
+  uint64_t next_ref = 0;  // the input's first chunk after the batch, if known
 
-  void clear() { spans.clear(), last_used = 0; }
+  void clear() { spans.clear(), last_used = 0, next_ref = 0; }
   void add(uint64_t ref) {
     size_t seg = size_t(chunks::ref_segment_index(ref));
     uint64_t off = chunks::ref_offset(ref);
@@ -76,6 +77,21 @@ constexpr uint64_t kMinWindowTail = 1024, kMaxWindowTail = 4 * 1024;
 uint64_t window_tail(const ChunkSpan& s) {
   if (s.count < 2) return kMaxWindowTail;
   return std::clamp(2 * (s.last - s.first) / (s.count - 1), kMinWindowTail, kMaxWindowTail);
+}
+
+// Where a window over span s ends: the tail above, or sooner where the
+// next chunk the input holds after the batch (next_ref, 0 if unknown)
+// starts before that in the same segment: records do not overlap, so the
+// last one ends there at the latest. Batches of a merge of many inputs
+// take a few kB of each, and the tails were a seventh of what a 48-input
+// job read.
+uint64_t window_end(const ChunkSpan& s, uint64_t next_ref) {
+  uint64_t end = s.last + window_tail(s);
+  if (next_ref && chunks::ref_segment_index(next_ref) == s.segment) {
+    const uint64_t next = chunks::ref_offset(next_ref);
+    if (next > s.last) end = std::min(end, next);
+  }
+  return end;
 }
 // Every merge reads its chunks through windows, even of one or two inputs:
 // reading them from the mapping takes a page fault per large folio (Linux
@@ -216,6 +232,8 @@ class BatchProducer {
     }
     batch.jobs.resize(series);
     chunks_in_ += chunks;
+    for (size_t i = 0; i < streams_.size(); ++i)
+      if (merge_.positioned(i)) batch.spans[i].next_ref = streams_[i]->first_chunk_ref();
     return series > 0 || batch.copies_skipped > 0;
   }
 
@@ -297,7 +315,8 @@ void read_windows(Batch& batch, const std::vector<std::unique_ptr<BlockReader>>&
         windows[k].segment = s.segment;
         windows[k].bytes.clear();
       } else {
-        blocks[i]->chunks().read_window(s.segment, s.first, s.last + window_tail(s), windows[k]);
+        blocks[i]->chunks().read_window(s.segment, s.first, window_end(s, batch.spans[i].next_ref),
+                                        windows[k]);
       }
     }
   }

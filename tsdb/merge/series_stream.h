@@ -30,6 +30,11 @@ class SeriesStream {
   // The chunk metas of the series positioned on, into `out`: those read
   // with its labels where it was read in index order (not read twice).
   void chunks(std::vector<index::ChunkMeta>& out, Labels& scratch) const;
+  // The ref of the first chunk of the series positioned on, where its
+  // chunk metas were read already (in index order); else 0.
+  uint64_t first_chunk_ref() const {
+    return !relabel_ && !chunks_.empty() ? chunks_.front().ref : 0;
+  }
   uint64_t series_count() const { return series_count_; }
 
  private:

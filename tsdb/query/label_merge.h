@@ -57,6 +57,9 @@ class LabelMerge {
   // Indexes of the children positioned on the current series, ascending.
   std::span<const size_t> group() const { return group_; }
   Child& child(size_t i) const { return *children_[i]; }
+  // Whether child i is positioned on a series: between next() and the
+  // steps of its group, on the current one; after them, on one to come.
+  bool positioned(size_t i) const { return has_[i]; }
 
   // Steps child `i` of the group to its next series and says whether that
   // one has the current labels too: a child may hold several copies of one

@@ -201,6 +201,18 @@ TEST_F(SeriesMergerTest, UnreadCopiesPassThroughOnlyWhereTheMergeWouldCopyThem) 
     EXPECT_EQ(merger.chunks_unread(), 2u);
     EXPECT_EQ(merger.samples_in(), 0u) << "nothing read";
 
+    // The same taken in place: counted, nothing built; out of time order,
+    // or overlapping, not taken (the merge sorts and decodes those).
+    merger.reset();
+    EXPECT_TRUE(merger.take_in_place(std::vector{unread(*a_, 0, 0), unread(late, 0, 1)}));
+    EXPECT_EQ(merger.chunks_unread(), 2u);
+    EXPECT_EQ(merger.chunks_copied(), 2u);
+    EXPECT_FALSE(merger.take_in_place(std::vector{unread(late, 0, 1), unread(*a_, 0, 0)}));
+    EXPECT_FALSE(merger.take_in_place(std::vector{unread(*a_, 0, 0), unread(*b_, 1, 0)}));
+    EXPECT_FALSE(merger.take_in_place(std::vector{copy(*a_, 0), unread(late, 0, 1)}))
+        << "a copy to read";
+    EXPECT_EQ(merger.chunks_unread(), 2u);
+
     // Given later block first: still in time order.
     merger.reset();
     merger.merge(labels_, std::vector{unread(late, 0, 1), unread(*a_, 0, 0)}, out_);

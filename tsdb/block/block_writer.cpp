@@ -57,19 +57,22 @@ uint64_t BlockWriter::segments_linked() const {
   return n;
 }
 
-std::optional<uint64_t> BlockWriter::linked_ref(const ChunkData& c) {
-  if (!c.origin) return std::nullopt;
-  uint64_t segment = chunks::ref_segment_index(c.origin_ref);
+const BlockWriter::LinkedBlock* BlockWriter::linked_block(const chunks::ChunkReader* reader) const {
   for (const auto& b : linked_)
-    if (b.reader == c.origin && segment < b.count)
-      return chunks::make_chunk_ref(b.first + segment, chunks::ref_offset(c.origin_ref));
-  return std::nullopt;
+    if (b.reader == reader) return &b;
+  return nullptr;
+}
+
+std::optional<uint64_t> BlockWriter::linked_ref(const LinkedBlock* b, uint64_t ref) {
+  uint64_t segment = chunks::ref_segment_index(ref);
+  if (!b || segment >= b->count) return std::nullopt;
+  return chunks::make_chunk_ref(b->first + segment, chunks::ref_offset(ref));
 }
 
 void BlockWriter::add_series(const Labels& labels, std::span<const ChunkData> chunks) {
   metas_scratch_.clear();
   for (const auto& c : chunks) {
-    auto in_place = linked_ref(c);
+    auto in_place = c.origin ? linked_ref(linked_block(c.origin), c.origin_ref) : std::nullopt;
     // An unread chunk has no bytes to write: only its linked segment has them.
     if (!in_place && c.unread) fail(tmp_dir_, "chunk " + hex64(c.origin_ref) + " was not read");
     uint64_t ref = in_place ? *in_place : chunk_writer_->write(c.encoding, c.data, c.crc);
@@ -84,6 +87,22 @@ void BlockWriter::add_series(const Labels& labels, std::span<const ChunkData> ch
       meta_.stats.num_histogram_samples += c.num_samples;
   }
   meta_.stats.num_chunks += chunks.size();
+  meta_.stats.num_series += 1;
+  index_writer_->add_series(labels, metas_scratch_);
+}
+
+void BlockWriter::add_series_in_place(const Labels& labels, std::span<const LinkedChunks> parts) {
+  metas_scratch_.clear();
+  for (const auto& part : parts) {
+    const LinkedBlock* b = linked_block(part.origin);
+    for (const auto& m : part.metas) {
+      auto ref = linked_ref(b, m.ref);
+      if (!ref) fail(tmp_dir_, "chunk " + hex64(m.ref) + " was not read");
+      metas_scratch_.push_back({m.min_time, m.max_time, *ref});
+    }
+  }
+  chunks_linked_ += metas_scratch_.size();
+  meta_.stats.num_chunks += metas_scratch_.size();
   meta_.stats.num_series += 1;
   index_writer_->add_series(labels, metas_scratch_);
 }

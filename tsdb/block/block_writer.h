@@ -63,6 +63,15 @@ class BlockWriter {
   bool link_chunks_of(const chunks::ChunkReader& reader);
   // Series in strictly increasing label order, chunks in time order.
   void add_series(const Labels& labels, std::span<const ChunkData> chunks);
+  // Chunks of one input block that lie in its linked segments, by their
+  // metas in that block's index.
+  struct LinkedChunks {
+    const chunks::ChunkReader* origin;
+    std::span<const index::ChunkMeta> metas;
+  };
+  // As add_series, for a series whose chunks all lie in linked segments
+  // and go in unread: by their metas alone, in time order across parts.
+  void add_series_in_place(const Labels& labels, std::span<const LinkedChunks> parts);
   // Counts the samples of chunks added unread, from their block's stats.
   void add_unread_samples(uint64_t floats, uint64_t histograms);
   // Finishes the block and publishes it; returns its final directory.
@@ -77,15 +86,16 @@ class BlockWriter {
 
  private:
   nlohmann::ordered_json thanos_files() const;
-  // The ref of `c` in a linked segment, or nullopt.
-  std::optional<uint64_t> linked_ref(const ChunkData& c);
-
   // Segments [first, first + count) of the new block are links to the
   // segments of the block `reader` reads.
   struct LinkedBlock {
     const chunks::ChunkReader* reader;
     uint64_t first, count;
   };
+  const LinkedBlock* linked_block(const chunks::ChunkReader* reader) const;
+  // The ref in the new block of chunk `ref` of block `b`, or nullopt
+  // where b (null: not linked) has no linked segment for it.
+  static std::optional<uint64_t> linked_ref(const LinkedBlock* b, uint64_t ref);
   std::vector<LinkedBlock> linked_;
   uint64_t chunks_linked_ = 0;
 

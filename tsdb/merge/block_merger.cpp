@@ -35,6 +35,9 @@ struct SeriesJob {
   Labels labels;
   std::vector<SeriesCopy> copies;
   std::vector<ChunkData> chunks;
+  // Its chunks go in unread where they lie, by the copies' metas
+  // (SeriesMerger::take_in_place); `chunks` is then empty.
+  bool in_place = false;
 };
 
 // Bytes of one chunk segment of an input that a batch reads: its chunks'
@@ -336,8 +339,14 @@ void merge_batch(Batch& batch, const std::vector<std::unique_ptr<BlockReader>>& 
   for (size_t j = 0; j < jobs.size();) {
     const size_t n = std::min(kMaxAhead, jobs.size() - j);
     for (size_t k = 0; k < n; ++k) ahead[k] = jobs[j + k].copies;
-    for (size_t end = j + batch.merger->read_ahead(std::span(ahead, n)); j < end; ++j)
-      batch.merger->merge_keeping(jobs[j].labels, jobs[j].copies, jobs[j].chunks);
+    for (size_t end = j + batch.merger->read_ahead(std::span(ahead, n)); j < end; ++j) {
+      SeriesJob& job = jobs[j];
+      job.in_place = batch.merger->take_in_place(job.copies);
+      if (job.in_place)
+        job.chunks.clear();
+      else
+        batch.merger->merge_keeping(job.labels, job.copies, job.chunks);
+    }
   }
 }
 
@@ -351,7 +360,10 @@ class BatchConsumer {
   void write(Batch& batch) {
     copies_done_ += batch.copies_skipped;
     for (const auto& job : batch.jobs) {
-      if (!job.chunks.empty()) writer_.add_series(job.labels, job.chunks);  // else all deleted
+      if (job.in_place)
+        write_in_place(job);
+      else if (!job.chunks.empty())  // else all deleted
+        writer_.add_series(job.labels, job.chunks);
       copies_done_ += job.copies.size();
       for (const auto& c : job.chunks) bytes_done_ += c.data.size();
     }
@@ -376,12 +388,23 @@ class BatchConsumer {
   const SampleCounts& unread_read() const { return unread_read_; }
 
  private:
+  void write_in_place(const SeriesJob& job) {
+    parts_.clear();
+    size_t chunks = 0;
+    for (const auto& c : job.copies) {
+      parts_.push_back({&c.block->chunks(), c.chunks});
+      chunks += c.chunks.size();
+    }
+    if (chunks) writer_.add_series_in_place(job.labels, parts_);
+  }
+
   const std::vector<std::unique_ptr<BlockReader>>& blocks_;
   BlockWriter& writer_;
   const MergeOptions& opts_;
   MergeResult& result_;
   uint64_t copies_done_ = 0, bytes_done_ = 0;
   SampleCounts unread_read_;
+  std::vector<BlockWriter::LinkedChunks> parts_;  // scratch
 };
 
 // Links the chunk segments of the inputs that may share them into the

@@ -106,6 +106,8 @@ class Rechunker {
     out.push_back({meta.min_time, meta.max_time, 0, {}, 0, std::nullopt, origin, meta.ref, true});
     ++copied_, ++unread_;
   }
+  // Counts n unread chunks passed through without a ChunkData each.
+  void count_unread(uint64_t n) { copied_ += n, unread_ += n; }
   void clear() { block_ = 0, used_ = 0; }
   // clear(), and the counts start again from 0.
   void reset() {

@@ -50,6 +50,21 @@ DedupMode dedup_mode_from_name(std::string_view name) {
 
 bool SeriesMerger::pass_unread_through(std::span<const SeriesCopy> copies,
                                        std::vector<ChunkData>& out) {
+  if (!passes_unread_through(copies)) return false;
+  for (const auto& c : copies)
+    for (const auto& m : c.chunks) rechunker_.add_unread(m, &c.block->chunks(), out);
+  return true;
+}
+
+bool SeriesMerger::take_in_place(std::span<const SeriesCopy> copies) {
+  if (!passes_unread_through(copies)) return false;
+  uint64_t chunks = 0;
+  for (const auto& c : copies) chunks += c.chunks.size();
+  rechunker_.count_unread(chunks);
+  return true;
+}
+
+bool SeriesMerger::passes_unread_through(std::span<const SeriesCopy> copies) const {
   // The copies in the order given must already be the order collect_sources
   // sorts into (by cluster for penalty, then time), with no chunk
   // overlapping the one before it: then chain copies every chunk whole, and
@@ -72,8 +87,6 @@ bool SeriesMerger::pass_unread_through(std::span<const SeriesCopy> copies,
       last_max = m.max_time, any = true;
     }
   }
-  for (const auto& c : copies)
-    for (const auto& m : c.chunks) rechunker_.add_unread(m, &c.block->chunks(), out);
   return true;
 }
 

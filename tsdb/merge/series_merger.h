@@ -73,6 +73,13 @@ class SeriesMerger {
   // one); merging them takes the chunks read and decoded here, anything
   // else is read and decoded as without it.
   size_t read_ahead(std::span<const std::span<const SeriesCopy>> series);
+  // Where the series' chunks go through unread and as they lie (see
+  // pass_unread_through), counts them so and returns true, building
+  // nothing: the caller writes the copies' chunk metas as they are, in the
+  // order given (BlockWriter::add_series_in_place). A fortnight's 14d job
+  // passes 2.7 million chunks so; a ChunkData apiece, stored on one core
+  // and read on the other, took a fifth of its time.
+  bool take_in_place(std::span<const SeriesCopy> copies);
   void clear() { rechunker_.clear(); }
   // clear(), and the counts below start again from 0.
   void reset() {
@@ -139,6 +146,7 @@ class SeriesMerger {
   // chunk goes through as it lies: what the merge would decide, without
   // its bookkeeping. False, with `out` untouched, where that does not hold.
   bool pass_unread_through(std::span<const SeriesCopy> copies, std::vector<ChunkData>& out);
+  bool passes_unread_through(std::span<const SeriesCopy> copies) const;
   void collect_sources(std::span<const SeriesCopy> copies);
   // Whether the copies of `cluster` come from more than one replica: then
   // penalty deduplicates them (and decodes every chunk), else chains them.

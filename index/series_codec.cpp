@@ -6,28 +6,33 @@ namespace promblock::index {
 
 void encode_series_body(enc::Encbuf& out, std::span<const LabelRefs> labels,
                         std::span<const ChunkMeta> chunks) {
-  out.put_uvarint(labels.size());
+  // Two varints per label, three per chunk and the two counts, each at
+  // most kMaxVarintBytes.
+  uint8_t* p = out.room(enc::kMaxVarintBytes * (2 + 2 * labels.size() + 3 * chunks.size()));
+  p = enc::write_uvarint(p, labels.size());
   for (const auto& [name, value] : labels) {
-    out.put_uvarint(name);
-    out.put_uvarint(value);
+    p = enc::write_uvarint(p, name);
+    p = enc::write_uvarint(p, value);
   }
-  out.put_uvarint(chunks.size());
-  if (chunks.empty()) return;
-  // Unsigned arithmetic gives Go's two's-complement wrap-around without
-  // signed-overflow UB.
-  const ChunkMeta& first = chunks[0];
-  out.put_varint(first.min_time);
-  out.put_uvarint(uint64_t(first.max_time) - uint64_t(first.min_time));
-  out.put_uvarint(first.ref);
-  uint64_t prev_max = uint64_t(first.max_time);
-  uint64_t prev_ref = first.ref;
-  for (const ChunkMeta& c : chunks.subspan(1)) {
-    out.put_uvarint(uint64_t(c.min_time) - prev_max);
-    out.put_uvarint(uint64_t(c.max_time) - uint64_t(c.min_time));
-    out.put_varint(int64_t(c.ref - prev_ref));
-    prev_max = uint64_t(c.max_time);
-    prev_ref = c.ref;
+  p = enc::write_uvarint(p, chunks.size());
+  if (!chunks.empty()) {
+    // Unsigned arithmetic gives Go's two's-complement wrap-around without
+    // signed-overflow UB.
+    const ChunkMeta& first = chunks[0];
+    p = enc::write_varint(p, first.min_time);
+    p = enc::write_uvarint(p, uint64_t(first.max_time) - uint64_t(first.min_time));
+    p = enc::write_uvarint(p, first.ref);
+    uint64_t prev_max = uint64_t(first.max_time);
+    uint64_t prev_ref = first.ref;
+    for (const ChunkMeta& c : chunks.subspan(1)) {
+      p = enc::write_uvarint(p, uint64_t(c.min_time) - prev_max);
+      p = enc::write_uvarint(p, uint64_t(c.max_time) - uint64_t(c.min_time));
+      p = enc::write_varint(p, int64_t(c.ref - prev_ref));
+      prev_max = uint64_t(c.max_time);
+      prev_ref = c.ref;
+    }
   }
+  out.end_room(p);
 }
 
 std::string check_chunk_metas(std::span<const ChunkMeta> chunks) {

@@ -122,18 +122,9 @@ void Encbuf::put_be64(uint64_t v) {
   put_be32(uint32_t(v >> 32));
   put_be32(uint32_t(v));
 }
-void Encbuf::put_uvarint(uint64_t v) {
-  while (v >= 0x80) {
-    buf_.push_back(uint8_t(v) | 0x80);
-    v >>= 7;
-  }
-  buf_.push_back(uint8_t(v));
-}
-void Encbuf::put_varint(int64_t v) {
-  uint64_t u = uint64_t(v) << 1;
-  if (v < 0) u = ~u;
-  put_uvarint(u);
-}
+
+void Encbuf::put_uvarint(uint64_t v) { end_room(write_uvarint(room(kMaxVarintBytes), v)); }
+void Encbuf::put_varint(int64_t v) { end_room(write_varint(room(kMaxVarintBytes), v)); }
 
 // ---- Decbuf ----
 uint8_t Decbuf::byte() {
@@ -150,7 +141,7 @@ T Decbuf::fixed() {
 uint16_t Decbuf::be16() { return fixed<uint16_t, load_be16>(); }
 uint32_t Decbuf::be32() { return fixed<uint32_t, load_be32>(); }
 uint64_t Decbuf::be64() { return fixed<uint64_t, load_be64>(); }
-uint64_t Decbuf::uvarint() {
+uint64_t Decbuf::uvarint_checked() {
   uint64_t x = 0;
   for (int shift = 0; shift < 70; shift += 7) {
     if (p_ >= end_) return set_err("unexpected end of data in varint"), 0;
@@ -160,12 +151,6 @@ uint64_t Decbuf::uvarint() {
     if (b < 0x80) return x;
   }
   return set_err("varint overflows 64 bits"), 0;
-}
-int64_t Decbuf::varint() {
-  uint64_t u = uvarint();
-  int64_t x = int64_t(u >> 1);
-  if (u & 1) x = ~x;
-  return x;
 }
 uint32_t Decbuf::uvarint32() {
   uint64_t v = uvarint();

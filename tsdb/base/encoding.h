@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "tsdb/base/uninitialized.h"
+
 namespace promblock::enc {
 
 // ---- CRC32-Castagnoli (as Go's crc32.MakeTable(crc32.Castagnoli)) ----
@@ -35,6 +37,9 @@ inline bool checksum_ok(uint32_t computed, uint32_t stored) {
   return !kCheckChecksums || computed == stored;
 }
 
+// A uvarint of 64 bits takes at most ten bytes.
+inline constexpr size_t kMaxVarintBytes = 10;
+
 // ---- writing ----
 class Encbuf {
  public:
@@ -54,14 +59,36 @@ class Encbuf {
     put_be32(crc32c(std::span<const uint8_t>(buf_.data() + from, buf_.size() - from)));
   }
 
+  // Room for up to n more bytes, written through the pointer returned;
+  // end_room(end) keeps those before `end`. For encoders of many small
+  // fields (a series entry's chunk metas, three varints each), where a
+  // capacity check per byte was most of the time.
+  uint8_t* room(size_t n) {
+    const size_t at = buf_.size();
+    buf_.resize(at + n);
+    return buf_.data() + at;
+  }
+  void end_room(const uint8_t* end) { buf_.resize(size_t(end - buf_.data())); }
+
   std::span<const uint8_t> bytes() const { return buf_; }
-  std::vector<uint8_t>& vec() { return buf_; }
   size_t size() const { return buf_.size(); }
   void clear() { buf_.clear(); }
 
  private:
-  std::vector<uint8_t> buf_;
+  UninitializedVector<uint8_t> buf_;  // room() leaves it unwritten
 };
+
+// Write a uvarint (at most kMaxVarintBytes) or a zig-zag varint at p;
+// return the end of what they wrote.
+inline uint8_t* write_uvarint(uint8_t* p, uint64_t v) {
+  for (; v >= 0x80; v >>= 7) *p++ = uint8_t(v) | 0x80;
+  *p++ = uint8_t(v);
+  return p;
+}
+inline uint8_t* write_varint(uint8_t* p, int64_t v) {
+  const uint64_t u = uint64_t(v) << 1;
+  return write_uvarint(p, v < 0 ? ~u : u);
+}
 
 // Raw helpers for fixed positions (e.g. patching a length in place).
 inline void store_be32(uint8_t* p, uint32_t v) {
@@ -105,8 +132,26 @@ class Decbuf {
   uint16_t be16();
   uint32_t be32();
   uint64_t be64();
-  uint64_t uvarint();
-  int64_t varint();
+  // Inline with a path that checks no bound per byte where ten bytes are
+  // left: reading an index decodes three per chunk meta.
+  uint64_t uvarint() {
+    if (size_t(end_ - p_) >= kMaxVarintBytes) [[likely]] {
+      const uint8_t* p = p_;
+      uint64_t x = 0;
+      for (int shift = 0; shift < 63; shift += 7) {
+        const uint8_t b = *p++;
+        x |= uint64_t(b & 0x7f) << shift;
+        if (b < 0x80) return p_ = p, x;
+      }
+      if (*p <= 1) return p_ = p + 1, x | uint64_t(*p) << 63;
+    }
+    return uvarint_checked();  // near the end, or the overflow's error
+  }
+  int64_t varint() {
+    const uint64_t u = uvarint();
+    const int64_t x = int64_t(u >> 1);
+    return u & 1 ? ~x : x;
+  }
   // uvarint that must fit in 32 bits (symbol refs, counts).
   uint32_t uvarint32();
   std::span<const uint8_t> bytes(size_t n);
@@ -119,6 +164,8 @@ class Decbuf {
   }
 
  private:
+  // uvarint() checking the bounds at every byte.
+  uint64_t uvarint_checked();
   // A big-endian integer of sizeof(T) bytes, read by Load.
   template <class T, T (*Load)(const uint8_t*)>
   T fixed();

@@ -223,6 +223,30 @@ TEST_F(BlockMergerTest, InputsFollowingOneAnotherShareTheirSegmentsWithTheOutput
   }
 }
 
+// Linked inputs' chunks go by their metas alone and fill batches by a
+// larger count than chunks to decode: many series across such batches
+// still come out complete, in order, every chunk in place.
+TEST_F(BlockMergerTest, ManyLinkedSeriesCrossBatchesInOrder) {
+  std::vector<TestSeries> early, late;
+  for (int i = 0; i < 3000; ++i) {
+    Labels l{{"__name__", "m"}, {"i", std::to_string(i)}};
+    early.push_back({l, {samples_at({0}), samples_at({10}), samples_at({20})}});
+    if (i % 3) late.push_back({l, {samples_at({100}), samples_at({110})}});
+  }
+  auto first = input_at("r1", early, 0, 100), second = input_at("r1", late, 100, 200);
+  first.may_link = second.may_link = true;
+  auto r = merge_blocks({first, second}, options(DedupMode::kChain));
+  EXPECT_EQ(r.series_out, 3000u);
+  EXPECT_EQ(r.chunks_out, 9000u + 4000u);
+  EXPECT_EQ(r.chunks_linked, r.chunks_out);
+  EXPECT_EQ(r.chunks_unread, r.chunks_out);
+  EXPECT_EQ(r.chunks_in, r.chunks_out);
+  auto got = read_series(r.path);
+  ASSERT_EQ(got.size(), 3000u);
+  EXPECT_EQ(got["{__name__=\"m\", i=\"2998\"}"], samples_at({0, 10, 20, 100, 110}));
+  EXPECT_EQ(got["{__name__=\"m\", i=\"2997\"}"], samples_at({0, 10, 20}));
+}
+
 // A linked block is read where its stats do not count its samples by kind
 // (Prometheus before 3.6), and where a series' own chunks overlap and must
 // be merged; the output's stats count every sample once either way.

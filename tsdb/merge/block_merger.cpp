@@ -29,6 +29,12 @@ namespace {
 // under penalty, a day's 24 inputs 2-3 % slower) for 12-16 % less peak
 // memory.
 constexpr size_t kBatchSeries = 1024, kBatchChunks = 512;
+// Chunks of unread copies (linked inputs) cost a batch only their metas:
+// a level's 14d job holds 1 344 per series, and batched by kBatchChunks
+// it handed one series at a time to a worker with next to nothing to do,
+// waking it for each (a futex wake is a hypercall here: 15 % of the job's
+// CPU samples).
+constexpr size_t kBatchUnreadChunks = 8192;
 
 // One output series: its copies in the inputs, then its merged chunks.
 struct SeriesJob {
@@ -226,15 +232,16 @@ class BatchProducer {
     batch.copies_skipped = 0;
     // Sized before the copies point into it; a reused batch keeps the buffers.
     batch.windows.resize(streams_.size());
-    size_t chunks = 0, series = 0;
-    while (series < kBatchSeries && chunks < kBatchChunks && merge_.next()) {
+    size_t chunks = 0, unread_chunks = 0, series = 0;
+    while (series < kBatchSeries && chunks < kBatchChunks && unread_chunks < kBatchUnreadChunks &&
+           merge_.next()) {
       if (shard_ && labels_hash(merge_.labels()) % shard_->count != shard_->index)
         skip_series(batch);
       else
-        chunks += take_series(batch, series++);
+        take_series(batch, series++, chunks, unread_chunks);
     }
     batch.jobs.resize(series);
-    chunks_in_ += chunks;
+    chunks_in_ += chunks + unread_chunks;
     for (size_t i = 0; i < streams_.size(); ++i)
       if (merge_.positioned(i)) batch.spans[i].next_ref = streams_[i]->first_chunk_ref();
     return series > 0 || batch.copies_skipped > 0;
@@ -264,12 +271,13 @@ class BatchProducer {
   }
 
   // Makes the current output series the batch's job n (reusing what a
-  // job there holds); returns its chunk count.
-  size_t take_series(Batch& batch, size_t n) {
+  // job there holds); adds its chunks to `chunks` or, those of unread
+  // copies, to `unread_chunks`.
+  void take_series(Batch& batch, size_t n, size_t& chunks, size_t& unread_chunks) {
     if (n == batch.jobs.size()) batch.jobs.emplace_back();
     SeriesJob& job = batch.jobs[n];
     job.labels = merge_.labels();
-    size_t chunks = 0, copies = 0;
+    size_t copies = 0;
     for (size_t i : merge_.group()) {
       do {
         const SeriesStream& s = merge_.child(i);
@@ -287,11 +295,10 @@ class BatchProducer {
           c.deleted = &t->second;
         if (!c.unread)  // read only if it must be decoded, from the mapping
           for (const auto& m : c.chunks) batch.spans[i].add(m.ref);
-        chunks += c.chunks.size();
+        (c.unread ? unread_chunks : chunks) += c.chunks.size();
       } while (merge_.step(i));
     }
     job.copies.resize(copies);
-    return chunks;
   }
 
   std::optional<SeriesShard> shard_;

@@ -30,19 +30,23 @@ Steps, for small and large:
      /proc right after gives the memory (the whole server's peak).
   5. promblock merge --dedup chain (and penalty) under /usr/bin/time -v:
      wall time of the whole process and peak RSS. Its runs come in sets
-     (one run of each mode), one set before each Prometheus run and one
-     after the last: the host's speed drifts within minutes, so each
-     Prometheus run is also set against the mean of the chain runs just
-     before and after it ("paired"; the goals use the median of those).
+     (for small 5 runs of each mode taking turns, for large 1: --set-runs),
+     one set before each Prometheus run and one after the last; a set's
+     median stands for it, as one 0.2 s run can catch a spike of the host
+     that a Prometheus run of seconds averages out. The host's speed also
+     drifts within minutes, so each Prometheus run is set against the mean
+     of the sets just before and after it ("paired"; the goals use the
+     median of those).
   6. Check: `promblock dump` of Prometheus's block and of the chain output
      must be byte-identical (Prometheus's vertical compaction is the chain
      rule). Exit 1 when they differ.
 For day and fortnight: blocks made window by window (promtool, two at a
 time), then `promblock compact` under /usr/bin/time -v, 3 runs per mode,
 checked: chain keeps every input sample (the replicas never share a
-timestamp), penalty fewer, and the top range's block is written. Small's
-chain merge runs before and after each chain run of theirs: their time per
-sample and RSS are set against those runs' ("paired").
+timestamp), penalty fewer, and the top range's block is written. A set of
+small's chain merge (5 runs, its median) runs before and after each chain
+run of theirs: their time per sample and RSS are set against those sets'
+("paired").
 Prometheus is not run on them: its compactor has no 24h or 14d range.
 Times and memory are medians over the runs (--runs, default 3 for small and
 1 for large; promblock always runs at least 3 times, it is cheap). MB are
@@ -580,6 +584,15 @@ def run_facts(promblock, name):
     return facts
 
 
+def set_runs_of(args, size):
+    """Runs in a set of promblock's beside a reference run: --set-runs, else
+    5 for small (0.2 s a run, within which the host's speed swings by a
+    quarter) and 1 for the rest (seconds a run); 1 with --quick."""
+    if args.quick:
+        return 1
+    return args.set_runs or (5 if size == "small" else 1)
+
+
 def mean_around(times, i):
     """The mean of the runs just before and after the i-th measured one.
 
@@ -598,6 +611,7 @@ def measure(args, promblock, size, root, results):
     with_prometheus = not args.quick and not args.no_prometheus
     # A set of promblock runs before each Prometheus run and one after the last.
     pb_runs = max(3, runs + 1 if with_prometheus else runs)
+    set_runs = set_runs_of(args, size)
     res = {"size": size, "replicas": replicas, "series": metas[0]["stats"]["numSeries"],
            "samples_in": sum(m["stats"]["numSamples"] for m in metas),
            "input_bytes": sum(dir_bytes(s) for s in sources)}
@@ -648,21 +662,30 @@ def measure(args, promblock, size, root, results):
     summaries = {}
     chain_out = None
 
+    set_times = {m: [] for m in modes}  # every run, by set
+
     def promblock_set(i):
-        """One run of each mode (and of the baseline right after each)."""
+        """set_runs runs of each mode, taking turns, each with the baseline's
+        right after it; a set's median stands for it (one run of 0.2 s can
+        catch a spike of the host that a Prometheus run of seconds averages
+        out)."""
         nonlocal chain_out
-        for mode in modes:
-            out = tempfile.mkdtemp(prefix="promblock-%s-" % mode, dir=case_dir)
-            s, kb, summaries[mode] = run_promblock(promblock, mode, sources, out)
-            times[mode].append(s)
-            rss[mode].append(kb)
-            log("%s: promblock merge --dedup %s run %d/%d: %.3fs, max RSS %.0f MB"
-                % (size, mode, i + 1, pb_runs, s, kb / 1024))
-            if mode == "chain" and chain_out is None:
-                chain_out = out  # kept for the check
-            else:
-                shutil.rmtree(out)
-            if args.baseline:
+        runs_now = {m: [] for m in modes}
+        base_now = {m: [] for m in modes}
+        for k in range(set_runs):
+            for mode in modes:
+                out = tempfile.mkdtemp(prefix="promblock-%s-" % mode, dir=case_dir)
+                s, kb, summaries[mode] = run_promblock(promblock, mode, sources, out)
+                runs_now[mode].append(s)
+                rss[mode].append(kb)
+                log("%s: promblock merge --dedup %s set %d/%d run %d/%d: %.3fs, max RSS %.0f MB"
+                    % (size, mode, i + 1, pb_runs, k + 1, set_runs, s, kb / 1024))
+                if mode == "chain" and chain_out is None:
+                    chain_out = out  # kept for the check
+                else:
+                    shutil.rmtree(out)
+                if not args.baseline:
+                    continue
                 out = tempfile.mkdtemp(prefix="baseline-%s-" % mode, dir=case_dir)
                 try:
                     s, kb, base_summary = run_promblock(args.baseline, mode, sources, out)
@@ -671,10 +694,15 @@ def measure(args, promblock, size, root, results):
                 if base_summary["samples_out"] != summaries[mode]["samples_out"]:
                     raise RuntimeError("--baseline wrote %d samples, the measured binary %d"
                                        % (base_summary["samples_out"], summaries[mode]["samples_out"]))
-                base_times[mode].append(s)
+                base_now[mode].append(s)
                 base_rss[mode].append(kb)
-                log("%s: baseline merge --dedup %s run %d/%d: %.3fs, max RSS %.0f MB"
-                    % (size, mode, i + 1, pb_runs, s, kb / 1024))
+                log("%s: baseline merge --dedup %s set %d/%d run %d/%d: %.3fs, max RSS %.0f MB"
+                    % (size, mode, i + 1, pb_runs, k + 1, set_runs, s, kb / 1024))
+        for mode in modes:
+            times[mode].append(statistics.median(runs_now[mode]))
+            set_times[mode].append([round(x, 4) for x in runs_now[mode]])
+            if args.baseline:
+                base_times[mode].append(statistics.median(base_now[mode]))
 
     try:
         # The host's speed drifts by a quarter within minutes, and a
@@ -707,6 +735,7 @@ def measure(args, promblock, size, root, results):
             res[mode + "_rss_kb"] = statistics.median(rss[mode])
             res[mode + "_samples_out"] = summaries[mode]["samples_out"]
             res[mode + "_runs"] = len(times[mode])
+            res[mode + "_set_runs_s"] = set_times[mode]
             if args.baseline:
                 res["baseline_" + mode + "_s"] = statistics.median(base_times[mode])
                 res["baseline_" + mode + "_rss_kb"] = statistics.median(base_rss[mode])
@@ -767,16 +796,22 @@ def measure_long(args, promblock, name, root):
         small_samples = sum(meta(block_dirs(s)[0])["stats"]["numSamples"] for s in small_sources)
         read_inputs(small_sources)
 
+    small_set_runs = set_runs_of(args, "small")
+
     def small_chain_run():
-        out = tempfile.mkdtemp(prefix="small-chain-", dir=case_dir)
-        try:
-            s, kb, _ = run_promblock(promblock, "chain", small_sources, out)
-        finally:
-            shutil.rmtree(out)
-        small_times.append(s)
-        small_rss.append(kb)
-        log("%s: small's promblock merge --dedup chain beside it: %.3fs, max RSS %.0f MB"
-            % (name, s, kb / 1024))
+        """A set of small's runs; its median stands for it (see set_runs_of)."""
+        runs_now = []
+        for k in range(small_set_runs):
+            out = tempfile.mkdtemp(prefix="small-chain-", dir=case_dir)
+            try:
+                s, kb, _ = run_promblock(promblock, "chain", small_sources, out)
+            finally:
+                shutil.rmtree(out)
+            runs_now.append(s)
+            small_rss.append(kb)
+            log("%s: small's promblock merge --dedup chain beside it, run %d/%d: %.3fs, "
+                "max RSS %.0f MB" % (name, k + 1, small_set_runs, s, kb / 1024))
+        small_times.append(statistics.median(runs_now))
 
     runs = max(3, args.runs or 3)
     for mode in modes:
@@ -1049,6 +1084,10 @@ def main(argv):
                     help="blocks and results (default ~/.cache/promblock-bench)")
     ap.add_argument("--no-prometheus", action="store_true",
                     help="reuse the stored Prometheus result and block instead of running it")
+    ap.add_argument("--set-runs", type=int, metavar="N",
+                    help="promblock runs per set beside each reference run, whose median stands "
+                         "for the set (default 5 for small and for small's runs beside the long "
+                         "cases, 1 for the rest)")
     ap.add_argument("--baseline", help="a second promblock binary, measured in the same run, interleaved")
     ap.add_argument("--settle", type=float, default=0.5, metavar="LOAD",
                     help="before each case, wait up to 3 minutes for the 1-minute load average to "

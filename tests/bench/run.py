@@ -49,7 +49,8 @@ run of theirs: their time per sample and RSS are set against those sets'
 ("paired").
 Prometheus is not run on them: its compactor has no 24h or 14d range.
 Times and memory are medians over the runs (--runs, default 3 for small and
-1 for large; promblock always runs at least 3 times, it is cheap). MB are
+1 for large; promblock's times over its sets' medians, at least 3 sets, it
+is cheap). MB are
 MiB (2^20 bytes). Results are also stored in <cache>/results.json, which
 gives the small->large scaling once both sizes have been measured; with
 --no-prometheus the stored Prometheus numbers and compacted block are reused
@@ -1099,6 +1100,8 @@ def main(argv):
     args = ap.parse_args(argv)
     if args.runs is not None and args.runs < 1:
         ap.error("--runs must be >= 1")
+    if args.set_runs is not None and args.set_runs < 1:
+        ap.error("--set-runs must be >= 1")
     size = args.size or ("all" if args.quick else "small")
     for tool in ("promtool", "prometheus", "/usr/bin/time"):
         if not shutil.which(tool):

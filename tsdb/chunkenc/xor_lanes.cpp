@@ -270,16 +270,41 @@ struct EncodeLanes {
   const __m512i first = _mm512_or_si512(g.partial, _mm512_srlv_epi64(hi, g.pending));
   const __m512i second = _mm512_or_si512(_mm512_sllv_epi64(hi, _mm512_sub_epi64(c64, g.pending)),
                                          _mm512_srlv_epi64(lo, g.pending));
-  // Lane by lane: a scatter measured slower than eight pairs of stores.
-  alignas(64) uint64_t words[2][8], out[8];
-  _mm512_store_si512(words[0], byte_swap_64(first));
-  _mm512_store_si512(words[1], byte_swap_64(second));
+  // Lane by lane, 16 bytes each (a scatter measured slower): the lanes'
+  // two words side by side, four lanes to a register, each stored
+  // straight from its quarter, its address loaded from memory (extracting
+  // both from registers took most of the shuffle port).
+  const __m512i a = byte_swap_64(first), b = byte_swap_64(second);
+  const __m512i low4 = _mm512_permutex2var_epi64(a, _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0), b);
+  const __m512i high4 =
+      _mm512_permutex2var_epi64(a, _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4), b);
+  alignas(64) uint64_t out[8];
   _mm512_store_si512(out, g.out);
-  for (int j = 0; j < 8; ++j)
-    if (lanes >> j & 1) {
-      std::memcpy(reinterpret_cast<uint8_t*>(out[j]), &words[0][j], 8);
-      std::memcpy(reinterpret_cast<uint8_t*>(out[j]) + 8, &words[1][j], 8);
+  auto store = [&](int j) PROMBLOCK_AVX512 {
+    const __m512i four = j < 4 ? low4 : high4;
+    __m128i pair;
+    switch (j & 3) {
+      case 0:
+        pair = _mm512_castsi512_si128(four);
+        break;
+      case 1:
+        pair = _mm512_extracti64x2_epi64(four, 1);
+        break;
+      case 2:
+        pair = _mm512_extracti64x2_epi64(four, 2);
+        break;
+      default:
+        pair = _mm512_extracti64x2_epi64(four, 3);
+        break;
     }
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out[j]), pair);
+  };
+  if (lanes == 0xff) {
+    store(0), store(1), store(2), store(3), store(4), store(5), store(6), store(7);
+  } else {
+    for (int j = 0; j < 8; ++j)
+      if (lanes >> j & 1) store(j);
+  }
   // The byte the lane's bits end in becomes its partial byte.
   const __m512i bits = _mm512_add_epi64(g.pending, n);
   const __m512i whole = _mm512_srli_epi64(bits, 3);
@@ -314,17 +339,23 @@ struct EncodeLanes {
   };
   const __mmask8 fits_20 = fits(20), fits_17 = fits(17), fits_14 = fits(14);
   const __mmask8 is_zero = _mm512_testn_epi64_mask(dod, dod);
-  // Its bits (prefix, payload) and their count, from the widest bucket in.
-  __m512i t_bits = _mm512_set1_epi64(68), prefix = _mm512_set1_epi64(0b1111), payload = zero;
-  auto bucket = [&](__mmask8 m, int bits, int code, int payload_bits) PROMBLOCK_AVX512 {
-    t_bits = _mm512_mask_mov_epi64(t_bits, m, _mm512_set1_epi64(bits));
-    prefix = _mm512_mask_mov_epi64(prefix, m, _mm512_set1_epi64(code));
-    payload = _mm512_mask_mov_epi64(payload, m, _mm512_set1_epi64(payload_bits));
-  };
-  bucket(fits_20, 24, 0b1110, 20);
-  bucket(fits_17, 20, 0b110, 17);
-  bucket(fits_14, 16, 0b10, 14);
-  bucket(is_zero, 1, 0, 0);
+  // Its bucket (0: zero ... 4: 64 bits; each fits the wider ones too) picks
+  // its bit count, prefix and payload width from one table: a permute,
+  // where choosing each of the three per bucket broadcast twelve constants.
+  const __m512i one = _mm512_set1_epi64(1);
+  __m512i bucket = _mm512_set1_epi64(4);
+  bucket = _mm512_mask_sub_epi64(bucket, fits_20, bucket, one);
+  bucket = _mm512_mask_sub_epi64(bucket, fits_17, bucket, one);
+  bucket = _mm512_mask_sub_epi64(bucket, fits_14, bucket, one);
+  bucket = _mm512_mask_sub_epi64(bucket, is_zero, bucket, one);
+  // bits | prefix << 8 | payload bits << 16, by bucket.
+  const __m512i table = _mm512_set_epi64(0, 0, 0, 68 | 0b1111 << 8, 24 | 0b1110 << 8 | 20 << 16,
+                                         20 | 0b110 << 8 | 17 << 16, 16 | 0b10 << 8 | 14 << 16, 1);
+  const __m512i packed = _mm512_permutexvar_epi64(bucket, table);
+  const __m512i byte = _mm512_set1_epi64(0xff);
+  __m512i t_bits = _mm512_and_si512(packed, byte);
+  const __m512i prefix = _mm512_and_si512(_mm512_srli_epi64(packed, 8), byte);
+  const __m512i payload = _mm512_srli_epi64(packed, 16);
   const __m512i payload_mask =
       _mm512_sub_epi64(_mm512_sllv_epi64(_mm512_set1_epi64(1), payload), _mm512_set1_epi64(1));
   __m512i t_field = _mm512_sllv_epi64(

@@ -1,7 +1,14 @@
 #include "tsdb/base/file_writer.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/magic.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <numeric>
 #include <vector>
 
@@ -52,6 +59,56 @@ TEST(FileWriter, DestroyedUnclosedWhileSyncingNeitherHangsNorCrashes) {
     for (int i = 0; i < 20; ++i) w.write(piece);  // past the background sync step
   }  // no close(): the destructor joins the sync thread and closes
   EXPECT_EQ(read_bytes(path).size(), size_t(20) << 20);
+}
+
+// Pages of `path` in the page cache.
+size_t cached_pages(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  struct stat st {};
+  ::fstat(fd, &st);
+  const size_t page = size_t(::sysconf(_SC_PAGESIZE));
+  const size_t size = size_t(st.st_size);
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  if (map == MAP_FAILED) return 0;
+  std::vector<unsigned char> resident((size + page - 1) / page);
+  ::mincore(map, size, resident.data());
+  ::munmap(map, size);
+  return size_t(
+      std::count_if(resident.begin(), resident.end(), [](unsigned char r) { return r & 1; }));
+}
+
+TEST(FileWriter, DropBehindLeavesNoPagesCachedOnceClosed) {
+  TempDir dir;
+  struct statfs fs {};
+  ASSERT_EQ(::statfs(dir.path().c_str(), &fs), 0);
+  if (fs.f_type == TMPFS_MAGIC) GTEST_SKIP() << "tmpfs keeps its pages: nothing to drop";
+  // Past two background sync steps, with a patch of an early, dropped range.
+  auto write = [&](const std::string& path, bool drop_behind) {
+    std::vector<uint8_t> want;
+    FileWriter w(path, size_t(1) << 20);
+    if (drop_behind) w.set_drop_behind();
+    for (int i = 0; want.size() < (size_t(20) << 20); ++i) {
+      auto piece = pattern(size_t(500000 + 11 * i), uint8_t(i));
+      w.write(piece);
+      want.insert(want.end(), piece.begin(), piece.end());
+    }
+    auto patch = pattern(5000, 42);
+    w.write_at(4000, patch);
+    std::copy(patch.begin(), patch.end(), want.begin() + 4000);
+    w.close();
+    return want;
+  };
+  const std::string kept = dir.path() + "/kept", dropped = dir.path() + "/dropped";
+  auto want_kept = write(kept, false);
+  auto want_dropped = write(dropped, true);
+  const size_t pages = (want_dropped.size() + 4095) / 4096;
+  // The control: written the usual way, the file stays cached.
+  EXPECT_GT(cached_pages(kept), pages / 2);
+  EXPECT_EQ(cached_pages(dropped), 0u);
+  EXPECT_EQ(read_bytes(kept), want_kept);
+  EXPECT_EQ(read_bytes(dropped), want_dropped);
 }
 
 TEST(FileWriter, SmallFilePaddedAndClosed) {

@@ -34,14 +34,18 @@ void write_fully(int fd, std::span<const uint8_t> bytes, const std::string& name
 // whole merge takes 300), and 2 ms with a sync every 8 MiB on the way.
 class FileWriter::Syncer {
  public:
-  explicit Syncer(int fd) : fd_(fd), thread_([this] { run(); }) {}
+  Syncer(int fd, bool drop_behind)
+      : fd_(fd), drop_behind_(drop_behind), thread_([this] { run(); }) {}
   ~Syncer() { stop(); }
 
-  // Requests a sync; requests made while one runs are merged into the next.
-  void request() {
+  // Requests a sync of the first `upto` bytes (of all, but those are
+  // what drop-behind drops); requests made while one runs are merged into
+  // the next.
+  void request(uint64_t upto) {
     {
       std::lock_guard lock(mu_);
       requested_ = true;
+      upto_ = upto;
     }
     cv_.notify_one();
   }
@@ -63,17 +67,22 @@ class FileWriter::Syncer {
       cv_.wait(lock, [this] { return requested_ || stopping_; });
       if (stopping_) return;  // close() syncs the rest itself
       requested_ = false;
+      uint64_t upto = upto_;
       lock.unlock();
       int error = ::fdatasync(fd_) == 0 ? 0 : errno;
+      // Only a hint: pages still dirty or mapped stay.
+      if (error == 0 && drop_behind_) ::posix_fadvise(fd_, 0, off_t(upto), POSIX_FADV_DONTNEED);
       lock.lock();
       if (error != 0 && error_ == 0) error_ = error;
     }
   }
 
   const int fd_;
+  const bool drop_behind_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool requested_ = false, stopping_ = false;
+  uint64_t upto_ = 0;
   int error_ = 0;
   std::thread thread_;  // last: starts once the members above exist
 };
@@ -139,8 +148,8 @@ void FileWriter::kick_writeback() {
   ::sync_file_range(fd_, off_t(kicked_), off_t(written_ - kicked_), SYNC_FILE_RANGE_WRITE);
   kicked_ = written_;
   if (written_ - synced_ >= kBackgroundSyncStep) {
-    if (!syncer_) syncer_ = std::make_unique<Syncer>(fd_);
-    syncer_->request();
+    if (!syncer_) syncer_ = std::make_unique<Syncer>(fd_, drop_behind_);
+    syncer_->request(written_);
     synced_ = written_;
   }
 }
@@ -194,6 +203,7 @@ void FileWriter::close() {
     }
   }
   if (::fsync(fd_) != 0) fail_errno(path_, "fsync failed");
+  if (drop_behind_) ::posix_fadvise(fd_, 0, 0, POSIX_FADV_DONTNEED);
   int fd = fd_;
   fd_ = -1;
   if (::close(fd) != 0) fail_errno(path_, "close failed");

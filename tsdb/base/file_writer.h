@@ -47,6 +47,13 @@ class FileWriter {
   void finish_writing();
   // Flushes, fsyncs and closes the file.
   void close();
+  // For files nothing reads soon (chunk segments): once synced (in the
+  // background as they grow, and at close), their pages leave the page
+  // cache. A long compaction then writes through pages it freed moments
+  // before instead of taking fresh memory for all of its output (on a VM
+  // that hands freed memory back to its host, each fresh page is a fault
+  // there), and leaves the page cache to the machine's other work.
+  void set_drop_behind() { drop_behind_ = true; }
 
   uint64_t pos() const { return pos_; }
   const std::string& path() const { return path_; }
@@ -66,6 +73,7 @@ class FileWriter {
   uint64_t written_ = 0;  // bytes handed to write(2), in order
   uint64_t kicked_ = 0;   // bytes whose writeback has been started
   uint64_t synced_ = 0;   // bytes a background fdatasync has been asked for
+  bool drop_behind_ = false;
   std::unique_ptr<Syncer> syncer_;
 };
 

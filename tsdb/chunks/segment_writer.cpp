@@ -82,6 +82,8 @@ void ChunkWriter::start_segment() {
   finish_segment();
   std::string path = (std::filesystem::path(dir_) / segment_file_name(segments_)).string();
   segment_ = std::make_unique<FileWriter>(std::move(path), kBufferSize, 0666, "chunk segment");
+  // Read again, if at all, by a later run: a compaction level links them.
+  segment_->set_drop_behind();
   ++segments_;
   uint8_t header[kSegmentHeaderSize] = {};
   enc::store_be32(header, kSegmentMagic);

@@ -84,7 +84,10 @@ def profile(case, args, promblock):
         if p.returncode != 0:
             run.die("%s: %s failed:\n%s" % (case, " ".join(cmd), p.stderr[-2000:]))
         wall = float(re.findall(r"^wall ([\d.]+)$", p.stderr, re.M)[-1])
-        rep = subprocess.run(["perf", "report", "-i", data, "--comm", "promblock", "--no-children",
+        # The process's name is the binary's file name (15 characters at
+        # most): a --promblock of another name must not leave no samples.
+        comm = os.path.basename(promblock)[:15]
+        rep = subprocess.run(["perf", "report", "-i", data, "--comm", comm, "--no-children",
                               "--sort", "dso,sym",
                               "--stdio", "-q", "-F", "overhead,sample,dso,sym"],
                              capture_output=True, text=True)

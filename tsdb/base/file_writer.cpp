@@ -38,9 +38,9 @@ class FileWriter::Syncer {
       : fd_(fd), drop_behind_(drop_behind), thread_([this] { run(); }) {}
   ~Syncer() { stop(); }
 
-  // Requests a sync of the first `upto` bytes (of all, but those are
-  // what drop-behind drops); requests made while one runs are merged into
-  // the next.
+  // Requests a sync (of the whole file) after which drop-behind drops the
+  // first `upto` bytes' pages; requests made while one runs are merged
+  // into the next.
   void request(uint64_t upto) {
     {
       std::lock_guard lock(mu_);

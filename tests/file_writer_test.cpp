@@ -61,13 +61,15 @@ TEST(FileWriter, DestroyedUnclosedWhileSyncingNeitherHangsNorCrashes) {
   EXPECT_EQ(read_bytes(path).size(), size_t(20) << 20);
 }
 
+size_t page_size() { return size_t(::sysconf(_SC_PAGESIZE)); }
+
 // Pages of `path` in the page cache.
 size_t cached_pages(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return 0;
   struct stat st {};
   ::fstat(fd, &st);
-  const size_t page = size_t(::sysconf(_SC_PAGESIZE));
+  const size_t page = page_size();
   const size_t size = size_t(st.st_size);
   void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
   ::close(fd);
@@ -103,7 +105,7 @@ TEST(FileWriter, DropBehindLeavesNoPagesCachedOnceClosed) {
   const std::string kept = dir.path() + "/kept", dropped = dir.path() + "/dropped";
   auto want_kept = write(kept, false);
   auto want_dropped = write(dropped, true);
-  const size_t pages = (want_dropped.size() + 4095) / 4096;
+  const size_t pages = (want_dropped.size() + page_size() - 1) / page_size();
   // The control: written the usual way, the file stays cached.
   EXPECT_GT(cached_pages(kept), pages / 2);
   EXPECT_EQ(cached_pages(dropped), 0u);

@@ -39,8 +39,9 @@ class FileWriter::Syncer {
   ~Syncer() { stop(); }
 
   // Requests a sync (of the whole file) after which drop-behind drops the
-  // first `upto` bytes' pages; requests made while one runs are merged
-  // into the next.
+  // pages of the first `upto` bytes, not the whole file's: the page the
+  // writer is still filling would have to be read back from disk.
+  // Requests made while one runs are merged into the next.
   void request(uint64_t upto) {
     {
       std::lock_guard lock(mu_);

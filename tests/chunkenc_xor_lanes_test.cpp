@@ -167,19 +167,22 @@ struct Tagged {
 TEST_F(XorLaneEncoderTest, WritesTheBytesOfTheOneByOneEncoder) {
   std::mt19937_64 rng(4);
   for (int round = 0; round < 400; ++round) {
-    // 1 to 8 chunks of any length, every bucket and window case.
+    // 1 to 8 chunks of any length, every bucket and window case; some of
+    // them plain samples 16 bytes apart, by their own stride.
     const size_t count = 1 + rng() % XorLaneEncoder::kLanes;
     std::vector<std::vector<Tagged>> samples(count);
+    std::vector<Samples> plain(count);
     std::vector<std::vector<uint8_t>> dst(count), want(count);
     XorLaneEncoder::Chunk lanes[XorLaneEncoder::kLanes];
     for (size_t j = 0; j < count; ++j) {
-      for (const auto& x : testing::random_xor_samples(rng, random_length(rng)))
-        samples[j].push_back({x.t, x.v_bits, 7, 9});
+      plain[j] = testing::random_xor_samples(rng, random_length(rng));
+      for (const auto& x : plain[j]) samples[j].push_back({x.t, x.v_bits, 7, 9});
       want[j].resize(xor_max_encoded_size(samples[j].size()));
       want[j].resize(xor_encode_chunk(samples[j].data(), samples[j].size(), want[j].data()));
       // Exactly the room it asks for, so that AddressSanitizer sees overruns.
       dst[j].resize(XorLaneEncoder::room(samples[j].size()));
       lanes[j] = {samples[j].data(), uint32_t(samples[j].size()), dst[j].data()};
+      if (rng() % 2) lanes[j].samples = plain[j].data(), lanes[j].stride = sizeof(plain[j][0]);
     }
     XorLaneEncoder::encode(std::span(lanes, count), sizeof(Tagged));
     for (size_t j = 0; j < count; ++j) {

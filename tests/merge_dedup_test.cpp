@@ -99,9 +99,35 @@ TEST(ChainMerge, PairsMergeAsOneSampleAtATime) {
         ASSERT_EQ(out[1 + k].chunk, expect[k].chunk) << "round " << round << " sample " << k;
         ASSERT_EQ(out[1 + k].position, expect[k].position) << "round " << round;
       }
+      // Plain float samples, the same pair: the same times and values.
+      std::vector<FloatRun> plain_runs(2);
+      for (size_t r = 0; r < 2; ++r)
+        for (const TaggedSample& t : runs[r]) plain_runs[r].push_back({t.t, t.v_bits});
+      FloatRun plain{{-9, 55}};
+      chain_merge_append(plain_runs, plain);
+      ASSERT_EQ(plain.size(), out.size()) << "round " << round;
+      for (size_t k = 0; k < out.size(); ++k) {
+        ASSERT_EQ(plain[k].t, out[k].t) << "round " << round << " sample " << k;
+        ASSERT_EQ(plain[k].v_bits, out[k].v_bits) << "round " << round << " sample " << k;
+      }
     }
   }
   EXPECT_GT(with_duplicates, 100u) << "the rounds should share timestamps";
+}
+
+TEST(ChainMerge, PlainRunsOfThreeMergeAsTaggedOnes) {
+  std::vector<SampleRun> runs{run({1, 4}, 0, 1), run({2, 4, 9}, 1, 2), run({3, 4, 9, 10}, 2, 3)};
+  std::vector<FloatRun> plain(runs.size());
+  for (size_t r = 0; r < runs.size(); ++r)
+    for (const TaggedSample& t : runs[r]) plain[r].push_back({t.t, t.v_bits});
+  FloatRun out;
+  chain_merge_append(plain, out);
+  const SampleRun want = chain_merge(runs);
+  ASSERT_EQ(out.size(), want.size());
+  for (size_t k = 0; k < want.size(); ++k) {
+    EXPECT_EQ(out[k].t, want[k].t);
+    EXPECT_EQ(out[k].v_bits, want[k].v_bits);
+  }
 }
 
 TEST(PenaltyMerge, FollowsFirstReplicaWhileItHasData) {

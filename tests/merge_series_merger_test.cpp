@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <map>
 #include <random>
 #include <string>
@@ -278,6 +279,23 @@ std::vector<std::vector<ChunkData>> merge_all(SeriesMerger& merger, const Copies
   return out;
 }
 
+// Each series' chunks the same: times, bytes and, for copies, origin.
+void expect_same_chunks(const std::vector<std::vector<ChunkData>>& got,
+                        const std::vector<std::vector<ChunkData>>& want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t j = 0; j < want.size(); ++j) {
+    ASSERT_EQ(got[j].size(), want[j].size()) << "series " << j;
+    for (size_t c = 0; c < want[j].size(); ++c) {
+      EXPECT_EQ(got[j][c].min_time, want[j][c].min_time);
+      EXPECT_EQ(got[j][c].max_time, want[j][c].max_time);
+      EXPECT_EQ(got[j][c].origin_ref, want[j][c].origin_ref);
+      ASSERT_TRUE(std::equal(got[j][c].data.begin(), got[j][c].data.end(), want[j][c].data.begin(),
+                             want[j][c].data.end()))
+          << "series " << j << " chunk " << c;
+    }
+  }
+}
+
 TEST_F(SeriesMergerTest, ReadAheadMergesAsWithout) {
   // 80 series of two replicas: chunks of 1 to 250 samples, B's scrapes
   // offset from A's; by series, overlapping all along, with a gap in A,
@@ -325,16 +343,7 @@ TEST_F(SeriesMergerTest, ReadAheadMergesAsWithout) {
     SeriesMerger plain(mode), ahead(mode);
     const auto want = merge_all(plain, all, false);
     const auto got = merge_all(ahead, all, true);
-    for (size_t j = 0; j < want.size(); ++j) {
-      ASSERT_EQ(got[j].size(), want[j].size()) << "series " << j;
-      for (size_t c = 0; c < want[j].size(); ++c) {
-        EXPECT_EQ(got[j][c].min_time, want[j][c].min_time);
-        EXPECT_EQ(got[j][c].max_time, want[j][c].max_time);
-        ASSERT_TRUE(std::equal(got[j][c].data.begin(), got[j][c].data.end(),
-                               want[j][c].data.begin(), want[j][c].data.end()))
-            << "series " << j << " chunk " << c;
-      }
-    }
+    expect_same_chunks(got, want);
     EXPECT_EQ(ahead.samples_in(), plain.samples_in());
     EXPECT_EQ(ahead.chunks_copied(), plain.chunks_copied());
     EXPECT_EQ(ahead.chunks_reencoded(), plain.chunks_reencoded());
@@ -342,6 +351,82 @@ TEST_F(SeriesMergerTest, ReadAheadMergesAsWithout) {
     if (chunkenc::xor_lanes_supported()) {
       EXPECT_GT(ahead.chunks_decoded_ahead(), 100u);
     }
+  }
+}
+
+// Where every source of a region is an XOR chunk without tombstones,
+// chain merges plain float samples and finds the whole chunks from their
+// times: the same chunks as the tagged samples give, which a tombstone
+// outside every series' samples brings back. Three replicas switch, by
+// stretches, between scraping on a shared grid (equal timestamps and
+// values: the lower rank wins), on their own phase and not at all; chunks
+// of 1-150.
+TEST_F(SeriesMergerTest, PlainFloatChainFindsTheWholeChunksTagsWould) {
+  std::mt19937_64 rng(11);
+  const int64_t kEnd = 7200000;
+  std::vector<std::vector<testing::TestSeries>> replicas(3);
+  for (int i = 0; i < 60; ++i) {
+    Labels l{{"job", "x"}, {"n", testing::numbered("s", i)}};
+    for (uint32_t r = 0; r < 3; ++r) {
+      std::vector<Samples> chunks(1);
+      size_t length = 1 + rng() % 150;
+      double v = double(r);
+      int mode = 0;
+      int64_t stretch_end = 0;
+      for (int64_t t = 0; t < kEnd; t += 1000) {
+        if (t >= stretch_end)
+          mode = int(rng() % 3), stretch_end = t + 200000 + int64_t(rng() % 1300000);
+        const bool scrape = mode == 1 ? t % 15000 == 0 : mode == 2 && t % 15000 == 3000 * (r + 1);
+        if (!scrape) continue;
+        // On the shared grid every replica sees the same value, as HA
+        // replicas scraping one target at one instant would: a tie then
+        // leaves the same bytes whichever replica wins it.
+        v = mode == 1 ? double(t / 15000 % 5) : testing::random_value_step(rng, v);
+        if (chunks.back().size() == length) chunks.emplace_back(), length = 1 + rng() % 150;
+        chunks.back().emplace_back(t, v);
+      }
+      if (chunks.back().empty()) chunks.pop_back();
+      if (!chunks.empty()) replicas[r].push_back({l, chunks});
+    }
+  }
+  std::vector<std::unique_ptr<BlockReader>> blocks;
+  std::vector<const BlockReader*> readers;
+  for (auto& series : replicas) {
+    blocks.push_back(std::make_unique<BlockReader>(write_block(tmp_.path(), series, 0, kEnd)));
+    readers.push_back(blocks.back().get());
+  }
+  const auto plain = copies_by_series(readers);
+  // Chunks that overlap no other of their series: copied without a merge.
+  uint64_t alone = 0;
+  for (const auto& [l, copies] : plain) {
+    std::vector<std::pair<int64_t, int64_t>> ranges;
+    for (const auto& c : copies)
+      for (const auto& m : c.chunks) ranges.emplace_back(m.min_time, m.max_time);
+    std::sort(ranges.begin(), ranges.end());
+    int64_t reach = std::numeric_limits<int64_t>::min();
+    for (size_t k = 0; k < ranges.size(); ++k) {
+      const bool after_all = ranges[k].first > reach;
+      reach = std::max(reach, ranges[k].second);
+      alone += after_all && (k + 1 == ranges.size() || ranges[k + 1].first > ranges[k].second);
+    }
+  }
+  auto tagged = plain;
+  const std::vector<Interval> elsewhere{{kEnd * 10, kEnd * 10 + 1}};
+  for (auto& [l, copies] : tagged)
+    for (auto& c : copies) c.deleted = &elsewhere;
+
+  for (bool read_ahead : {false, true}) {
+    SCOPED_TRACE(read_ahead);
+    SeriesMerger by_plain(DedupMode::kChain), by_tags(DedupMode::kChain);
+    const auto got = merge_all(by_plain, plain, read_ahead);
+    const auto want = merge_all(by_tags, tagged, read_ahead);
+    expect_same_chunks(got, want);
+    EXPECT_EQ(by_plain.chunks_copied(), by_tags.chunks_copied());
+    EXPECT_EQ(by_plain.chunks_reencoded(), by_tags.chunks_reencoded());
+    // Both kinds of chunk, and chunks copied whole out of merged regions,
+    // not only those that overlap nothing.
+    EXPECT_GT(by_plain.chunks_reencoded(), 300u);
+    EXPECT_GT(by_plain.chunks_copied(), alone + 20);
   }
 }
 

@@ -259,6 +259,7 @@ struct EncodeLanes {
   __m512i pending;  // its bits (0-7)
   __m512i t, t_delta, v;
   __m512i leading, trailing;  // the value window; leading 0xff: none yet
+  __m512i stride;             // bytes from one sample to the next
 };
 
 // Appends, to each lane in `lanes`, the n bits (at most 120) left-aligned
@@ -320,13 +321,12 @@ struct EncodeLanes {
 
 // Sample k of every lane that has one: the same choices as the loop of
 // xor_encode_chunk and put_value, each made per lane.
-[[gnu::always_inline]] PROMBLOCK_AVX512 inline void encode_step(EncodeLanes& g, __mmask8 lanes,
-                                                                int64_t stride) {
+[[gnu::always_inline]] PROMBLOCK_AVX512 inline void encode_step(EncodeLanes& g, __mmask8 lanes) {
   const __m512i c64 = _mm512_set1_epi64(64);
   const __m512i zero = _mm512_setzero_si512();
   const __m512i t = _mm512_mask_i64gather_epi64(zero, lanes, g.next, nullptr, 1);
   const __m512i v = _mm512_mask_i64gather_epi64(zero, lanes, g.next, (const void*)8, 1);
-  g.next = _mm512_add_epi64(g.next, _mm512_set1_epi64(stride));
+  g.next = _mm512_add_epi64(g.next, g.stride);
 
   // The timestamp's delta-of-delta, in the smallest bucket it fits:
   // -(2^(b-1) - 1) <= dod <= 2^(b-1), i.e. dod + 2^(b-1) - 1 < 2^b unsigned.
@@ -413,9 +413,10 @@ struct EncodeLanes {
   g.v = _mm512_mask_mov_epi64(g.v, lanes, v);
 }
 
-PROMBLOCK_AVX512 void encode_lanes(std::span<XorLaneEncoder::Chunk> chunks, size_t stride) {
+PROMBLOCK_AVX512 void encode_lanes(std::span<XorLaneEncoder::Chunk> chunks, size_t default_stride) {
   alignas(64) uint64_t next[8] = {}, out[8] = {}, partial[8] = {}, pending[8] = {}, t[8] = {},
-                       t_delta[8] = {}, v[8] = {}, leading[8] = {}, trailing[8] = {}, n[8] = {};
+                       t_delta[8] = {}, v[8] = {}, leading[8] = {}, trailing[8] = {}, n[8] = {},
+                       strides[8] = {};
   uint32_t longest = 0;
   for (size_t j = 0; j < chunks.size(); ++j) {
     const XorLaneEncoder::Chunk& c = chunks[j];
@@ -425,6 +426,8 @@ PROMBLOCK_AVX512 void encode_lanes(std::span<XorLaneEncoder::Chunk> chunks, size
       uint64_t v_bits;
     } head[2];
     const auto* bytes = static_cast<const uint8_t*>(c.samples);
+    const size_t stride = c.stride ? c.stride : default_stride;
+    strides[j] = stride;
     std::memcpy(&head[0], bytes, sizeof(Sample));
     if (c.n > 1) std::memcpy(&head[1], bytes + stride, sizeof(Sample));
     batch_detail::BitWriter w{c.dst + 2};
@@ -443,13 +446,13 @@ PROMBLOCK_AVX512 void encode_lanes(std::span<XorLaneEncoder::Chunk> chunks, size
     n[j] = c.n;
     longest = std::max(longest, c.n);
   }
-  EncodeLanes g{
-      _mm512_load_si512(next),    _mm512_load_si512(out),     _mm512_load_si512(partial),
-      _mm512_load_si512(pending), _mm512_load_si512(t),       _mm512_load_si512(t_delta),
-      _mm512_load_si512(v),       _mm512_load_si512(leading), _mm512_load_si512(trailing)};
+  EncodeLanes g{_mm512_load_si512(next),    _mm512_load_si512(out),     _mm512_load_si512(partial),
+                _mm512_load_si512(pending), _mm512_load_si512(t),       _mm512_load_si512(t_delta),
+                _mm512_load_si512(v),       _mm512_load_si512(leading), _mm512_load_si512(trailing),
+                _mm512_load_si512(strides)};
   const __m512i samples = _mm512_load_si512(n);
   for (uint32_t k = 2; k < longest; ++k)
-    encode_step(g, _mm512_cmpgt_epu64_mask(samples, _mm512_set1_epi64(k)), int64_t(stride));
+    encode_step(g, _mm512_cmpgt_epu64_mask(samples, _mm512_set1_epi64(k)));
   _mm512_store_si512(out, g.out);
   _mm512_store_si512(pending, g.pending);
   for (size_t j = 0; j < chunks.size(); ++j) {

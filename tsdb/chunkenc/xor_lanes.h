@@ -54,14 +54,23 @@ class XorLaneDecoder {
   bool ok(int i) const { return ok_[size_t(i)]; }
   template <class Emit>
   void emit_samples(int i, Emit&& emit) const {
-    const uint64_t* t = t_.data() + at_[size_t(i)];
-    const uint64_t* v = v_.data() + at_[size_t(i)];
-    for (uint32_t k = 0, n = totals_[size_t(i)]; k < n; ++k)
-      emit(k, int64_t(t[k * kGroup]), v[k * kGroup]);
+    const Column c = column(i);
+    for (uint32_t k = 0; k < c.count; ++k) emit(k, int64_t(c.t[k * kStride]), c.v[k * kStride]);
+  }
+  // Or where they lie, until the next clear() or decode(): sample k's
+  // timestamp and value bits at t[k * kStride] and v[k * kStride].
+  static constexpr size_t kStride = 8;  // lanes in a register
+  struct Column {
+    const uint64_t* t;
+    const uint64_t* v;
+    uint32_t count;
+  };
+  Column column(int i) const {
+    return {t_.data() + at_[size_t(i)], v_.data() + at_[size_t(i)], totals_[size_t(i)]};
   }
 
  private:
-  static constexpr size_t kGroup = 8;  // lanes in a register
+  static constexpr size_t kGroup = kStride;
 
   std::vector<std::span<const uint8_t>> chunks_;
   std::vector<uint32_t> totals_;
@@ -92,10 +101,14 @@ class XorLaneEncoder {
     uint32_t n;           // 1 to 65535
     uint8_t* dst;         // room(n) bytes
     size_t size = 0;      // set by encode: the chunk's bytes at dst
+    // Its own stride, if not 0: a merge encodes chunks of tagged and of
+    // plain samples together.
+    size_t stride = 0;
   };
   // Encodes each chunk's samples, whose int64 timestamp is at byte 0 and
-  // value bits at byte 8 of each `stride` bytes, as xor_encode_chunk does.
-  // At most kLanes chunks; only where xor_lanes_supported().
+  // value bits at byte 8 of each `stride` bytes (or the chunk's own), as
+  // xor_encode_chunk does. At most kLanes chunks; only where
+  // xor_lanes_supported().
   static void encode(std::span<Chunk> chunks, size_t stride);
 };
 

@@ -2,30 +2,64 @@
 
 #include <algorithm>
 #include <limits>
+#include <vector>
 
 namespace promblock::merge {
 
 namespace {
 
 // The common case (two replicas) without the general loop's scans.
-void chain_merge_two(const SampleRun& a, const SampleRun& b, SampleRun& out) {
+template <class Sample, class Run>
+void chain_merge_two(const Run& a, const Run& b, Run& out) {
   const size_t start = out.size();
   out.resize(start + a.size() + b.size());
-  const TaggedSample *pa = a.data(), *ea = pa + a.size();
-  const TaggedSample *pb = b.data(), *eb = pb + b.size();
-  TaggedSample* o = out.data() + start;
-  // GCC compiles the selection below to a branch; choosing the pointer by
-  // mask arithmetic measured no faster (the loop is bound by moving
-  // 24-byte samples).
+  const Sample *pa = a.data(), *ea = pa + a.size();
+  const Sample *pb = b.data(), *eb = pb + b.size();
+  Sample* o = out.data() + start;
+  // A branch per sample: the replicas' alternation is predicted, and the
+  // next loads wait on nothing. Advancing b by the comparison's result
+  // (pb += take_b) chained each sample's loads to the one before: small's
+  // merge 6 % slower.
   while (pa < ea && pb < eb) {
-    bool take_a = pa->t <= pb->t, take_b = pb->t <= pa->t;  // both: a wins, b's is dropped
-    *o++ = *(take_a ? pa : pb);
-    pa += take_a;
-    pb += take_b;
+    if (pa->t < pb->t) {
+      *o++ = *pa++;
+    } else if (pb->t < pa->t) {
+      *o++ = *pb++;
+    } else {  // a wins, b's is dropped
+      *o++ = *pa++;
+      ++pb;
+    }
   }
   o = std::copy(pa, ea, o);
   o = std::copy(pb, eb, o);
   out.resize(size_t(o - out.data()));
+}
+
+template <class Sample, class Run>
+void chain_merge_append_any(std::span<const Run> runs, Run& out) {
+  if (runs.size() == 1) {
+    out.insert(out.end(), runs[0].begin(), runs[0].end());
+    return;
+  }
+  if (runs.size() == 2) return chain_merge_two<Sample>(runs[0], runs[1], out);
+  size_t total = out.size();
+  for (const auto& r : runs) total += r.size();
+  out.reserve(total);
+  std::vector<size_t> pos(runs.size(), 0);
+  // Few runs per series (one per overlapping input chunk group): a linear
+  // scan for the minimum beats a heap here.
+  for (;;) {
+    int best = -1;
+    for (size_t i = 0; i < runs.size(); ++i)
+      if (pos[i] < runs[i].size() &&
+          (best < 0 || runs[i][pos[i]].t < runs[size_t(best)][pos[size_t(best)]].t))
+        best = int(i);
+    if (best < 0) break;
+    const Sample& s = runs[size_t(best)][pos[size_t(best)]];
+    out.push_back(s);
+    for (size_t i = 0; i < runs.size(); ++i)
+      while (pos[i] < runs[i].size() && runs[i][pos[i]].t == s.t) ++pos[i];
+  }
 }
 
 }  // namespace
@@ -42,29 +76,11 @@ void chain_merge(std::span<const SampleRun> runs, SampleRun& out) {
 }
 
 void chain_merge_append(std::span<const SampleRun> runs, SampleRun& out) {
-  if (runs.size() == 1) {
-    out.insert(out.end(), runs[0].begin(), runs[0].end());
-    return;
-  }
-  if (runs.size() == 2) return chain_merge_two(runs[0], runs[1], out);
-  size_t total = out.size();
-  for (const auto& r : runs) total += r.size();
-  out.reserve(total);
-  std::vector<size_t> pos(runs.size(), 0);
-  // Few runs per series (one per overlapping input chunk group): a linear
-  // scan for the minimum beats a heap here.
-  for (;;) {
-    int best = -1;
-    for (size_t i = 0; i < runs.size(); ++i)
-      if (pos[i] < runs[i].size() &&
-          (best < 0 || runs[i][pos[i]].t < runs[size_t(best)][pos[size_t(best)]].t))
-        best = int(i);
-    if (best < 0) break;
-    const TaggedSample& s = runs[size_t(best)][pos[size_t(best)]];
-    out.push_back(s);
-    for (size_t i = 0; i < runs.size(); ++i)
-      while (pos[i] < runs[i].size() && runs[i][pos[i]].t == s.t) ++pos[i];
-  }
+  chain_merge_append_any<TaggedSample>(runs, out);
+}
+
+void chain_merge_append(std::span<const FloatRun> runs, FloatRun& out) {
+  chain_merge_append_any<FloatSample>(runs, out);
 }
 
 SampleRun penalty_merge(const SampleRun& a, const SampleRun& b) {

@@ -20,6 +20,8 @@ void chain_merge(std::span<const SampleRun> runs, SampleRun& out);
 // The same appended to `out` (which must not be one of the runs): the
 // samples already in it stay where they are unless it has to grow.
 void chain_merge_append(std::span<const SampleRun> runs, SampleRun& out);
+// The same for plain float samples.
+void chain_merge_append(std::span<const FloatRun> runs, FloatRun& out);
 
 // Thanos's penalty deduplication of two replicas, `a` ordered first:
 // follows one replica and switches to the other on gaps, never taking

@@ -91,11 +91,29 @@ void Rechunker::add_samples(std::span<const TaggedSample> samples,
   if (!hold_float_chunks_) encode_float_chunks(true);
 }
 
+void Rechunker::add_floats_kept(std::span<const FloatSample> samples,
+                                std::span<const WholeChunk> whole,
+                                std::span<const SourceChunk> sources, std::vector<ChunkData>& out) {
+  size_t from = 0;
+  for (const WholeChunk& w : whole) {
+    place_float_chunks(samples.subspan(from, w.at - from), out);
+    add_verbatim(sources[w.source], out);
+    from = w.at + sources[w.source].num_samples;
+  }
+  place_float_chunks(samples.subspan(from), out);
+  if (!hold_float_chunks_) encode_float_chunks(true);
+}
+
 void Rechunker::hold_waiting_chunks() {
   for (FloatChunk& c : float_chunks_) {
     if (c.held_at != kInRun) continue;
-    c.held_at = held_samples_.size();
-    held_samples_.insert(held_samples_.end(), c.samples, c.samples + c.n);
+    const size_t at = held_samples_.size();
+    held_samples_.resize(at + c.n);
+    FloatSample* held = held_samples_.data() + at;
+    with_samples(c, [&](const auto* samples) {
+      for (uint32_t k = 0; k < c.n; ++k) held[k] = {samples[k].t, samples[k].v_bits};
+    });
+    c.held_at = at;
   }
 }
 
@@ -247,6 +265,11 @@ void Rechunker::encode_floats(std::span<const TaggedSample> samples, std::vector
         return encoding_of(s) == uint8_t(chunkenc::Encoding::kXOR2);
       }))
     return encode_floats_st(samples, out);
+  place_float_chunks(samples, out);
+}
+
+template <class Sample>
+void Rechunker::place_float_chunks(std::span<const Sample> samples, std::vector<ChunkData>& out) {
   const bool in_lanes = chunkenc::xor_lanes_supported();
   while (!samples.empty()) {
     const size_t n = std::min(samples.size(), kMaxSamplesPerChunk);
@@ -256,7 +279,9 @@ void Rechunker::encode_floats(std::span<const TaggedSample> samples, std::vector
     } else {
       // Its place is taken now, its bytes written by encode_float_chunks
       // with others'.
-      float_chunks_.push_back({&out, out.size() - 1, samples.data(), kInRun, uint32_t(n)});
+      float_chunks_.push_back({&out, out.size() - 1,
+                               reinterpret_cast<const uint8_t*>(samples.data()), kInRun,
+                               uint32_t(n), uint32_t(sizeof(Sample))});
       if (float_chunks_.size() == chunkenc::XorLaneEncoder::kLanes) encode_float_chunks(false);
     }
     samples = samples.subspan(n);
@@ -293,9 +318,13 @@ void Rechunker::encode_float_chunks(bool all) {
     const size_t n = std::min(kLanes, count - next);
     for (size_t j = 0; j < n; ++j) {
       const FloatChunk& c = float_chunks_[next + j];
-      lanes[j] = {samples_of(c), c.n, lanes_out_.data() + j * kRoom};
+      lanes[j] = {nullptr, c.n, lanes_out_.data() + j * kRoom};
+      with_samples(c, [&](const auto* samples) {
+        lanes[j].samples = samples;
+        lanes[j].stride = sizeof(*samples);
+      });
     }
-    chunkenc::XorLaneEncoder::encode(std::span(lanes, n), sizeof(TaggedSample));
+    chunkenc::XorLaneEncoder::encode(std::span(lanes, n), 0);
     for (size_t j = 0; j < n; ++j) {
       const FloatChunk& c = float_chunks_[next + j];
       uint8_t* dst = reserve(lanes[j].size);
@@ -307,7 +336,8 @@ void Rechunker::encode_float_chunks(bool all) {
   }
   for (; next < count; ++next) {
     const FloatChunk& c = float_chunks_[next];
-    write_float_chunk(samples_of(c), c.n, (*c.out)[c.index]);
+    with_samples(c,
+                 [&](const auto* samples) { write_float_chunk(samples, c.n, (*c.out)[c.index]); });
   }
   float_chunks_.clear();
   held_samples_.clear();

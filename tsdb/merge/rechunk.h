@@ -90,6 +90,17 @@ class Rechunker {
                 SourceRange used = {}) {
     add_samples(samples, sources, out, histograms, starts, used);
   }
+  // A region's chunk whose samples survive whole, where the merged samples
+  // carry no tags: it starts at sample `at`.
+  struct WholeChunk {
+    size_t at;
+    uint32_t source;
+  };
+  // As add_kept(), for a region whose sources are all XOR chunks, merged
+  // into plain float samples; `whole` (in order) says which of its
+  // sources are copied whole and where they lie among the samples.
+  void add_floats_kept(std::span<const FloatSample> samples, std::span<const WholeChunk> whole,
+                       std::span<const SourceChunk> sources, std::vector<ChunkData>& out);
   // Copies out the samples of the chunks still waiting for lanes: call
   // before the samples given to add_kept() move or change.
   void hold_waiting_chunks();
@@ -129,6 +140,10 @@ class Rechunker {
   // Re-encodes samples [from, to) of the run being added.
   void encode(size_t from, size_t to, std::vector<ChunkData>& out);
   void encode_floats(std::span<const TaggedSample> samples, std::vector<ChunkData>& out);
+  // Places XOR chunks of at most 120 samples each for `samples`, to be
+  // written in lanes (encode_float_chunks) or, without lanes, at once.
+  template <class Sample>
+  void place_float_chunks(std::span<const Sample> samples, std::vector<ChunkData>& out);
   // Floats of which some come from XOR2 chunks: XOR2 and XOR chunks cut
   // where Prometheus 3.14's seriesToChunkEncoder cuts them.
   void encode_floats_st(std::span<const TaggedSample> samples, std::vector<ChunkData>& out);
@@ -190,14 +205,20 @@ class Rechunker {
   // when it returns are copied (the runs they come from are scratch).
   struct FloatChunk {
     std::vector<ChunkData>* out;
-    size_t index;                 // in *out
-    const TaggedSample* samples;  // in the run being added, or
-    size_t held_at;               // in held_samples_ once copied (else kInRun)
+    size_t index;            // in *out
+    const uint8_t* samples;  // in the run being added (TaggedSample or FloatSample), or
+    size_t held_at;          // in held_samples_ once copied (else kInRun)
     uint32_t n;
+    uint32_t stride;  // of the samples in the run: sizeof either
   };
   static constexpr size_t kInRun = ~size_t(0);
-  const TaggedSample* samples_of(const FloatChunk& c) const {
-    return c.held_at == kInRun ? c.samples : held_samples_.data() + c.held_at;
+  // Calls fn with a pointer to c's samples, of their type.
+  template <class Fn>
+  void with_samples(const FloatChunk& c, Fn&& fn) const {
+    if (c.held_at != kInRun) return fn(held_samples_.data() + c.held_at);
+    if (c.stride == sizeof(TaggedSample))
+      return fn(reinterpret_cast<const TaggedSample*>(c.samples));
+    fn(reinterpret_cast<const FloatSample*>(c.samples));
   }
   // add() and add_kept(), but for what becomes of the chunks waiting for
   // lanes at the end.
@@ -205,7 +226,7 @@ class Rechunker {
                    std::vector<ChunkData>& out, HistogramStore histograms, StartTimes starts,
                    SourceRange used);
   std::vector<FloatChunk> float_chunks_;
-  UninitializedVector<TaggedSample> held_samples_;
+  FloatRun held_samples_;  // only their times and values: all the encoder reads
   bool hold_float_chunks_ = false;
   std::vector<uint8_t> lanes_out_;  // scratch for encode_float_chunks()
   uint64_t copied_ = 0;

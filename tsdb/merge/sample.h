@@ -19,4 +19,14 @@ struct TaggedSample {
 // every one of them next.
 using SampleRun = UninitializedVector<TaggedSample>;
 
+// A float sample without its origin: where a region's chunks are all XOR
+// floats (no histograms, no start timestamps, no tombstones), a chain
+// merge finds its whole chunks from their time ranges instead of from
+// tags, and moves two thirds of the bytes.
+struct FloatSample {
+  int64_t t;
+  uint64_t v_bits;
+};
+using FloatRun = UninitializedVector<FloatSample>;
+
 }  // namespace promblock::merge

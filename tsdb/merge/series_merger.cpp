@@ -281,12 +281,15 @@ bool SeriesMerger::touched_by_tombstones(const Source& s) const {
   return false;
 }
 
+void SeriesMerger::fail_source(const Labels& labels, uint32_t i, const std::string& what) const {
+  const Source& s = sources_[i];
+  fail(s.copy->block->dir() + "/chunks",
+       "chunk " + hex64(s.meta.ref) + " of series " + labels_to_string(labels) + ": " + what);
+}
+
 void SeriesMerger::decode(const Labels& labels, uint32_t i, SampleRun& run) const {
   const Source& s = sources_[i];
-  auto fail_chunk = [&](const std::string& what) {
-    fail(s.copy->block->dir() + "/chunks",
-         "chunk " + hex64(s.meta.ref) + " of series " + labels_to_string(labels) + ": " + what);
-  };
+  auto fail_chunk = [&](const std::string& what) { fail_source(labels, i, what); };
   const size_t first = run.size();
   using chunkenc::Encoding;
   switch (Encoding(s.chunk.encoding)) {
@@ -363,26 +366,28 @@ void SeriesMerger::decode_xor2(uint32_t i, SampleRun& run, const Fail& fail_chun
   if (!any_start) starts.clear();  // all 0: no lookups needed
 }
 
-template <class Fail>
-void SeriesMerger::decode_floats(uint32_t i, SampleRun& run, const Fail& fail_chunk) const {
+template <class Run, class Fail>
+void SeriesMerger::decode_floats(uint32_t i, Run& run, const Fail& fail_chunk) const {
   const Source& s = sources_[i];
   // The whole-chunk decoder (see xor_batch.h): this runs for every sample
   // of every overlapping chunk.
   const uint32_t total = s.chunk.num_samples;
   const size_t first = run.size();
   run.resize(first + total);
-  TaggedSample* out = run.data() + first;
+  auto* out = run.data() + first;
   // Chunk and position go in one 8-byte store: the copy out of the lanes'
   // rows is bound by its stores (four a sample as the compiler left it).
   static_assert(offsetof(TaggedSample, position) == offsetof(TaggedSample, chunk) + 4);
   auto emit = [&](uint32_t k, int64_t t, uint64_t v_bits) __attribute__((always_inline)) {
-    TaggedSample& o = out[k];
+    auto& o = out[k];
     o.t = t;
     o.v_bits = v_bits;
-    const uint64_t tag = std::endian::native == std::endian::little
-                             ? uint64_t(i) | uint64_t(k) << 32
-                             : uint64_t(k) | uint64_t(i) << 32;
-    std::memcpy(&o.chunk, &tag, sizeof tag);
+    if constexpr (std::is_same_v<std::remove_reference_t<decltype(o)>, TaggedSample>) {
+      const uint64_t tag = std::endian::native == std::endian::little
+                               ? uint64_t(i) | uint64_t(k) << 32
+                               : uint64_t(k) | uint64_t(i) << 32;
+      std::memcpy(&o.chunk, &tag, sizeof tag);
+    }
   };
   if (s.decoder && s.decoder->ok(s.lane)) {
     ++(s.decoder == &lanes_ ? decoded_ahead_ : decoded_by_region_);
@@ -448,12 +453,7 @@ std::span<SampleRun> SeriesMerger::decode_runs(const Labels& labels,
   const Source* prev = nullptr;
   for (uint32_t k : order) {
     const Source& s = sources_[k];
-    // Consecutive chunks of one replica that do not overlap extend one run,
-    // across its blocks too: the merge then sees one run per replica
-    // instead of one per chunk or block.
-    bool extends = prev && prev->copy->replica_rank == s.copy->replica_rank &&
-                   s.meta.min_time > prev->meta.max_time;
-    if (!extends) {
+    if (!extends_run(prev, s)) {
       if (used == runs_.size()) runs_.emplace_back();
       runs_[used++].clear();
     }
@@ -509,13 +509,14 @@ void SeriesMerger::merge_chain(const Labels& labels, size_t begin, size_t end,
       std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
         return sources_[a].copy->replica_rank < sources_[b].copy->replica_rank;
       });
+      if (merge_chain_floats(labels, order, out)) return;
       // Decoded first: that fills histograms().
       std::span<const SampleRun> runs = decode_runs(labels, order);
       if (runs.size() == 1)
         return rechunker_.add(runs[0], source_chunks_, out, histograms(), starts_, {i, region_end});
       // Merged after the earlier regions of the series whose chunks still
       // wait for lanes: those read their samples there, uncopied.
-      if (!rechunker_.reads_kept_samples()) chained_.clear();
+      if (!rechunker_.reads_kept_samples()) chained_.clear(), chained_floats_.clear();
       size_t need = chained_.size();
       for (const SampleRun& r : runs) need += r.size();
       if (need > chained_.capacity()) {
@@ -528,6 +529,201 @@ void SeriesMerger::merge_chain(const Labels& labels, size_t begin, size_t end,
                           starts_, {i, region_end});
     }
   });
+}
+
+namespace {
+
+// The first sample of a segment (FloatSegment) whose timestamp is not
+// before t, as an index; n if none.
+template <class Segment>
+uint32_t first_not_before(const Segment& s, int64_t t) {
+  uint32_t lo = 0, hi = s.n;
+  while (lo < hi) {
+    const uint32_t mid = lo + (hi - lo) / 2;
+    if (int64_t(s.t[mid * s.stride]) < t)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+// Chain merge of two runs, each a list of segments, appended at `o`: as
+// chain_merge_append, reading the samples where they lie. Returns the end.
+template <class Segment>
+FloatSample* chain_merge_segments(std::span<const Segment> a, std::span<const Segment> b,
+                                  FloatSample* o) {
+  size_t ia = 0, ib = 0;
+  const uint64_t *ta = a[0].t, *va = a[0].v, *ea = ta + a[0].n * a[0].stride;
+  const uint64_t *tb = b[0].t, *vb = b[0].v, *eb = tb + b[0].n * b[0].stride;
+  size_t sa = a[0].stride, sb = b[0].stride;
+  auto next = [](std::span<const Segment> run, size_t& i, const uint64_t*& t, const uint64_t*& v,
+                 const uint64_t*& e, size_t& stride) {
+    if (i + 1 >= run.size()) return false;
+    ++i;
+    t = run[i].t, v = run[i].v, stride = run[i].stride, e = t + run[i].n * stride;
+    return true;
+  };
+  for (;;) {
+    // A branch per sample, not a selection by arithmetic: the replicas'
+    // alternation is predicted, and the loads then wait on nothing.
+    while (ta != ea && tb != eb) {
+      const int64_t x = int64_t(*ta), y = int64_t(*tb);
+      if (x < y) {
+        *o++ = {x, *va};
+        ta += sa, va += sa;
+      } else if (y < x) {
+        *o++ = {y, *vb};
+        tb += sb, vb += sb;
+      } else {  // a wins, b's is dropped
+        *o++ = {x, *va};
+        ta += sa, va += sa, tb += sb, vb += sb;
+      }
+    }
+    if (ta == ea && !next(a, ia, ta, va, ea, sa)) break;
+    if (tb == eb && !next(b, ib, tb, vb, eb, sb)) break;
+  }
+  auto rest = [&](std::span<const Segment> run, size_t i, const uint64_t* t, const uint64_t* v,
+                  const uint64_t* e, size_t stride) {
+    for (;;) {
+      for (; t != e; t += stride, v += stride) *o++ = {int64_t(*t), *v};
+      if (!next(run, i, t, v, e, stride)) return;
+    }
+  };
+  rest(a, ia, ta, va, ea, sa);
+  rest(b, ib, tb, vb, eb, sb);
+  return o;
+}
+
+}  // namespace
+
+bool SeriesMerger::merge_chain_floats(const Labels& labels, std::span<const uint32_t> order,
+                                      std::vector<ChunkData>& out) {
+  for (uint32_t k : order) {
+    read_unread(k);
+    const Source& s = sources_[k];
+    // Tombstones drop samples by time, whatever the chunk's range says.
+    if (s.chunk.encoding != uint8_t(chunkenc::Encoding::kXOR) ||
+        (s.copy->deleted && !s.copy->deleted->empty()))
+      return false;
+  }
+  decode_in_lanes(order);
+  // Runs as decode_runs makes them; a chunk the lanes decoded stays there.
+  float_segments_.clear();
+  float_run_starts_.clear();
+  loose_floats_.clear();
+  const Source* prev = nullptr;
+  for (uint32_t k : order) {
+    const Source& s = sources_[k];
+    if (!extends_run(prev, s)) float_run_starts_.push_back(uint32_t(float_segments_.size()));
+    const uint32_t run = uint32_t(float_run_starts_.size() - 1);
+    prev = &s;
+    if (s.decoder && s.decoder->ok(s.lane)) {
+      ++(s.decoder == &lanes_ ? decoded_ahead_ : decoded_by_region_);
+      const auto c = s.decoder->column(s.lane);
+      float_segments_.push_back({c.t, c.v, chunkenc::XorLaneDecoder::kStride, c.count, run, k, 0});
+      continue;
+    }
+    // Decoded here; where to, once all are (loose_floats_ grows meanwhile).
+    const size_t at = loose_floats_.size();
+    decode_floats(k, loose_floats_, [&](const std::string& what) { fail_source(labels, k, what); });
+    float_segments_.push_back(
+        {nullptr, nullptr, 2, uint32_t(loose_floats_.size() - at), run, k, at});
+  }
+  float_run_starts_.push_back(uint32_t(float_segments_.size()));
+  size_t total = 0;
+  for (FloatSegment& g : float_segments_) {
+    if (!g.t) {
+      const FloatSample* x = loose_floats_.data() + g.loose_at;
+      g.t = reinterpret_cast<const uint64_t*>(&x->t), g.v = &x->v_bits;
+    }
+    total += g.n;
+  }
+  // Empty segments would end a run early in the merge below.
+  std::erase_if(float_segments_, [](const FloatSegment& g) { return g.n == 0; });
+  float_run_starts_.clear();
+  for (size_t j = 0; j < float_segments_.size(); ++j)
+    if (j == 0 || float_segments_[j].run != float_segments_[j - 1].run)
+      float_run_starts_.push_back(uint32_t(j));
+  float_run_starts_.push_back(uint32_t(float_segments_.size()));
+  const size_t runs = float_run_starts_.size() - 1;
+  // Merged after the earlier regions whose chunks still wait for lanes, as
+  // merge_chain does.
+  if (!rechunker_.reads_kept_samples()) chained_floats_.clear(), chained_.clear();
+  const size_t from = chained_floats_.size();
+  if (from + total > chained_floats_.capacity()) {
+    rechunker_.hold_waiting_chunks();
+    chained_floats_.reserve(std::max(from + total, 2 * chained_floats_.capacity()));
+  }
+  auto run_segments = [&](size_t r) {
+    return std::span<const FloatSegment>(float_segments_)
+        .subspan(float_run_starts_[r], float_run_starts_[r + 1] - float_run_starts_[r]);
+  };
+  if (runs == 2) {
+    chained_floats_.resize(from + total);
+    FloatSample* end =
+        chain_merge_segments(run_segments(0), run_segments(1), chained_floats_.data() + from);
+    chained_floats_.resize(size_t(end - chained_floats_.data()));
+  } else {
+    // One run or more than two (a third replica, overlapping chunks of one):
+    // copied out and merged the general way.
+    if (float_runs_.size() < runs) float_runs_.resize(runs);
+    for (size_t r = 0; r < runs; ++r) {
+      float_runs_[r].clear();
+      for (const FloatSegment& g : run_segments(r))
+        for (uint32_t k = 0; k < g.n; ++k)
+          float_runs_[r].push_back({int64_t(g.t[k * g.stride]), g.v[k * g.stride]});
+    }
+    chain_merge_append(std::span<const FloatRun>(float_runs_.data(), runs), chained_floats_);
+  }
+  const auto merged = std::span<const FloatSample>(chained_floats_).subspan(from);
+  find_whole_chunks(merged);
+  rechunker_.add_floats_kept(merged, whole_, source_chunks_, out);
+  return true;
+}
+
+void SeriesMerger::find_whole_chunks(std::span<const FloatSample> merged) {
+  // A source's samples lie whole and alone in the merge when no run
+  // before its own (those win on equal timestamps) has a sample within
+  // its first and last timestamps, and the merge holds no more samples
+  // between those than it has: what the tags of tagged samples would show.
+  whole_.clear();
+  for (const FloatSegment& g : float_segments_) {
+    if (g.n != sources_[g.source].chunk.num_samples) continue;
+    const int64_t first = g.first_t(), last = g.last_t();
+    bool alone = true;
+    for (size_t e = 0; e < float_segments_.size() && float_segments_[e].run < g.run && alone; ++e) {
+      const FloatSegment& earlier = float_segments_[e];
+      if (earlier.last_t() < first || earlier.first_t() > last) continue;
+      const uint32_t k = first_not_before(earlier, first);
+      alone = k == earlier.n || int64_t(earlier.t[k * earlier.stride]) > last;
+    }
+    if (!alone) continue;
+    const auto lo = std::partition_point(merged.begin(), merged.end(),
+                                         [first](const FloatSample& x) { return x.t < first; });
+    const size_t at = size_t(lo - merged.begin());
+    // The same samples, in case a chunk's own are out of order (a corrupt
+    // input): then its run is too, and the searches above mean nothing.
+    if (merged.size() - at < g.n || (at + g.n < merged.size() && merged[at + g.n].t <= last))
+      continue;
+    bool same = true;
+    for (uint32_t k = 0; k < g.n && same; ++k)
+      same = uint64_t(merged[at + k].t) == g.t[k * g.stride] &&
+             merged[at + k].v_bits == g.v[k * g.stride];
+    if (same) whole_.push_back({at, g.source});
+  }
+  std::sort(
+      whole_.begin(), whole_.end(),
+      [](const Rechunker::WholeChunk& a, const Rechunker::WholeChunk& b) { return a.at < b.at; });
+  // They cannot overlap unless a corrupt input's chunks of one run do
+  // (their metas lying about their times): then only the first is whole.
+  size_t kept = 0, end = 0;
+  for (const Rechunker::WholeChunk& w : whole_) {
+    if (kept > 0 && w.at < end) continue;
+    whole_[kept++] = w;
+    end = w.at + sources_[w.source].chunk.num_samples;
+  }
+  whole_.resize(kept);
 }
 
 }  // namespace promblock::merge

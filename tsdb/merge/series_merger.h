@@ -5,6 +5,7 @@
 // ones are decoded, merged and re-encoded.
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -160,10 +161,20 @@ class SeriesMerger {
   // Reads source i's chunk if its copy left it unread.
   void read_unread(uint32_t i);
   bool touched_by_tombstones(const Source& s) const;
+  // Fails on source i's chunk of the series, saying what is wrong with it.
+  [[noreturn]] void fail_source(const Labels& labels, uint32_t i, const std::string& what) const;
+  // Whether source s continues the run of prev (the source before it in a
+  // region's order): consecutive chunks of one replica that do not overlap
+  // extend one run, across its blocks too, so that a merge sees one run
+  // per replica instead of one per chunk or block.
+  static bool extends_run(const Source* prev, const Source& s) {
+    return prev && prev->copy->replica_rank == s.copy->replica_rank &&
+           s.meta.min_time > prev->meta.max_time;
+  }
   // Decodes source i into a tagged run, dropping deleted samples.
   void decode(const Labels& labels, uint32_t i, SampleRun& run) const;
-  template <class Fail>
-  void decode_floats(uint32_t i, SampleRun& run, const Fail& fail_chunk) const;
+  template <class Run, class Fail>
+  void decode_floats(uint32_t i, Run& run, const Fail& fail_chunk) const;
   template <class Fail>
   void decode_xor2(uint32_t i, SampleRun& run, const Fail& fail_chunk) const;
   template <class Iterator, class Sample, class Fail>
@@ -179,6 +190,15 @@ class SeriesMerger {
   // Each merges sources_[begin, end) and appends their chunks to `out`.
   void merge_penalty(const Labels& labels, size_t begin, size_t end, std::vector<ChunkData>& out);
   void merge_chain(const Labels& labels, size_t begin, size_t end, std::vector<ChunkData>& out);
+  // merge_chain's region of the sources in `order` (by replica rank), as
+  // plain float samples, where every source is an XOR chunk of a copy
+  // without tombstones (most regions): returns false where not, having
+  // read its unread sources and nothing more.
+  bool merge_chain_floats(const Labels& labels, std::span<const uint32_t> order,
+                          std::vector<ChunkData>& out);
+  // Which of the region's sources survive the merge of their runs into
+  // `merged` whole, into whole_ in the order they lie there.
+  void find_whole_chunks(std::span<const FloatSample> merged);
 
   DedupMode mode_;
   Rechunker rechunker_;
@@ -189,6 +209,27 @@ class SeriesMerger {
   // merge_chain's merged regions of the series, one after another: the
   // rechunker reads its chunks waiting for lanes here (add_kept).
   SampleRun chained_;
+  // merge_chain_floats's sources' samples (by the region's order), where
+  // they lie: in a lane decoder's rows, or else in loose_floats_. A run
+  // is a stretch of them (decode_runs), merged straight from there.
+  struct FloatSegment {
+    const uint64_t* t;
+    const uint64_t* v;
+    size_t stride;  // in words
+    uint32_t n;
+    uint32_t run;
+    uint32_t source;
+    size_t loose_at;  // where in loose_floats_, until t and v point there
+    int64_t first_t() const { return int64_t(t[0]); }
+    int64_t last_t() const { return int64_t(t[(n - 1) * stride]); }
+  };
+  std::vector<FloatSegment> float_segments_;
+  std::vector<uint32_t> float_run_starts_;  // each run's first segment, then their end
+  FloatRun loose_floats_;
+  std::vector<FloatRun> float_runs_;  // runs copied out: one alone, or more than two
+  // merge_chain_floats's merged regions (as chained_) and whole chunks.
+  FloatRun chained_floats_;
+  std::vector<Rechunker::WholeChunk> whole_;
   std::vector<SampleRun> replicas_;           // penalty's per-replica runs, reused
   SampleRun deduplicated_;                    // penalty's result, reused
   mutable std::vector<uint8_t> scratch_;      // the padded copy of a chunk being decoded

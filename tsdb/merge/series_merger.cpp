@@ -92,7 +92,8 @@ bool SeriesMerger::passes_unread_through(std::span<const SeriesCopy> copies) con
 
 void SeriesMerger::collect_sources(std::span<const SeriesCopy> copies) {
   sources_.clear();
-  for (const auto& c : copies)
+  copy_ends_.clear();
+  for (const auto& c : copies) {
     for (const auto& m : c.chunks) {
       if (c.unread) {
         // Only where it lies: a linked segment holds it, and it is read
@@ -107,6 +108,8 @@ void SeriesMerger::collect_sources(std::span<const SeriesCopy> copies) {
       auto chunk = read_chunk(c, m, lane);
       sources_.push_back({&c, m, source_of(c, m, chunk), lane >= 0 ? &lanes_ : nullptr, lane});
     }
+    copy_ends_.push_back(sources_.size());
+  }
   // Penalty takes one cluster at a time: each must be one stretch, even
   // where a damaged block has chunks outside its time range. (Clusters are
   // numbered in time order; chain ignores them.)
@@ -118,8 +121,26 @@ void SeriesMerger::collect_sources(std::span<const SeriesCopy> copies) {
   };
   // Copies of blocks that follow one another in time (a level's inputs)
   // come in order already: the sort's scratch buffer is not needed.
-  if (!std::is_sorted(sources_.begin(), sources_.end(), before))
-    std::stable_sort(sources_.begin(), sources_.end(), before);
+  if (!std::is_sorted(sources_.begin(), sources_.end(), before)) {
+    // Each copy's chunks come in time order (its index lists them so):
+    // merging those stretches gives what a stable sort would, without
+    // allocating its buffer for every series.
+    bool stretches_sorted = true;
+    for (size_t k = 0, from = 0; k < copy_ends_.size() && stretches_sorted; from = copy_ends_[k++])
+      stretches_sorted = std::is_sorted(sources_.begin() + std::ptrdiff_t(from),
+                                        sources_.begin() + std::ptrdiff_t(copy_ends_[k]), before);
+    if (!stretches_sorted) {
+      std::stable_sort(sources_.begin(), sources_.end(), before);
+    } else {
+      for (size_t k = 1; k < copy_ends_.size(); ++k) {
+        const auto begin = sources_.begin(), done = begin + std::ptrdiff_t(copy_ends_[k - 1]),
+                   end = begin + std::ptrdiff_t(copy_ends_[k]);
+        merged_sources_.clear();
+        std::merge(begin, done, done, end, std::back_inserter(merged_sources_), before);
+        std::copy(merged_sources_.begin(), merged_sources_.end(), begin);
+      }
+    }
+  }
   source_chunks_.clear();
   for (const auto& s : sources_) source_chunks_.push_back(s.chunk);
   if (starts_.size() < sources_.size()) starts_.resize(sources_.size());
@@ -493,7 +514,7 @@ void SeriesMerger::merge_penalty(const Labels& labels, size_t begin, size_t end,
 void SeriesMerger::merge_chain(const Labels& labels, size_t begin, size_t end,
                                std::vector<ChunkData>& out) {
   // Walk regions of chunks whose time ranges overlap (transitively).
-  std::vector<uint32_t> order;
+  std::vector<uint32_t>& order = region_order_;
   auto range_of = [&](size_t k) {
     return std::pair(sources_[k].meta.min_time, sources_[k].meta.max_time);
   };
@@ -503,12 +524,19 @@ void SeriesMerger::merge_chain(const Labels& labels, size_t begin, size_t end,
       rechunker_.add_verbatim(sources_[i].chunk, out);
     } else {
       // Runs ordered by replica rank so that on equal timestamps the
-      // replica ordered first wins.
+      // replica ordered first wins: a stable sort by rank, rank by rank
+      // (there are few).
       order.clear();
-      for (size_t k = i; k < region_end; ++k) order.push_back(uint32_t(k));
-      std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-        return sources_[a].copy->replica_rank < sources_[b].copy->replica_rank;
-      });
+      uint32_t rank = UINT32_MAX, next_rank = UINT32_MAX;
+      for (size_t k = i; k < region_end; ++k) rank = std::min(rank, sources_[k].copy->replica_rank);
+      for (; order.size() < region_end - i; rank = next_rank) {
+        next_rank = UINT32_MAX;
+        for (size_t k = i; k < region_end; ++k) {
+          const uint32_t r = sources_[k].copy->replica_rank;
+          if (r == rank) order.push_back(uint32_t(k));
+          if (r > rank) next_rank = std::min(next_rank, r);
+        }
+      }
       if (merge_chain_floats(labels, order, out)) return;
       // Decoded first: that fills histograms().
       std::span<const SampleRun> runs = decode_runs(labels, order);

@@ -202,7 +202,10 @@ class SeriesMerger {
 
   DedupMode mode_;
   Rechunker rechunker_;
-  std::vector<Source> sources_;  // sorted by min time, then replica rank
+  std::vector<Source> sources_;         // sorted by min time, then replica rank
+  std::vector<size_t> copy_ends_;       // collect_sources's: where each copy's chunks end
+  std::vector<Source> merged_sources_;  // collect_sources's scratch
+  std::vector<uint32_t> region_order_;  // merge_chain's scratch
   std::vector<SourceChunk> source_chunks_;
   std::vector<SampleRun> runs_;  // scratch, reused across series
   SampleRun merged_;             // scratch, reused across series

@@ -92,8 +92,7 @@ bool SeriesMerger::passes_unread_through(std::span<const SeriesCopy> copies) con
 
 void SeriesMerger::collect_sources(std::span<const SeriesCopy> copies) {
   sources_.clear();
-  copy_ends_.clear();
-  for (const auto& c : copies) {
+  for (const auto& c : copies)
     for (const auto& m : c.chunks) {
       if (c.unread) {
         // Only where it lies: a linked segment holds it, and it is read
@@ -108,8 +107,6 @@ void SeriesMerger::collect_sources(std::span<const SeriesCopy> copies) {
       auto chunk = read_chunk(c, m, lane);
       sources_.push_back({&c, m, source_of(c, m, chunk), lane >= 0 ? &lanes_ : nullptr, lane});
     }
-    copy_ends_.push_back(sources_.size());
-  }
   // Penalty takes one cluster at a time: each must be one stretch, even
   // where a damaged block has chunks outside its time range. (Clusters are
   // numbered in time order; chain ignores them.)
@@ -120,21 +117,22 @@ void SeriesMerger::collect_sources(std::span<const SeriesCopy> copies) {
     return a.copy->replica_rank < b.copy->replica_rank;
   };
   // Copies of blocks that follow one another in time (a level's inputs)
-  // come in order already: the sort's scratch buffer is not needed.
-  if (!std::is_sorted(sources_.begin(), sources_.end(), before)) {
-    // Each copy's chunks come in time order (its index lists them so):
-    // merging those stretches gives what a stable sort would, without
-    // allocating its buffer for every series.
-    bool stretches_sorted = true;
-    for (size_t k = 0, from = 0; k < copy_ends_.size() && stretches_sorted; from = copy_ends_[k++])
-      stretches_sorted = std::is_sorted(sources_.begin() + std::ptrdiff_t(from),
-                                        sources_.begin() + std::ptrdiff_t(copy_ends_[k]), before);
-    if (!stretches_sorted) {
+  // come in order already: the sort's scratch buffer is not needed. Else
+  // the sources are a few stretches in order (each copy's chunks are, and
+  // a replica's copies of consecutive blocks together): merging those
+  // gives what a stable sort would, without allocating its buffer for
+  // every series.
+  run_ends_.clear();
+  for (size_t i = 1; i < sources_.size(); ++i)
+    if (before(sources_[i], sources_[i - 1])) run_ends_.push_back(i);
+  if (!run_ends_.empty()) {
+    run_ends_.push_back(sources_.size());
+    if (run_ends_.size() > 4) {
       std::stable_sort(sources_.begin(), sources_.end(), before);
     } else {
-      for (size_t k = 1; k < copy_ends_.size(); ++k) {
-        const auto begin = sources_.begin(), done = begin + std::ptrdiff_t(copy_ends_[k - 1]),
-                   end = begin + std::ptrdiff_t(copy_ends_[k]);
+      for (size_t k = 1; k < run_ends_.size(); ++k) {
+        const auto begin = sources_.begin(), done = begin + std::ptrdiff_t(run_ends_[k - 1]),
+                   end = begin + std::ptrdiff_t(run_ends_[k]);
         merged_sources_.clear();
         std::merge(begin, done, done, end, std::back_inserter(merged_sources_), before);
         std::copy(merged_sources_.begin(), merged_sources_.end(), begin);

@@ -203,7 +203,7 @@ class SeriesMerger {
   DedupMode mode_;
   Rechunker rechunker_;
   std::vector<Source> sources_;         // sorted by min time, then replica rank
-  std::vector<size_t> copy_ends_;       // collect_sources's: where each copy's chunks end
+  std::vector<size_t> run_ends_;        // collect_sources's: where its stretches in order end
   std::vector<Source> merged_sources_;  // collect_sources's scratch
   std::vector<uint32_t> region_order_;  // merge_chain's scratch
   std::vector<SourceChunk> source_chunks_;

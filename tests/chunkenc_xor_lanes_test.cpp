@@ -181,10 +181,10 @@ TEST_F(XorLaneEncoderTest, WritesTheBytesOfTheOneByOneEncoder) {
       want[j].resize(xor_encode_chunk(samples[j].data(), samples[j].size(), want[j].data()));
       // Exactly the room it asks for, so that AddressSanitizer sees overruns.
       dst[j].resize(XorLaneEncoder::room(samples[j].size()));
-      lanes[j] = {samples[j].data(), uint32_t(samples[j].size()), dst[j].data()};
+      lanes[j] = {samples[j].data(), uint32_t(samples[j].size()), dst[j].data(), 0, sizeof(Tagged)};
       if (rng() % 2) lanes[j].samples = plain[j].data(), lanes[j].stride = sizeof(plain[j][0]);
     }
-    XorLaneEncoder::encode(std::span(lanes, count), sizeof(Tagged));
+    XorLaneEncoder::encode(std::span(lanes, count));
     for (size_t j = 0; j < count; ++j) {
       ASSERT_EQ(lanes[j].size, want[j].size()) << "round " << round << " chunk " << j;
       ASSERT_TRUE(std::equal(want[j].begin(), want[j].end(), dst[j].begin()))
@@ -204,9 +204,10 @@ TEST_F(XorLaneEncoderTest, EncodesWhatTheIteratorReadsBack) {
     for (size_t j = 0; j < series.size(); ++j) {
       series[j] = testing::random_xor_samples(rng, 1 + rng() % 300);
       dst[j].resize(XorLaneEncoder::room(series[j].size()));
-      lanes[j] = {series[j].data(), uint32_t(series[j].size()), dst[j].data()};
+      lanes[j] = {series[j].data(), uint32_t(series[j].size()), dst[j].data(), 0,
+                  sizeof(testing::XorSample)};
     }
-    XorLaneEncoder::encode(lanes, sizeof(testing::XorSample));
+    XorLaneEncoder::encode(lanes);
     for (size_t j = 0; j < series.size(); ++j) {
       auto [got, ok] = reference_decode(std::span(dst[j].data(), lanes[j].size));
       ASSERT_TRUE(ok) << "round " << round << " chunk " << j;

@@ -78,9 +78,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<uint8_t> got(chunkenc::XorLaneEncoder::room(it_samples.size()));
   std::vector<uint8_t> other_dst(chunkenc::XorLaneEncoder::room(other.size()));
   chunkenc::XorLaneEncoder::Chunk chunks[2] = {
-      {other.data(), uint32_t(other.size()), other_dst.data()},
-      {it_samples.data(), uint32_t(it_samples.size()), got.data()}};
-  chunkenc::XorLaneEncoder::encode(chunks, sizeof(Sample));
+      {other.data(), uint32_t(other.size()), other_dst.data(), 0, sizeof(Sample)},
+      {it_samples.data(), uint32_t(it_samples.size()), got.data(), 0, sizeof(Sample)}};
+  chunkenc::XorLaneEncoder::encode(chunks);
   if (chunks[1].size != want.size() || !std::equal(want.begin(), want.end(), got.begin()))
     __builtin_trap();
   if (chunks[0].size != valid.size() || !std::equal(valid.begin(), valid.end(), other_dst.begin()))

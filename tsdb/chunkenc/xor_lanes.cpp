@@ -413,7 +413,7 @@ struct EncodeLanes {
   g.v = _mm512_mask_mov_epi64(g.v, lanes, v);
 }
 
-PROMBLOCK_AVX512 void encode_lanes(std::span<XorLaneEncoder::Chunk> chunks, size_t default_stride) {
+PROMBLOCK_AVX512 void encode_lanes(std::span<XorLaneEncoder::Chunk> chunks) {
   alignas(64) uint64_t next[8] = {}, out[8] = {}, partial[8] = {}, pending[8] = {}, t[8] = {},
                        t_delta[8] = {}, v[8] = {}, leading[8] = {}, trailing[8] = {}, n[8] = {},
                        strides[8] = {};
@@ -426,7 +426,7 @@ PROMBLOCK_AVX512 void encode_lanes(std::span<XorLaneEncoder::Chunk> chunks, size
       uint64_t v_bits;
     } head[2];
     const auto* bytes = static_cast<const uint8_t*>(c.samples);
-    const size_t stride = c.stride ? c.stride : default_stride;
+    const size_t stride = c.stride;
     strides[j] = stride;
     std::memcpy(&head[0], bytes, sizeof(Sample));
     if (c.n > 1) std::memcpy(&head[1], bytes + stride, sizeof(Sample));
@@ -580,11 +580,11 @@ void XorLaneDecoder::decode() {
 #endif
 }
 
-void XorLaneEncoder::encode(std::span<Chunk> chunks, size_t stride) {
+void XorLaneEncoder::encode(std::span<Chunk> chunks) {
 #if defined(__x86_64__)
-  encode_lanes(chunks, stride);
+  encode_lanes(chunks);
 #else
-  (void)chunks, (void)stride;
+  (void)chunks;
 #endif
 }
 

@@ -101,15 +101,14 @@ class XorLaneEncoder {
     uint32_t n;           // 1 to 65535
     uint8_t* dst;         // room(n) bytes
     size_t size = 0;      // set by encode: the chunk's bytes at dst
-    // Its own stride, if not 0: a merge encodes chunks of tagged and of
-    // plain samples together.
+    // Bytes from one sample to the next, each chunk its own: a merge
+    // encodes chunks of tagged and of plain samples together.
     size_t stride = 0;
   };
   // Encodes each chunk's samples, whose int64 timestamp is at byte 0 and
-  // value bits at byte 8 of each `stride` bytes (or the chunk's own), as
-  // xor_encode_chunk does. At most kLanes chunks; only where
-  // xor_lanes_supported().
-  static void encode(std::span<Chunk> chunks, size_t stride);
+  // value bits at byte 8 of each `stride` bytes, as xor_encode_chunk does.
+  // At most kLanes chunks; only where xor_lanes_supported().
+  static void encode(std::span<Chunk> chunks);
 };
 
 }  // namespace promblock::chunkenc

@@ -324,7 +324,7 @@ void Rechunker::encode_float_chunks(bool all) {
         lanes[j].stride = sizeof(*samples);
       });
     }
-    chunkenc::XorLaneEncoder::encode(std::span(lanes, n), 0);
+    chunkenc::XorLaneEncoder::encode(std::span(lanes, n));
     for (size_t j = 0; j < n; ++j) {
       const FloatChunk& c = float_chunks_[next + j];
       uint8_t* dst = reserve(lanes[j].size);

@@ -636,13 +636,12 @@ bool SeriesMerger::merge_chain_floats(const Labels& labels, std::span<const uint
   decode_in_lanes(order);
   // Runs as decode_runs makes them; a chunk the lanes decoded stays there.
   float_segments_.clear();
-  float_run_starts_.clear();
   loose_floats_.clear();
   const Source* prev = nullptr;
+  uint32_t run = 0;
   for (uint32_t k : order) {
     const Source& s = sources_[k];
-    if (!extends_run(prev, s)) float_run_starts_.push_back(uint32_t(float_segments_.size()));
-    const uint32_t run = uint32_t(float_run_starts_.size() - 1);
+    if (prev && !extends_run(prev, s)) ++run;
     prev = &s;
     if (s.decoder && s.decoder->ok(s.lane)) {
       ++(s.decoder == &lanes_ ? decoded_ahead_ : decoded_by_region_);
@@ -656,7 +655,6 @@ bool SeriesMerger::merge_chain_floats(const Labels& labels, std::span<const uint
     float_segments_.push_back(
         {nullptr, nullptr, 2, uint32_t(loose_floats_.size() - at), run, k, at});
   }
-  float_run_starts_.push_back(uint32_t(float_segments_.size()));
   size_t total = 0;
   for (FloatSegment& g : float_segments_) {
     if (!g.t) {
@@ -665,7 +663,8 @@ bool SeriesMerger::merge_chain_floats(const Labels& labels, std::span<const uint
     }
     total += g.n;
   }
-  // Empty segments would end a run early in the merge below.
+  // Empty segments would end a run early in the merge below; each run's
+  // first segment is found once they are gone.
   std::erase_if(float_segments_, [](const FloatSegment& g) { return g.n == 0; });
   float_run_starts_.clear();
   for (size_t j = 0; j < float_segments_.size(); ++j)

@@ -23,14 +23,22 @@ namespace {
 // hand-off between threads cheap. The batches in flight are memory touched
 // for the first time as a merge starts (on a VM about 10 us a page), which
 // weighs on short merges: a replica pair's small merge ran 3-5 % faster
-// with 512 chunks than with 1024. Merges of many inputs read a batch's
-// chunks with a pread per input, yet took about as long with 512 as with
-// 1024 (a fortnight's 48-input jobs the same under chain and 5 % slower
-// under penalty, a day's 24 inputs 2-3 % slower) for 12-16 % less peak
-// memory.
-constexpr size_t kBatchSeries = 1024, kBatchChunks = 512;
+// with 512 chunks than with 1024.
+constexpr size_t kBatchSeries = 1024, kMinBatchChunks = 512, kMaxBatchChunks = 1024;
+// A batch reads its chunks with a pread per input: a fortnight's 48-input
+// jobs, four chunks of each input per series, made 240 000 of them with
+// 512-chunk batches, ten of a few kB for every thousand input samples
+// against a replica pair's one in twenty thousand. At least this many
+// chunks per input and batch: 768 there, 1-3 % faster in alternating runs
+// for 1 MB more memory (1024 gave 5 MB more); a day's 24 inputs keep 512.
+constexpr size_t kBatchChunksPerInput = 16;
+
+size_t batch_chunks(size_t inputs) {
+  return std::clamp(kBatchChunksPerInput * inputs, kMinBatchChunks, kMaxBatchChunks);
+}
+
 // Chunks of unread copies (linked inputs) cost a batch only their metas:
-// a level's 14d job holds 1 344 per series, and batched by kBatchChunks
+// a level's 14d job holds 1 344 per series, and batched by batch_chunks()
 // it handed one series at a time to a worker with next to nothing to do,
 // waking it for each (a futex wake is a hypercall here: 15 % of the job's
 // CPU samples).
@@ -217,7 +225,9 @@ class BatchProducer {
   BatchProducer(const std::vector<std::unique_ptr<BlockReader>>& blocks,
                 const std::vector<MergeInput>& inputs, const ReplicaRules& rules,
                 const MergeOptions& opts)
-      : shard_(opts.shard), merge_(open_streams(blocks, inputs, rules, opts.mode)) {}
+      : shard_(opts.shard),
+        batch_chunks_(batch_chunks(blocks.size())),
+        merge_(open_streams(blocks, inputs, rules, opts.mode)) {}
 
   uint64_t series_in() const { return series_in_; }
   uint64_t chunks_in() const { return chunks_in_; }
@@ -233,7 +243,7 @@ class BatchProducer {
     // Sized before the copies point into it; a reused batch keeps the buffers.
     batch.windows.resize(streams_.size());
     size_t chunks = 0, unread_chunks = 0, series = 0;
-    while (series < kBatchSeries && chunks < kBatchChunks && unread_chunks < kBatchUnreadChunks &&
+    while (series < kBatchSeries && chunks < batch_chunks_ && unread_chunks < kBatchUnreadChunks &&
            merge_.next()) {
       if (shard_ && labels_hash(merge_.labels()) % shard_->count != shard_->index)
         skip_series(batch);
@@ -302,6 +312,7 @@ class BatchProducer {
   }
 
   std::optional<SeriesShard> shard_;
+  size_t batch_chunks_;
   std::vector<std::unique_ptr<SeriesStream>> streams_;
   std::vector<uint32_t> clusters_;  // by stream
   std::vector<bool> unread_;        // by stream

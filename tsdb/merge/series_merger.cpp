@@ -13,6 +13,7 @@
 #include "tsdb/chunkenc/xor2.h"
 #include "tsdb/chunkenc/xor_batch.h"
 #include "tsdb/merge/dedup.h"
+#include "tsdb/merge/stretch_sort.h"
 
 namespace promblock::merge {
 
@@ -117,28 +118,8 @@ void SeriesMerger::collect_sources(std::span<const SeriesCopy> copies) {
     return a.copy->replica_rank < b.copy->replica_rank;
   };
   // Copies of blocks that follow one another in time (a level's inputs)
-  // come in order already: the sort's scratch buffer is not needed. Else
-  // the sources are a few stretches in order (each copy's chunks are, and
-  // a replica's copies of consecutive blocks together): merging those
-  // gives what a stable sort would, without allocating its buffer for
-  // every series.
-  run_ends_.clear();
-  for (size_t i = 1; i < sources_.size(); ++i)
-    if (before(sources_[i], sources_[i - 1])) run_ends_.push_back(i);
-  if (!run_ends_.empty()) {
-    run_ends_.push_back(sources_.size());
-    if (run_ends_.size() > 4) {
-      std::stable_sort(sources_.begin(), sources_.end(), before);
-    } else {
-      for (size_t k = 1; k < run_ends_.size(); ++k) {
-        const auto begin = sources_.begin(), done = begin + std::ptrdiff_t(run_ends_[k - 1]),
-                   end = begin + std::ptrdiff_t(run_ends_[k]);
-        merged_sources_.clear();
-        std::merge(begin, done, done, end, std::back_inserter(merged_sources_), before);
-        std::copy(merged_sources_.begin(), merged_sources_.end(), begin);
-      }
-    }
-  }
+  // come in order already; else in a few stretches in order.
+  stable_sort_stretches(sources_, before, run_ends_, merged_sources_);
   source_chunks_.clear();
   for (const auto& s : sources_) source_chunks_.push_back(s.chunk);
   if (starts_.size() < sources_.size()) starts_.resize(sources_.size());
@@ -179,8 +160,7 @@ void SeriesMerger::queue_ahead(std::span<const SeriesCopy> copies) {
   auto before = [](const Range& a, const Range& b) {
     return a.cluster != b.cluster ? a.cluster < b.cluster : a.min_time < b.min_time;
   };
-  if (!std::is_sorted(ranges.begin(), ranges.end(), before))
-    std::stable_sort(ranges.begin(), ranges.end(), before);
+  stable_sort_stretches(ranges, before, run_ends_, merged_ranges_);
   std::vector<AheadChunk*>& decoded = ahead_decoded_;
   decoded.clear();
   uint64_t samples = 0;

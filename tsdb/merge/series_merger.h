@@ -203,7 +203,7 @@ class SeriesMerger {
   DedupMode mode_;
   Rechunker rechunker_;
   std::vector<Source> sources_;         // sorted by min time, then replica rank
-  std::vector<size_t> run_ends_;        // collect_sources's: where its stretches in order end
+  std::vector<size_t> run_ends_;        // scratch of stable_sort_stretches
   std::vector<Source> merged_sources_;  // collect_sources's scratch
   std::vector<uint32_t> region_order_;  // merge_chain's scratch
   std::vector<SourceChunk> source_chunks_;
@@ -243,6 +243,7 @@ class SeriesMerger {
   std::vector<AheadChunk> ahead_;
   size_t ahead_next_ = 0;                   // the next of ahead_ for collect_sources
   std::vector<AheadRange> ahead_ranges_;    // scratch
+  std::vector<AheadRange> merged_ranges_;   // queue_ahead's scratch
   std::vector<AheadChunk*> ahead_decoded_;  // scratch
   // Start timestamps of decoded XOR2 sources, by source index (rechunk.h).
   mutable std::vector<std::vector<int64_t>> starts_;

@@ -64,6 +64,24 @@ TEST_F(CatalogTest, ReplicasOfOneGroupMeetInOneGroup) {
   }
 }
 
+TEST_F(CatalogTest, ReloadReadsTheOutputAgainAndTheSourcesAsLoaded) {
+  auto a1 = write_test_block(opts_.sources[0], {{{"cluster", "x"}, {"replica", "a"}}});
+  auto b1 = write_test_block(opts_.sources[1], {{{"cluster", "x"}, {"replica", "b"}}});
+  Catalog c(opts_, kNow);
+  c.load();
+  std::string x = text({{"cluster", "x"}});
+  EXPECT_EQ(member_ulids(c, x), sorted({a1, b1}));
+  // Meanwhile another holder of the group compacted both, and a source
+  // got a new block: the reload sees the first, not the second.
+  auto whole = write_test_block(opts_.out_dir, {{{"cluster", "x"}}, 0, 2 * kHour, {a1, b1}});
+  write_test_block(opts_.sources[0], {{{"cluster", "x"}, {"replica", "a"}}, 2 * kHour, 4 * kHour});
+  c.reload_out_dir();
+  EXPECT_EQ(c.represented(x), (std::set<std::string>{a1, b1}));
+  EXPECT_EQ(member_ulids(c, x), std::vector<std::string>{whole});
+  c.load();
+  EXPECT_EQ(c.groups().at(x).members.size(), 2u);
+}
+
 TEST_F(CatalogTest, SourcesTheOutputHoldsAreLeftOutAndRedundantOutputIsMarked) {
   auto a1 = write_test_block(opts_.sources[0], {{{"cluster", "x"}, {"replica", "a"}}});
   auto b1 = write_test_block(opts_.sources[1], {{{"cluster", "x"}, {"replica", "b"}}});

@@ -62,6 +62,14 @@ std::vector<FoundBlock> Catalog::out_blocks() const {
 }
 
 void Catalog::load() {
+  found_in_sources_.clear();
+  for (uint32_t i = 0; i < opts_.sources.size(); ++i) found_in_sources_.push_back(discover(i));
+  rebuild();
+}
+
+void Catalog::reload_out_dir() { rebuild(); }
+
+void Catalog::rebuild() {
   entries_.clear();
   represented_.clear();
   groups_.clear();
@@ -107,11 +115,10 @@ std::vector<FoundBlock> Catalog::load_out_dir() {
 }
 
 void Catalog::load_sources() {
-  for (uint32_t i = 0; i < opts_.sources.size(); ++i)
-    for (auto& b : discover(i)) {
+  for (uint32_t i = 0; i < found_in_sources_.size(); ++i)
+    for (const auto& b : found_in_sources_[i]) {
       if (!live(b) || too_young(b) || past_retention(b)) continue;
-      auto group = rules_.group_labels(b.meta);
-      entries_.push_back({std::move(b), i, std::move(group), false});
+      entries_.push_back({b, i, rules_.group_labels(b.meta), false});
     }
 }
 

@@ -48,6 +48,11 @@ class Catalog {
 
   // Reads the output directory and the sources (again).
   void load();
+  // Reads the output directory again, the sources as load() read them:
+  // after locking, what another holder of a group wrote or marked there is
+  // seen, without reading every source block's meta.json twice (a
+  // fortnight's 338 took 3-4 ms a time).
+  void reload_out_dir();
   // Keeps only the named groups (those this process holds locks of).
   void keep_groups(const std::set<std::string>& texts);
 
@@ -84,6 +89,7 @@ class Catalog {
   bool too_young(const FoundBlock& b) const;
   bool past_retention(const FoundBlock& b) const;
   bool redundant(const FoundBlock& b, const std::vector<FoundBlock>& live) const;
+  void rebuild();
   std::vector<FoundBlock> load_out_dir();
   void load_sources();
   void build_groups();
@@ -93,6 +99,7 @@ class Catalog {
   const CompactOptions& opts_;
   merge::ReplicaRules rules_;
   int64_t now_;
+  std::vector<std::vector<FoundBlock>> found_in_sources_;  // by source, as load() found them
   std::vector<CatalogEntry> entries_;
   std::map<std::string, std::set<std::string>> represented_;  // by group text
   std::map<std::string, OutGroup> groups_;

@@ -35,8 +35,8 @@ class Run {
 
  private:
   void notice(const std::string& msg) const;
-  // Locks the groups this process owns, then looks again: what another
-  // holder did before letting go is seen.
+  // Locks the groups this process owns, then looks at the output again:
+  // what another holder did there before letting go is seen.
   void lock_groups();
 
   void plan();
@@ -123,7 +123,7 @@ void Run::lock_groups() {
   }
   locks_->remove_dead_tmp_dirs();
   if (opts_.after_locking) opts_.after_locking();
-  catalog_.load();
+  catalog_.reload_out_dir();
   mark_all(catalog_.marks());
   catalog_.keep_groups(held);
 }

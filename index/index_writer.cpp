@@ -147,37 +147,58 @@ void IndexWriter::encode_label_refs(const Labels& labels) {
 
 uint32_t IndexWriter::add_series(const Labels& labels, std::span<const ChunkMeta> chunks) {
   return guarded([&] {
-    if (stage_ == Stage::kWritten || stage_ == Stage::kDone)
-      fail(path(), "series added after the index was finished");
-    if (stage_ == Stage::kSymbols) finish_symbols();
-    if (labels.empty()) fail(path(), "series with an empty label set");
-    if (!all_postings_.empty() && compare_labels(labels, last_labels_) <= 0)
-      fail(path(), "series " + labels_to_string(labels) + " added out of order (after " +
-                       labels_to_string(last_labels_) + ")");
+    check_next_series(labels);
     if (auto bad = check_chunk_metas(chunks); !bad.empty())
       fail(path(), "series " + labels_to_string(labels) + ": " + bad);
-
-    encode_label_refs(labels);
-    last_labels_ = labels;
-
-    file_.pad_to(kSeriesAlign);
-    uint64_t ref64 = file_.pos() / kSeriesAlign;
-    if (ref64 > kMaxU32) fail(path(), "index exceeds 64 GiB");
-    uint32_t ref = uint32_t(ref64);
-
-    body_.clear();
-    encode_series_body(body_, label_refs_, chunks);
-    buf_.clear();
-    buf_.put_uvarint(body_.size());
-    file_.write(buf_.bytes());
-    body_.put_crc32c_of(0);
-    file_.write(body_.bytes());
-    check_size();
-
-    for (const auto& [name, value] : label_refs_) postings_[pair_key(name, value)].push_back(ref);
-    all_postings_.push_back(ref);
-    return ref;
+    start_entry(labels);
+    encode_chunk_metas(body_, chunks);
+    return write_entry();
   });
+}
+
+uint32_t IndexWriter::add_series_encoded(const Labels& labels,
+                                         std::span<const uint8_t> chunk_part) {
+  return guarded([&] {
+    check_next_series(labels);
+    start_entry(labels);
+    body_.put_bytes(chunk_part);
+    return write_entry();
+  });
+}
+
+void IndexWriter::check_next_series(const Labels& labels) {
+  if (stage_ == Stage::kWritten || stage_ == Stage::kDone)
+    fail(path(), "series added after the index was finished");
+  if (stage_ == Stage::kSymbols) finish_symbols();
+  if (labels.empty()) fail(path(), "series with an empty label set");
+  if (!all_postings_.empty() && compare_labels(labels, last_labels_) <= 0)
+    fail(path(), "series " + labels_to_string(labels) + " added out of order (after " +
+                     labels_to_string(last_labels_) + ")");
+}
+
+void IndexWriter::start_entry(const Labels& labels) {
+  encode_label_refs(labels);
+  last_labels_ = labels;
+  body_.clear();
+  encode_series_labels(body_, label_refs_);
+}
+
+uint32_t IndexWriter::write_entry() {
+  file_.pad_to(kSeriesAlign);
+  uint64_t ref64 = file_.pos() / kSeriesAlign;
+  if (ref64 > kMaxU32) fail(path(), "index exceeds 64 GiB");
+  uint32_t ref = uint32_t(ref64);
+
+  buf_.clear();
+  buf_.put_uvarint(body_.size());
+  file_.write(buf_.bytes());
+  body_.put_crc32c_of(0);
+  file_.write(body_.bytes());
+  check_size();
+
+  for (const auto& [name, value] : label_refs_) postings_[pair_key(name, value)].push_back(ref);
+  all_postings_.push_back(ref);
+  return ref;
 }
 
 void IndexWriter::check_size() const {

@@ -42,6 +42,10 @@ class IndexWriter {
   // every name and value must be a symbol, chunk metas sorted by min time
   // with max >= min. Returns the series ref (entry offset / 16).
   uint32_t add_series(const Labels& labels, std::span<const ChunkMeta> chunks);
+  // As add_series, with the entry's chunk part encoded already
+  // (encode_chunk_metas, of metas check_chunk_metas passed): a merge
+  // encodes it on a worker thread.
+  uint32_t add_series_encoded(const Labels& labels, std::span<const uint8_t> chunk_part);
 
   // Writes postings, the postings offset table and TOC, and starts them
   // on their way to disk: the file is complete (its size final) but not
@@ -56,6 +60,12 @@ class IndexWriter {
   enum class Stage { kSymbols, kSeries, kWritten, kDone };
 
   void finish_symbols();
+  // A series entry: the checks every series passes, then its labels'
+  // part of the body (in body_), then, with its chunk part appended,
+  // the entry written.
+  void check_next_series(const Labels& labels);
+  void start_entry(const Labels& labels);
+  uint32_t write_entry();
   // Index of `symbol` in the sorted table; throws when it was not added.
   uint32_t symbol_ref(std::string_view symbol, const Labels& series) const;
   std::string_view symbol_at(uint32_t ref) const;

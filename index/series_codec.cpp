@@ -6,14 +6,24 @@ namespace promblock::index {
 
 void encode_series_body(enc::Encbuf& out, std::span<const LabelRefs> labels,
                         std::span<const ChunkMeta> chunks) {
-  // Two varints per label, three per chunk and the two counts, each at
-  // most kMaxVarintBytes.
-  uint8_t* p = out.room(enc::kMaxVarintBytes * (2 + 2 * labels.size() + 3 * chunks.size()));
+  encode_series_labels(out, labels);
+  encode_chunk_metas(out, chunks);
+}
+
+void encode_series_labels(enc::Encbuf& out, std::span<const LabelRefs> labels) {
+  // Two varints per label and the count, each at most kMaxVarintBytes.
+  uint8_t* p = out.room(enc::kMaxVarintBytes * (1 + 2 * labels.size()));
   p = enc::write_uvarint(p, labels.size());
   for (const auto& [name, value] : labels) {
     p = enc::write_uvarint(p, name);
     p = enc::write_uvarint(p, value);
   }
+  out.end_room(p);
+}
+
+void encode_chunk_metas(enc::Encbuf& out, std::span<const ChunkMeta> chunks) {
+  // Three varints per chunk and the count, each at most kMaxVarintBytes.
+  uint8_t* p = out.room(enc::kMaxVarintBytes * (1 + 3 * chunks.size()));
   p = enc::write_uvarint(p, chunks.size());
   if (!chunks.empty()) {
     // Unsigned arithmetic gives Go's two's-complement wrap-around without

@@ -20,6 +20,11 @@ using LabelRefs = std::pair<uint32_t, uint32_t>;
 // round-trip too.
 void encode_series_body(enc::Encbuf& out, std::span<const LabelRefs> labels,
                         std::span<const ChunkMeta> chunks);
+// The body's two parts, each appended to `out`: the label count and refs,
+// then the chunk count and metas. A merge encodes the chunk part where the
+// metas are at hand, on a worker thread (IndexWriter::add_series_encoded).
+void encode_series_labels(enc::Encbuf& out, std::span<const LabelRefs> labels);
+void encode_chunk_metas(enc::Encbuf& out, std::span<const ChunkMeta> chunks);
 
 // Decodes a body into `labels` and `chunks` (both cleared first). Returns an
 // empty string on success, else what is wrong. Rejects trailing bytes, a chunk

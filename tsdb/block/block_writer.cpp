@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <future>
 
+#include "index/series_codec.h"
 #include "tsdb/base/error.h"
 #include "tsdb/base/fsutil.h"
 #include "tsdb/base/message_format.h"
@@ -92,19 +93,32 @@ void BlockWriter::add_series(const Labels& labels, std::span<const ChunkData> ch
 }
 
 void BlockWriter::add_series_in_place(const Labels& labels, std::span<const LinkedChunks> parts) {
-  metas_scratch_.clear();
+  encode_in_place(parts, in_place_scratch_, metas_scratch_);
+  add_series_in_place(labels, in_place_scratch_);
+}
+
+void BlockWriter::encode_in_place(std::span<const LinkedChunks> parts, InPlaceChunks& out,
+                                  std::vector<index::ChunkMeta>& scratch) const {
+  scratch.clear();
   for (const auto& part : parts) {
     const LinkedBlock* b = linked_block(part.origin);
     for (const auto& m : part.metas) {
       auto ref = linked_ref(b, m.ref);
       if (!ref) fail(tmp_dir_, "chunk " + hex64(m.ref) + " was not read");
-      metas_scratch_.push_back({m.min_time, m.max_time, *ref});
+      scratch.push_back({m.min_time, m.max_time, *ref});
     }
   }
-  chunks_linked_ += metas_scratch_.size();
-  meta_.stats.num_chunks += metas_scratch_.size();
+  if (auto bad = index::check_chunk_metas(scratch); !bad.empty()) fail(tmp_dir_, bad);
+  out.entry_part.clear();
+  index::encode_chunk_metas(out.entry_part, scratch);
+  out.count = scratch.size();
+}
+
+void BlockWriter::add_series_in_place(const Labels& labels, const InPlaceChunks& chunks) {
+  chunks_linked_ += chunks.count;
+  meta_.stats.num_chunks += chunks.count;
   meta_.stats.num_series += 1;
-  index_writer_->add_series(labels, metas_scratch_);
+  index_writer_->add_series_encoded(labels, chunks.entry_part.bytes());
 }
 
 void BlockWriter::add_unread_samples(uint64_t floats, uint64_t histograms) {

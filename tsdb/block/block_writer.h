@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "index/index_writer.h"
+#include "tsdb/base/encoding.h"
 #include "tsdb/block/meta.h"
 #include "tsdb/chunks/segment_writer.h"
 #include "tsdb/model/labels.h"
@@ -72,6 +73,16 @@ class BlockWriter {
   // As add_series, for a series whose chunks all lie in linked segments
   // and go in unread: by their metas alone, in time order across parts.
   void add_series_in_place(const Labels& labels, std::span<const LinkedChunks> parts);
+  // The same in two steps: the chunk part of the series' index entry,
+  // which only reads what link_chunks_of recorded (merge workers encode
+  // it while series are added), then the series with it.
+  struct InPlaceChunks {
+    enc::Encbuf entry_part;  // index::encode_chunk_metas
+    uint64_t count = 0;
+  };
+  void encode_in_place(std::span<const LinkedChunks> parts, InPlaceChunks& out,
+                       std::vector<index::ChunkMeta>& scratch) const;
+  void add_series_in_place(const Labels& labels, const InPlaceChunks& chunks);
   // Counts the samples of chunks added unread, from their block's stats.
   void add_unread_samples(uint64_t floats, uint64_t histograms);
   // Finishes the block and publishes it; returns its final directory.
@@ -105,6 +116,7 @@ class BlockWriter {
   std::unique_ptr<chunks::ChunkWriter> chunk_writer_;
   std::unique_ptr<index::IndexWriter> index_writer_;
   std::vector<index::ChunkMeta> metas_scratch_;
+  InPlaceChunks in_place_scratch_;
   bool committed_ = false;
 };
 

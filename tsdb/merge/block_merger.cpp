@@ -50,8 +50,11 @@ struct SeriesJob {
   std::vector<SeriesCopy> copies;
   std::vector<ChunkData> chunks;
   // Its chunks go in unread where they lie, by the copies' metas
-  // (SeriesMerger::take_in_place); `chunks` is then empty.
+  // (SeriesMerger::take_in_place); `chunks` is then empty, and their part
+  // of the index entry is encoded on the worker (a 14d job's main thread
+  // had decoded, remapped and encoded 1.3 M chunk metas on its own).
   bool in_place = false;
+  BlockWriter::InPlaceChunks in_place_chunks;
 };
 
 // Bytes of one chunk segment of an input that a batch reads: its chunks'
@@ -125,8 +128,10 @@ struct Batch {
   std::vector<InputSpans> spans;                                  // per input block
   std::vector<std::vector<chunks::ChunkReader::Window>> windows;  // per input block
   uint64_t copies_skipped = 0;                                    // series of other shards
-  std::unique_ptr<SeriesMerger> merger;   // owns re-encoded chunk bytes until written
-  std::vector<uint32_t> last_series_ref;  // per input block: highest series ref read
+  std::unique_ptr<SeriesMerger> merger;                 // owns re-encoded chunk bytes until written
+  std::vector<BlockWriter::LinkedChunks> linked_parts;  // scratch of encode_in_place
+  std::vector<index::ChunkMeta> linked_metas;           // scratch of encode_in_place
+  std::vector<uint32_t> last_series_ref;                // per input block: highest series ref read
 };
 
 // The output's meta.json: lineage of the inputs and, when any input is a
@@ -343,8 +348,16 @@ void read_windows(Batch& batch, const std::vector<std::unique_ptr<BlockReader>>&
   }
 }
 
+// The index entry's chunk part of a series taken in place: writer only
+// reads the segments it linked before the merge started.
+void encode_in_place(Batch& batch, SeriesJob& job, const BlockWriter& writer) {
+  batch.linked_parts.clear();
+  for (const auto& c : job.copies) batch.linked_parts.push_back({&c.block->chunks(), c.chunks});
+  writer.encode_in_place(batch.linked_parts, job.in_place_chunks, batch.linked_metas);
+}
+
 void merge_batch(Batch& batch, const std::vector<std::unique_ptr<BlockReader>>& blocks,
-                 const MergeOptions& opts) {
+                 const MergeOptions& opts, const BlockWriter& writer) {
   read_windows(batch, blocks);
   if (batch.merger)
     batch.merger->reset();
@@ -360,10 +373,12 @@ void merge_batch(Batch& batch, const std::vector<std::unique_ptr<BlockReader>>& 
     for (size_t end = j + batch.merger->read_ahead(std::span(ahead, n)); j < end; ++j) {
       SeriesJob& job = jobs[j];
       job.in_place = batch.merger->take_in_place(job.copies);
-      if (job.in_place)
+      if (job.in_place) {
         job.chunks.clear();
-      else
+        encode_in_place(batch, job, writer);
+      } else {
         batch.merger->merge_keeping(job.labels, job.copies, job.chunks);
+      }
     }
   }
 }
@@ -378,9 +393,9 @@ class BatchConsumer {
   void write(Batch& batch) {
     copies_done_ += batch.copies_skipped;
     for (const auto& job : batch.jobs) {
-      if (job.in_place)
-        write_in_place(job);
-      else if (!job.chunks.empty())  // else all deleted
+      if (job.in_place) {
+        if (job.in_place_chunks.count) writer_.add_series_in_place(job.labels, job.in_place_chunks);
+      } else if (!job.chunks.empty())  // else all deleted
         writer_.add_series(job.labels, job.chunks);
       copies_done_ += job.copies.size();
       for (const auto& c : job.chunks) bytes_done_ += c.data.size();
@@ -406,23 +421,12 @@ class BatchConsumer {
   const SampleCounts& unread_read() const { return unread_read_; }
 
  private:
-  void write_in_place(const SeriesJob& job) {
-    parts_.clear();
-    size_t chunks = 0;
-    for (const auto& c : job.copies) {
-      parts_.push_back({&c.block->chunks(), c.chunks});
-      chunks += c.chunks.size();
-    }
-    if (chunks) writer_.add_series_in_place(job.labels, parts_);
-  }
-
   const std::vector<std::unique_ptr<BlockReader>>& blocks_;
   BlockWriter& writer_;
   const MergeOptions& opts_;
   MergeResult& result_;
   uint64_t copies_done_ = 0, bytes_done_ = 0;
   SampleCounts unread_read_;
-  std::vector<BlockWriter::LinkedChunks> parts_;  // scratch
 };
 
 // Links the chunk segments of the inputs that may share them into the
@@ -525,7 +529,8 @@ MergeResult merge_blocks(const std::vector<MergeInput>& inputs, const MergeOptio
   size_t threads = opts.threads ? opts.threads : default_thread_count();
   ordered_parallel<Batch>(
       threads, threads + 1, [&](Batch& b) { return producer.fill(b); },
-      [&](Batch& b) { merge_batch(b, blocks, opts); }, [&](Batch& b) { consumer.write(b); });
+      [&](Batch& b) { merge_batch(b, blocks, opts, writer); },
+      [&](Batch& b) { consumer.write(b); });
   result.chunks_in = producer.chunks_in();
   // Samples of unread chunks, less those decoded after all (and counted).
   auto less = [](uint64_t a, uint64_t b) { return a > b ? a - b : 0; };

@@ -73,6 +73,37 @@ TEST_F(CompactRunTest, AFailedJobIsReportedNotPrinted) {
   EXPECT_TRUE(discover_blocks(opts_.out_dir).empty()) << "nothing published";
 }
 
+TEST_F(CompactRunTest, AJobsInputsOpenedAheadFailItAlone) {
+  // The second window's inputs are opened while the first job commits:
+  // what opening one of them throws is the second job's error, as if it
+  // had opened them itself, and the first job is done.
+  auto a2 = write_test_block(opts_.sources[0],
+                             {{{"cluster", "x"}, {"replica", "a"}}, 2 * kHour, 4 * kHour});
+  auto b2 = write_test_block(opts_.sources[1],
+                             {{{"cluster", "x"}, {"replica", "b"}}, 2 * kHour, 4 * kHour});
+  std::filesystem::remove_all(opts_.sources[1] + "/" + b2 + "/chunks");
+  EXPECT_EQ(run(), "");
+  ASSERT_EQ(jobs_.size(), 2u);
+  std::sort(jobs_.begin(), jobs_.end(),
+            [](const JobReport& a, const JobReport& b) { return a.min_time < b.min_time; });
+  EXPECT_TRUE(jobs_[0].error.empty()) << jobs_[0].error;
+  EXPECT_FALSE(jobs_[0].output.empty());
+  EXPECT_NE(jobs_[1].error.find(b2), std::string::npos) << jobs_[1].error;
+  EXPECT_TRUE(jobs_[1].output.empty());
+  EXPECT_EQ(summary_.jobs_done, 1u);
+  EXPECT_EQ(summary_.jobs_failed, 1u);
+  // Both windows readable: both jobs done.
+  std::filesystem::remove_all(opts_.out_dir);
+  std::filesystem::remove_all(opts_.sources[1] + "/" + b2);
+  write_test_block(opts_.sources[1], {{{"cluster", "x"}, {"replica", "b"}}, 2 * kHour, 4 * kHour});
+  jobs_.clear();
+  EXPECT_EQ(run(), "");
+  ASSERT_EQ(jobs_.size(), 2u);
+  for (const auto& j : jobs_) EXPECT_TRUE(j.error.empty()) << j.error;
+  EXPECT_EQ(discover_blocks(opts_.out_dir).size(), 2u);
+  (void)a2;
+}
+
 TEST_F(CompactRunTest, AGroupHeldByALiveProcessIsLeftWithANotice) {
   std::map<std::string, std::string> group{{"cluster", "x"}};
   char name[32];

@@ -1,10 +1,13 @@
 #include "tsdb/compact/compactor.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 
 #include "tsdb/base/error.h"
@@ -56,6 +59,12 @@ class Run {
   // Runs on a worker thread when jobs run at once: reads only shared state
   // that no job changes.
   FoundBlock run_job(size_t i);
+  std::vector<merge::MergeInput> inputs_of(size_t i) const;
+  // Starts opening job i's inputs on a thread of their own, for a job
+  // that reads only blocks the catalogue found (no other job's output):
+  // called as the job before it commits, whose fsyncs leave the cores
+  // idle. Only where jobs run one at a time, from local directories.
+  void open_ahead(size_t i);
 
   void report_progress();
   void finish_job(size_t i);
@@ -70,6 +79,11 @@ class Run {
   std::vector<Job> jobs_;
   std::vector<merge::MergeResult> merged_;  // by job; each written by its job's thread only
   const JobRunner* runner_ = nullptr;
+  struct OpenedAhead {
+    size_t job;
+    std::future<merge::OpenedInputs> blocks;  // what opening threw, if it failed
+  };
+  std::optional<OpenedAhead> opened_ahead_;
   uint64_t jobs_finished_ = 0;
   std::atomic<uint64_t> bytes_written_{0};
   CompactSummary summary_;
@@ -208,7 +222,7 @@ merge::MergeOptions Run::merge_options(size_t i, uint64_t& job_bytes) {
   return mo;
 }
 
-FoundBlock Run::run_job(size_t i) {
+std::vector<merge::MergeInput> Run::inputs_of(size_t i) const {
   std::vector<merge::MergeInput> inputs;
   // The output may share chunk segments (hard links) with the inputs it
   // replaces, blocks of this output directory that are marked for deletion
@@ -222,20 +236,44 @@ FoundBlock Run::run_job(size_t i) {
                         catalog_.plan_entry(in.index).source_index, in.cluster,
                         catalog_.replaced_by_job(in.index)});
   }
+  return inputs;
+}
+
+void Run::open_ahead(size_t i) {
+  if (i >= jobs_.size() || opts_.concurrency > 1 || opts_.fetch_inputs) return;
+  const auto& job_inputs = jobs_[i].inputs;
+  if (std::any_of(job_inputs.begin(), job_inputs.end(), [](const auto& in) { return in.is_job; }))
+    return;
+  opened_ahead_ = OpenedAhead{i, std::async(std::launch::async, [inputs = inputs_of(i)] {
+                                return merge::open_input_blocks(inputs);
+                              })};
+}
+
+FoundBlock Run::run_job(size_t i) {
+  std::vector<merge::MergeInput> inputs = inputs_of(i);
   if (opts_.fetch_inputs) {
     std::vector<std::string> dirs;
     for (const auto& in : inputs) dirs.push_back(in.block.dir);
     opts_.fetch_inputs(dirs);
   }
+  merge::OpenedInputs opened;
+  if (opened_ahead_) {
+    auto ahead = std::move(*opened_ahead_);
+    opened_ahead_.reset();
+    if (ahead.job == i) opened = ahead.blocks.get();  // throws what opening threw
+  }
   uint64_t job_bytes = 0;
   merge::MergeOptions mo = merge_options(i, job_bytes);
   auto lock = locks_->lock_of(group_of(i).text);
   std::string tmp_name = mo.ulid + std::string(BlockWriter::kTmpSuffix);
-  mo.before_commit = [lock] { lock->check(); };
+  mo.before_commit = [this, lock, i] {
+    lock->check();
+    open_ahead(i + 1);
+  };
   try {
     // Listed before it exists, so that no cleanup takes it for a leftover.
     lock->add_writing(tmp_name);
-    auto result = merge::merge_blocks(inputs, mo);
+    auto result = merge::merge_blocks(inputs, mo, std::move(opened));
     lock->remove_writing(tmp_name);
     if (opts_.publish) {
       try {

@@ -188,29 +188,11 @@ std::vector<std::string_view> symbol_union(const std::vector<std::unique_ptr<Blo
   return all;
 }
 
-// Opens the inputs and registers their replicas with `rules`; in mode none
-// the replica labels that series get are collected as extra symbols.
-std::vector<std::unique_ptr<BlockReader>> open_inputs(const std::vector<MergeInput>& inputs,
-                                                      DedupMode mode, ReplicaRules& rules,
-                                                      MergeResult& result,
-                                                      std::vector<std::string>& extra_symbols) {
-  // Opened side by side where there are many (a compaction level's dozens
-  // of blocks: reading their indexes' tables and tombstones took 2-3 % of
-  // a fortnight's compaction, all of it before the merge starts); the
-  // first input in order that fails to open is the one reported.
-  std::vector<std::unique_ptr<BlockReader>> blocks(inputs.size());
-  std::vector<std::exception_ptr> errors(inputs.size());
-  constexpr size_t kMinParallelOpen = 4;
-  const size_t threads = inputs.size() >= kMinParallelOpen ? default_thread_count() : 1;
-  parallel_for(inputs.size(), threads, [&](size_t i) {
-    try {
-      blocks[i] = std::make_unique<BlockReader>(inputs[i].block.dir, inputs[i].block.meta);
-    } catch (...) {
-      errors[i] = std::current_exception();
-    }
-  });
-  for (const auto& e : errors)
-    if (e) std::rethrow_exception(e);
+// Registers the opened inputs' replicas with `rules`; in mode none the
+// replica labels that series get are collected as extra symbols.
+void register_inputs(const std::vector<MergeInput>& inputs, const OpenedInputs& blocks,
+                     DedupMode mode, ReplicaRules& rules, MergeResult& result,
+                     std::vector<std::string>& extra_symbols) {
   for (size_t i = 0; i < inputs.size(); ++i) {
     const MergeInput& in = inputs[i];
     rules.register_block(*blocks[i], in.source_index);
@@ -220,7 +202,6 @@ std::vector<std::unique_ptr<BlockReader>> open_inputs(const std::vector<MergeInp
         if (rules.is_replica_label(k)) extra_symbols.push_back(k), extra_symbols.push_back(v);
   }
   rules.assign_ranks();
-  return blocks;
 }
 
 // Walks the inputs' series in output label order and fills batches with
@@ -492,7 +473,28 @@ void check_one_group(const std::vector<MergeInput>& inputs,
                " (Prometheus keeps such blocks apart)");
 }
 
-MergeResult merge_blocks(const std::vector<MergeInput>& inputs, const MergeOptions& opts) {
+OpenedInputs open_input_blocks(const std::vector<MergeInput>& inputs) {
+  // Side by side where there are many (a compaction level's dozens of
+  // blocks: reading their indexes' tables and tombstones took 2-3 % of a
+  // fortnight's compaction, all of it before the merge starts).
+  OpenedInputs blocks(inputs.size());
+  std::vector<std::exception_ptr> errors(inputs.size());
+  constexpr size_t kMinParallelOpen = 4;
+  const size_t threads = inputs.size() >= kMinParallelOpen ? default_thread_count() : 1;
+  parallel_for(inputs.size(), threads, [&](size_t i) {
+    try {
+      blocks[i] = std::make_unique<BlockReader>(inputs[i].block.dir, inputs[i].block.meta);
+    } catch (...) {
+      errors[i] = std::current_exception();
+    }
+  });
+  for (const auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  return blocks;
+}
+
+MergeResult merge_blocks(const std::vector<MergeInput>& inputs, const MergeOptions& opts,
+                         OpenedInputs opened) {
   if (inputs.empty()) throw Error("merge: no input blocks");
   ReplicaRules rules(opts.replica_labels);
   std::string ignore = opts.shard ? kShardLabel : "";
@@ -502,7 +504,10 @@ MergeResult merge_blocks(const std::vector<MergeInput>& inputs, const MergeOptio
 
   MergeResult result;
   std::vector<std::string> extra_symbols;
-  auto blocks = open_inputs(inputs, opts.mode, rules, result, extra_symbols);
+  if (opened.empty()) opened = open_input_blocks(inputs);
+  if (opened.size() != inputs.size()) throw Error("merge: inputs opened ahead do not match");
+  const OpenedInputs& blocks = opened;
+  register_inputs(inputs, blocks, opts.mode, rules, result, extra_symbols);
   BatchProducer producer(blocks, inputs, rules, opts);
   result.series_in = producer.series_in();
 

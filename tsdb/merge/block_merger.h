@@ -3,10 +3,12 @@
 // vertical merge with replica deduplication behind `promblock merge`.
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "tsdb/block/block_reader.h"
 #include "tsdb/block/discover.h"
 #include "tsdb/merge/series_merger.h"
 
@@ -84,9 +86,17 @@ void check_one_group(const std::vector<MergeInput>& inputs,
                      const std::vector<std::string>& replica_labels,
                      const std::string& ignore_label = "");
 
+// The inputs' blocks opened as merge_blocks opens them: side by side where
+// there are many; of those that fail, the first in order is thrown. A
+// caller may open a merge's inputs ahead, while another merge commits.
+using OpenedInputs = std::vector<std::unique_ptr<BlockReader>>;
+OpenedInputs open_input_blocks(const std::vector<MergeInput>& inputs);
+
 // Writes the merged block into opts.out_dir (atomically: tmp dir, fsync,
 // rename). Throws Error when inputs belong to different groups (external
 // labels differ beyond replica labels) or any input is unreadable.
-MergeResult merge_blocks(const std::vector<MergeInput>& inputs, const MergeOptions& opts);
+// `opened`, when not empty, are the inputs open_input_blocks opened.
+MergeResult merge_blocks(const std::vector<MergeInput>& inputs, const MergeOptions& opts,
+                         OpenedInputs opened = {});
 
 }  // namespace promblock::merge

@@ -92,11 +92,6 @@ void BlockWriter::add_series(const Labels& labels, std::span<const ChunkData> ch
   index_writer_->add_series(labels, metas_scratch_);
 }
 
-void BlockWriter::add_series_in_place(const Labels& labels, std::span<const LinkedChunks> parts) {
-  encode_in_place(parts, in_place_scratch_, metas_scratch_);
-  add_series_in_place(labels, in_place_scratch_);
-}
-
 void BlockWriter::encode_in_place(std::span<const LinkedChunks> parts, InPlaceChunks& out,
                                   std::vector<index::ChunkMeta>& scratch) const {
   scratch.clear();

@@ -71,11 +71,10 @@ class BlockWriter {
     std::span<const index::ChunkMeta> metas;
   };
   // As add_series, for a series whose chunks all lie in linked segments
-  // and go in unread: by their metas alone, in time order across parts.
-  void add_series_in_place(const Labels& labels, std::span<const LinkedChunks> parts);
-  // The same in two steps: the chunk part of the series' index entry,
-  // which only reads what link_chunks_of recorded (merge workers encode
-  // it while series are added), then the series with it.
+  // and go in unread, by their metas alone (in time order across parts),
+  // in two steps: the chunk part of the series' index entry, which only
+  // reads what link_chunks_of recorded (merge workers encode it while
+  // series are added), then the series with it.
   struct InPlaceChunks {
     enc::Encbuf entry_part;  // index::encode_chunk_metas
     uint64_t count = 0;
@@ -116,7 +115,6 @@ class BlockWriter {
   std::unique_ptr<chunks::ChunkWriter> chunk_writer_;
   std::unique_ptr<index::IndexWriter> index_writer_;
   std::vector<index::ChunkMeta> metas_scratch_;
-  InPlaceChunks in_place_scratch_;
   bool committed_ = false;
 };
 

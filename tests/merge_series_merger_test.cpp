@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <random>
@@ -11,6 +13,7 @@
 #include "tsdb/base/error.h"
 #include "tsdb/chunkenc/xor.h"
 #include "tsdb/chunkenc/xor_lanes.h"
+#include "tsdb/merge/chunk_bytes.h"
 #include "tsdb/merge/series_merger.h"
 
 namespace promblock::merge {
@@ -459,6 +462,42 @@ TEST_F(SeriesMergerTest, ALongSeriesIsDecodedRegionByRegion) {
   if (chunkenc::xor_lanes_supported()) {
     EXPECT_EQ(merger.chunks_decoded_by_region(), 200u);
   }
+}
+
+// A merge's batches keep their re-encoded chunks in a store of their own
+// while the merger goes on to the next batch (block_merger.cpp).
+TEST_F(SeriesMergerTest, ReencodedChunksStayInTheStoreGivenWhenTheMergerMovesOn) {
+  SeriesMerger merger(DedupMode::kChain);
+  ChunkBytes first, second;
+  merger.store_chunks_in(&first);
+  std::vector<ChunkData> out;
+  const std::vector<SeriesCopy> ab{copy(*a_, 0), copy(*b_, 1)};
+  merger.merge_keeping(labels_, ab, out);
+  const uint64_t reencoded = merger.chunks_reencoded();
+  ASSERT_GT(reencoded, 0u);
+  std::vector<std::vector<uint8_t>> saved;
+  for (const auto& c : out) saved.emplace_back(c.data.begin(), c.data.end());
+
+  merger.store_chunks_in(&second);
+  merger.reset();  // clears `second`, not `first`
+  std::vector<ChunkData> other;
+  const std::vector<SeriesCopy> cb{copy(*c_, 0), copy(*b_, 1)};
+  merger.merge_keeping(labels_, cb, other);
+  ASSERT_GT(merger.chunks_reencoded(), 0u);
+  for (size_t i = 0; i < out.size(); ++i)
+    EXPECT_TRUE(
+        std::equal(out[i].data.begin(), out[i].data.end(), saved[i].begin(), saved[i].end()))
+        << i;
+
+  // And they were in `first`: overwriting it changes them.
+  first.clear();
+  constexpr size_t kAll = 64 * 1024;
+  std::memset(first.reserve(kAll), 0xff, kAll);
+  first.take(kAll);
+  size_t overwritten = 0;
+  for (const auto& c : out)
+    overwritten += std::all_of(c.data.begin(), c.data.end(), [](uint8_t b) { return b == 0xff; });
+  EXPECT_EQ(overwritten, reencoded);
 }
 
 TEST_F(SeriesMergerTest, ReadAheadReportsAMalformedChunkAsWithout) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <set>
 
 #include "tsdb/base/error.h"
@@ -10,6 +11,7 @@
 #include "tsdb/base/parallel_for.h"
 #include "tsdb/block/block_writer.h"
 #include "tsdb/chunks/segment_format.h"
+#include "tsdb/merge/chunk_bytes.h"
 #include "tsdb/merge/replicas.h"
 #include "tsdb/merge/series_stream.h"
 #include "tsdb/model/labels.h"
@@ -121,6 +123,12 @@ uint64_t window_end(const ChunkSpan& s, uint64_t next_ref) {
 // are read from the mapping rather than copying what lies between.
 constexpr uint64_t kMaxWindow = 8 << 20;
 
+// What merging a batch counted, added to the result as it is written.
+struct BatchCounts {
+  uint64_t chunks_copied = 0, chunks_reencoded = 0, chunks_unread = 0, samples_in = 0;
+  SampleCounts unread_read;
+};
+
 // Batches are reused once written (ordered_parallel.h): jobs, copies and
 // buffers keep their memory, and fill() resets what it uses.
 struct Batch {
@@ -128,7 +136,8 @@ struct Batch {
   std::vector<InputSpans> spans;                                  // per input block
   std::vector<std::vector<chunks::ChunkReader::Window>> windows;  // per input block
   uint64_t copies_skipped = 0;                                    // series of other shards
-  std::unique_ptr<SeriesMerger> merger;                 // owns re-encoded chunk bytes until written
+  ChunkBytes chunk_bytes;  // the re-encoded chunks' bytes, until written
+  BatchCounts counts;
   std::vector<BlockWriter::LinkedChunks> linked_parts;  // scratch of encode_in_place
   std::vector<index::ChunkMeta> linked_metas;           // scratch of encode_in_place
   std::vector<uint32_t> last_series_ref;                // per input block: highest series ref read
@@ -337,13 +346,8 @@ void encode_in_place(Batch& batch, SeriesJob& job, const BlockWriter& writer) {
   writer.encode_in_place(batch.linked_parts, job.in_place_chunks, batch.linked_metas);
 }
 
-void merge_batch(Batch& batch, const std::vector<std::unique_ptr<BlockReader>>& blocks,
-                 const MergeOptions& opts, const BlockWriter& writer) {
-  read_windows(batch, blocks);
-  if (batch.merger)
-    batch.merger->reset();
-  else
-    batch.merger = std::make_unique<SeriesMerger>(opts.mode, opts.encodings);
+// Merges the batch's series, each into its job (or in place).
+void merge_series(Batch& batch, SeriesMerger& merger, const BlockWriter& writer) {
   // A few series at a time are read and decoded ahead (SeriesMerger::read_ahead).
   constexpr size_t kMaxAhead = 64;
   std::span<SeriesJob> jobs(batch.jobs);
@@ -351,17 +355,63 @@ void merge_batch(Batch& batch, const std::vector<std::unique_ptr<BlockReader>>& 
   for (size_t j = 0; j < jobs.size();) {
     const size_t n = std::min(kMaxAhead, jobs.size() - j);
     for (size_t k = 0; k < n; ++k) ahead[k] = jobs[j + k].copies;
-    for (size_t end = j + batch.merger->read_ahead(std::span(ahead, n)); j < end; ++j) {
+    for (size_t end = j + merger.read_ahead(std::span(ahead, n)); j < end; ++j) {
       SeriesJob& job = jobs[j];
-      job.in_place = batch.merger->take_in_place(job.copies);
+      job.in_place = merger.take_in_place(job.copies);
       if (job.in_place) {
         job.chunks.clear();
         encode_in_place(batch, job, writer);
       } else {
-        batch.merger->merge_keeping(job.labels, job.copies, job.chunks);
+        merger.merge_keeping(job.labels, job.copies, job.chunks);
       }
     }
   }
+}
+
+// The series mergers of a merge's threads. A merger's scratch (decoded
+// rows, runs, the encoders' buffers: 1-2 MB on a level's long series) is
+// needed only while it merges a batch, and a written batch needs only its
+// chunks' bytes (Batch::chunk_bytes): a merger is taken per batch and given
+// back, so there are as many as threads merging at once, not one for each
+// batch in flight.
+class MergerPool {
+ public:
+  MergerPool(DedupMode mode, OutputEncodings encodings) : mode_(mode), encodings_(encodings) {}
+
+  std::unique_ptr<SeriesMerger> take() {
+    {
+      std::lock_guard lock(mu_);
+      if (!free_.empty()) {
+        auto m = std::move(free_.back());
+        free_.pop_back();
+        return m;
+      }
+    }
+    return std::make_unique<SeriesMerger>(mode_, encodings_);
+  }
+  void give_back(std::unique_ptr<SeriesMerger> m) {
+    std::lock_guard lock(mu_);
+    free_.push_back(std::move(m));
+  }
+
+ private:
+  DedupMode mode_;
+  OutputEncodings encodings_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<SeriesMerger>> free_;
+};
+
+void merge_batch(Batch& batch, const std::vector<std::unique_ptr<BlockReader>>& blocks,
+                 MergerPool& mergers, const BlockWriter& writer) {
+  read_windows(batch, blocks);
+  auto merger = mergers.take();
+  merger->store_chunks_in(&batch.chunk_bytes);
+  merger->reset();
+  merge_series(batch, *merger, writer);
+  batch.counts = {merger->chunks_copied(), merger->chunks_reencoded(), merger->chunks_unread(),
+                  merger->samples_in(), merger->unread_read()};
+  merger->store_chunks_in(nullptr);
+  mergers.give_back(std::move(merger));
 }
 
 // Writes merged batches in order, counts them and reports progress.
@@ -382,11 +432,11 @@ class BatchConsumer {
       for (const auto& c : job.chunks) bytes_done_ += c.data.size();
     }
     if (opts_.progress) opts_.progress(copies_done_, result_.series_in, bytes_done_);
-    result_.chunks_copied += batch.merger->chunks_copied();
-    result_.chunks_reencoded += batch.merger->chunks_reencoded();
-    result_.samples_in += batch.merger->samples_in();
-    result_.chunks_unread += batch.merger->chunks_unread();
-    unread_read_ += batch.merger->unread_read();
+    result_.chunks_copied += batch.counts.chunks_copied;
+    result_.chunks_reencoded += batch.counts.chunks_reencoded;
+    result_.samples_in += batch.counts.samples_in;
+    result_.chunks_unread += batch.counts.chunks_unread;
+    unread_read_ += batch.counts.unread_read;
     // Input chunks and series entries are read roughly in file order: let
     // go of the pages behind, so that resident memory does not grow with
     // the input.
@@ -532,9 +582,14 @@ MergeResult merge_blocks(const std::vector<MergeInput>& inputs, const MergeOptio
   // worker threads (on two, this one and a worker), and written in order on
   // this thread again.
   size_t threads = opts.threads ? opts.threads : default_thread_count();
+  MergerPool mergers(opts.mode, opts.encodings);
+  // Two batches in flight beyond one per thread: with one, the worker ran
+  // out of batches while this thread merged one itself (a fifth of a
+  // fortnight 2d job's worker time idle). Cheap since batches hold no
+  // merger of their own.
   ordered_parallel<Batch>(
-      threads, threads + 1, [&](Batch& b) { return producer.fill(b); },
-      [&](Batch& b) { merge_batch(b, blocks, opts, writer); },
+      threads, threads + 2, [&](Batch& b) { return producer.fill(b); },
+      [&](Batch& b) { merge_batch(b, blocks, mergers, writer); },
       [&](Batch& b) { consumer.write(b); });
   result.chunks_in = producer.chunks_in();
   // Samples of unread chunks, less those decoded after all (and counted).

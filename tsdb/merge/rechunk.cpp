@@ -203,27 +203,10 @@ void Rechunker::encode_histograms(size_t from, size_t to, std::vector<ChunkData>
   }
 }
 
-uint8_t* Rechunker::reserve(size_t size) {
-  constexpr size_t kBlockSize = 64 * 1024;
-  if (block_ < blocks_.size() && used_ + size > blocks_[block_].size) ++block_, used_ = 0;
-  if (block_ == blocks_.size() || blocks_[block_].size < size) {
-    // A new block, or one too small for this request while still empty.
-    size_t n = std::max(kBlockSize, size);
-    Block b{std::unique_ptr<uint8_t[]>(new uint8_t[n]), n};
-    if (block_ == blocks_.size())
-      blocks_.push_back(std::move(b));
-    else
-      blocks_[block_] = std::move(b);
-  }
-  return blocks_[block_].bytes.get() + used_;
-}
-
-void Rechunker::emit(std::span<const uint8_t> bytes, uint8_t encoding, int64_t min_time,
+void Rechunker::emit(std::span<const uint8_t> encoded, uint8_t encoding, int64_t min_time,
                      int64_t max_time, uint32_t n, std::vector<ChunkData>& out) {
-  uint8_t* dst = reserve(bytes.size());
-  std::copy(bytes.begin(), bytes.end(), dst);
-  used_ += bytes.size();
-  auto stored = std::span<const uint8_t>(dst, bytes.size());
+  std::copy(encoded.begin(), encoded.end(), bytes().reserve(encoded.size()));
+  auto stored = bytes().take(encoded.size());
   out.push_back({min_time, max_time, encoding, stored, n, chunks::chunk_crc(encoding, stored)});
   ++reencoded_;
 }
@@ -290,16 +273,14 @@ void Rechunker::place_float_chunks(std::span<const Sample> samples, std::vector<
 
 template <class Sample>
 void Rechunker::write_float_chunk(const Sample* samples, uint32_t n, ChunkData& chunk) {
-  uint8_t* dst = reserve(chunkenc::xor_max_encoded_size(n));
-  const size_t size = chunkenc::xor_encode_chunk(samples, n, dst);
-  used_ += size;
-  stored_float_chunk(std::span<const uint8_t>(dst, size), n, chunk);
+  uint8_t* dst = bytes().reserve(chunkenc::xor_max_encoded_size(n));
+  stored_float_chunk(bytes().take(chunkenc::xor_encode_chunk(samples, n, dst)), n, chunk);
 }
 
-void Rechunker::stored_float_chunk(std::span<const uint8_t> bytes, uint32_t n, ChunkData& chunk) {
-  chunk.data = bytes;
+void Rechunker::stored_float_chunk(std::span<const uint8_t> stored, uint32_t n, ChunkData& chunk) {
+  chunk.data = stored;
   chunk.num_samples = n;
-  chunk.crc = chunks::chunk_crc(uint8_t(chunkenc::Encoding::kXOR), bytes);
+  chunk.crc = chunks::chunk_crc(uint8_t(chunkenc::Encoding::kXOR), stored);
   ++reencoded_;
 }
 
@@ -327,10 +308,8 @@ void Rechunker::encode_float_chunks(bool all) {
     chunkenc::XorLaneEncoder::encode(std::span(lanes, n));
     for (size_t j = 0; j < n; ++j) {
       const FloatChunk& c = float_chunks_[next + j];
-      uint8_t* dst = reserve(lanes[j].size);
-      std::memcpy(dst, lanes[j].dst, lanes[j].size);
-      used_ += lanes[j].size;
-      stored_float_chunk(std::span<const uint8_t>(dst, lanes[j].size), c.n, (*c.out)[c.index]);
+      std::memcpy(bytes().reserve(lanes[j].size), lanes[j].dst, lanes[j].size);
+      stored_float_chunk(bytes().take(lanes[j].size), c.n, (*c.out)[c.index]);
     }
     next += n;
   }

@@ -17,6 +17,7 @@
 #include "tsdb/block/block_writer.h"
 #include "tsdb/chunkenc/histogram.h"
 #include "tsdb/chunkenc/xor.h"
+#include "tsdb/merge/chunk_bytes.h"
 #include "tsdb/merge/histogram_rechunk.h"
 #include "tsdb/merge/sample.h"
 
@@ -67,7 +68,7 @@ enum class OutputEncodings {
 class Rechunker {
  public:
   // Appends the chunks for `samples` (time-ordered) to `out`. Spans in
-  // `out` stay valid until clear() (encoded bytes are owned here).
+  // `out` stay valid until clear() (encoded bytes are kept in bytes()).
   void add(std::span<const TaggedSample> samples, std::span<const SourceChunk> sources,
            std::vector<ChunkData>& out, HistogramStore histograms = {}, StartTimes starts = {},
            SourceRange used = {});
@@ -119,7 +120,10 @@ class Rechunker {
   }
   // Counts n unread chunks passed through without a ChunkData each.
   void count_unread(uint64_t n) { copied_ += n, unread_ += n; }
-  void clear() { block_ = 0, used_ = 0; }
+  void clear() { bytes().clear(); }
+  // Encoded chunks go into `store` from now on (nullptr: this one's own),
+  // which clear() then clears.
+  void store_chunks_in(ChunkBytes* store) { store_ = store; }
   // clear(), and the counts start again from 0.
   void reset() {
     clear();
@@ -154,8 +158,8 @@ class Rechunker {
   template <class Sample>
   void write_float_chunk(const Sample* samples, uint32_t n, ChunkData& chunk);
   // Fills chunk's place with its stored bytes.
-  void stored_float_chunk(std::span<const uint8_t> bytes, uint32_t n, ChunkData& chunk);
-  void emit(std::span<const uint8_t> bytes, uint8_t encoding, int64_t min_time, int64_t max_time,
+  void stored_float_chunk(std::span<const uint8_t> stored, uint32_t n, ChunkData& chunk);
+  void emit(std::span<const uint8_t> encoded, uint8_t encoding, int64_t min_time, int64_t max_time,
             uint32_t n, std::vector<ChunkData>& out);
   int64_t start_of(const TaggedSample& s) const {
     return s.chunk < starts_.size() && !starts_[s.chunk].empty() ? starts_[s.chunk][s.position] : 0;
@@ -179,18 +183,11 @@ class Rechunker {
   // counter reset header where it lands in the merged series.
   bool header_holds(size_t i) const;
 
-  // Room for `size` bytes of encoded chunks that never moves: `out` spans them.
-  uint8_t* reserve(size_t size);
+  // Where the encoded chunks go: the store given, or this one's own.
+  ChunkBytes& bytes() { return store_ ? *store_ : own_bytes_; }
 
-  // Encoded bytes, in blocks that clear() keeps for reuse (uninitialised:
-  // the encoder writes every byte it hands out).
-  struct Block {
-    std::unique_ptr<uint8_t[]> bytes;
-    size_t size = 0;
-  };
-  std::vector<Block> blocks_;
-  size_t block_ = 0;  // the block being filled
-  size_t used_ = 0;   // bytes used in it
+  ChunkBytes own_bytes_;
+  ChunkBytes* store_ = nullptr;
   // The run being added and its sources, during add().
   std::span<const TaggedSample> samples_;
   std::span<const SourceChunk> sources_;

@@ -82,6 +82,9 @@ class SeriesMerger {
   // and read on the other, took a fifth of its time.
   bool take_in_place(std::span<const SeriesCopy> copies);
   void clear() { rechunker_.clear(); }
+  // Re-encoded chunks' bytes go into `store` from now on (nullptr: this
+  // merger's own), and clear() clears it.
+  void store_chunks_in(ChunkBytes* store) { rechunker_.store_chunks_in(store); }
   // clear(), and the counts below start again from 0.
   void reset() {
     rechunker_.reset();

@@ -541,9 +541,7 @@ void XorLaneDecoder::decode() {
   }
   std::stable_sort(order_.begin(), order_.end(),
                    [&](uint32_t a, uint32_t b) { return totals_[a] > totals_[b]; });
-  // Two or three registers: one leaves the reads' latency showing, and
-  // four hold more state than there are registers.
-  const size_t groups = std::min<size_t>(3, (order_.size() + kGroup - 1) / kGroup);
+  const size_t groups = std::min(kMaxRegisters, (order_.size() + kGroup - 1) / kGroup);
   // A lane that finishes a chunk takes the next at once, so every lane is
   // busy until the last chunk starts: by row samples / lanes, and it ends
   // within `longest` rows after.
@@ -571,6 +569,7 @@ void XorLaneDecoder::decode() {
   Work w{streams_.data(), starts_.data(), ends_.data(), totals_.data(),
          order_.data(),   order_.size(),  rows,         t_.data(),
          v_.data(),       at_.data(),     ok_.data()};
+  static_assert(kMaxRegisters == 3, "decode_groups is instantiated for 1 to 3 registers");
   if (groups == 1)
     decode_groups<1>(w);
   else if (groups == 2)

@@ -60,6 +60,11 @@ class XorLaneDecoder {
   // Or where they lie, until the next clear() or decode(): sample k's
   // timestamp and value bits at t[k * kStride] and v[k * kStride].
   static constexpr size_t kStride = 8;  // lanes in a register
+  // Registers decoding side by side at most: one leaves the reads' latency
+  // showing, and four hold more state than there are registers. Their
+  // lanes are how many chunks are decoded at once.
+  static constexpr size_t kMaxRegisters = 3;
+  static constexpr size_t kLanes = kMaxRegisters * kStride;
   struct Column {
     const uint64_t* t;
     const uint64_t* v;

@@ -127,9 +127,9 @@ class SeriesMerger {
   // series of 23 000 samples, whose merges decoded that way slowed down).
   static constexpr uint64_t kMaxAheadSamples = 16384;
   // Chunks decoded together at most (read_ahead, decode_in_lanes): two for
-  // each of the decoder's 24 lanes. At 32, a long series' regions kept 8
+  // each of the decoder's lanes (24). At 32, a long series' regions kept 8
   // lanes busy with a second chunk while 16 idled (a third of the steps).
-  static constexpr size_t kAheadLanes = 48;
+  static constexpr size_t kAheadLanes = 2 * chunkenc::XorLaneDecoder::kLanes;
   // The time range of a chunk read_ahead considers (unread ones too).
   struct AheadRange {
     int64_t min_time, max_time;
